@@ -1,0 +1,1 @@
+//! The conditional/range evaluator (pure).

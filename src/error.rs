@@ -1,0 +1,177 @@
+//! The one error table, the one mapping point and the one renderer.
+//!
+//! Every COS error code localcos emits has one row in [`ErrorCode`]'s table:
+//! its HTTP status and default message (COS error-code list, 436/7730,
+//! spec cos.md §4.6 and §6A.1). Lower layers keep their own small error enums
+//! (`StorageError`, `AuthError`); the `From` impls at the bottom of this file
+//! are the only place they become API errors, and `Error::into_response` is
+//! the only function that renders an error body.
+
+use http::{HeaderValue, Method, StatusCode};
+
+use crate::auth::AuthError;
+use crate::render::headers::ResponseBuilder;
+use crate::render::xml;
+use crate::storage::StorageError;
+
+macro_rules! error_codes {
+    ($( $variant:ident => ($status:expr, $message:expr) ),* $(,)?) => {
+        /// A COS error code. `as_str()` is the `<Code>` text.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode { $( $variant ),* }
+
+        impl ErrorCode {
+            pub fn as_str(self) -> &'static str {
+                match self { $( ErrorCode::$variant => stringify!($variant) ),* }
+            }
+            pub fn status(self) -> StatusCode {
+                match self { $( ErrorCode::$variant => $status ),* }
+            }
+            pub fn default_message(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $message ),* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // 400
+    BadDigest => (StatusCode::BAD_REQUEST, "The Content-MD5 you specified did not match what was received."),
+    BucketNameTooLong => (StatusCode::BAD_REQUEST, "The bucket name is too long."),
+    EntityTooLarge => (StatusCode::BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size."),
+    EntityTooSmall => (StatusCode::BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size."),
+    ExpiredToken => (StatusCode::BAD_REQUEST, "The provided token has expired."),
+    IncompleteBody => (StatusCode::BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header."),
+    InvalidArgument => (StatusCode::BAD_REQUEST, "Invalid Argument."),
+    InvalidBucketName => (StatusCode::BAD_REQUEST, "The specified bucket is not valid."),
+    InvalidCopySource => (StatusCode::BAD_REQUEST, "The copy source is not valid."),
+    InvalidDigest => (StatusCode::BAD_REQUEST, "The Content-MD5 you specified is not valid."),
+    InvalidObjectName => (StatusCode::BAD_REQUEST, "The specified object name is not valid."),
+    InvalidRequest => (StatusCode::BAD_REQUEST, "The request is not valid."),
+    InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
+    KeyTooLong => (StatusCode::BAD_REQUEST, "Your key is too long."),
+    MalformedXML => (StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema."),
+    MissingRequestBodyError => (StatusCode::BAD_REQUEST, "Request body is empty."),
+    RequestHeaderSectionTooLarge => (StatusCode::BAD_REQUEST, "Your request header section exceeds the maximum allowed size."),
+    UnexpectedContent => (StatusCode::BAD_REQUEST, "This request does not support content."),
+    XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
+    // 403
+    AccessDenied => (StatusCode::FORBIDDEN, "Access Denied."),
+    InvalidAccessKeyId => (StatusCode::FORBIDDEN, "The SecretId you provided does not exist in our records."),
+    RequestTimeTooSkewed => (StatusCode::FORBIDDEN, "The difference between the request time and the server's time is too large."),
+    SignatureDoesNotMatch => (StatusCode::FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method."),
+    // 404
+    NoSuchBucket => (StatusCode::NOT_FOUND, "The specified bucket does not exist."),
+    NoSuchKey => (StatusCode::NOT_FOUND, "The specified key does not exist."),
+    NoSuchResource => (StatusCode::NOT_FOUND, "The specified resource does not exist."),
+    NoSuchCopySource => (StatusCode::NOT_FOUND, "The specified copy source does not exist."),
+    NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
+    NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
+    // 405
+    MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource."),
+    // 409
+    BucketAlreadyExists => (StatusCode::CONFLICT, "The requested bucket name is not available."),
+    BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "Your previous request to create the named bucket succeeded and you already own it."),
+    BucketNotEmpty => (StatusCode::CONFLICT, "The bucket you tried to delete is not empty."),
+    FileAlreadyExists => (StatusCode::CONFLICT, "The object already exists and x-cos-forbid-overwrite is true."),
+    // 411, 412, 416
+    MissingContentLength => (StatusCode::LENGTH_REQUIRED, "You must provide the Content-Length HTTP header."),
+    PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold."),
+    InvalidRange => (StatusCode::RANGE_NOT_SATISFIABLE, "The requested range is not satisfiable."),
+    // 5xx
+    InternalError => (StatusCode::INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again."),
+    NotImplemented => (StatusCode::NOT_IMPLEMENTED, "A header you provided implies functionality that is not implemented."),
+    ServiceUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Please reduce your request rate."),
+}
+
+/// An API error: a code, an optional specific message and extra response
+/// headers (e.g. `Content-Range: bytes */N` on a 416).
+#[derive(Debug)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: Option<String>,
+    pub headers: Vec<(&'static str, HeaderValue)>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: ErrorCode) -> Self {
+        Error { code, message: None, headers: Vec::new() }
+    }
+
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error { code, message: Some(message.into()), headers: Vec::new() }
+    }
+
+    pub fn header(mut self, name: &'static str, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or_else(|| self.code.default_message())
+    }
+
+    /// Renders the COS XML error. `resource` is the request path (never
+    /// empty: the Python SDK rejects an empty `<Resource/>`). HEAD errors carry
+    /// the status and headers only.
+    pub fn into_response(self, method: &Method, resource: &str, request_id: &str) -> http::Response<crate::http::body::Body> {
+        let status = self.code.status();
+        let mut rb = ResponseBuilder::new(status);
+        for (name, value) in self.headers.iter() {
+            rb = rb.header_value(name, value.clone());
+        }
+        if method == Method::HEAD {
+            return rb.content_length(0).empty();
+        }
+        let body = xml::error_body(self.code.as_str(), self.message(), if resource.is_empty() { "/" } else { resource }, request_id);
+        rb.xml(body)
+    }
+}
+
+impl From<ErrorCode> for Error {
+    fn from(code: ErrorCode) -> Self {
+        Error::new(code)
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NoSuchBucket => Error::new(ErrorCode::NoSuchBucket),
+            StorageError::NoSuchKey => Error::new(ErrorCode::NoSuchKey),
+            StorageError::BucketExists => Error::new(ErrorCode::BucketAlreadyOwnedByYou),
+            StorageError::BucketNotEmpty => Error::new(ErrorCode::BucketNotEmpty),
+            StorageError::PreconditionFailed => Error::new(ErrorCode::PreconditionFailed),
+            StorageError::AlreadyExists => Error::new(ErrorCode::FileAlreadyExists),
+            StorageError::BadDigest => Error::new(ErrorCode::BadDigest),
+            StorageError::IncompleteBody => Error::new(ErrorCode::IncompleteBody),
+            StorageError::TooLarge => Error::new(ErrorCode::EntityTooLarge),
+            StorageError::Client(msg) => Error::with_message(ErrorCode::IncompleteBody, msg),
+            StorageError::Conflict => Error::with_message(ErrorCode::ServiceUnavailable, "concurrent modification, please retry"),
+            StorageError::Io(e) => {
+                tracing::error!(error = %e, "storage I/O error");
+                Error::new(ErrorCode::InternalError)
+            }
+            StorageError::Corrupt(msg) => {
+                tracing::error!(error = %msg, "storage corruption");
+                Error::new(ErrorCode::InternalError)
+            }
+        }
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Malformed(msg) => Error::with_message(ErrorCode::AccessDenied, msg),
+            AuthError::Expired => Error::with_message(ErrorCode::AccessDenied, "Request has expired"),
+            AuthError::NotYetValid => Error::new(ErrorCode::RequestTimeTooSkewed),
+            AuthError::UnknownKey => Error::new(ErrorCode::InvalidAccessKeyId),
+            AuthError::TokenMismatch => Error::with_message(ErrorCode::InvalidAccessKeyId, "The security token does not match the SecretId."),
+            AuthError::TokenExpired => Error::new(ErrorCode::ExpiredToken),
+            AuthError::SignatureMismatch => Error::new(ErrorCode::SignatureDoesNotMatch),
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! stub
+pub type Body = http_body_util::Full<bytes::Bytes>;

@@ -1,0 +1,2 @@
+//! HTTP vocabulary: targets, query, headers, bodies. No business rules.
+pub mod body;

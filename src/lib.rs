@@ -1,0 +1,29 @@
+//! localcos: a Tencent COS-compatible object storage server.
+//!
+//! A request travels through the modules in this order:
+//!
+//! ```text
+//! server (hyper accept loop, limits, exact header case)
+//!   └─ service: Target::resolve (http::target) ─ auth::verify ─ route::resolve
+//!        └─ op::dispatch ─ Op handler (conditional, storage::Store)
+//!             └─ render (headers, XML)  ── on failure: error::Error::into_response
+//! ```
+//!
+//! `storage` is a transactional index (`MetaStore`) over immutable blobs
+//! (`BlobStore`); see ARCHITECTURE.md for the whole map.
+
+pub mod config;
+pub mod server;
+pub mod service;
+pub mod http;
+pub mod auth;
+pub mod route;
+pub mod op;
+pub mod conditional;
+pub mod storage;
+pub mod render;
+pub mod error;
+pub mod testing;
+
+pub use config::Config;
+pub use testing::TestServer;

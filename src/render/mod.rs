@@ -1,0 +1,3 @@
+//! stub
+pub mod headers;
+pub mod xml;

@@ -1,0 +1,278 @@
+//! Storage: a transactional index over immutable blobs (../shared/design/storage.md).
+//!
+//! ```text
+//! Store (shared rules: hashing, conditions, manifests, GC hand-off)
+//!   ├── MetaStore  every method is ONE atomic transaction (redb | memory | later PostgreSQL)
+//!   └── BlobStore  immutable blobs named by unique ids (files | memory | later shared dir / S3)
+//! ```
+//!
+//! The operations in `op/` only talk to [`Store`]. Object bytes never change
+//! under a blob id; an overwrite writes a new blob and flips the index entry in
+//! one transaction, so a reader that opened the old blobs finishes with the
+//! old bytes.
+
+pub mod fs;
+pub mod memory;
+mod store;
+
+use std::ops::Range;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+
+pub use store::{ListPage, ListQuery, ObjectReader, PutOptions, Store};
+
+/// A stream of body bytes (request or response).
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send + 'static>>;
+
+/// Errors from the storage layer. `error.rs` maps them to COS codes.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("bucket already exists")]
+    BucketExists,
+    #[error("bucket not empty")]
+    BucketNotEmpty,
+    /// A `WriteCondition::IfMatch` did not hold.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A `WriteCondition::IfNoneMatch` (or forbid-overwrite) found an object.
+    #[error("object already exists")]
+    AlreadyExists,
+    /// The body's MD5 differs from the expected Content-MD5.
+    #[error("bad digest")]
+    BadDigest,
+    /// The body ended before the expected length.
+    #[error("incomplete body")]
+    IncompleteBody,
+    /// The body is longer than the allowed maximum.
+    #[error("entity too large")]
+    TooLarge,
+    /// The client's body stream failed (connection reset, bad chunking).
+    #[error("client body error: {0}")]
+    Client(String),
+    /// A referenced blob vanished between read and write (a racing delete); retry.
+    #[error("conflict, retry")]
+    Conflict,
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+}
+
+/// A blob's name: unique forever (UUIDv7 as 32 lowercase hex), never derived
+/// from a key, so it is safe as a file name and in a shared store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BlobId(String);
+
+impl BlobId {
+    pub fn generate() -> Self {
+        BlobId(uuid::Uuid::now_v7().simple().to_string())
+    }
+    /// Parses a stored id; `None` unless it is 32 lowercase hex characters.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then(|| BlobId(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a blob store reports once a blob is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub len: u64,
+    pub md5: [u8; 16],
+    /// CRC-64/XZ (COS `x-cos-hash-crc64ecma`).
+    pub crc64: u64,
+}
+
+/// One bucket's record. Sub-resource configurations are added as fields with
+/// `#[serde(default)]`, so older records keep loading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    /// Full name including the APPID suffix, e.g. `examplebucket-1250000000`.
+    pub name: String,
+    pub region: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+}
+
+/// A contiguous piece of an object's bytes: `len` bytes of `blob` from `offset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub blob: BlobId,
+    #[serde(default)]
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// The stored headers of an object (what PUT gave, what GET returns).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// `x-cos-meta-<name>` pairs: names lower-case without the prefix, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_meta: Vec<(String, String)>,
+}
+
+/// The current version of one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub size: u64,
+    /// Unquoted ETag: 32 lowercase hex (MD5) or `<hex>-<parts>` for multipart.
+    pub etag: String,
+    pub crc64: u64,
+    /// Unix milliseconds.
+    pub last_modified_ms: i64,
+    #[serde(default)]
+    pub headers: ObjectHeaders,
+    /// `STANDARD` unless the writer asked for another class.
+    #[serde(default = "default_storage_class")]
+    pub storage_class: String,
+    /// The object's bytes, in order; their lengths add up to `size`.
+    pub segments: Vec<Segment>,
+}
+
+fn default_storage_class() -> String {
+    "STANDARD".to_string()
+}
+
+impl ObjectRecord {
+    pub fn last_modified(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(self.last_modified_ms.max(0) as u64)
+    }
+}
+
+/// A condition checked atomically with a write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WriteCondition {
+    #[default]
+    None,
+    /// Fail with `AlreadyExists` if the key exists (`If-None-Match: *`,
+    /// `x-cos-forbid-overwrite: true`).
+    IfNoneMatch,
+    /// Fail with `PreconditionFailed` unless the current ETag (unquoted) equals this.
+    IfMatch(String),
+}
+
+/// The ordered, transactional index. Every method is one atomic transaction.
+///
+/// Keys compare as UTF-8 bytes (the order S3/COS list in); `a` and `a/b` coexist.
+#[async_trait::async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Creates a bucket.
+    /// # Behavior
+    /// - `BucketExists` if a bucket of that name exists (record unchanged).
+    async fn create_bucket(&self, rec: BucketRecord) -> Result<(), StorageError>;
+
+    /// # Behavior
+    /// - `Ok(None)` if there is no such bucket.
+    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StorageError>;
+
+    /// All buckets, ordered by name.
+    async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StorageError>;
+
+    /// Deletes an empty bucket.
+    /// # Behavior
+    /// - `NoSuchBucket` if absent; `BucketNotEmpty` if it holds any object.
+    async fn delete_bucket(&self, name: &str) -> Result<(), StorageError>;
+
+    /// The current record of `key`.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key is.
+    async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError>;
+
+    /// Makes `rec` the current record of `key`, checking `cond` in the same
+    /// transaction, and moves blob references.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent; `AlreadyExists` /
+    ///   `PreconditionFailed` if `cond` does not hold. On any error nothing changes.
+    /// - Blobs listed in `fresh` were just written and gain their first
+    ///   reference. Every other blob `rec` references must already be
+    ///   referenced (by any record), else `Conflict` (it may have been freed by a
+    ///   racing delete) and nothing changes.
+    /// - Returns the blobs that no record references any more (the replaced
+    ///   record's, unless shared); the caller deletes them.
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        rec: ObjectRecord,
+        fresh: &[BlobId],
+        cond: WriteCondition,
+    ) -> Result<Vec<BlobId>, StorageError>;
+
+    /// Removes `key`.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key was absent.
+    /// - Otherwise returns the removed record and the blobs no longer referenced.
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError>;
+
+    /// Up to `limit` objects with `prefix` whose key is strictly greater than
+    /// `start_after`, in key order.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent.
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, ObjectRecord)>, StorageError>;
+
+    /// Whether any record references `blob` (used by the orphan sweep).
+    async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError>;
+}
+
+/// Writes one new blob. Dropping it without `finish` discards the blob.
+#[async_trait::async_trait]
+pub trait BlobWriter: Send {
+    /// Appends bytes (hashing them on the way).
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError>;
+    /// Makes the blob durable under its id (fsync file, rename, fsync dir) and
+    /// reports its length and hashes.
+    async fn finish(self: Box<Self>) -> Result<BlobInfo, StorageError>;
+}
+
+/// An opened blob: reads stay valid even if the blob is deleted meanwhile.
+pub trait BlobReader: Send + Sync {
+    fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Streams `range` (within `0..len`) in chunks; memory stays bounded.
+    fn read(&self, range: Range<u64>) -> ByteStream;
+}
+
+/// Immutable blobs named by [`BlobId`].
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Starts a new blob. Invisible under `id` until `finish`.
+    async fn create(&self, id: &BlobId) -> Result<Box<dyn BlobWriter>, StorageError>;
+    /// # Behavior
+    /// - `NoSuchKey` if the blob does not exist.
+    async fn open(&self, id: &BlobId) -> Result<Box<dyn BlobReader>, StorageError>;
+    /// Deletes a blob; deleting a missing blob is not an error.
+    async fn delete(&self, id: &BlobId) -> Result<(), StorageError>;
+    /// Blobs created before `t` (the orphan sweep compares them with the index).
+    async fn list_older_than(&self, t: SystemTime) -> Result<Vec<BlobId>, StorageError>;
+}
