@@ -1,0 +1,324 @@
+//! The two servers of the load bench, as child processes: localcos (the release binary, temp
+//! `--data-dir`) and nginx (Debian package, generated config, temp root), plus what /proc says
+//! about them (CPU seconds, RSS) and CPU pinning.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// Where Debian's `nginx` package installs the binary.
+const NGINX_PATHS: [&str; 2] = ["/usr/sbin/nginx", "/usr/bin/nginx"];
+
+/// A running server; stopped (SIGTERM, then SIGKILL) and its temp dir removed on drop.
+pub struct Server {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    pub pid: u32,
+    child: Child,
+    dir: TempDir,
+}
+
+impl Server {
+    /// The server's working directory (data dir or web root live below it).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `Host` header for path-style requests to this server.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Fails with the server's logs if it has exited.
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("{} exited ({status}); logs:\n{}", self.name, self.logs())),
+            Err(e) => Err(format!("{}: {e}", self.name)),
+        }
+    }
+
+    /// The tail of whatever the server wrote to its log files.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for name in ["stdout.log", "stderr.log", "error.log"] {
+            if let Ok(text) = fs::read_to_string(self.dir.path().join(name)) {
+                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+                for line in tail.into_iter().rev() {
+                    out.push_str(&format!("  [{name}] {line}\n"));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM first: nginx's master then stops its workers (SIGKILL would orphan them).
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds the localcos binary: `LOCALCOS_BIN`, else the one cargo built beside this bench
+/// (`<target>/release/localcos`, `CARGO_TARGET_DIR` honoured), else `<target>/release/localcos`.
+pub fn localcos_binary(target_dir: &Path) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("LOCALCOS_BIN") {
+        let path = PathBuf::from(path);
+        return if path.is_file() { Ok(path) } else { Err(format!("LOCALCOS_BIN={} does not exist", path.display())) };
+    }
+    let candidates = [PathBuf::from(env!("CARGO_BIN_EXE_localcos")), target_dir.join("release/localcos")];
+    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        format!(
+            "no localcos binary at {}; build it first: `cargo build --release` \
+             (with the same CARGO_TARGET_DIR), or set LOCALCOS_BIN",
+            candidates[1].display()
+        )
+    })
+}
+
+/// Starts `localcos serve` on a free loopback port with a fresh data dir and the bench bucket,
+/// and waits for its `localcos listening on` line and a 200 from `/-/health/ready`.
+pub fn start_localcos(bin: &Path, secret_id: &str, secret_key: &str, bucket: &str, cpus: &[usize]) -> Result<Server, String> {
+    let dir = tempfile::Builder::new().prefix("localcos-load-").tempdir().map_err(|e| e.to_string())?;
+    let data_dir = dir.path().join("data");
+    let addr = free_port()?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--bucket")
+        .arg(bucket)
+        .env("LOCALCOS_SECRET_ID", secret_id)
+        .env("LOCALCOS_SECRET_KEY", secret_key)
+        // The server's default logging is what we measure, not the caller's shell setting.
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    let server = spawn("localcos", cmd, addr, dir, cpus)?;
+    wait_for_line(&server, "localcos listening on http://", Duration::from_secs(20))?;
+    Ok(server)
+}
+
+/// Starts nginx in the foreground (`daemon off`, one worker) on a free loopback port, serving
+/// `root`; `root` must be world-readable since workers started by root run as `nobody`.
+pub fn start_nginx(cpus: &[usize]) -> Result<Server, String> {
+    let bin = nginx_binary().ok_or(
+        "nginx not found (looked in /usr/sbin/nginx, /usr/bin/nginx): install it with \
+         `apt-get install -y nginx` (the bench only runs it as a child process on 127.0.0.1)",
+    )?;
+    let dir = tempfile::Builder::new().prefix("nginx-load-").tempdir().map_err(|e| e.to_string())?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    fs::create_dir(dir.path().join("root")).map_err(|e| e.to_string())?;
+    let addr = free_port()?;
+    let conf = dir.path().join("nginx.conf");
+    fs::write(&conf, nginx_conf(dir.path(), addr)).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("-p").arg(dir.path()).arg("-c").arg(&conf).arg("-e").arg(dir.path().join("error.log")).stdin(Stdio::null());
+    spawn("nginx", cmd, addr, dir, cpus)
+}
+
+fn nginx_binary() -> Option<&'static Path> {
+    NGINX_PATHS.iter().map(Path::new).find(|p| p.is_file())
+}
+
+/// `nginx -v`, e.g. `nginx/1.22.1`.
+pub fn nginx_version() -> String {
+    nginx_binary()
+        .and_then(|bin| Command::new(bin).arg("-v").output().ok())
+        .map(|o| String::from_utf8_lossy(&o.stderr).trim().trim_start_matches("nginx version: ").to_owned())
+        .unwrap_or_else(|| "nginx".to_owned())
+}
+
+/// nginx tuned as a static file server at its best: sendfile + tcp_nopush, no access log, and
+/// keep-alive connections that are never recycled during a run. One worker process, pinned
+/// like localcos, so both servers get the same CPU.
+fn nginx_conf(dir: &Path, addr: SocketAddr) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    default_type application/octet-stream;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen {addr};
+        root {d}/root;
+        location / {{ }}
+    }}
+}}
+"
+    )
+}
+
+fn spawn(name: &'static str, mut cmd: Command, addr: SocketAddr, dir: TempDir, cpus: &[usize]) -> Result<Server, String> {
+    let stdout = File::create(dir.path().join("stdout.log")).map_err(|e| e.to_string())?;
+    let stderr = File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?;
+    cmd.stdout(stdout).stderr(stderr);
+    if !cpus.is_empty() {
+        let cpus = cpus.to_vec();
+        // SAFETY: the closure only calls sched_setaffinity(2), which is async-signal-safe.
+        unsafe { cmd.pre_exec(move || pin_current(&cpus)) };
+    }
+    let child = cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", cmd.get_program().to_string_lossy()))?;
+    let mut server = Server { name, addr, pid: child.id(), child, dir };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        server.check_alive()?;
+        if Instant::now() > deadline {
+            return Err(format!("{name} did not accept connections on {addr} within 20 s; logs:\n{}", server.logs()));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Ok(server)
+}
+
+fn wait_for_line(server: &Server, prefix: &str, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let stdout = fs::read_to_string(server.dir().join("stdout.log")).unwrap_or_default();
+        if stdout.lines().any(|l| l.starts_with(prefix)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} never printed `{prefix}…`; logs:\n{}", server.name, server.logs()));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> Result<SocketAddr, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    listener.local_addr().map_err(|e| e.to_string())
+}
+
+/// Restricts the calling thread (and the threads and children it creates later) to `cpus`.
+pub fn pin_current(cpus: &[usize]) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET only write inside it.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// User + system CPU seconds of `pid` alone, from `/proc/<pid>/stat` fields 14 and 15.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let cpu = proc_stats().into_iter().find(|&(p, _, _)| p == pid).map_or(0, |(_, _, cpu)| cpu);
+    cpu as f64 / clock_ticks()
+}
+
+/// CPU seconds of `pid` and its direct children: nginx's master plus its worker.
+pub fn tree_cpu_seconds(pid: u32) -> f64 {
+    let cpu: u64 = proc_stats().into_iter().filter(|&(p, ppid, _)| p == pid || ppid == pid).map(|(_, _, cpu)| cpu).sum();
+    cpu as f64 / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks.max(1) as f64
+}
+
+/// `(pid, ppid, utime + stime)` of every process in /proc.
+fn proc_stats() -> Vec<(u32, u32, u64)> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // Fields after `(comm)`, which may itself contain spaces and parentheses.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split(' ').collect();
+            // rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
+            let ppid = fields.get(1)?.parse().ok()?;
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some((pid, ppid, utime + stime))
+        })
+        .collect()
+}
+
+/// `(VmRSS, VmHWM)` of `pid` in KiB, from `/proc/<pid>/status`.
+pub fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// VmRSS of `pid` and its direct children, in KiB (shared pages are counted twice).
+pub fn tree_rss_kib(pid: u32) -> u64 {
+    proc_stats().into_iter().filter(|&(p, ppid, _)| p == pid || ppid == pid).map(|(p, _, _)| rss_kib(p).0).sum()
+}
+
+/// The CPUs this process may run on, in order.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data, filled in by sched_getaffinity(2) for this process.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+    }
+}
+
+/// Writes `data` as `<root>/<rel>` for nginx to serve, world-readable.
+pub fn write_static(root: &Path, rel: &str, data: &[u8]) -> Result<(), String> {
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    }
+    let mut file = File::create(&path).map_err(|e| e.to_string())?;
+    file.write_all(data).map_err(|e| e.to_string())?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).map_err(|e| e.to_string())
+}
