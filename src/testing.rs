@@ -7,7 +7,13 @@ use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
 use crate::config::Config;
-use crate::server::{Server, StartError};
+use crate::server::{build_state, Server, StartError};
+use crate::service::Service;
+
+/// The whole request pipeline without a socket, for `Service::handle` calls.
+pub async fn app(config: Config) -> Result<Service, StartError> {
+    Ok(Service::new(build_state(config).await?))
+}
 
 pub struct TestServer {
     addr: SocketAddr,

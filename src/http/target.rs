@@ -165,7 +165,6 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
         [b, "cos", _region, "myqcloud", "com"] => Some(*b),
         [b, "cos", _region, "tencentcos", "cn"] => Some(*b),
         [b, "cos-internal", _region, "tencentcos", "cn"] => Some(*b),
-        [b, "cos", "accelerate", "myqcloud", "com"] => Some(*b),
         [b, _region, "myqcloud", "com"] => Some(*b),
         _ => None,
     };
