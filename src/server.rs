@@ -57,16 +57,27 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         StorageMode::Memory => Store::memory(),
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,
     };
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
     for b in &config.buckets {
-        let rec = BucketRecord { name: b.as_str().to_string(), region: config.addressing.region.clone(), created_ms: now_ms };
+        let rec = BucketRecord {
+            name: b.as_str().to_string(),
+            region: config.addressing.region.clone(),
+            created_ms: now_ms,
+        };
         match store.create_bucket(rec).await {
             Ok(()) | Err(StorageError::BucketExists) => {}
             Err(e) => return Err(e.into()),
         }
     }
     let keys = KeyStore::new(config.credentials.clone());
-    Ok(Arc::new(AppState { store, config: Arc::new(config), keys }))
+    Ok(Arc::new(AppState {
+        store,
+        config: Arc::new(config),
+        keys,
+    }))
 }
 
 /// A bound, ready server.
@@ -82,9 +93,17 @@ impl Server {
         let listen = config.listen;
         let state = build_state(config).await?;
         crate::render::headers::init_header_case().await;
-        let listener = TcpListener::bind(listen).await.map_err(|e| StartError::Bind(listen, e))?;
-        let local_addr = listener.local_addr().map_err(|e| StartError::Bind(listen, e))?;
-        Ok(Server { service: Arc::new(Service::new(state)), listener, local_addr })
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| StartError::Bind(listen, e))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(listen, e))?;
+        Ok(Server {
+            service: Arc::new(Service::new(state)),
+            listener,
+            local_addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -139,7 +158,10 @@ impl Server {
             }
         }
         drop(self.listener);
-        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("connections still open after 10 s; closing them");
         }
     }

@@ -23,7 +23,11 @@ fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
 
 /// COS canonical encoding: everything but `A-Za-z0-9-_.~`, upper-case hex.
 pub fn enc(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
@@ -33,29 +37,66 @@ pub fn path_enc(key: &str) -> String {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// The q-sign `Authorization` value for a request (spec cos.md §1.2), signing
 /// every header given and every query param.
-pub fn sign(method: &str, decoded_path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], window: (u64, u64)) -> String {
+pub fn sign(
+    method: &str,
+    decoded_path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    window: (u64, u64),
+) -> String {
     sign_with(ID, KEY, method, decoded_path, query, headers, window)
 }
 
-pub fn sign_with(id: &str, key: &str, method: &str, decoded_path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], window: (u64, u64)) -> String {
+pub fn sign_with(
+    id: &str,
+    key: &str,
+    method: &str,
+    decoded_path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    window: (u64, u64),
+) -> String {
     let time = format!("{};{}", window.0, window.1);
     let sign_key = hmac_hex(key.as_bytes(), time.as_bytes());
     let canon = |pairs: &[(&str, &str)]| {
-        let mut v: Vec<(String, String)> = pairs.iter().map(|(k, val)| (enc(k).to_lowercase(), enc(val))).collect();
+        let mut v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, val)| (enc(k).to_lowercase(), enc(val)))
+            .collect();
         v.sort();
-        let list = v.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
-        let kv = v.iter().map(|(k, val)| format!("{k}={val}")).collect::<Vec<_>>().join("&");
+        let list = v
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        let kv = v
+            .iter()
+            .map(|(k, val)| format!("{k}={val}"))
+            .collect::<Vec<_>>()
+            .join("&");
         (list, kv)
     };
     let (param_list, params) = canon(query);
     let (header_list, hdrs) = canon(headers);
-    let http_string = format!("{}\n{}\n{}\n{}\n", method.to_lowercase(), decoded_path, params, hdrs);
-    let sts = format!("sha1\n{time}\n{}\n", hex::encode(Sha1::digest(http_string.as_bytes())));
+    let http_string = format!(
+        "{}\n{}\n{}\n{}\n",
+        method.to_lowercase(),
+        decoded_path,
+        params,
+        hdrs
+    );
+    let sts = format!(
+        "sha1\n{time}\n{}\n",
+        hex::encode(Sha1::digest(http_string.as_bytes()))
+    );
     let sig = hmac_hex(sign_key.as_bytes(), sts.as_bytes());
     format!("q-sign-algorithm=sha1&q-ak={id}&q-sign-time={time}&q-key-time={time}&q-header-list={header_list}&q-url-param-list={param_list}&q-signature={sig}")
 }
@@ -63,10 +104,13 @@ pub fn sign_with(id: &str, key: &str, method: &str, decoded_path: &str, query: &
 /// A pre-signed query string (auth params only) for GET of `decoded_path` on `host`.
 pub fn presign(method: &str, decoded_path: &str, host: &str, window: (u64, u64)) -> String {
     let auth = sign(method, decoded_path, &[], &[("host", host)], window);
-    auth.split('&').map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap();
-        format!("{k}={}", enc(v))
-    }).collect::<Vec<_>>().join("&")
+    auth.split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            format!("{k}={}", enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 pub fn window() -> (u64, u64) {
@@ -91,17 +135,32 @@ impl Resp {
     /// The `<Code>` of an XML error body.
     pub fn code(&self) -> String {
         let t = self.text();
-        t.split("<Code>").nth(1).and_then(|s| s.split("</Code>").next()).unwrap_or("").to_string()
+        t.split("<Code>")
+            .nth(1)
+            .and_then(|s| s.split("</Code>").next())
+            .unwrap_or("")
+            .to_string()
     }
     /// Asserts a COS XML error: status, code, and every required field non-empty.
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "status; body: {}", self.text());
         assert_eq!(self.code(), code, "code; body: {}", self.text());
         for field in ["Message", "Resource", "RequestId"] {
-            let inner = self.text().split(&format!("<{field}>")).nth(1).and_then(|s| s.split(&format!("</{field}>")).next()).map(str::to_owned);
-            assert!(inner.is_some_and(|s| !s.is_empty()), "{field} empty in {}", self.text());
+            let inner = self
+                .text()
+                .split(&format!("<{field}>"))
+                .nth(1)
+                .and_then(|s| s.split(&format!("</{field}>")).next())
+                .map(str::to_owned);
+            assert!(
+                inner.is_some_and(|s| !s.is_empty()),
+                "{field} empty in {}",
+                self.text()
+            );
         }
-        assert!(self.header("x-cos-request-id").is_some_and(|v| !v.is_empty()));
+        assert!(self
+            .header("x-cos-request-id")
+            .is_some_and(|v| !v.is_empty()));
         assert_eq!(self.header("content-type"), Some("application/xml"));
     }
 }
@@ -113,8 +172,15 @@ pub struct App {
 
 pub async fn app() -> App {
     let mut config = Config::for_tests(ID, KEY);
-    config.buckets = vec![localcos::http::target::BucketName::parse("examplebucket", "1250000000", "ap-guangzhou").unwrap()];
-    App { svc: localcos::testing::app(config).await.unwrap() }
+    config.buckets = vec![localcos::http::target::BucketName::parse(
+        "examplebucket",
+        "1250000000",
+        "ap-guangzhou",
+    )
+    .unwrap()];
+    App {
+        svc: localcos::testing::app(config).await.unwrap(),
+    }
 }
 
 /// One request: method, raw path (already encoded), raw query, headers, body.
@@ -174,22 +240,49 @@ impl R {
     }
 
     pub fn build(self) -> Request<Full<Bytes>> {
-        let decoded = percent_encoding::percent_decode_str(&self.path).decode_utf8_lossy().into_owned();
-        let qs: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let decoded = percent_encoding::percent_decode_str(&self.path)
+            .decode_utf8_lossy()
+            .into_owned();
+        let qs: Vec<(&str, &str)> = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let mut hs: Vec<(String, String)> = self.headers.clone();
         hs.push(("host".into(), self.host.clone()));
         if !self.body.is_empty() || self.method == Method::PUT || self.method == Method::POST {
-            if !hs.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")) {
+            if !hs.iter().any(|(k, _)| {
+                k.eq_ignore_ascii_case("content-length")
+                    || k.eq_ignore_ascii_case("transfer-encoding")
+            }) {
                 hs.push(("content-length".into(), self.body.len().to_string()));
             }
         }
         let mut b = Request::builder().method(self.method.clone());
-        let query_string = qs.iter().map(|(k, v)| if v.is_empty() { enc(k) } else { format!("{}={}", enc(k), enc(v)) }).collect::<Vec<_>>().join("&");
-        let uri = if query_string.is_empty() { self.path.clone() } else { format!("{}?{}", self.path, query_string) };
+        let query_string = qs
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    enc(k)
+                } else {
+                    format!("{}={}", enc(k), enc(v))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let uri = if query_string.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, query_string)
+        };
         b = b.uri(uri);
         if self.signed {
-            let signed: Vec<(&str, &str)> = hs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            b = b.header("authorization", sign(self.method.as_str(), &decoded, &qs, &signed, window()));
+            let signed: Vec<(&str, &str)> =
+                hs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b = b.header(
+                "authorization",
+                sign(self.method.as_str(), &decoded, &qs, &signed, window()),
+            );
         }
         for (k, v) in &hs {
             b = b.header(k.as_str(), v.as_str());
@@ -206,8 +299,17 @@ impl App {
         let resp = self.svc.handle(req).await;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-        Resp { status, headers, body }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
     /// PUT `key` with `body` and assert 200.
     pub async fn put(&self, key: &str, body: &[u8]) -> Resp {
