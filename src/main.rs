@@ -22,6 +22,8 @@ struct Cli {
     serve: ServeArgs,
 }
 
+// Parsed once at start-up: the size difference between variants is irrelevant.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).

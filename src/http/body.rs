@@ -11,7 +11,9 @@ use http_body::{Frame, SizeHint};
 use crate::storage::{ByteStream, StorageError};
 
 /// A response body.
+#[derive(Default)]
 pub enum Body {
+    #[default]
     Empty,
     /// Empty, but announced with `Content-Length: 0`: hyper drops that header
     /// for bodies that report end-of-stream up front, and cos-python-sdk-v5
@@ -23,12 +25,6 @@ pub enum Body {
         stream: ByteStream,
         len: u64,
     },
-}
-
-impl Default for Body {
-    fn default() -> Self {
-        Body::Empty
-    }
 }
 
 impl From<String> for Body {

@@ -24,7 +24,14 @@ struct Proc {
 
 fn start(data: &Path) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--bucket", "crash", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--bucket",
+            "crash",
+            "--data-dir",
+        ])
         .arg(data)
         .env("LOCALCOS_SECRET_ID", ID)
         .env("LOCALCOS_SECRET_KEY", KEY)
@@ -34,8 +41,15 @@ fn start(data: &Path) -> Proc {
         .spawn()
         .expect("spawn localcos");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("localcos listening on http://").unwrap_or_else(|| panic!("banner: {line}")).parse().unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("localcos listening on http://")
+        .unwrap_or_else(|| panic!("banner: {line}"))
+        .parse()
+        .unwrap();
     Proc { child, addr }
 }
 
@@ -56,13 +70,19 @@ fn request(addr: SocketAddr, method: &str, key: &str, body: &[u8]) -> (u16, Vec<
     s.write_all(body).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("response head") + 4;
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head")
+        + 4;
     let status = std::str::from_utf8(&out[9..12]).unwrap().parse().unwrap();
     (status, out[split..].to_vec())
 }
 
 fn payload(version: u32, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(version) as u8).collect()
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(31).wrapping_add(version) as u8)
+        .collect()
 }
 
 fn blob_files(data: &Path) -> usize {
@@ -70,7 +90,19 @@ fn blob_files(data: &Path) -> usize {
 }
 
 fn walk(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()).unwrap_or(0)
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 #[test]
@@ -83,7 +115,12 @@ fn kill_during_upload_keeps_the_old_object_and_cleans_up() {
     // Start a 64 MiB overwrite, send 8 MiB of it, then SIGKILL the server.
     let auth = sign_with(ID, KEY, "PUT", "/k", &[], &[("host", HOST)], window());
     let mut s = TcpStream::connect(p.addr).unwrap();
-    write!(s, "PUT /k HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n", 64 << 20).unwrap();
+    write!(
+        s,
+        "PUT /k HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n",
+        64 << 20
+    )
+    .unwrap();
     let chunk = payload(2, 1 << 20);
     for _ in 0..8 {
         s.write_all(&chunk).unwrap();
@@ -95,9 +132,15 @@ fn kill_during_upload_keeps_the_old_object_and_cleans_up() {
     let p = start(dir.path());
     let (status, body) = request(p.addr, "GET", "k", &[]);
     assert_eq!(status, 200);
-    assert_eq!(Md5::digest(&body), Md5::digest(&v1), "the acknowledged object is intact");
+    assert_eq!(
+        Md5::digest(&body),
+        Md5::digest(&v1),
+        "the acknowledged object is intact"
+    );
     // Start-up removed the partial upload; only v1's blob remains.
-    let tmp_left = std::fs::read_dir(dir.path().join("tmp")).map(|d| d.count()).unwrap_or(0);
+    let tmp_left = std::fs::read_dir(dir.path().join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(tmp_left, 0, "tmp/ is empty after start-up");
     assert_eq!(blob_files(dir.path()), 1);
     p.kill9();
@@ -106,7 +149,9 @@ fn kill_during_upload_keeps_the_old_object_and_cleans_up() {
 #[test]
 fn kill_during_overwrite_storm_never_exposes_a_partial_object() {
     let dir = tempfile::tempdir().unwrap();
-    let versions: Vec<Vec<u8>> = (0..40).map(|v| payload(v, 256 * 1024 + v as usize)).collect();
+    let versions: Vec<Vec<u8>> = (0..40)
+        .map(|v| payload(v, 256 * 1024 + v as usize))
+        .collect();
     let digests: Vec<_> = versions.iter().map(|v| Md5::digest(v)).collect();
     let mut ever_acked = false;
     for round in 0..3u64 {
@@ -135,9 +180,15 @@ fn kill_during_overwrite_storm_never_exposes_a_partial_object() {
         if ever_acked {
             assert_eq!(status, 200);
             let d = Md5::digest(&body);
-            let which = digests.iter().position(|x| *x == d).expect("the object is one whole written version");
+            let which = digests
+                .iter()
+                .position(|x| *x == d)
+                .expect("the object is one whole written version");
             if let Some(acked) = acked {
-                assert!(which >= acked, "version {which} is older than the acknowledged {acked}");
+                assert!(
+                    which >= acked,
+                    "version {which} is older than the acknowledged {acked}"
+                );
             }
         } else {
             assert!(status == 200 || status == 404);
