@@ -12,6 +12,7 @@
 //! old bytes.
 
 pub mod fs;
+pub mod hash;
 pub mod memory;
 mod store;
 
@@ -78,7 +79,10 @@ impl BlobId {
     }
     /// Parses a stored id; `None` unless it is 32 lowercase hex characters.
     pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then(|| BlobId(s.to_string()))
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| BlobId(s.to_string()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -158,7 +162,20 @@ fn default_storage_class() -> String {
 
 impl ObjectRecord {
     pub fn last_modified(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(self.last_modified_ms.max(0) as u64)
+        SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_millis(self.last_modified_ms.max(0) as u64)
+    }
+
+    /// The distinct blobs this record references, in first-use order. A blob
+    /// used by several segments counts once: reference counts are per record.
+    pub fn blob_ids(&self) -> Vec<&BlobId> {
+        let mut ids: Vec<&BlobId> = Vec::with_capacity(self.segments.len());
+        for seg in &self.segments {
+            if !ids.contains(&&seg.blob) {
+                ids.push(&seg.blob);
+            }
+        }
+        ids
     }
 }
 
@@ -172,6 +189,24 @@ pub enum WriteCondition {
     IfNoneMatch,
     /// Fail with `PreconditionFailed` unless the current ETag (unquoted) equals this.
     IfMatch(String),
+}
+
+impl WriteCondition {
+    /// Evaluates the condition against the key's current record (`None` when
+    /// absent). Every `MetaStore` calls this inside its write transaction, and
+    /// `Store` calls it early as a non-binding pre-check.
+    /// # Behavior
+    /// - `IfNoneMatch`: `AlreadyExists` if a record exists.
+    /// - `IfMatch(etag)`: `PreconditionFailed` if absent or the ETag differs.
+    pub fn check(&self, current: Option<&ObjectRecord>) -> Result<(), StorageError> {
+        match (self, current) {
+            (WriteCondition::None, _) => Ok(()),
+            (WriteCondition::IfNoneMatch, None) => Ok(()),
+            (WriteCondition::IfNoneMatch, Some(_)) => Err(StorageError::AlreadyExists),
+            (WriteCondition::IfMatch(etag), Some(cur)) if cur.etag == *etag => Ok(()),
+            (WriteCondition::IfMatch(_), _) => Err(StorageError::PreconditionFailed),
+        }
+    }
 }
 
 /// The ordered, transactional index. Every method is one atomic transaction.
@@ -225,7 +260,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// # Behavior
     /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key was absent.
     /// - Otherwise returns the removed record and the blobs no longer referenced.
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError>;
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError>;
 
     /// Up to `limit` objects with `prefix` whose key is strictly greater than
     /// `start_after`, in key order.
