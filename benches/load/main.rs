@@ -16,7 +16,9 @@
 //! Knobs (environment): `LOAD_SECONDS` (measured seconds per run, default 5), `LOAD_WARMUP`
 //! (seconds, default 1), `LOAD_ROUNDS` (alternating rounds, default 2), `LOAD_QUICK=1`,
 //! `LOAD_MAX_REQUESTS` (per run, default 5 000 000), `LOAD_PIN=0` (no CPU pinning),
-//! `LOCALCOS_BIN` (binary to test instead of `<target>/release/localcos`).
+//! `LOAD_NICE` (e.g. `-10`: nice value for servers and generator, to stand out from other work
+//! on a shared machine), `LOCALCOS_BIN` (binary to test instead of `<target>/release/localcos`).
+//! The `others` column shows how much CPU other processes took during each run.
 //!
 //! Fairness: with two or more CPUs, both servers are pinned to the same one CPU (nginx runs one
 //! worker process; localcos's runtime threads share that CPU) and the load generator gets the
@@ -63,6 +65,8 @@ pub struct Settings {
     pub rounds: usize,
     pub max_requests: u64,
     pub pin: bool,
+    /// Nice value for the servers and the generator (0 = leave as is).
+    pub nice: i32,
 }
 
 impl Settings {
@@ -77,6 +81,7 @@ impl Settings {
             rounds: num("LOAD_ROUNDS", if quick { 1.0 } else { 2.0 }) as usize,
             max_requests: num("LOAD_MAX_REQUESTS", 5_000_000.0) as u64,
             pin: std::env::var("LOAD_PIN").map_or(true, |v| v != "0"),
+            nice: std::env::var("LOAD_NICE").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
         }
     }
 }
@@ -113,6 +118,9 @@ pub struct Run {
     pub server_cpu: f64,
     /// CPU seconds of this load generator during the measured window.
     pub client_cpu: f64,
+    /// CPU seconds of every other process on the machine during the measured window: high
+    /// values mean the figures were disturbed.
+    pub others_cpu: f64,
 }
 
 /// localcos's memory at the points the report shows, in KiB.
@@ -161,6 +169,10 @@ fn run_bench() -> Result<bool, String> {
     if !server_cpus.is_empty() {
         servers::pin_current(&client_cpus).map_err(|e| format!("cannot pin the load generator: {e}"))?;
     }
+    if settings.nice != 0 {
+        servers::set_nice(settings.nice).map_err(|e| format!("LOAD_NICE={}: {e}", settings.nice))?;
+    }
+    let load_before = servers::load_average();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(client_cpus.len().max(1))
         .enable_all()
@@ -214,6 +226,7 @@ fn run_bench() -> Result<bool, String> {
         check_content(&[&localcos, &nginx], &objects, &scenarios, &urls).await?;
 
         let mut runs = Vec::new();
+        println!("  {}", report::run_header());
         for (s, scenario) in scenarios.iter().enumerate() {
             println!("load bench: {}", scenario.name);
             for round in 0..settings.rounds {
@@ -232,7 +245,18 @@ fn run_bench() -> Result<bool, String> {
     })?;
 
     let nginx_version = servers::nginx_version();
-    let report = Report { settings: &settings, server_cpus: &server_cpus, client_cpus: &client_cpus, bin: &bin, nginx_version: &nginx_version, scenarios: &scenarios, runs: &runs, memory: &memory };
+    let load_average = [load_before, servers::load_average()];
+    let report = Report {
+        settings: &settings,
+        server_cpus: &server_cpus,
+        client_cpus: &client_cpus,
+        load_average: &load_average,
+        bin: &bin,
+        nginx_version: &nginx_version,
+        scenarios: &scenarios,
+        runs: &runs,
+        memory: &memory,
+    };
     let text = report.render();
     println!("\n{text}");
     let path = target_dir.join("load-report.txt");
@@ -272,17 +296,21 @@ async fn measure(server: &Server, plan: Arc<Plan>, scenario: usize, index: usize
     let pid = server.pid;
     let start = Instant::now();
     let measure_from = start + plan.warmup;
-    let (outcome, (server_before, client_before)) = tokio::join!(loadgen::run(plan, start), async {
+    let snapshot = move || [servers::tree_cpu_seconds(pid), servers::cpu_seconds(me), servers::machine_busy_seconds()];
+    let (outcome, before) = tokio::join!(loadgen::run(plan, start), async {
         tokio::time::sleep_until(measure_from.into()).await;
-        (servers::tree_cpu_seconds(pid), servers::cpu_seconds(me))
+        snapshot()
     });
+    let after = snapshot();
+    let [server_cpu, client_cpu, machine] = [0, 1, 2].map(|i| after[i] - before[i]);
     Run {
         scenario,
         server: index,
         round,
         outcome,
-        server_cpu: servers::tree_cpu_seconds(pid) - server_before,
-        client_cpu: servers::cpu_seconds(me) - client_before,
+        server_cpu,
+        client_cpu,
+        others_cpu: (machine - server_cpu - client_cpu).max(0.0),
     }
 }
 

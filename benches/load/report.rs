@@ -19,6 +19,8 @@ pub struct Report<'a> {
     pub settings: &'a Settings,
     pub server_cpus: &'a [usize],
     pub client_cpus: &'a [usize],
+    /// Load averages before and after the bench.
+    pub load_average: &'a [String; 2],
     pub bin: &'a Path,
     pub nginx_version: &'a str,
     pub scenarios: &'a [Scenario],
@@ -66,6 +68,7 @@ impl Report<'_> {
              localcos: {}\n\
              nginx:    {} (1 worker process, sendfile on, tcp_nopush on, access_log off, keepalive_requests 1000000)\n\
              CPUs:     servers pinned to {}, load generator on {} ({} tokio worker thread(s))\n\
+             machine:  load average {} before, {} after (1, 5, 15 min){}\n\
              runs:     {:.2} s warm-up + {:.2} s measured; {} round(s) alternating localcos, nginx; best round shown\n\
              requests: q-sign pre-signed GET URLs, path-style /{}/<key>, keep-alive, TCP_NODELAY; nginx gets the same path and query\n\n",
             httpdate::fmt_http_date(SystemTime::now()),
@@ -74,6 +77,9 @@ impl Report<'_> {
             cpu_list(self.server_cpus),
             cpu_list(self.client_cpus),
             self.client_cpus.len().max(1),
+            self.load_average[0],
+            self.load_average[1],
+            if self.settings.nice != 0 { format!("; bench processes at nice {}", self.settings.nice) } else { String::new() },
             self.settings.warmup,
             self.settings.seconds,
             self.settings.rounds,
@@ -83,7 +89,9 @@ impl Report<'_> {
         out.push_str(&format!(
             "\nratio = localcos / nginx. For latency and CPU s/GiB lower is better; for req/s and MiB/s higher is.\n\
              CPU s/GiB = server user+system CPU seconds (/proc/<pid>/stat, nginx master + worker) during the\n\
-             measured window divided by the GiB of bodies received. RSS = VmRSS from /proc/<pid>/status.\n\n\
+             measured window divided by the GiB of bodies received; CPU µs/req likewise per request.\n\
+             RSS = VmRSS from /proc/<pid>/status. In the runs below, CPU% is of one CPU: srv = server,\n\
+             gen = load generator, others = every other process on the machine (high = disturbed run).\n\n\
              every run, in the order taken:\n{}",
             self.run_table()
         ));
@@ -97,6 +105,7 @@ impl Report<'_> {
         let p50 = |r: &Run| r.outcome.quantile_ms(0.50);
         let p99 = |r: &Run| r.outcome.quantile_ms(0.99);
         let cpu_per_gib = |r: &Run| r.server_cpu / (r.outcome.bytes as f64 / GIB).max(1e-12);
+        let cpu_per_request = |r: &Run| 1e6 * r.server_cpu / (r.outcome.requests as f64).max(1.0);
         let name = |s: usize| self.scenarios[s].name.to_owned();
         let mut rows = Vec::new();
         let mut add = |what: String, figure, (l, n): (Option<f64>, Option<f64>), decimals, target, verdict| {
@@ -108,8 +117,10 @@ impl Report<'_> {
         let small_p99 = self.both(SMALL_16, p99);
         add(name(SMALL_16), "p99 ms", small_p99, 2, "p99 < 10 ms", small_p99.0.map(|l| l < 10.0));
         add(name(SMALL_16), "p50 ms", self.both(SMALL_16, p50), 2, "", None);
+        add(name(SMALL_16), "CPU µs/req", self.both(SMALL_16, cpu_per_request), 1, "", None);
         add(name(SMALL_64), "req/s", self.both(SMALL_64, rps), 0, "(target is at 16 conn)", None);
         add(name(SMALL_64), "p99 ms", self.both(SMALL_64, p99), 2, "", None);
+        add(name(SMALL_64), "CPU µs/req", self.both(SMALL_64, cpu_per_request), 1, "", None);
         add(name(MEDIUM), "MiB/s", self.both(MEDIUM, mib), 0, "", None);
         add(name(MEDIUM), "p99 ms", self.both(MEDIUM, p99), 2, "", None);
 
@@ -180,10 +191,11 @@ impl Report<'_> {
     }
 }
 
-fn run_header() -> String {
+/// Column titles for [`run_line`].
+pub fn run_header() -> String {
     format!(
-        "{:<38} {:<8} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8}",
-        "scenario", "server", "round", "req/s", "MiB/s", "p50 ms", "p99 ms", "max ms", "errors", "srv CPU%", "gen CPU%"
+        "{:<38} {:<8} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>5} {:>5} {:>7}",
+        "scenario", "server", "round", "req/s", "MiB/s", "p50 ms", "p99 ms", "max ms", "errors", "srv%", "gen%", "others%"
     )
 }
 
@@ -192,7 +204,7 @@ pub fn run_line(run: &Run, scenarios: &[Scenario]) -> String {
     let o = &run.outcome;
     let secs = o.elapsed.as_secs_f64().max(1e-9);
     format!(
-        "{:<38} {:<8} {:>5} {:>9.0} {:>8.1} {:>8.3} {:>8.3} {:>8.1} {:>6} {:>8.0} {:>8.0}",
+        "{:<38} {:<8} {:>5} {:>9.0} {:>8.1} {:>8.3} {:>8.3} {:>8.1} {:>6} {:>5.0} {:>5.0} {:>7.0}",
         scenarios[run.scenario].name,
         server_name(run.server),
         run.round + 1,
@@ -204,6 +216,7 @@ pub fn run_line(run: &Run, scenarios: &[Scenario]) -> String {
         o.errors,
         100.0 * run.server_cpu / secs,
         100.0 * run.client_cpu / secs,
+        100.0 * run.others_cpu / secs,
     )
 }
 
@@ -268,15 +281,20 @@ fn table(rows: &[Row]) -> String {
             .enumerate()
             .map(|(i, (c, w))| {
                 let pad = " ".repeat(w - c.chars().count());
-                // Columns 2..=4 are numbers: right-aligned.
+                // Columns 2..=4 are numbers: right-aligned, titles included.
                 if (2..=4).contains(&i) { format!("{pad}{c}") } else { format!("{c}{pad}") }
             })
             .collect();
         format!("| {} |\n", padded.join(" | "))
     };
     let mut out = line(&header.map(str::to_owned));
-    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-    out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+    // Markdown alignment row: number columns end in `:`.
+    let rule: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if (2..=4).contains(&i) { format!("{}:", "-".repeat(w + 1)) } else { "-".repeat(w + 2) })
+        .collect();
+    out.push_str(&format!("|{}|\n", rule.join("|")));
     for row in &cells {
         out.push_str(&line(row));
     }

@@ -190,6 +190,7 @@ fn spawn(name: &'static str, mut cmd: Command, addr: SocketAddr, dir: TempDir, c
     if !cpus.is_empty() {
         let cpus = cpus.to_vec();
         // SAFETY: the closure only calls sched_setaffinity(2), which is async-signal-safe.
+        // (The nice value, if the bench set one, is inherited through fork without help.)
         unsafe { cmd.pre_exec(move || pin_current(&cpus)) };
     }
     let child = cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", cmd.get_program().to_string_lossy()))?;
@@ -253,6 +254,34 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 pub fn tree_cpu_seconds(pid: u32) -> f64 {
     let cpu: u64 = proc_stats().into_iter().filter(|&(p, ppid, _)| p == pid || ppid == pid).map(|(_, _, cpu)| cpu).sum();
     cpu as f64 / clock_ticks()
+}
+
+/// User + system CPU seconds of the whole machine so far (`/proc/stat`), all processes.
+pub fn machine_busy_seconds() -> f64 {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    // First line: `cpu  user nice system idle iowait irq softirq steal ...`, in clock ticks.
+    let busy: u64 = stat
+        .lines()
+        .next()
+        .map(|l| l.split_whitespace().skip(1).take(3).filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    busy as f64 / clock_ticks()
+}
+
+/// The three load averages from `/proc/loadavg`.
+pub fn load_average() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Sets the nice value of the calling thread (and of the threads and children it creates later).
+pub fn set_nice(nice: i32) -> std::io::Result<()> {
+    // SAFETY: setpriority(2) on the calling thread (who = 0) has no memory-safety preconditions.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 fn clock_ticks() -> f64 {
