@@ -92,7 +92,14 @@ pub async fn run(plan: Arc<Plan>, start: Instant) -> Outcome {
     let issued = Arc::new(AtomicU64::new(0));
 
     let tasks: Vec<_> = (0..plan.connections)
-        .map(|_| tokio::spawn(connection(plan.clone(), measure_from, stop_at, issued.clone())))
+        .map(|_| {
+            tokio::spawn(connection(
+                plan.clone(),
+                measure_from,
+                stop_at,
+                issued.clone(),
+            ))
+        })
         .collect();
 
     let mut outcome = Outcome {
@@ -106,7 +113,10 @@ pub async fn run(plan: Arc<Plan>, start: Instant) -> Outcome {
     let mut last_end = measure_from;
     for task in tasks {
         let tally = task.await.expect("load task panicked");
-        outcome.latency_us.add(&tally.latency_us).expect("histograms share their bounds");
+        outcome
+            .latency_us
+            .add(&tally.latency_us)
+            .expect("histograms share their bounds");
         outcome.requests += tally.requests;
         outcome.bytes += tally.bytes;
         outcome.errors += tally.errors;
@@ -121,7 +131,12 @@ pub async fn run(plan: Arc<Plan>, start: Instant) -> Outcome {
 
 /// One closed-loop connection: reconnects after an error, stops at `stop_at` or when the
 /// shared request budget is spent.
-async fn connection(plan: Arc<Plan>, measure_from: Instant, stop_at: Instant, issued: Arc<AtomicU64>) -> Tally {
+async fn connection(
+    plan: Arc<Plan>,
+    measure_from: Instant,
+    stop_at: Instant,
+    issued: Arc<AtomicU64>,
+) -> Tally {
     let mut tally = Tally {
         latency_us: new_histogram(),
         requests: 0,
@@ -144,7 +159,9 @@ async fn connection(plan: Arc<Plan>, measure_from: Instant, stop_at: Instant, is
                 }
             }
         }
-        let Some(conn) = sender.as_mut() else { continue };
+        let Some(conn) = sender.as_mut() else {
+            continue;
+        };
         let begin = Instant::now();
         if begin >= stop_at {
             break;
@@ -158,7 +175,9 @@ async fn connection(plan: Arc<Plan>, measure_from: Instant, stop_at: Instant, is
         match result {
             Ok(len) if measured => {
                 let us = end.duration_since(begin).as_micros() as u64;
-                tally.latency_us.saturating_record(us.clamp(1, MAX_LATENCY_US));
+                tally
+                    .latency_us
+                    .saturating_record(us.clamp(1, MAX_LATENCY_US));
                 tally.requests += 1;
                 tally.bytes += len;
                 tally.last_end = Some(end);
@@ -176,13 +195,20 @@ async fn connection(plan: Arc<Plan>, measure_from: Instant, stop_at: Instant, is
 
 /// Sends the plan's GET and reads the whole body; the body length on success.
 async fn get(sender: &mut SendRequest<Empty<Bytes>>, plan: &Plan) -> Result<u64, String> {
-    let mut request = Request::get(plan.path_and_query.as_str()).header(header::HOST, plan.host.as_str());
+    let mut request =
+        Request::get(plan.path_and_query.as_str()).header(header::HOST, plan.host.as_str());
     if let Some(range) = &plan.range {
         request = request.header(header::RANGE, range.as_str());
     }
     let request = request.body(Empty::new()).map_err(|e| e.to_string())?;
-    sender.ready().await.map_err(|e| format!("connection: {e}"))?;
-    let response = sender.send_request(request).await.map_err(|e| format!("request: {e}"))?;
+    sender
+        .ready()
+        .await
+        .map_err(|e| format!("connection: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
     let status = response.status();
     let mut body = response.into_body();
     let mut len = 0u64;
@@ -196,7 +222,10 @@ async fn get(sender: &mut SendRequest<Empty<Bytes>>, plan: &Plan) -> Result<u64,
         return Err(format!("status {status} (expected {})", plan.expect_status));
     }
     if len != plan.expect_len {
-        return Err(format!("body of {len} bytes (expected {})", plan.expect_len));
+        return Err(format!(
+            "body of {len} bytes (expected {})",
+            plan.expect_len
+        ));
     }
     Ok(len)
 }
@@ -234,15 +263,25 @@ pub async fn fetch(
     headers: &[(&str, String)],
     body: Bytes,
 ) -> Result<Fetched, String> {
-    let mut sender = connect::<Full<Bytes>>(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+    let mut sender = connect::<Full<Bytes>>(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
     let mut request = Request::builder().method(method).uri(path_and_query);
     for (name, value) in headers {
         request = request.header(*name, value.as_str());
     }
     let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| format!("request: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
     let status = response.status();
-    let body = response.into_body().collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
     Ok(Fetched { status, body })
 }
 

@@ -17,7 +17,8 @@
 //! (seconds, default 1), `LOAD_ROUNDS` (alternating rounds, default 2), `LOAD_QUICK=1`,
 //! `LOAD_MAX_REQUESTS` (per run, default 5 000 000), `LOAD_PIN=0` (no CPU pinning),
 //! `LOAD_NICE` (e.g. `-10`: nice value for servers and generator, to stand out from other work
-//! on a shared machine), `LOCALCOS_BIN` (binary to test instead of `<target>/release/localcos`).
+//! on a shared machine), `LOAD_RUST_LOG` (log filter for localcos, e.g. `warn` to drop its
+//! per-request access log; default: the server's own, `info`), `LOCALCOS_BIN` (binary to test instead of `<target>/release/localcos`).
 //! The `others` column shows how much CPU other processes took during each run.
 //!
 //! Fairness: with two or more CPUs, both servers are pinned to the same one CPU (nginx runs one
@@ -67,13 +68,19 @@ pub struct Settings {
     pub pin: bool,
     /// Nice value for the servers and the generator (0 = leave as is).
     pub nice: i32,
+    /// `RUST_LOG` for localcos; `None` = the server's default.
+    pub rust_log: Option<String>,
 }
 
 impl Settings {
     fn from_env() -> Settings {
         let quick = std::env::var("LOAD_QUICK").is_ok_and(|v| v == "1");
         let num = |name: &str, default: f64| -> f64 {
-            std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|v: &f64| *v > 0.0).unwrap_or(default)
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|v: &f64| *v > 0.0)
+                .unwrap_or(default)
         };
         Settings {
             seconds: num("LOAD_SECONDS", if quick { 1.0 } else { 5.0 }),
@@ -81,7 +88,11 @@ impl Settings {
             rounds: num("LOAD_ROUNDS", if quick { 1.0 } else { 2.0 }) as usize,
             max_requests: num("LOAD_MAX_REQUESTS", 5_000_000.0) as u64,
             pin: std::env::var("LOAD_PIN").map_or(true, |v| v != "0"),
-            nice: std::env::var("LOAD_NICE").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+            nice: std::env::var("LOAD_NICE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            rust_log: std::env::var("LOAD_RUST_LOG").ok(),
         }
     }
 }
@@ -156,7 +167,10 @@ fn run_bench() -> Result<bool, String> {
     let target_dir = target_dir();
     let bin = servers::localcos_binary(&target_dir)?;
     if bin.components().any(|c| c.as_os_str() == "debug") {
-        eprintln!("WARNING: {} is a debug build; figures will be meaningless", bin.display());
+        eprintln!(
+            "WARNING: {} is a debug build; figures will be meaningless",
+            bin.display()
+        );
     }
 
     // Servers on the first allowed CPU, the load generator on the rest.
@@ -167,10 +181,12 @@ fn run_bench() -> Result<bool, String> {
         (Vec::new(), cpus.clone())
     };
     if !server_cpus.is_empty() {
-        servers::pin_current(&client_cpus).map_err(|e| format!("cannot pin the load generator: {e}"))?;
+        servers::pin_current(&client_cpus)
+            .map_err(|e| format!("cannot pin the load generator: {e}"))?;
     }
     if settings.nice != 0 {
-        servers::set_nice(settings.nice).map_err(|e| format!("LOAD_NICE={}: {e}", settings.nice))?;
+        servers::set_nice(settings.nice)
+            .map_err(|e| format!("LOAD_NICE={}: {e}", settings.nice))?;
     }
     let load_before = servers::load_average();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -180,27 +196,74 @@ fn run_bench() -> Result<bool, String> {
         .map_err(|e| e.to_string())?;
 
     let objects = vec![
-        Object { key: "obj-4k", data: pattern(4 * 1024, 1) },
-        Object { key: "obj-1m", data: pattern(MIB, 2) },
-        Object { key: "obj-64m", data: pattern(64 * MIB, 3) },
+        Object {
+            key: "obj-4k",
+            data: pattern(4 * 1024, 1),
+        },
+        Object {
+            key: "obj-1m",
+            data: pattern(MIB, 2),
+        },
+        Object {
+            key: "obj-64m",
+            data: pattern(64 * MIB, 3),
+        },
     ];
     let middle = 32 * MIB as u64..33 * MIB as u64;
     // In the order of the SMALL_16..LARGE indices; the 64 MiB reads come last so that the RSS
     // read after each scenario shows growth with object size.
     let scenarios = vec![
-        Scenario { name: "4 KiB pre-signed GET, 16 conn", object: 0, range: None, connections: 16 },
-        Scenario { name: "4 KiB pre-signed GET, 64 conn", object: 0, range: None, connections: 64 },
-        Scenario { name: "1 MiB GET, 16 conn", object: 1, range: None, connections: 16 },
-        Scenario { name: "1 MiB Range GET mid-64 MiB, 16 conn", object: 2, range: Some(middle), connections: 16 },
-        Scenario { name: "64 MiB GET, 4 conn", object: 2, range: None, connections: 4 },
+        Scenario {
+            name: "4 KiB pre-signed GET, 16 conn",
+            object: 0,
+            range: None,
+            connections: 16,
+        },
+        Scenario {
+            name: "4 KiB pre-signed GET, 64 conn",
+            object: 0,
+            range: None,
+            connections: 64,
+        },
+        Scenario {
+            name: "1 MiB GET, 16 conn",
+            object: 1,
+            range: None,
+            connections: 16,
+        },
+        Scenario {
+            name: "1 MiB Range GET mid-64 MiB, 16 conn",
+            object: 2,
+            range: Some(middle),
+            connections: 16,
+        },
+        Scenario {
+            name: "64 MiB GET, 4 conn",
+            object: 2,
+            range: None,
+            connections: 4,
+        },
     ];
     debug_assert_eq!(scenarios.len(), LARGE + 1);
 
     println!("load bench: localcos = {}", bin.display());
-    let creds = Credentials { secret_id: SECRET_ID.to_owned(), secret_key: SECRET_KEY.to_owned() };
-    let mut localcos = servers::start_localcos(&bin, SECRET_ID, SECRET_KEY, BUCKET_ARG, &server_cpus)?;
+    let creds = Credentials {
+        secret_id: SECRET_ID.to_owned(),
+        secret_key: SECRET_KEY.to_owned(),
+    };
+    let mut localcos = servers::start_localcos(
+        &bin,
+        SECRET_ID,
+        SECRET_KEY,
+        BUCKET_ARG,
+        settings.rust_log.as_deref(),
+        &server_cpus,
+    )?;
     let mut nginx = servers::start_nginx(&server_cpus)?;
-    println!("load bench: localcos on {} (pid {}), nginx on {} (pid {})", localcos.addr, localcos.pid, nginx.addr, nginx.pid);
+    println!(
+        "load bench: localcos on {} (pid {}), nginx on {} (pid {})",
+        localcos.addr, localcos.pid, nginx.addr, nginx.pid
+    );
 
     let mut memory = Memory::default();
     let runs = runtime.block_on(async {
@@ -215,11 +278,21 @@ fn run_bench() -> Result<bool, String> {
         memory.after_upload = servers::rss_kib(localcos.pid).0;
 
         // Every URL is pre-signed once, valid for a day; nginx gets the same path and query.
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs();
         let urls: Vec<String> = objects
             .iter()
             .map(|o| {
-                let sig = presign::sign(&creds, "GET", &o.path(), &localcos.host(), now - 60, now + 86_400);
+                let sig = presign::sign(
+                    &creds,
+                    "GET",
+                    &o.path(),
+                    &localcos.host(),
+                    now - 60,
+                    now + 86_400,
+                );
                 format!("{}?{}", o.path(), sig.to_query())
             })
             .collect();
@@ -232,13 +305,22 @@ fn run_bench() -> Result<bool, String> {
             for round in 0..settings.rounds {
                 for (i, server) in [&mut localcos, &mut nginx].into_iter().enumerate() {
                     server.check_alive()?;
-                    let plan = plan(&settings, scenario, &objects[scenario.object], &urls[scenario.object], server);
+                    let plan = plan(
+                        &settings,
+                        scenario,
+                        &objects[scenario.object],
+                        &urls[scenario.object],
+                        server,
+                    );
                     let run = measure(server, plan, s, i, round).await;
                     println!("  {}", report::run_line(&run, &scenarios));
                     runs.push(run);
                 }
             }
-            memory.after_scenario.push([servers::rss_kib(localcos.pid).0, servers::tree_rss_kib(nginx.pid)]);
+            memory.after_scenario.push([
+                servers::rss_kib(localcos.pid).0,
+                servers::tree_rss_kib(nginx.pid),
+            ]);
         }
         memory.peak = servers::rss_kib(localcos.pid).1;
         Ok::<_, String>(runs)
@@ -270,9 +352,19 @@ fn run_bench() -> Result<bool, String> {
 }
 
 /// Builds the measurement of `scenario` against `server`.
-fn plan(settings: &Settings, scenario: &Scenario, object: &Object, url: &str, server: &Server) -> Arc<Plan> {
+fn plan(
+    settings: &Settings,
+    scenario: &Scenario,
+    object: &Object,
+    url: &str,
+    server: &Server,
+) -> Arc<Plan> {
     let (range, expect_status, expect_len) = match &scenario.range {
-        Some(r) => (Some(format!("bytes={}-{}", r.start, r.end - 1)), StatusCode::PARTIAL_CONTENT, r.end - r.start),
+        Some(r) => (
+            Some(format!("bytes={}-{}", r.start, r.end - 1)),
+            StatusCode::PARTIAL_CONTENT,
+            r.end - r.start,
+        ),
         None => (None, StatusCode::OK, object.data.len() as u64),
     };
     Arc::new(Plan {
@@ -291,12 +383,24 @@ fn plan(settings: &Settings, scenario: &Scenario, object: &Object, url: &str, se
 
 /// Runs `plan`, reading CPU counters of the server and of this process at the start and the
 /// end of the measured window (the warm-up is excluded).
-async fn measure(server: &Server, plan: Arc<Plan>, scenario: usize, index: usize, round: usize) -> Run {
+async fn measure(
+    server: &Server,
+    plan: Arc<Plan>,
+    scenario: usize,
+    index: usize,
+    round: usize,
+) -> Run {
     let me = std::process::id();
     let pid = server.pid;
     let start = Instant::now();
     let measure_from = start + plan.warmup;
-    let snapshot = move || [servers::tree_cpu_seconds(pid), servers::cpu_seconds(me), servers::machine_busy_seconds()];
+    let snapshot = move || {
+        [
+            servers::tree_cpu_seconds(pid),
+            servers::cpu_seconds(me),
+            servers::machine_busy_seconds(),
+        ]
+    };
     let (outcome, before) = tokio::join!(loadgen::run(plan, start), async {
         tokio::time::sleep_until(measure_from.into()).await;
         snapshot()
@@ -319,7 +423,15 @@ async fn wait_ready(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = String::new();
     while Instant::now() < deadline {
-        match loadgen::fetch(server.addr, Method::GET, "/-/health/ready", &[("host", server.host())], Bytes::new()).await {
+        match loadgen::fetch(
+            server.addr,
+            Method::GET,
+            "/-/health/ready",
+            &[("host", server.host())],
+            Bytes::new(),
+        )
+        .await
+        {
             Ok(r) if r.status == StatusCode::OK => return,
             Ok(r) => last = format!("status {}", r.status),
             Err(e) => last = e,
@@ -332,21 +444,46 @@ async fn wait_ready(server: &Server) {
 /// Creates the bucket if `--bucket` did not, then PUTs every object with a header-signed request.
 async fn upload(server: &Server, creds: &Credentials, objects: &[Object]) -> Result<(), String> {
     let host = server.host();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
     let signed = |path: &str| {
         let auth = presign::sign(creds, "PUT", path, &host, now - 60, now + 3600).to_header();
         vec![("host", host.clone()), ("authorization", auth)]
     };
     let bucket_path = format!("/{BUCKET}");
-    let r = loadgen::fetch(server.addr, Method::PUT, &bucket_path, &signed(&bucket_path), Bytes::new()).await?;
+    let r = loadgen::fetch(
+        server.addr,
+        Method::PUT,
+        &bucket_path,
+        &signed(&bucket_path),
+        Bytes::new(),
+    )
+    .await?;
     if !r.status.is_success() && r.status != StatusCode::CONFLICT {
-        eprintln!("WARNING: PUT bucket {BUCKET}: {} {}", r.status, String::from_utf8_lossy(&r.body));
+        eprintln!(
+            "WARNING: PUT bucket {BUCKET}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
     }
     for object in objects {
         let path = object.path();
-        let r = loadgen::fetch(server.addr, Method::PUT, &path, &signed(&path), object.data.clone()).await?;
+        let r = loadgen::fetch(
+            server.addr,
+            Method::PUT,
+            &path,
+            &signed(&path),
+            object.data.clone(),
+        )
+        .await?;
         if !r.status.is_success() {
-            return Err(format!("PUT {path} to localcos: {} {}", r.status, String::from_utf8_lossy(&r.body)));
+            return Err(format!(
+                "PUT {path} to localcos: {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
         }
     }
     Ok(())
@@ -354,7 +491,12 @@ async fn upload(server: &Server, creds: &Credentials, objects: &[Object]) -> Res
 
 /// Before measuring: every scenario's request answers with exactly the expected bytes on both
 /// servers (so the load runs may check status and length only).
-async fn check_content(servers: &[&Server], objects: &[Object], scenarios: &[Scenario], urls: &[String]) -> Result<(), String> {
+async fn check_content(
+    servers: &[&Server],
+    objects: &[Object],
+    scenarios: &[Scenario],
+    urls: &[String],
+) -> Result<(), String> {
     for server in servers {
         for scenario in scenarios {
             let object = &objects[scenario.object];
@@ -362,13 +504,27 @@ async fn check_content(servers: &[&Server], objects: &[Object], scenarios: &[Sce
             let (status, expected) = match &scenario.range {
                 Some(r) => {
                     headers.push(("range", format!("bytes={}-{}", r.start, r.end - 1)));
-                    (StatusCode::PARTIAL_CONTENT, object.data.slice(r.start as usize..r.end as usize))
+                    (
+                        StatusCode::PARTIAL_CONTENT,
+                        object.data.slice(r.start as usize..r.end as usize),
+                    )
                 }
                 None => (StatusCode::OK, object.data.clone()),
             };
-            let r = loadgen::fetch(server.addr, Method::GET, &urls[scenario.object], &headers, Bytes::new()).await?;
+            let r = loadgen::fetch(
+                server.addr,
+                Method::GET,
+                &urls[scenario.object],
+                &headers,
+                Bytes::new(),
+            )
+            .await?;
             if r.status != status || r.body != expected {
-                let body = if r.body.len() < 2048 { String::from_utf8_lossy(&r.body).into_owned() } else { String::new() };
+                let body = if r.body.len() < 2048 {
+                    String::from_utf8_lossy(&r.body).into_owned()
+                } else {
+                    String::new()
+                };
                 return Err(format!(
                     "{} answered {} with {} bytes to `{}` (expected {status}, {} bytes) {body}",
                     server.name,

@@ -56,7 +56,10 @@ impl Report<'_> {
 
     /// `f` of the best round of `scenario`, for localcos and for nginx.
     fn both(&self, scenario: usize, f: impl Fn(&Run) -> f64) -> (Option<f64>, Option<f64>) {
-        (self.best(scenario, 0).map(&f), self.best(scenario, 1).map(&f))
+        (
+            self.best(scenario, 0).map(&f),
+            self.best(scenario, 1).map(&f),
+        )
     }
 
     pub fn render(&self) -> String {
@@ -65,7 +68,7 @@ impl Report<'_> {
         out.push_str(&invalid);
         out.push_str(&format!(
             "localcos load benchmark, {}\n\
-             localcos: {}\n\
+             localcos: {}{}\n\
              nginx:    {} (1 worker process, sendfile on, tcp_nopush on, access_log off, keepalive_requests 1000000)\n\
              CPUs:     servers pinned to {}, load generator on {} ({} tokio worker thread(s))\n\
              machine:  load average {} before, {} after (1, 5, 15 min){}\n\
@@ -73,6 +76,10 @@ impl Report<'_> {
              requests: q-sign pre-signed GET URLs, path-style /{}/<key>, keep-alive, TCP_NODELAY; nginx gets the same path and query\n\n",
             httpdate::fmt_http_date(SystemTime::now()),
             self.bin.display(),
+            match &self.settings.rust_log {
+                Some(filter) => format!(" (RUST_LOG={filter})"),
+                None => " (default logging: one access line per request on stderr)".to_owned(),
+            },
             self.nginx_version,
             cpu_list(self.server_cpus),
             cpu_list(self.client_cpus),
@@ -108,25 +115,94 @@ impl Report<'_> {
         let cpu_per_request = |r: &Run| 1e6 * r.server_cpu / (r.outcome.requests as f64).max(1.0);
         let name = |s: usize| self.scenarios[s].name.to_owned();
         let mut rows = Vec::new();
-        let mut add = |what: String, figure, (l, n): (Option<f64>, Option<f64>), decimals, target, verdict| {
-            rows.push(Row { what, figure, localcos: l, nginx: n, decimals, target, verdict });
+        let mut add = |what: String,
+                       figure,
+                       (l, n): (Option<f64>, Option<f64>),
+                       decimals,
+                       target,
+                       verdict| {
+            rows.push(Row {
+                what,
+                figure,
+                localcos: l,
+                nginx: n,
+                decimals,
+                target,
+                verdict,
+            });
         };
 
         let small = self.both(SMALL_16, rps);
-        add(name(SMALL_16), "req/s", small, 0, "≥ 0.5× nginx", ratio(small).map(|r| r >= 0.5));
+        add(
+            name(SMALL_16),
+            "req/s",
+            small,
+            0,
+            "≥ 0.5× nginx",
+            ratio(small).map(|r| r >= 0.5),
+        );
         let small_p99 = self.both(SMALL_16, p99);
-        add(name(SMALL_16), "p99 ms", small_p99, 2, "p99 < 10 ms", small_p99.0.map(|l| l < 10.0));
-        add(name(SMALL_16), "p50 ms", self.both(SMALL_16, p50), 2, "", None);
-        add(name(SMALL_16), "CPU µs/req", self.both(SMALL_16, cpu_per_request), 1, "", None);
-        add(name(SMALL_64), "req/s", self.both(SMALL_64, rps), 0, "(target is at 16 conn)", None);
-        add(name(SMALL_64), "p99 ms", self.both(SMALL_64, p99), 2, "", None);
-        add(name(SMALL_64), "CPU µs/req", self.both(SMALL_64, cpu_per_request), 1, "", None);
+        add(
+            name(SMALL_16),
+            "p99 ms",
+            small_p99,
+            2,
+            "p99 < 10 ms",
+            small_p99.0.map(|l| l < 10.0),
+        );
+        add(
+            name(SMALL_16),
+            "p50 ms",
+            self.both(SMALL_16, p50),
+            2,
+            "",
+            None,
+        );
+        add(
+            name(SMALL_16),
+            "CPU µs/req",
+            self.both(SMALL_16, cpu_per_request),
+            1,
+            "",
+            None,
+        );
+        add(
+            name(SMALL_64),
+            "req/s",
+            self.both(SMALL_64, rps),
+            0,
+            "(target is at 16 conn)",
+            None,
+        );
+        add(
+            name(SMALL_64),
+            "p99 ms",
+            self.both(SMALL_64, p99),
+            2,
+            "",
+            None,
+        );
+        add(
+            name(SMALL_64),
+            "CPU µs/req",
+            self.both(SMALL_64, cpu_per_request),
+            1,
+            "",
+            None,
+        );
         add(name(MEDIUM), "MiB/s", self.both(MEDIUM, mib), 0, "", None);
         add(name(MEDIUM), "p99 ms", self.both(MEDIUM, p99), 2, "", None);
 
         let (range, plain) = (self.both(RANGE, rps), self.both(MEDIUM, rps));
         let speedup = (div(range.0, plain.0), div(range.1, plain.1));
-        add(name(RANGE), "MiB/s", self.both(RANGE, mib), 0, "as fast as plain 1 MiB GET", None);
+        add(
+            name(RANGE),
+            "MiB/s",
+            self.both(RANGE, mib),
+            0,
+            "as fast as plain 1 MiB GET",
+            None,
+        );
         add(name(RANGE), "p99 ms", self.both(RANGE, p99), 2, "", None);
         add(
             "Range GET / plain 1 MiB GET".to_owned(),
@@ -138,28 +214,70 @@ impl Report<'_> {
         );
 
         let large = self.both(LARGE, mib);
-        add(name(LARGE), "MiB/s", large, 0, "≥ 0.8× nginx", ratio(large).map(|r| r >= 0.8));
+        add(
+            name(LARGE),
+            "MiB/s",
+            large,
+            0,
+            "≥ 0.8× nginx",
+            ratio(large).map(|r| r >= 0.8),
+        );
         add(name(LARGE), "p99 ms", self.both(LARGE, p99), 1, "", None);
 
         for s in [MEDIUM, RANGE, LARGE] {
-            add(format!("server CPU, {}", self.scenarios[s].name), "CPU s/GiB", self.both(s, cpu_per_gib), 3, "", None);
+            add(
+                format!("server CPU, {}", self.scenarios[s].name),
+                "CPU s/GiB",
+                self.both(s, cpu_per_gib),
+                3,
+                "",
+                None,
+            );
         }
 
         let m = self.memory;
         let kib = |k: u64| Some(k as f64 / 1024.0);
-        add("RSS idle (after start)".to_owned(), "MiB", (kib(m.idle), None), 1, "localcos idle < 20 MiB", Some(m.idle < 20 * 1024));
-        add("RSS after uploads".to_owned(), "MiB", (kib(m.after_upload), None), 1, "", None);
+        add(
+            "RSS idle (after start)".to_owned(),
+            "MiB",
+            (kib(m.idle), None),
+            1,
+            "localcos idle < 20 MiB",
+            Some(m.idle < 20 * 1024),
+        );
+        add(
+            "RSS after uploads".to_owned(),
+            "MiB",
+            (kib(m.after_upload), None),
+            1,
+            "",
+            None,
+        );
         for (s, [l, n]) in m.after_scenario.iter().enumerate() {
             let what = format!("RSS after {}", self.scenarios[s].name);
             if s == LARGE {
                 let baseline = m.after_scenario.get(SMALL_64).map_or(0, |b| b[0]);
                 let flat = l.saturating_sub(baseline) <= FLAT_GROWTH_KIB;
-                add(what, "MiB", (kib(*l), kib(*n)), 1, "flat: ≤ 4 KiB-run RSS + 16 MiB", Some(flat));
+                add(
+                    what,
+                    "MiB",
+                    (kib(*l), kib(*n)),
+                    1,
+                    "flat: ≤ 4 KiB-run RSS + 16 MiB",
+                    Some(flat),
+                );
             } else {
                 add(what, "MiB", (kib(*l), kib(*n)), 1, "", None);
             }
         }
-        add("peak RSS (VmHWM, uploads included)".to_owned(), "MiB", (kib(m.peak), None), 1, "", None);
+        add(
+            "peak RSS (VmHWM, uploads included)".to_owned(),
+            "MiB",
+            (kib(m.peak), None),
+            1,
+            "",
+            None,
+        );
         rows
     }
 
@@ -174,8 +292,12 @@ impl Report<'_> {
         if failed.is_empty() {
             return String::new();
         }
-        let mut out = String::from("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-        out.push_str("!!! INVALID BENCHMARK: requests failed; the figures below are not trustworthy.\n");
+        let mut out = String::from(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
+        );
+        out.push_str(
+            "!!! INVALID BENCHMARK: requests failed; the figures below are not trustworthy.\n",
+        );
         for r in failed {
             out.push_str(&format!(
                 "!!! {} on {} (round {}): {} errors, first: {}\n",
@@ -186,7 +308,9 @@ impl Report<'_> {
                 r.outcome.first_error.as_deref().unwrap_or("?"),
             ));
         }
-        out.push_str("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n");
+        out.push_str(
+            "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n",
+        );
         out
     }
 }
@@ -195,7 +319,18 @@ impl Report<'_> {
 pub fn run_header() -> String {
     format!(
         "{:<38} {:<8} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>5} {:>5} {:>7}",
-        "scenario", "server", "round", "req/s", "MiB/s", "p50 ms", "p99 ms", "max ms", "errors", "srv%", "gen%", "others%"
+        "scenario",
+        "server",
+        "round",
+        "req/s",
+        "MiB/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "srv%",
+        "gen%",
+        "others%"
     )
 }
 
@@ -249,7 +384,15 @@ fn cpu_list(cpus: &[usize]) -> String {
 
 /// Renders rows as an aligned, Markdown-compatible table.
 fn table(rows: &[Row]) -> String {
-    let header = ["scenario", "figure", "localcos", "nginx", "ratio", "target (issue)", "verdict"];
+    let header = [
+        "scenario",
+        "figure",
+        "localcos",
+        "nginx",
+        "ratio",
+        "target (issue)",
+        "verdict",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
@@ -258,7 +401,10 @@ fn table(rows: &[Row]) -> String {
                 r.figure.to_owned(),
                 number(r.localcos, r.decimals),
                 number(r.nginx, r.decimals),
-                number(ratio((r.localcos, r.nginx)).filter(|_| r.figure != "req/s ratio"), 2),
+                number(
+                    ratio((r.localcos, r.nginx)).filter(|_| r.figure != "req/s ratio"),
+                    2,
+                ),
                 r.target.to_owned(),
                 match r.verdict {
                     Some(true) => "ok".to_owned(),
@@ -282,7 +428,11 @@ fn table(rows: &[Row]) -> String {
             .map(|(i, (c, w))| {
                 let pad = " ".repeat(w - c.chars().count());
                 // Columns 2..=4 are numbers: right-aligned, titles included.
-                if (2..=4).contains(&i) { format!("{pad}{c}") } else { format!("{c}{pad}") }
+                if (2..=4).contains(&i) {
+                    format!("{pad}{c}")
+                } else {
+                    format!("{c}{pad}")
+                }
             })
             .collect();
         format!("| {} |\n", padded.join(" | "))
@@ -292,7 +442,13 @@ fn table(rows: &[Row]) -> String {
     let rule: Vec<String> = widths
         .iter()
         .enumerate()
-        .map(|(i, w)| if (2..=4).contains(&i) { format!("{}:", "-".repeat(w + 1)) } else { "-".repeat(w + 2) })
+        .map(|(i, w)| {
+            if (2..=4).contains(&i) {
+                format!("{}:", "-".repeat(w + 1))
+            } else {
+                "-".repeat(w + 2)
+            }
+        })
         .collect();
     out.push_str(&format!("|{}|\n", rule.join("|")));
     for row in &cells {
@@ -303,7 +459,9 @@ fn table(rows: &[Row]) -> String {
 
 /// `12,345` for integers, fixed decimals otherwise, `-` when absent.
 fn number(value: Option<f64>, decimals: usize) -> String {
-    let Some(v) = value else { return "-".to_owned() };
+    let Some(v) = value else {
+        return "-".to_owned();
+    };
     if decimals > 0 {
         return format!("{v:.decimals$}");
     }
@@ -315,5 +473,9 @@ fn number(value: Option<f64>, decimals: usize) -> String {
         }
         grouped.push(ch);
     }
-    if v < 0.0 { format!("-{grouped}") } else { grouped }
+    if v < 0.0 {
+        format!("-{grouped}")
+    } else {
+        grouped
+    }
 }

@@ -40,7 +40,11 @@ impl Server {
     pub fn check_alive(&mut self) -> Result<(), String> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!("{} exited ({status}); logs:\n{}", self.name, self.logs())),
+            Ok(Some(status)) => Err(format!(
+                "{} exited ({status}); logs:\n{}",
+                self.name,
+                self.logs()
+            )),
             Err(e) => Err(format!("{}: {e}", self.name)),
         }
     }
@@ -82,22 +86,43 @@ impl Drop for Server {
 pub fn localcos_binary(target_dir: &Path) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("LOCALCOS_BIN") {
         let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { Err(format!("LOCALCOS_BIN={} does not exist", path.display())) };
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("LOCALCOS_BIN={} does not exist", path.display()))
+        };
     }
-    let candidates = [PathBuf::from(env!("CARGO_BIN_EXE_localcos")), target_dir.join("release/localcos")];
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        format!(
-            "no localcos binary at {}; build it first: `cargo build --release` \
+    let candidates = [
+        PathBuf::from(env!("CARGO_BIN_EXE_localcos")),
+        target_dir.join("release/localcos"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "no localcos binary at {}; build it first: `cargo build --release` \
              (with the same CARGO_TARGET_DIR), or set LOCALCOS_BIN",
-            candidates[1].display()
-        )
-    })
+                candidates[1].display()
+            )
+        })
 }
 
 /// Starts `localcos serve` on a free loopback port with a fresh data dir and the bench bucket,
 /// and waits for its `localcos listening on` line and a 200 from `/-/health/ready`.
-pub fn start_localcos(bin: &Path, secret_id: &str, secret_key: &str, bucket: &str, cpus: &[usize]) -> Result<Server, String> {
-    let dir = tempfile::Builder::new().prefix("localcos-load-").tempdir().map_err(|e| e.to_string())?;
+pub fn start_localcos(
+    bin: &Path,
+    secret_id: &str,
+    secret_key: &str,
+    bucket: &str,
+    rust_log: Option<&str>,
+    cpus: &[usize],
+) -> Result<Server, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("localcos-load-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
     let data_dir = dir.path().join("data");
     let addr = free_port()?;
     let mut cmd = Command::new(bin);
@@ -110,11 +135,19 @@ pub fn start_localcos(bin: &Path, secret_id: &str, secret_key: &str, bucket: &st
         .arg(bucket)
         .env("LOCALCOS_SECRET_ID", secret_id)
         .env("LOCALCOS_SECRET_KEY", secret_key)
-        // The server's default logging is what we measure, not the caller's shell setting.
-        .env_remove("RUST_LOG")
         .stdin(Stdio::null());
+    // The server's default logging (an access line per request at `info`) is what we measure,
+    // not the caller's shell setting, unless the bench was asked for a filter.
+    match rust_log {
+        Some(filter) => cmd.env("RUST_LOG", filter),
+        None => cmd.env_remove("RUST_LOG"),
+    };
     let server = spawn("localcos", cmd, addr, dir, cpus)?;
-    wait_for_line(&server, "localcos listening on http://", Duration::from_secs(20))?;
+    wait_for_line(
+        &server,
+        "localcos listening on http://",
+        Duration::from_secs(20),
+    )?;
     Ok(server)
 }
 
@@ -125,14 +158,24 @@ pub fn start_nginx(cpus: &[usize]) -> Result<Server, String> {
         "nginx not found (looked in /usr/sbin/nginx, /usr/bin/nginx): install it with \
          `apt-get install -y nginx` (the bench only runs it as a child process on 127.0.0.1)",
     )?;
-    let dir = tempfile::Builder::new().prefix("nginx-load-").tempdir().map_err(|e| e.to_string())?;
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    let dir = tempfile::Builder::new()
+        .prefix("nginx-load-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
     fs::create_dir(dir.path().join("root")).map_err(|e| e.to_string())?;
     let addr = free_port()?;
     let conf = dir.path().join("nginx.conf");
     fs::write(&conf, nginx_conf(dir.path(), addr)).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(bin);
-    cmd.arg("-p").arg(dir.path()).arg("-c").arg(&conf).arg("-e").arg(dir.path().join("error.log")).stdin(Stdio::null());
+    cmd.arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&conf)
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .stdin(Stdio::null());
     spawn("nginx", cmd, addr, dir, cpus)
 }
 
@@ -144,7 +187,12 @@ fn nginx_binary() -> Option<&'static Path> {
 pub fn nginx_version() -> String {
     nginx_binary()
         .and_then(|bin| Command::new(bin).arg("-v").output().ok())
-        .map(|o| String::from_utf8_lossy(&o.stderr).trim().trim_start_matches("nginx version: ").to_owned())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stderr)
+                .trim()
+                .trim_start_matches("nginx version: ")
+                .to_owned()
+        })
         .unwrap_or_else(|| "nginx".to_owned())
 }
 
@@ -183,7 +231,13 @@ http {{
     )
 }
 
-fn spawn(name: &'static str, mut cmd: Command, addr: SocketAddr, dir: TempDir, cpus: &[usize]) -> Result<Server, String> {
+fn spawn(
+    name: &'static str,
+    mut cmd: Command,
+    addr: SocketAddr,
+    dir: TempDir,
+    cpus: &[usize],
+) -> Result<Server, String> {
     let stdout = File::create(dir.path().join("stdout.log")).map_err(|e| e.to_string())?;
     let stderr = File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?;
     cmd.stdout(stdout).stderr(stderr);
@@ -193,13 +247,27 @@ fn spawn(name: &'static str, mut cmd: Command, addr: SocketAddr, dir: TempDir, c
         // (The nice value, if the bench set one, is inherited through fork without help.)
         unsafe { cmd.pre_exec(move || pin_current(&cpus)) };
     }
-    let child = cmd.spawn().map_err(|e| format!("cannot start {name} ({}): {e}", cmd.get_program().to_string_lossy()))?;
-    let mut server = Server { name, addr, pid: child.id(), child, dir };
+    let child = cmd.spawn().map_err(|e| {
+        format!(
+            "cannot start {name} ({}): {e}",
+            cmd.get_program().to_string_lossy()
+        )
+    })?;
+    let mut server = Server {
+        name,
+        addr,
+        pid: child.id(),
+        child,
+        dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
         server.check_alive()?;
         if Instant::now() > deadline {
-            return Err(format!("{name} did not accept connections on {addr} within 20 s; logs:\n{}", server.logs()));
+            return Err(format!(
+                "{name} did not accept connections on {addr} within 20 s; logs:\n{}",
+                server.logs()
+            ));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -214,7 +282,11 @@ fn wait_for_line(server: &Server, prefix: &str, timeout: Duration) -> Result<(),
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("{} never printed `{prefix}…`; logs:\n{}", server.name, server.logs()));
+            return Err(format!(
+                "{} never printed `{prefix}…`; logs:\n{}",
+                server.name,
+                server.logs()
+            ));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -246,13 +318,20 @@ pub fn pin_current(cpus: &[usize]) -> std::io::Result<()> {
 
 /// User + system CPU seconds of `pid` alone, from `/proc/<pid>/stat` fields 14 and 15.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let cpu = proc_stats().into_iter().find(|&(p, _, _)| p == pid).map_or(0, |(_, _, cpu)| cpu);
+    let cpu = proc_stats()
+        .into_iter()
+        .find(|&(p, _, _)| p == pid)
+        .map_or(0, |(_, _, cpu)| cpu);
     cpu as f64 / clock_ticks()
 }
 
 /// CPU seconds of `pid` and its direct children: nginx's master plus its worker.
 pub fn tree_cpu_seconds(pid: u32) -> f64 {
-    let cpu: u64 = proc_stats().into_iter().filter(|&(p, ppid, _)| p == pid || ppid == pid).map(|(_, _, cpu)| cpu).sum();
+    let cpu: u64 = proc_stats()
+        .into_iter()
+        .filter(|&(p, ppid, _)| p == pid || ppid == pid)
+        .map(|(_, _, cpu)| cpu)
+        .sum();
     cpu as f64 / clock_ticks()
 }
 
@@ -263,7 +342,13 @@ pub fn machine_busy_seconds() -> f64 {
     let busy: u64 = stat
         .lines()
         .next()
-        .map(|l| l.split_whitespace().skip(1).take(3).filter_map(|v| v.parse::<u64>().ok()).sum())
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(3)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
         .unwrap_or(0);
     busy as f64 / clock_ticks()
 }
@@ -271,7 +356,10 @@ pub fn machine_busy_seconds() -> f64 {
 /// The three load averages from `/proc/loadavg`.
 pub fn load_average() -> String {
     let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Sets the nice value of the calling thread (and of the threads and children it creates later).
@@ -292,7 +380,9 @@ fn clock_ticks() -> f64 {
 
 /// `(pid, ppid, utime + stime)` of every process in /proc.
 fn proc_stats() -> Vec<(u32, u32, u64)> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
@@ -325,7 +415,11 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
 
 /// VmRSS of `pid` and its direct children, in KiB (shared pages are counted twice).
 pub fn tree_rss_kib(pid: u32) -> u64 {
-    proc_stats().into_iter().filter(|&(p, ppid, _)| p == pid || ppid == pid).map(|(p, _, _)| rss_kib(p).0).sum()
+    proc_stats()
+        .into_iter()
+        .filter(|&(p, ppid, _)| p == pid || ppid == pid)
+        .map(|(p, _, _)| rss_kib(p).0)
+        .sum()
 }
 
 /// The CPUs this process may run on, in order.
@@ -336,7 +430,9 @@ pub fn allowed_cpus() -> Vec<usize> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return Vec::new();
         }
-        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
     }
 }
 
@@ -345,7 +441,8 @@ pub fn write_static(root: &Path, rel: &str, data: &[u8]) -> Result<(), String> {
     let path = root.join(rel);
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        fs::set_permissions(parent, fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
     }
     let mut file = File::create(&path).map_err(|e| e.to_string())?;
     file.write_all(data).map_err(|e| e.to_string())?;
