@@ -16,7 +16,7 @@ use crate::auth::{self, AuthOptions, RequestParts};
 use crate::config;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
-use crate::http::query::{percent_decode, Query};
+use crate::http::query::{decode_path, Query};
 use crate::http::target::{self, Target};
 use crate::op::{self, AppState, Req};
 use crate::render::headers::apply_header_case;
@@ -125,7 +125,7 @@ impl Service {
         };
         let invalid_uri =
             || Error::with_message(ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
-        let path = percent_decode(req.uri().path(), false).map_err(|_| fail(invalid_uri()))?;
+        let path = decode_path(req.uri().path()).map_err(|_| fail(invalid_uri()))?;
         let query = Query::parse(req.uri().query()).map_err(|_| fail(invalid_uri()))?;
         let target = target::resolve(&host, &path, &config.addressing).map_err(fail)?;
         if let Target::Reserved(p) = &target {

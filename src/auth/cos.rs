@@ -416,7 +416,10 @@ pub(crate) fn write_http_string<S: Sink>(
 /// decode `%XX` first). `None` for a name no request could carry.
 fn header_name(listed: &str) -> Option<HeaderName> {
     let name: Cow<'_, [u8]> = if listed.contains('%') {
-        Cow::Owned(canonical::percent_decode_bytes(listed.as_bytes(), false))
+        Cow::Owned(crate::http::query::percent_decode_bytes(
+            listed.as_bytes(),
+            false,
+        ))
     } else {
         Cow::Borrowed(listed.as_bytes())
     };
