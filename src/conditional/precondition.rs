@@ -179,8 +179,9 @@ pub fn evaluate_copy_source(conds: &Conditions, v: &Validators<'_>) -> Decision 
 pub enum IfRange {
     EntityTag(EntityTag),
     Date(SystemTime),
-    /// Present but unusable (several lines, a list, a weak tag is kept as `EntityTag`):
-    /// never matches, so `Range` is ignored and the full object is sent.
+    /// Present but unusable (several lines, a list, `*`, not visible ASCII): never matches, so
+    /// `Range` is ignored and the full object is sent. (A weak tag stays an `EntityTag`; it
+    /// fails the strong comparison with the same effect.)
     Invalid,
 }
 
