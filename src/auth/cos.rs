@@ -22,12 +22,12 @@
 //! The HttpString is streamed into SHA-1 without being built, so a
 //! verification allocates nothing unless the Host retry needs a lower-cased copy.
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST};
+use http::header::{GetAll, HeaderValue, AUTHORIZATION, HOST};
+use http::HeaderMap;
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
@@ -390,17 +390,12 @@ pub(crate) fn write_http_string<S: Sink>(
             Some(host) if name.eq_ignore_ascii_case("host") => {
                 pairs.write(name, std::iter::once(host))
             }
-            _ => match header_name(name) {
-                Some(header) => pairs.write(
-                    name,
-                    parts
-                        .headers
-                        .get_all(header)
-                        .iter()
-                        .map(HeaderValue::as_bytes),
-                ),
-                None => false,
-            },
+            _ => pairs.write(
+                name,
+                header_values(parts.headers, name)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+            ),
         };
         if !found {
             return Err(AuthError::Malformed(format!(
@@ -412,15 +407,16 @@ pub(crate) fn write_http_string<S: Sink>(
     Ok(())
 }
 
-/// A listed header name as a `HeaderName` (it was canonically encoded, so
-/// decode `%XX` first). `None` for a name no request could carry.
-fn header_name(listed: &str) -> Option<HeaderName> {
-    let name: Cow<'_, [u8]> = if listed.contains('%') {
-        Cow::Owned(canonical::percent_decode_bytes(listed.as_bytes(), false))
+/// The values of a listed header. Lookups by `&str` are case-insensitive and
+/// allocate nothing; a listed name was canonically encoded, so one with `%XX`
+/// is decoded first (a name no request could carry finds nothing).
+fn header_values<'h>(headers: &'h HeaderMap, listed: &str) -> GetAll<'h, HeaderValue> {
+    if listed.contains('%') {
+        let decoded = canonical::percent_decode_bytes(listed.as_bytes(), false);
+        headers.get_all(String::from_utf8_lossy(&decoded).as_ref())
     } else {
-        Cow::Borrowed(listed.as_bytes())
-    };
-    HeaderName::from_bytes(&name).ok()
+        headers.get_all(listed)
+    }
 }
 
 /// Writes `name=value` pairs joined by `&`.
