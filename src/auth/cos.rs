@@ -19,8 +19,9 @@
 //! * an expired credential (`Credential::expires`) is `TokenExpired` even
 //!   without a token.
 //!
-//! The HttpString is streamed into SHA-1 without being built, so a
-//! verification allocates nothing unless the Host retry needs a lower-cased copy.
+//! The HttpString is streamed into SHA-1 without being built: a successful
+//! verification allocates only the returned `Identity` (plus a Host copy when
+//! the retry of §1.6 runs, and a sort buffer for repeated names).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -235,20 +236,24 @@ pub fn verify(
     let mut sent = [0u8; 20];
     let sent_is_hex = hex::decode_to_slice(auth.signature, &mut sent).is_ok();
     let sign_key = sign_key_hex(cred.secret_key.expose(), auth.key_time);
-    let retry_host = host_retry_value(parts, &auth);
-    let hosts = std::iter::once(None).chain(retry_host.as_deref().map(Some));
-    for host in hosts {
+    let matches = |host: Option<&[u8]>| -> Result<bool, AuthError> {
         let mut hasher = Sha1::new();
         write_http_string(&mut hasher, parts, &auth, host)?;
         let signature = signature(&sign_key, auth.sign_time, &hasher.finalize().into());
-        // Step 6: constant time; hex of either case was accepted by decode_to_slice.
-        if sent_is_hex && bool::from(signature.ct_eq(&sent)) {
-            return Ok(Identity {
-                secret_id: cred.secret_id.clone(),
-            });
-        }
+        // Step 6: constant time; decode_to_slice accepted hex of either case.
+        Ok(sent_is_hex && bool::from(signature.ct_eq(&sent)))
+    };
+    let verified = matches(None)?
+        || match host_retry_value(parts, &auth) {
+            Some(host) => matches(Some(&host))?,
+            None => false,
+        };
+    if !verified {
+        return Err(AuthError::SignatureMismatch);
     }
-    Err(AuthError::SignatureMismatch)
+    Ok(Identity {
+        secret_id: cred.secret_id.clone(),
+    })
 }
 
 /// Step 3 (§6A.11): a temporary key needs its own token, sent as header or
@@ -289,8 +294,11 @@ fn host_retry_value(parts: &RequestParts<'_>, auth: &CosAuthorization<'_>) -> Op
         return None;
     }
     let host = parts.headers.get(HOST)?.as_bytes();
-    let stripped = strip_port(host).to_ascii_lowercase();
-    (stripped != host).then_some(stripped)
+    let stripped = strip_port(host);
+    if stripped.len() == host.len() && !host.iter().any(u8::is_ascii_uppercase) {
+        return None;
+    }
+    Some(stripped.to_ascii_lowercase())
 }
 
 /// `host:port` → `host`; `[v6]:port` → `[v6]`; anything else unchanged.
