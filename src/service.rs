@@ -113,6 +113,18 @@ impl Service {
         if header_bytes > config.max_header_bytes {
             return Err(fail(Error::new(ErrorCode::RequestHeaderSectionTooLarge)));
         }
+        // HTTP/2 (`:authority`) and Host-less absolute-form requests: the
+        // authority is the Host that signatures cover.
+        let mut req = req;
+        if !req.headers().contains_key(http::header::HOST) {
+            if let Some(v) = req
+                .uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                req.headers_mut().insert(http::header::HOST, v);
+            }
+        }
         // Target: absolute-form authority first (RFC 9112 §3.2.2), else Host.
         let host = match req.uri().authority() {
             Some(a) => a.as_str().to_string(),

@@ -7,7 +7,7 @@ use http::StatusCode;
 use super::bucket::now_ms;
 use super::object::{copied_record, replaced_headers, write_condition};
 use super::{AppState, Req, Response};
-use crate::conditional::{evaluate, Conditions, Decision, Validators};
+use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
 use crate::http::query::decode_path;
@@ -101,7 +101,7 @@ pub async fn copy(
             etag: &rec.etag,
             last_modified: rec.last_modified(),
         };
-        if !matches!(evaluate(&http::Method::GET, &conds, &v), Decision::Proceed) {
+        if !matches!(evaluate_copy_source(&conds, &v), Decision::Proceed) {
             return Err(Error::new(ErrorCode::PreconditionFailed));
         }
         if same_object && !replace && storage_class == rec.storage_class {
