@@ -6,6 +6,10 @@
 //! cos-nodejs-sdk-v5 pre-signed URL (`node_presign_get`), plus a Python
 //! pre-signed URL that needs the Host port-stripping retry (`py_presign_get_ip`).
 //! `verify` is measured alone, and together with decoding the raw target.
+//!
+//! Criterion reports wall time, which other processes on a busy machine
+//! inflate; each case therefore also prints the thread's CPU time per
+//! iteration (Linux `/proc/thread-self/schedstat`), the figure the target is about.
 
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
@@ -71,6 +75,27 @@ fn decode(target: &str) -> (String, Vec<(String, String)>) {
     (decode_path(path).unwrap(), decode_query(query).unwrap())
 }
 
+/// CPU time this thread has run, in ns (Linux only).
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Prints the CPU time per call of `f`, measured over many calls.
+fn report_cpu_time(label: &str, mut f: impl FnMut() -> bool) {
+    const ITERS: u32 = 200_000;
+    for _ in 0..ITERS / 10 {
+        black_box(f());
+    }
+    let Some(start) = thread_cpu_ns() else { return };
+    for _ in 0..ITERS {
+        black_box(f());
+    }
+    let Some(end) = thread_cpu_ns() else { return };
+    let per_iter = (end - start) as f64 / f64::from(ITERS);
+    println!("cpu-time {label}: {per_iter:.0} ns/iter ({ITERS} iterations)");
+}
+
 fn bench(c: &mut Criterion) {
     let opts = AuthOptions::default();
     let vectors = [
@@ -91,6 +116,20 @@ fn bench(c: &mut Criterion) {
             "{} must verify",
             v.name
         );
+
+        report_cpu_time(&format!("verify/{}", v.name), || {
+            cos::verify(black_box(&parts), &v.keys, v.now, &opts).is_ok()
+        });
+        report_cpu_time(&format!("decode+verify/{}", v.name), || {
+            let (path, query) = decode(black_box(&v.target));
+            let parts = RequestParts {
+                method: &v.method,
+                path: &path,
+                query: &query,
+                headers: &v.headers,
+            };
+            cos::verify(&parts, &v.keys, v.now, &opts).is_ok()
+        });
 
         c.bench_function(&format!("verify/{}", v.name), |b| {
             b.iter(|| cos::verify(black_box(&parts), &v.keys, v.now, &opts))

@@ -16,7 +16,7 @@ use crate::auth::{self, AuthOptions, RequestParts};
 use crate::config;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
-use crate::http::query::{percent_decode, Query};
+use crate::http::query::{decode_path, Query};
 use crate::http::target::{self, Target};
 use crate::op::{self, AppState, Req};
 use crate::render::headers::apply_header_case;
@@ -113,6 +113,18 @@ impl Service {
         if header_bytes > config.max_header_bytes {
             return Err(fail(Error::new(ErrorCode::RequestHeaderSectionTooLarge)));
         }
+        // HTTP/2 (`:authority`) and Host-less absolute-form requests: the
+        // authority is the Host that signatures cover.
+        let mut req = req;
+        if !req.headers().contains_key(http::header::HOST) {
+            if let Some(v) = req
+                .uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                req.headers_mut().insert(http::header::HOST, v);
+            }
+        }
         // Target: absolute-form authority first (RFC 9112 §3.2.2), else Host.
         let host = match req.uri().authority() {
             Some(a) => a.as_str().to_string(),
@@ -125,7 +137,7 @@ impl Service {
         };
         let invalid_uri =
             || Error::with_message(ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
-        let path = percent_decode(req.uri().path(), false).map_err(|_| fail(invalid_uri()))?;
+        let path = decode_path(req.uri().path()).map_err(|_| fail(invalid_uri()))?;
         let query = Query::parse(req.uri().query()).map_err(|_| fail(invalid_uri()))?;
         let target = target::resolve(&host, &path, &config.addressing).map_err(fail)?;
         if let Target::Reserved(p) = &target {

@@ -19,15 +19,16 @@
 //! * an expired credential (`Credential::expires`) is `TokenExpired` even
 //!   without a token.
 //!
-//! The HttpString is streamed into SHA-1 without being built, so a
-//! verification allocates nothing unless the Host retry needs a lower-cased copy.
+//! The HttpString is streamed into SHA-1 without being built: a successful
+//! verification allocates only the returned `Identity` (plus a Host copy when
+//! the retry of §1.6 runs, and a sort buffer for repeated names).
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST};
+use http::header::{GetAll, HeaderValue, AUTHORIZATION, HOST};
+use http::HeaderMap;
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
@@ -235,20 +236,24 @@ pub fn verify(
     let mut sent = [0u8; 20];
     let sent_is_hex = hex::decode_to_slice(auth.signature, &mut sent).is_ok();
     let sign_key = sign_key_hex(cred.secret_key.expose(), auth.key_time);
-    let retry_host = host_retry_value(parts, &auth);
-    let hosts = std::iter::once(None).chain(retry_host.as_deref().map(Some));
-    for host in hosts {
+    let matches = |host: Option<&[u8]>| -> Result<bool, AuthError> {
         let mut hasher = Sha1::new();
         write_http_string(&mut hasher, parts, &auth, host)?;
         let signature = signature(&sign_key, auth.sign_time, &hasher.finalize().into());
-        // Step 6: constant time; hex of either case was accepted by decode_to_slice.
-        if sent_is_hex && bool::from(signature.ct_eq(&sent)) {
-            return Ok(Identity {
-                secret_id: cred.secret_id.clone(),
-            });
-        }
+        // Step 6: constant time; decode_to_slice accepted hex of either case.
+        Ok(sent_is_hex && bool::from(signature.ct_eq(&sent)))
+    };
+    let verified = matches(None)?
+        || match host_retry_value(parts, &auth) {
+            Some(host) => matches(Some(&host))?,
+            None => false,
+        };
+    if !verified {
+        return Err(AuthError::SignatureMismatch);
     }
-    Err(AuthError::SignatureMismatch)
+    Ok(Identity {
+        secret_id: cred.secret_id.clone(),
+    })
 }
 
 /// Step 3 (§6A.11): a temporary key needs its own token, sent as header or
@@ -289,8 +294,11 @@ fn host_retry_value(parts: &RequestParts<'_>, auth: &CosAuthorization<'_>) -> Op
         return None;
     }
     let host = parts.headers.get(HOST)?.as_bytes();
-    let stripped = strip_port(host).to_ascii_lowercase();
-    (stripped != host).then_some(stripped)
+    let stripped = strip_port(host);
+    if stripped.len() == host.len() && !host.iter().any(u8::is_ascii_uppercase) {
+        return None;
+    }
+    Some(stripped.to_ascii_lowercase())
 }
 
 /// `host:port` → `host`; `[v6]:port` → `[v6]`; anything else unchanged.
@@ -390,17 +398,12 @@ pub(crate) fn write_http_string<S: Sink>(
             Some(host) if name.eq_ignore_ascii_case("host") => {
                 pairs.write(name, std::iter::once(host))
             }
-            _ => match header_name(name) {
-                Some(header) => pairs.write(
-                    name,
-                    parts
-                        .headers
-                        .get_all(header)
-                        .iter()
-                        .map(HeaderValue::as_bytes),
-                ),
-                None => false,
-            },
+            _ => pairs.write(
+                name,
+                header_values(parts.headers, name)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+            ),
         };
         if !found {
             return Err(AuthError::Malformed(format!(
@@ -412,15 +415,16 @@ pub(crate) fn write_http_string<S: Sink>(
     Ok(())
 }
 
-/// A listed header name as a `HeaderName` (it was canonically encoded, so
-/// decode `%XX` first). `None` for a name no request could carry.
-fn header_name(listed: &str) -> Option<HeaderName> {
-    let name: Cow<'_, [u8]> = if listed.contains('%') {
-        Cow::Owned(canonical::percent_decode_bytes(listed.as_bytes(), false))
+/// The values of a listed header. Lookups by `&str` are case-insensitive and
+/// allocate nothing; a listed name was canonically encoded, so one with `%XX`
+/// is decoded first (a name no request could carry finds nothing).
+fn header_values<'h>(headers: &'h HeaderMap, listed: &str) -> GetAll<'h, HeaderValue> {
+    if listed.contains('%') {
+        let decoded = crate::http::query::percent_decode_bytes(listed.as_bytes(), false);
+        headers.get_all(String::from_utf8_lossy(&decoded).as_ref())
     } else {
-        Cow::Borrowed(listed.as_bytes())
-    };
-    HeaderName::from_bytes(&name).ok()
+        headers.get_all(listed)
+    }
 }
 
 /// Writes `name=value` pairs joined by `&`.

@@ -507,3 +507,32 @@ fn bare_and_empty_params_sign_alike() {
         assert_eq!(out, b"post\n/\nuploads=\n\n", "{target}");
     }
 }
+
+/// A header name outside `A-Za-z0-9-_.~` is listed canonically encoded
+/// (`!` → `%21`) and must still be found.
+#[test]
+fn listed_header_name_with_escapes() {
+    let headers = [("Host", "h"), ("x-cos-meta-a!b", "v 1")];
+    let req = Request::from_raw("PUT", "/k", &headers);
+    let auth = sign(&req, SK, WINDOW, "host;x-cos-meta-a%21b", "", None);
+    let signed = Request::from_raw(
+        "PUT",
+        "/k",
+        &[headers[0], headers[1], ("Authorization", &auth)],
+    );
+    assert!(check(&signed).is_ok());
+    let mut out = Vec::new();
+    let window = Window::parse("t", WINDOW).unwrap();
+    let parsed = CosAuthorization {
+        ak: AK,
+        sign_time: WINDOW,
+        key_time: WINDOW,
+        sign_window: window,
+        key_window: window,
+        header_list: "host;x-cos-meta-a%21b",
+        param_list: "",
+        signature: "",
+    };
+    write_http_string(&mut out, &req.parts(), &parsed, None).unwrap();
+    assert_eq!(out, b"put\n/k\n\nhost=h&x-cos-meta-a%21b=v%201\n");
+}

@@ -6,7 +6,7 @@
 //!
 //! Each request is rebuilt the way the server does it: the raw request-target
 //! is split (absolute-form loses scheme and authority), the path and query are
-//! decoded with `canonical::decode_path` / `decode_query`, and the header list
+//! decoded with `http::query::decode_path` / `decode_query`, and the header list
 //! becomes a `HeaderMap`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,10 +16,10 @@ use serde_json::Value;
 use sha1::{Digest, Sha1};
 
 use super::{explain, post_policy_signature, sign_key_hex, verify};
-use crate::auth::canonical::{decode_path, decode_query};
 use crate::auth::{
     AuthError, AuthOptions, Credential, Identity, KeyStore, RequestParts, SecretKey,
 };
+use crate::http::query::{decode_path, decode_query};
 
 const PYTHON: &str = include_str!("../../tests/fixtures/vectors/cos/python_sdk_vectors.json");
 const NODE: &str = include_str!("../../tests/fixtures/vectors/cos/node_sdk_vectors.json");
@@ -445,10 +445,7 @@ fn doc_cjk_http_strings() {
             .split('&')
             .map(|p| {
                 let (n, v) = p.split_once('=').unwrap();
-                (
-                    n.to_owned(),
-                    crate::auth::canonical::decode_path(v).unwrap(),
-                )
+                (n.to_owned(), crate::http::query::decode_path(v).unwrap())
             })
             .collect();
         let auth = format!(

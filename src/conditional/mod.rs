@@ -22,7 +22,8 @@ pub mod range;
 
 pub use etag::{EntityTag, EtagList};
 pub use precondition::{
-    evaluate, evaluate_copy_source, ConditionHeaders, Conditions, Decision, IfRange, Validators,
+    evaluate, evaluate_absent, evaluate_copy_source, ConditionHeaders, Conditions, Decision,
+    IfRange, Validators,
 };
 pub use range::{ByteRange, RangeHeader, Unsatisfiable};
 

@@ -149,6 +149,20 @@ pub fn evaluate(method: &Method, conds: &Conditions, v: &Validators<'_>) -> Deci
     Decision::Proceed
 }
 
+/// Evaluates the preconditions when the target has no current representation (a write to a
+/// key that does not exist): If-Match — `*` included — is false, so 412 (RFC 9110 §13.1.1);
+/// If-Unmodified-Since is ignored without a modification date (§13.1.4); If-None-Match — `*`
+/// included — is true, so the write proceeds (§13.1.2). The write itself must still be atomic
+/// with the check (the storage call carries it).
+pub fn evaluate_absent(conds: &Conditions) -> Decision {
+    // Step 1: If-Match against nothing.
+    if conds.if_match.is_some() {
+        return Decision::PreconditionFailed;
+    }
+    // Steps 2-4: no validators to compare; nothing else can fail.
+    Decision::Proceed
+}
+
 /// Evaluates `x-cos-copy-source-If-*` conditions on the copy source: the same order as
 /// [`evaluate`] for a read, but every failure is 412 — a copy has no 304 (cos.md §6A.4,
 /// "copy-source conditionals → 412 PreconditionFailed"). Mixed pairs that the COS doc calls a
@@ -165,8 +179,9 @@ pub fn evaluate_copy_source(conds: &Conditions, v: &Validators<'_>) -> Decision 
 pub enum IfRange {
     EntityTag(EntityTag),
     Date(SystemTime),
-    /// Present but unusable (several lines, a list, a weak tag is kept as `EntityTag`):
-    /// never matches, so `Range` is ignored and the full object is sent.
+    /// Present but unusable (several lines, a list, `*`, not visible ASCII): never matches, so
+    /// `Range` is ignored and the full object is sent. (A weak tag stays an `EntityTag`; it
+    /// fails the strong comparison with the same effect.)
     Invalid,
 }
 
@@ -247,6 +262,9 @@ mod tests {
         }
     }
 
+    /// Header lines of one table row: (lower-case name, value).
+    type Headers<'a> = Vec<(&'static str, &'a str)>;
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (name, value) in pairs {
@@ -281,7 +299,7 @@ mod tests {
 
         // (headers, decision for GET, decision for PUT)
         #[rustfmt::skip]
-        let table: Vec<(Vec<(&'static str, &str)>, Decision, Decision)> = vec![
+        let table: Vec<(Headers<'_>, Decision, Decision)> = vec![
             (vec![],                                                Ok,   Ok),
             // If-Match alone: quoted, unquoted, weak (strong comparison), *, lists
             (vec![("if-match", &q)],                                Ok,   Ok),
@@ -417,7 +435,7 @@ mod tests {
 
         // (copy-source headers) => decision: every failure, including "not modified", is 412
         #[rustfmt::skip]
-        let table: Vec<(Vec<(&'static str, &str)>, Decision)> = vec![
+        let table: Vec<(Headers<'_>, Decision)> = vec![
             (vec![("x-cos-copy-source-if-match", &q)],                 Decision::Proceed),
             (vec![("x-cos-copy-source-if-match", "\"x\"")],            Decision::PreconditionFailed),
             (vec![("x-cos-copy-source-if-none-match", &q)],            Decision::PreconditionFailed),
@@ -442,6 +460,25 @@ mod tests {
         let amz = headers(&[("x-amz-copy-source-if-none-match", &q)]);
         let c = Conditions::from_header_names(&amz, &ConditionHeaders::AMZ_COPY_SOURCE);
         assert_eq!(evaluate_copy_source(&c, &v), Decision::PreconditionFailed);
+    }
+
+    #[test]
+    fn absent_object_table() {
+        // (headers) => decision for a write to a key that does not exist
+        #[rustfmt::skip]
+        let table: Vec<(Headers<'_>, Decision)> = vec![
+            (vec![],                                  Decision::Proceed),
+            (vec![("if-match", "*")],                 Decision::PreconditionFailed),
+            (vec![("if-match", "\"a\"")],             Decision::PreconditionFailed),
+            (vec![("if-none-match", "*")],            Decision::Proceed),
+            (vec![("if-none-match", "\"a\"")],        Decision::Proceed),
+            (vec![("if-unmodified-since", BEFORE)],   Decision::Proceed),
+            (vec![("if-modified-since", AFTER)],      Decision::Proceed),
+        ];
+        for (pairs, want) in &table {
+            let conds = Conditions::from_headers(&headers(pairs));
+            assert_eq!(evaluate_absent(&conds), *want, "{pairs:?}");
+        }
     }
 
     #[test]

@@ -206,10 +206,12 @@ mod tests {
         }
     }
 
+    type Resolved = Result<Range<u64>, Unsatisfiable>;
+
     #[test]
     fn resolve_table() {
         #[rustfmt::skip]
-        let table: &[(ByteRange, u64, Result<Range<u64>, Unsatisfiable>)] = &[
+        let table: &[(ByteRange, u64, Resolved)] = &[
             (FromTo(0, 0),       16, Ok(0..1)),
             (FromTo(0, 9),       16, Ok(0..10)),
             (FromTo(5, 9),       16, Ok(5..10)),

@@ -7,10 +7,10 @@ use http::StatusCode;
 use super::bucket::now_ms;
 use super::object::{copied_record, replaced_headers, write_condition};
 use super::{AppState, Req, Response};
-use crate::conditional::{evaluate, Conditions, Decision, Validators};
+use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
-use crate::http::query::percent_decode;
+use crate::http::query::decode_path;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
@@ -48,7 +48,7 @@ pub fn parse_copy_source(raw: &str, appid: &str, region: &str) -> Result<CopySou
         let (host, key) = s.split_once('/').ok_or_else(invalid)?;
         (host.split('.').next().unwrap_or(host), key)
     };
-    let key = percent_decode(key, false).map_err(|_| invalid())?;
+    let key = decode_path(key).map_err(|_| invalid())?;
     let bucket = BucketName::parse(bucket, appid, region).map_err(|_| invalid())?;
     let key = ObjectKey::parse(&key).map_err(|_| invalid())?;
     Ok(CopySource {
@@ -101,7 +101,7 @@ pub async fn copy(
             etag: &rec.etag,
             last_modified: rec.last_modified(),
         };
-        if !matches!(evaluate(&http::Method::GET, &conds, &v), Decision::Proceed) {
+        if !matches!(evaluate_copy_source(&conds, &v), Decision::Proceed) {
             return Err(Error::new(ErrorCode::PreconditionFailed));
         }
         if same_object && !replace && storage_class == rec.storage_class {

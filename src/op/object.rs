@@ -5,7 +5,8 @@
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::{AppState, Req, Response};
-use crate::conditional::{evaluate, ByteRange, Conditions, Decision, RangeHeader, Validators};
+use crate::conditional::range::{content_range, unsatisfied_content_range};
+use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::body::Body;
 use crate::http::header;
@@ -118,13 +119,13 @@ pub async fn get(
     };
 
     // Step 4: conditionals, RFC 9110 order.
+    let validators = Validators {
+        etag: &rec.etag,
+        last_modified: rec.last_modified(),
+    };
     let conds = Conditions::from_headers(&req.headers);
     if !conds.is_empty() {
-        let v = Validators {
-            etag: &rec.etag,
-            last_modified: rec.last_modified(),
-        };
-        match evaluate(&req.method, &conds, &v) {
+        match evaluate(&req.method, &conds, &validators) {
             Decision::Proceed => {}
             Decision::NotModified => {
                 let rb = render::validators(ResponseBuilder::new(StatusCode::NOT_MODIFIED), &rec)
@@ -141,16 +142,17 @@ pub async fn get(
         }
     }
 
-    // Step 5: a single byte range; anything else is ignored (200).
+    // Step 5: a single byte range; anything else is ignored (200). An
+    // If-Range that does not match the object also means the whole object.
     let size = rec.size;
-    let range = match header::get(&req.headers, "range").map(ByteRange::parse) {
-        Some(RangeHeader::Single(r)) => match r.resolve(size) {
+    let if_range_holds =
+        IfRange::from_headers(&req.headers).is_none_or(|ir| ir.matches(&validators));
+    let range = match RangeHeader::from_headers(&req.headers).and_then(RangeHeader::single) {
+        Some(r) if if_range_holds => match r.resolve(size) {
             Ok(range) => Some(range),
             Err(_) => {
-                return Err(Error::new(ErrorCode::InvalidRange).header(
-                    "content-range",
-                    HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
-                ));
+                let value = HeaderValue::from_str(&unsatisfied_content_range(size)).expect("ascii");
+                return Err(Error::new(ErrorCode::InvalidRange).header("content-range", value));
             }
         },
         _ => None,
@@ -162,10 +164,7 @@ pub async fn get(
     };
     let mut rb = render::object(ResponseBuilder::new(status), &rec);
     if let Some(r) = &range {
-        rb = rb.header(
-            "content-range",
-            format!("bytes {}-{}/{}", r.start, r.end - 1, size),
-        );
+        rb = rb.header("content-range", content_range(r, size));
     }
     // Step 6: response-* overrides (signed requests only; anonymous ones
     // never get here in this version).

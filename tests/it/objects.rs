@@ -147,6 +147,25 @@ async fn ranges() {
             "whole-object CRC on {range}"
         );
     }
+    // If-Range: a matching ETag keeps the range, another one serves everything.
+    let etag = app
+        .send(R::new(Method::HEAD, "r"))
+        .await
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let r = app
+        .send(R::get("r").h("range", "bytes=0-0").h("if-range", &etag))
+        .await;
+    assert_eq!(r.status, 206);
+    let r = app
+        .send(
+            R::get("r")
+                .h("range", "bytes=0-0")
+                .h("if-range", "\"other\""),
+        )
+        .await;
+    assert_eq!((r.status, r.body.len()), (200, 16));
     let r = app.send(R::get("r").h("range", "bytes=16-")).await;
     r.assert_error(416, "InvalidRange");
     assert_eq!(r.header("content-range"), Some("bytes */16"));
