@@ -13,13 +13,18 @@
 //! LOAD_QUICK=1 cargo bench --bench load   # ~15 s smoke run: 1 s per run, one round
 //! ```
 //!
-//! Knobs (environment): `LOAD_SECONDS` (measured seconds per run, default 5), `LOAD_WARMUP`
-//! (seconds, default 1), `LOAD_ROUNDS` (alternating rounds, default 2), `LOAD_QUICK=1`,
-//! `LOAD_MAX_REQUESTS` (per run, default 5 000 000), `LOAD_PIN=0` (no CPU pinning),
-//! `LOAD_NICE` (e.g. `-10`: nice value for servers and generator, to stand out from other work
-//! on a shared machine), `LOAD_RUST_LOG` (log filter for localcos, e.g. `warn` to drop its
-//! per-request access log; default: the server's own, `info`), `LOCALCOS_BIN` (binary to test instead of `<target>/release/localcos`).
-//! The `others` column shows how much CPU other processes took during each run.
+//! Knobs (environment):
+//! - `LOAD_SECONDS` measured seconds per run (default 5), `LOAD_WARMUP` (default 1),
+//!   `LOAD_ROUNDS` alternating rounds (default 2), `LOAD_MAX_REQUESTS` per run (default 5 000 000),
+//!   `LOAD_QUICK=1` for 1 s runs, a 0.25 s warm-up and one round;
+//! - `LOAD_PIN=0` no CPU pinning; `LOAD_NICE=-10` runs servers and generator at that nice value,
+//!   to stand out from other work on a shared machine (the `others%` column shows how much CPU
+//!   other processes took during each run);
+//! - `LOAD_RUST_LOG` log filter for localcos (e.g. `warn` drops its per-request access log;
+//!   default: the server's own, `info`); `LOCALCOS_BIN` a binary other than
+//!   `<target>/release/localcos`.
+//!
+//! `cargo test --all-targets` runs this binary without `--bench`; it then only prints a line.
 //!
 //! Fairness: with two or more CPUs, both servers are pinned to the same one CPU (nginx runs one
 //! worker process; localcos's runtime threads share that CPU) and the load generator gets the
