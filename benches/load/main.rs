@@ -137,16 +137,19 @@ pub struct Run {
     /// CPU seconds of every other process on the machine during the measured window: high
     /// values mean the figures were disturbed.
     pub others_cpu: f64,
+    /// Peak RSS of the server (process tree) during the run, warm-up included, in KiB.
+    pub peak_rss: u64,
 }
 
-/// localcos's memory at the points the report shows, in KiB.
+/// Memory between the runs, in KiB (the peaks during runs are in [`Run`]).
 #[derive(Default)]
 pub struct Memory {
+    /// localcos's VmRSS after start-up, before any request.
     pub idle: u64,
+    /// localcos's VmRSS after the objects were PUT.
     pub after_upload: u64,
-    /// VmRSS after each scenario, localcos then nginx (master + worker).
-    pub after_scenario: Vec<[u64; 2]>,
-    pub peak: u64,
+    /// VmRSS after the last (64 MiB) runs: localcos, then nginx (master + worker).
+    pub after_runs: [u64; 2],
 }
 
 fn main() -> ExitCode {
@@ -322,12 +325,11 @@ fn run_bench() -> Result<bool, String> {
                     runs.push(run);
                 }
             }
-            memory.after_scenario.push([
-                servers::rss_kib(localcos.pid).0,
-                servers::tree_rss_kib(nginx.pid),
-            ]);
         }
-        memory.peak = servers::rss_kib(localcos.pid).1;
+        memory.after_runs = [
+            servers::rss_kib(localcos.pid).0,
+            servers::tree_rss_kib(nginx.pid),
+        ];
         Ok::<_, String>(runs)
     })?;
 
@@ -397,6 +399,7 @@ async fn measure(
 ) -> Run {
     let me = std::process::id();
     let pid = server.pid;
+    servers::reset_peak_rss(pid);
     let start = Instant::now();
     let measure_from = start + plan.warmup;
     let snapshot = move || {
@@ -420,6 +423,7 @@ async fn measure(
         server_cpu,
         client_cpu,
         others_cpu: (machine - server_cpu - client_cpu).max(0.0),
+        peak_rss: servers::tree_peak_rss_kib(pid),
     }
 }
 

@@ -415,11 +415,30 @@ pub fn rss_kib(pid: u32) -> (u64, u64) {
 
 /// VmRSS of `pid` and its direct children, in KiB (shared pages are counted twice).
 pub fn tree_rss_kib(pid: u32) -> u64 {
+    tree_pids(pid).into_iter().map(|p| rss_kib(p).0).sum()
+}
+
+/// VmHWM (peak RSS since start or since [`reset_peak_rss`]) of `pid` and its direct children.
+pub fn tree_peak_rss_kib(pid: u32) -> u64 {
+    tree_pids(pid).into_iter().map(|p| rss_kib(p).1).sum()
+}
+
+/// Resets VmHWM of `pid` and its direct children to their current RSS (`clear_refs` value 5,
+/// Linux 4.0+), so that the next reading is the peak of what follows.
+pub fn reset_peak_rss(pid: u32) {
+    for p in tree_pids(pid) {
+        // Best effort: without it the peak covers the whole life of the process.
+        let _ = fs::write(format!("/proc/{p}/clear_refs"), "5");
+    }
+}
+
+/// `pid` and its direct children (nginx's master and worker).
+fn tree_pids(pid: u32) -> Vec<u32> {
     proc_stats()
         .into_iter()
         .filter(|&(p, ppid, _)| p == pid || ppid == pid)
-        .map(|(p, _, _)| rss_kib(p).0)
-        .sum()
+        .map(|(p, _, _)| p)
+        .collect()
 }
 
 /// The CPUs this process may run on, in order.
