@@ -36,6 +36,9 @@ const WRITE_BATCH: usize = 1 << 20;
 const INLINE_READ: u64 = 64 << 10;
 /// Chunk size of larger reads, done on a blocking thread.
 const READ_CHUNK: u64 = 1 << 20;
+/// The first chunk of a larger read is smaller, so the first bytes reach the
+/// client sooner; the following ones are full size for throughput.
+const FIRST_READ_CHUNK: u64 = 128 << 10;
 /// Chunks read ahead of the consumer (so disk reads overlap network writes).
 const READ_AHEAD: usize = 1;
 
@@ -261,8 +264,10 @@ fn read_chunk(file: &File, offset: u64, len: usize) -> Result<Bytes, StorageErro
 /// until the receiver is dropped (the client went away).
 fn pump(file: Arc<File>, range: Range<u64>, tx: mpsc::Sender<Result<Bytes, StorageError>>) {
     let mut at = range.start;
+    let mut chunk = FIRST_READ_CHUNK;
     while at < range.end {
-        let n = (range.end - at).min(READ_CHUNK) as usize;
+        let n = (range.end - at).min(chunk) as usize;
+        chunk = READ_CHUNK;
         let item = read_chunk(&file, at, n);
         let failed = item.is_err();
         if tx.blocking_send(item).is_err() || failed {
