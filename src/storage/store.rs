@@ -102,11 +102,25 @@ impl ObjectReader {
     }
 }
 
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The storage facade. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 fn now_ms() -> i64 {

@@ -86,6 +86,7 @@ conformance!(
     list_paging_collects_everything,
     copy_shares_blob_and_survives_source_delete,
     copy_errors,
+    copy_racing_delete,
     refcounts_back_to_zero,
     stream_64_mib,
 );
@@ -1083,6 +1084,39 @@ async fn copy_errors(env: Env) {
     );
     assert_eq!(get(s, "dst").await, b"old");
     assert_eq!(blob_count(&env).await, 2);
+}
+
+async fn copy_racing_delete(env: Env) {
+    with_bucket(&env).await;
+    let mut copied = 0;
+    for round in 0..20u64 {
+        let data = payload(round, 20_000);
+        put(&env.store, "src", &data).await;
+        let s = env.store.clone();
+        let copy = tokio::spawn(async move {
+            s.copy_object(B, "src", B, "dst", WriteCondition::None, |r| {
+                Ok::<_, StorageError>(r.clone())
+            })
+            .await
+        });
+        let s = env.store.clone();
+        let delete = tokio::spawn(async move { s.delete_object(B, "src").await });
+        delete.await.unwrap().unwrap();
+        match copy.await.unwrap() {
+            // A copy that won streams the source's bytes, from the shared blob.
+            Ok(_) => {
+                copied += 1;
+                assert!(get(&env.store, "dst").await == data);
+            }
+            Err(StorageError::NoSuchKey) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        if let Some(dst) = env.store.delete_object(B, "dst").await.unwrap() {
+            assert_eq!(dst.size, 20_000);
+        }
+        assert_eq!(blob_count(&env).await, 0, "round {round}");
+    }
+    assert!(copied <= 20);
 }
 
 async fn refcounts_back_to_zero(env: Env) {

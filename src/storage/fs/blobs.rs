@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::storage::hash::BodyHasher;
@@ -39,8 +38,6 @@ const READ_CHUNK: u64 = 1 << 20;
 /// The first chunk of a larger read is smaller, so the first bytes reach the
 /// client sooner; the following ones are full size for throughput.
 const FIRST_READ_CHUNK: u64 = 128 << 10;
-/// Chunks read ahead of the consumer (so disk reads overlap network writes).
-const READ_AHEAD: usize = 1;
 
 /// The data dir's two blob directories.
 struct Dirs {
@@ -194,7 +191,7 @@ impl BlobWriter for FsBlobWriter {
             let tmp = dirs.tmp_path(&id);
             state.write_batch(&tmp, batch)?;
             if let Some(file) = state.file.take() {
-                file.sync_all()?;
+                file.sync_data()?;
             }
             let dest = dirs.blob_path(&id);
             let shard = dirs.shard_dir(&id);
@@ -260,26 +257,32 @@ fn read_chunk(file: &File, offset: u64, len: usize) -> Result<Bytes, StorageErro
     Ok(buf.freeze())
 }
 
-/// The blocking half of a large read: sends `range` in chunks until done or
-/// until the receiver is dropped (the client went away).
-fn pump(file: Arc<File>, range: Range<u64>, tx: mpsc::Sender<Result<Bytes, StorageError>>) {
-    let mut at = range.start;
-    let mut chunk = FIRST_READ_CHUNK;
-    while at < range.end {
-        let n = (range.end - at).min(chunk) as usize;
-        chunk = READ_CHUNK;
-        let item = read_chunk(&file, at, n);
-        let failed = item.is_err();
-        if tx.blocking_send(item).is_err() || failed {
-            return;
-        }
-        at += n as u64;
-    }
+/// A large read in flight: each chunk is read by its own blocking task,
+/// started when the previous chunk is handed out (one chunk of read-ahead,
+/// so disk reads overlap network writes). No thread ever waits for a slow
+/// client, so slow downloads cannot exhaust the blocking pool that index
+/// commits and writes also need.
+struct ChunkedRead {
+    file: Arc<File>,
+    at: u64,
+    end: u64,
+    chunk: u64,
+    next: Option<JoinHandle<Result<Bytes, StorageError>>>,
 }
 
-enum ReadStage {
-    Start(Arc<File>, Range<u64>),
-    Running(mpsc::Receiver<Result<Bytes, StorageError>>),
+impl ChunkedRead {
+    fn start_next(&mut self) {
+        if self.at >= self.end {
+            return;
+        }
+        let n = (self.end - self.at).min(self.chunk) as usize;
+        let (file, at) = (self.file.clone(), self.at);
+        self.next = Some(tokio::task::spawn_blocking(move || {
+            read_chunk(&file, at, n)
+        }));
+        self.at += n as u64;
+        self.chunk = READ_CHUNK;
+    }
 }
 
 impl BlobReader for FsBlobReader {
@@ -299,23 +302,30 @@ impl BlobReader for FsBlobReader {
                 read_chunk(&file, start, (end - start) as usize)
             }));
         }
-        // The blocking reader starts on the first poll, so a stream that is
+        // The first chunk is requested on the first poll, so a stream that is
         // never polled costs nothing.
-        Box::pin(futures_util::stream::unfold(
-            ReadStage::Start(file, start..end),
-            |stage| async move {
-                let mut rx = match stage {
-                    ReadStage::Start(file, range) => {
-                        let (tx, rx) = mpsc::channel(READ_AHEAD);
-                        tokio::task::spawn_blocking(move || pump(file, range, tx));
-                        rx
-                    }
-                    ReadStage::Running(rx) => rx,
-                };
-                let item = rx.recv().await?;
-                Some((item, ReadStage::Running(rx)))
-            },
-        ))
+        let read = ChunkedRead {
+            file,
+            at: start,
+            end,
+            chunk: FIRST_READ_CHUNK,
+            next: None,
+        };
+        Box::pin(futures_util::stream::unfold(read, |mut read| async move {
+            if read.next.is_none() {
+                read.start_next();
+            }
+            let item = match read.next.take()?.await {
+                Ok(item) => item,
+                Err(e) => Err(join_err(e)),
+            };
+            match item {
+                Ok(_) => read.start_next(),
+                // A failed read ends the stream after reporting the error.
+                Err(_) => read.at = read.end,
+            }
+            Some((item, read))
+        }))
     }
 }
 
