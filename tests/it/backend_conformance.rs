@@ -1298,3 +1298,58 @@ async fn fs_many_keys_share_no_paths() {
     }
     assert_eq!(blob_count(&env).await, 50);
 }
+
+/// Handlers run on a multi-threaded runtime: every future and reader the
+/// facade hands out must be `Send`.
+#[test]
+fn store_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let s = Store::memory();
+    let q = ListQuery::default();
+    send(&s.put_object(B, "k", body(b""), PutOptions::default()));
+    send(&s.open_object(B, "k"));
+    send(&s.head_object(B, "k"));
+    send(&s.delete_object(B, "k"));
+    send(&s.list_objects(B, &q));
+    send(&s.create_bucket(bucket_rec(B)));
+    send(&s.copy_object(B, "a", B, "b", WriteCondition::None, |r| {
+        Ok::<_, StorageError>(r.clone())
+    }));
+    send(&Store::open_fs(Path::new("/nonexistent")));
+    fn reader_is_send_and_sync<T: Send + Sync>() {}
+    reader_is_send_and_sync::<localcos::storage::ObjectReader>();
+    reader_is_send_and_sync::<Store>();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_damaged_blob_id_never_becomes_a_path() {
+    let env = Env::fs().await;
+    with_bucket(&env).await;
+    let evil: BlobId = serde_json::from_str("\"../../../../etc/passwd\"").unwrap();
+    let rec = record(vec![Segment {
+        blob: evil.clone(),
+        offset: 0,
+        len: 10,
+    }]);
+    env.store
+        .meta()
+        .put_object(
+            B,
+            "evil",
+            rec,
+            std::slice::from_ref(&evil),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    is(
+        env.store.open_object(B, "evil").await.map(|r| r.record),
+        |e| matches!(e, StorageError::Corrupt(_)),
+    );
+    is(env.store.blobs().delete(&evil).await, |e| {
+        matches!(e, StorageError::Corrupt(_))
+    });
+    is(env.store.blobs().create(&evil).await.map(|_| ()), |e| {
+        matches!(e, StorageError::Corrupt(_))
+    });
+}

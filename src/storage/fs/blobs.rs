@@ -59,6 +59,19 @@ impl Dirs {
     }
 }
 
+/// Refuses ids that are not 32 lowercase hex digits. Generated ids always
+/// are; an id read back from a damaged record must never become a path
+/// (`..`, `/`) outside the data dir.
+fn checked(id: &BlobId) -> Result<&BlobId, StorageError> {
+    match BlobId::parse(id.as_str()) {
+        Some(_) => Ok(id),
+        None => Err(StorageError::Corrupt(format!(
+            "invalid blob id {:?}",
+            id.as_str()
+        ))),
+    }
+}
+
 /// Blob files under `<data>/blobs`. Cheap to clone.
 #[derive(Clone)]
 pub struct FsBlobs {
@@ -335,7 +348,7 @@ impl BlobStore for FsBlobs {
         // The temp file is created by the first batch, on a blocking thread.
         Ok(Box::new(FsBlobWriter {
             dirs: self.dirs.clone(),
-            id: id.clone(),
+            id: checked(id)?.clone(),
             pending: Vec::new(),
             pending_len: 0,
             stage: Stage::Ready(WriteState {
@@ -349,7 +362,7 @@ impl BlobStore for FsBlobs {
     /// Opens inline: an open and an fstat are short system calls, and a hop
     /// to a blocking thread would cost more than they do on every small GET.
     async fn open(&self, id: &BlobId) -> Result<Box<dyn BlobReader>, StorageError> {
-        let file = match File::open(self.dirs.blob_path(id)) {
+        let file = match File::open(self.dirs.blob_path(checked(id)?)) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StorageError::NoSuchKey),
             Err(e) => return Err(e.into()),
@@ -363,7 +376,7 @@ impl BlobStore for FsBlobs {
 
     /// Unlinks on a blocking thread: freeing a large file's extents can take a while.
     async fn delete(&self, id: &BlobId) -> Result<(), StorageError> {
-        let path = self.dirs.blob_path(id);
+        let path = self.dirs.blob_path(checked(id)?);
         tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StorageError::Io(e)),
             _ => Ok(()),
