@@ -19,6 +19,11 @@ const RACE_RETRIES: usize = 8;
 /// Largest batch `list_objects` asks the index for at once.
 const LIST_BATCH: usize = 1000;
 
+/// First batch size when a delimiter is set: a batch that hits a common
+/// prefix is cut there (the rest lies under it, fetched and decoded for
+/// nothing), so batches start small and double while no prefix shows up.
+const LIST_BATCH_DELIMITED: usize = 16;
+
 /// Options for [`Store::put_object`].
 #[derive(Debug, Clone, Default)]
 pub struct PutOptions {
@@ -457,17 +462,24 @@ impl Store {
             let at = rest.find(q.delimiter.as_str())?;
             Some(key[..q.prefix.len() + at + q.delimiter.len()].to_string())
         };
-        let mut cursor = match rollup(&q.marker) {
-            Some(cp) => past_prefix(&cp),
+        // A marker under a common prefix resumes past that prefix, which
+        // then counts as already listed.
+        let mut last_cp: Option<String> = rollup(&q.marker);
+        let mut cursor = match &last_cp {
+            Some(cp) => past_prefix(cp),
             None => q.marker.clone(),
         };
         let mut count = 0usize;
         // The page's last entry (key or common prefix): entries come in order.
         let mut last_entry = String::new();
-        let mut last_cp: Option<String> = None;
+        let mut batch_size = if q.delimiter.is_empty() {
+            LIST_BATCH
+        } else {
+            LIST_BATCH_DELIMITED
+        };
         loop {
             // One more than the page needs, to learn whether it is truncated.
-            let want = (q.max_keys - count).saturating_add(1).min(LIST_BATCH);
+            let want = (q.max_keys - count).saturating_add(1).min(batch_size);
             let batch = self
                 .meta
                 .list_objects(bucket, &q.prefix, &cursor, want)
@@ -507,6 +519,11 @@ impl Store {
             if exhausted && !reseek {
                 return Ok(page);
             }
+            batch_size = if reseek {
+                LIST_BATCH_DELIMITED
+            } else {
+                (batch_size * 2).min(LIST_BATCH)
+            };
         }
     }
 }

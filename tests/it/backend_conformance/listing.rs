@@ -163,7 +163,11 @@ fn model(keys: &[&str], query: &ListQuery) -> Page {
 
 pub(super) async fn list_matches_model(env: Env) {
     with_bucket(&env).await;
-    put_keys(&env, LIST_KEYS).await;
+    // Plus keys that sort after the seek target past a common prefix
+    // ("a/" + U+10FFFF) yet still belong under it.
+    let mut keys = LIST_KEYS.to_vec();
+    keys.extend(["a/\u{10FFFF}", "a/\u{10FFFF}z", "a/\u{10FFFF}/q"]);
+    put_keys(&env, &keys).await;
     for prefix in ["", "a", "a/", "b/", "c", "é", "q"] {
         for delimiter in ["", "/", "b", "/x"] {
             for marker in [
@@ -173,7 +177,7 @@ pub(super) async fn list_matches_model(env: Env) {
                     let query = q(prefix, delimiter, marker, max_keys);
                     assert_eq!(
                         list(&env, query.clone()).await,
-                        model(LIST_KEYS, &query),
+                        model(&keys, &query),
                         "{query:?}"
                     );
                 }
