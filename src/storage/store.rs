@@ -2,6 +2,7 @@
 //! `MetaStore` and a `BlobStore` (hashing, write conditions, manifests,
 //! freeing replaced blobs). The operations in `op/` call only this.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -64,8 +65,9 @@ pub struct ListPage {
 /// what `stream` returns, even if the key is overwritten meanwhile.
 pub struct ObjectReader {
     pub record: ObjectRecord,
-    /// One opened blob per segment of `record`, in the same order.
-    blobs: Vec<Box<dyn BlobReader>>,
+    /// One opened blob per segment of `record`, in the same order; segments
+    /// of the same blob share one reader (one open file).
+    blobs: Vec<Arc<dyn BlobReader>>,
 }
 
 impl ObjectReader {
@@ -353,10 +355,18 @@ impl Store {
         let mut missing = None;
         'lookup: for _ in 0..RACE_RETRIES {
             let record = self.head_object(bucket, key).await?;
-            let mut blobs = Vec::with_capacity(record.segments.len());
+            let mut blobs: Vec<Arc<dyn BlobReader>> = Vec::with_capacity(record.segments.len());
+            let mut opened: HashMap<&BlobId, usize> = HashMap::new();
             for seg in &record.segments {
+                if let Some(&j) = opened.get(&seg.blob) {
+                    blobs.push(blobs[j].clone());
+                    continue;
+                }
                 match self.blobs.open(&seg.blob).await {
-                    Ok(b) => blobs.push(b),
+                    Ok(b) => {
+                        opened.insert(&seg.blob, blobs.len());
+                        blobs.push(Arc::from(b));
+                    }
                     Err(StorageError::NoSuchKey) => {
                         missing = Some(seg.blob.clone());
                         continue 'lookup;

@@ -78,6 +78,7 @@ conformance!(
     objects::put_head_open_stream,
     objects::empty_object_has_no_blob,
     objects::multi_segment_ranges,
+    objects::same_blob_twice_in_manifest,
     objects::overwrite_frees_old_blob,
     objects::reader_before_overwrite_keeps_old_bytes,
     objects::odd_keys_are_just_keys,

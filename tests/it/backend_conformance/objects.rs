@@ -220,6 +220,35 @@ pub(super) async fn multi_segment_ranges(env: Env) {
     assert_eq!(blob_count(&env).await, 0);
 }
 
+pub(super) async fn same_blob_twice_in_manifest(env: Env) {
+    with_bucket(&env).await;
+    let s = &env.store;
+    let id = new_blob(s, b"0123456789").await;
+    let segs = vec![
+        Segment {
+            blob: id.clone(),
+            offset: 5,
+            len: 5,
+        },
+        Segment {
+            blob: id.clone(),
+            offset: 0,
+            len: 5,
+        },
+    ];
+    let fresh = [id];
+    s.meta()
+        .put_object(B, "rotated", record(segs), &fresh, WriteCondition::None)
+        .await
+        .unwrap();
+    assert_eq!(get(s, "rotated").await, b"5678901234");
+    let reader = s.open_object(B, "rotated").await.unwrap();
+    assert_eq!(read_all(reader.stream(3..7)).await, b"8901");
+    // One reference per record, however many segments use the blob.
+    s.delete_object(B, "rotated").await.unwrap();
+    assert_eq!(blob_count(&env).await, 0);
+}
+
 pub(super) async fn overwrite_frees_old_blob(env: Env) {
     with_bucket(&env).await;
     let s = &env.store;
