@@ -101,9 +101,11 @@ impl ObjectReader {
                 break;
             }
         }
+        // The common case, one blob: its stream as it is, with no wrapper.
         if pieces.len() == 1 {
-            let (blob, r) = pieces.pop().expect("one piece");
-            return blob.read(r);
+            if let Some((blob, r)) = pieces.pop() {
+                return blob.read(r);
+            }
         }
         Box::pin(futures_util::stream::iter(pieces).flat_map(|(blob, r)| blob.read(r)))
     }
@@ -276,7 +278,14 @@ impl Store {
     ) -> Result<ObjectRecord, StorageError> {
         // Step 3: make the blob durable and check its digest.
         let info = match writer {
-            Some(w) => w.finish().await?,
+            Some(w) => match w.finish().await {
+                Ok(info) => info,
+                Err(e) => {
+                    // The failure may come after the rename (the dir fsync).
+                    self.free(std::slice::from_ref(&id)).await;
+                    return Err(e);
+                }
+            },
             None => hash::BodyHasher::new().finish(),
         };
         let fresh: Vec<BlobId> = if info.len > 0 {
