@@ -83,6 +83,7 @@ conformance!(
     objects::reader_before_overwrite_keeps_old_bytes,
     objects::odd_keys_are_just_keys,
     objects::failed_puts_leave_nothing,
+    objects::cancelled_put_leaves_nothing,
     objects::content_length_ignores_extra_bytes,
     objects::doomed_put_refused_before_body,
     races::if_none_match_race_one_winner,

@@ -405,6 +405,28 @@ pub(super) async fn failed_puts_leave_nothing(env: Env) {
     }
 }
 
+pub(super) async fn cancelled_put_leaves_nothing(env: Env) {
+    with_bucket(&env).await;
+    // 3 MiB arrive, then the client stalls and the request is dropped.
+    let chunks = (0..3u64).map(|i| Ok(Bytes::from(payload(i, 1 << 20))));
+    let stalled: ByteStream =
+        Box::pin(futures_util::stream::iter(chunks).chain(futures_util::stream::pending()));
+    let s = env.store.clone();
+    let task =
+        tokio::spawn(async move { s.put_object(B, "k", stalled, PutOptions::default()).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    is(env.store.head_object(B, "k").await, |e| {
+        matches!(e, StorageError::NoSuchKey)
+    });
+    assert_eq!(blob_count(&env).await, 0);
+    if let Some(dir) = env.data_dir() {
+        assert!(files_under(&dir.join("tmp")).is_empty());
+    }
+}
+
 pub(super) async fn content_length_ignores_extra_bytes(env: Env) {
     with_bucket(&env).await;
     let opts = PutOptions {
