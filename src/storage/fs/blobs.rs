@@ -2,14 +2,17 @@
 //! shard is the last two hex digits of the id (random bits of the UUIDv7,
 //! so the 256 shard directories fill evenly).
 //!
-//! A writer fills `tmp/<id>.part`, then fsyncs it, renames it into place and
-//! fsyncs the shard directory, so the blob is durable under its final name
-//! before the index may point at it. File I/O and hashing run on blocking
-//! threads in ~1 MiB batches, never on the async threads. A reader opens
-//! the file once; an open file keeps its bytes after an unlink, so a reader
-//! that started before an overwrite (and the delete of the old blob) still
-//! finishes with the old bytes. Names are generated ids, never keys, so
-//! nothing is ever written outside the data dir.
+//! A writer fills `tmp/<id>.part`, then syncs its data (fdatasync), renames
+//! it into place and fsyncs the shard directory, so the blob is durable under
+//! its final name before the index may point at it. File I/O and hashing run
+//! on blocking threads in ~1 MiB batches, never on the async threads.
+//!
+//! A reader opens the file once; an open file keeps its bytes after an
+//! unlink, so a reader that started before an overwrite (and the delete of
+//! the old blob) still finishes with the old bytes. Ranges up to 64 KiB are
+//! one positioned read; larger ones are read in 1 MiB chunks on blocking
+//! tasks with one chunk of read-ahead. Names are generated ids, never keys,
+//! so nothing is ever written outside the data dir.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
