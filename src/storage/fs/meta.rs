@@ -231,13 +231,17 @@ impl MetaStore for RedbMeta {
 
     async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
+        let objects = txn.open_table(OBJECTS).map_err(db_err)?;
+        if let Some(found) = objects.get((bucket, key)).map_err(db_err)? {
+            // An object implies its bucket (delete_bucket refuses non-empty
+            // buckets), so the hot path opens one table, not two.
+            return decode(found.value()).map(Some);
+        }
         let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
         if buckets.get(bucket).map_err(db_err)?.is_none() {
             return Err(StorageError::NoSuchBucket);
         }
-        let objects = txn.open_table(OBJECTS).map_err(db_err)?;
-        let found = objects.get((bucket, key)).map_err(db_err)?;
-        found.map(|g| decode(g.value())).transpose()
+        Ok(None)
     }
 
     async fn put_object(
