@@ -1,2 +1,403 @@
-//! stub
-pub struct Config;
+//! Configuration in two stages: [`RawConfig`] (permissive serde, from the TOML
+//! file) merged with CLI flags and `LOCALCOS_*` environment variables
+//! ([`ServeArgs`]), then validated once into [`Config`], whose fields are
+//! ready to use. Precedence: flag > environment > file > default.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use crate::auth::{Credential, SecretKey};
+use crate::http::target::{Addressing, BucketName};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+pub const DEFAULT_APPID: &str = "1250000000";
+pub const DEFAULT_REGION: &str = "ap-guangzhou";
+
+/// `localcos serve` flags. Every flag also reads a `LOCALCOS_*` variable.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LOCALCOS_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Where objects and the index live (default ./data).
+    #[arg(long, env = "LOCALCOS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML configuration file (see config/localcos.toml).
+    #[arg(long, short = 'c', env = "LOCALCOS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A bucket to create at start-up (repeatable; `-<appid>` is added when missing).
+    #[arg(long = "bucket", env = "LOCALCOS_BUCKETS", value_delimiter = ',', value_name = "NAME")]
+    pub buckets: Vec<String>,
+    /// Keep everything in memory; nothing touches the disk.
+    #[arg(long, env = "LOCALCOS_EPHEMERAL")]
+    pub ephemeral: bool,
+    /// Region reported for buckets.
+    #[arg(long, env = "LOCALCOS_REGION")]
+    pub region: Option<String>,
+    /// APPID appended to bucket names created without one.
+    #[arg(long, env = "LOCALCOS_APPID")]
+    pub appid: Option<String>,
+    /// Bucket served on bare hosts (IP, localhost): for SDK `Domain` modes.
+    #[arg(long, env = "LOCALCOS_DEFAULT_BUCKET", value_name = "NAME")]
+    pub default_bucket: Option<String>,
+    /// Map a custom domain to a bucket: `HOST=BUCKET` (repeatable).
+    #[arg(long = "domain", env = "LOCALCOS_DOMAINS", value_delimiter = ',', value_name = "HOST=BUCKET")]
+    pub domains: Vec<String>,
+    /// Extra base domain for virtual-hosted buckets, e.g. `cos.local` (repeatable).
+    #[arg(long = "base-domain", env = "LOCALCOS_BASE_DOMAINS", value_delimiter = ',', value_name = "DOMAIN")]
+    pub base_domains: Vec<String>,
+    /// SecretId of the default credential pair.
+    #[arg(long, env = "LOCALCOS_SECRET_ID", hide_env_values = true)]
+    pub secret_id: Option<String>,
+    /// SecretKey of the default credential pair.
+    #[arg(long, env = "LOCALCOS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Log filter (also RUST_LOG), e.g. `info`, `localcos=debug`.
+    #[arg(long, env = "LOCALCOS_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "LOCALCOS_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The TOML file, permissive about absence, strict about unknown names.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub ephemeral: Option<bool>,
+    pub region: Option<String>,
+    pub appid: Option<String>,
+    pub buckets: Vec<String>,
+    pub default_bucket: Option<String>,
+    pub base_domains: Vec<String>,
+    pub service_hosts: Vec<String>,
+    pub domains: HashMap<String, String>,
+    pub credentials: Vec<RawCredential>,
+    pub temporary_credentials: Vec<RawTemporaryCredential>,
+    pub auth: RawAuth,
+    pub limits: RawLimits,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredential {
+    pub secret_id: String,
+    pub secret_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTemporaryCredential {
+    pub secret_id: String,
+    pub secret_key: String,
+    pub token: String,
+    /// RFC 3339 instant after which the token is refused (ExpiredToken).
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuth {
+    /// How far in the future a signature's start time may lie (default 900 s).
+    pub leeway_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    /// Largest single PUT (default 5 GiB, as COS).
+    pub max_object_size: Option<u64>,
+    /// Largest request header section (default 64 KiB).
+    pub max_header_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageMode {
+    Memory,
+    Dir(PathBuf),
+}
+
+/// Validated, ready-to-use configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub storage: StorageMode,
+    pub addressing: Addressing,
+    pub buckets: Vec<BucketName>,
+    pub credentials: Vec<Credential>,
+    /// True when the default pair was generated (the banner prints it).
+    pub generated_credentials: bool,
+    pub auth_leeway: Duration,
+    pub max_object_size: u64,
+    pub max_header_bytes: usize,
+    pub log_level: String,
+    pub log_json: bool,
+}
+
+/// A configuration error, printed as is at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+impl Config {
+    /// Reads the config file (if any) and validates everything once.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let raw = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+                toml::from_str::<RawConfig>(&text).map_err(|e| ConfigError(format!("invalid config file {}: {e}", path.display())))?
+            }
+            None => RawConfig::default(),
+        };
+        Config::from_parts(args, raw)
+    }
+
+    /// Merges flags/env over the file and validates.
+    pub fn from_parts(args: &ServeArgs, raw: RawConfig) -> Result<Config, ConfigError> {
+        let listen_text = args.listen.clone().or(raw.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = match listen_text.parse() {
+            Ok(a) => a,
+            Err(_) => return err(format!("--listen: `{listen_text}` is not ADDR:PORT (e.g. 127.0.0.1:9000 or 0.0.0.0:9000)")),
+        };
+        let region = args.region.clone().or(raw.region).unwrap_or_else(|| DEFAULT_REGION.to_string());
+        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return err(format!("region: `{region}` is not a region name such as ap-guangzhou"));
+        }
+        let appid = args.appid.clone().or(raw.appid).unwrap_or_else(|| DEFAULT_APPID.to_string());
+        if appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_digit()) {
+            return err(format!("appid: `{appid}` must be digits, e.g. 1250000000"));
+        }
+        let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
+        let storage = if ephemeral {
+            StorageMode::Memory
+        } else {
+            StorageMode::Dir(args.data_dir.clone().or(raw.data_dir).unwrap_or_else(|| PathBuf::from("./data")))
+        };
+
+        let parse_bucket = |name: &str, what: &str| -> Result<BucketName, ConfigError> {
+            BucketName::parse(name.trim(), &appid, &region).map_err(|e| ConfigError(format!("{what}: `{name}`: {}", e.message())))
+        };
+        let mut buckets = Vec::new();
+        for name in args.buckets.iter().chain(raw.buckets.iter()).filter(|n| !n.trim().is_empty()) {
+            let b = parse_bucket(name, "bucket")?;
+            if !buckets.contains(&b) {
+                buckets.push(b);
+            }
+        }
+        let default_bucket = match args.default_bucket.clone().or(raw.default_bucket) {
+            Some(b) => Some(parse_bucket(&b, "default bucket")?.as_str().to_string()),
+            None => None,
+        };
+        let mut domains = HashMap::new();
+        for (host, bucket) in raw.domains.iter().map(|(h, b)| (h.clone(), b.clone())).chain(args.domains.iter().map(|d| {
+            let (h, b) = d.split_once('=').unwrap_or((d, ""));
+            (h.to_string(), b.to_string())
+        })) {
+            if host.is_empty() || bucket.is_empty() {
+                return err(format!("domain mapping `{host}={bucket}` must be HOST=BUCKET"));
+            }
+            domains.insert(host.to_ascii_lowercase(), parse_bucket(&bucket, "domain mapping")?.as_str().to_string());
+        }
+        let clean_domain = |d: &String| d.trim().trim_start_matches('.').to_ascii_lowercase();
+        let base_domains: Vec<String> = args.base_domains.iter().chain(raw.base_domains.iter()).map(clean_domain).filter(|d| !d.is_empty()).collect();
+        let service_hosts: Vec<String> = raw.service_hosts.iter().map(clean_domain).filter(|d| !d.is_empty()).collect();
+
+        // Credentials: the default pair from flags/env, then the file's.
+        let mut credentials = Vec::new();
+        let mut generated_credentials = false;
+        match (&args.secret_id, &args.secret_key) {
+            (Some(id), Some(key)) if !id.is_empty() && !key.is_empty() => credentials.push(permanent(id, key)),
+            (None, None) => {}
+            _ => return err("LOCALCOS_SECRET_ID and LOCALCOS_SECRET_KEY must be set together"),
+        }
+        for c in &raw.credentials {
+            if c.secret_id.is_empty() || c.secret_key.is_empty() {
+                return err("credentials: secret_id and secret_key must not be empty");
+            }
+            credentials.push(permanent(&c.secret_id, &c.secret_key));
+        }
+        for t in &raw.temporary_credentials {
+            let expires = match &t.expires {
+                Some(s) => Some(humantime::parse_rfc3339_weak(s).map_err(|e| ConfigError(format!("temporary credential {}: expires `{s}`: {e}", t.secret_id)))?),
+                None => None,
+            };
+            credentials.push(Credential { secret_id: t.secret_id.clone(), secret_key: SecretKey::new(t.secret_key.clone()), token: Some(t.token.clone()), expires });
+        }
+        if credentials.iter().all(|c| c.token.is_some()) {
+            let (id, key) = match &storage {
+                StorageMode::Dir(dir) => load_or_generate_credentials(dir)?,
+                StorageMode::Memory => generate_credentials(),
+            };
+            credentials.insert(0, permanent(&id, &key));
+            generated_credentials = true;
+        }
+
+        let log = raw.log;
+        let log_format = args.log_format.clone().or(log.format).unwrap_or_else(|| "text".to_string());
+        if log_format != "text" && log_format != "json" {
+            return err(format!("log format `{log_format}` must be text or json"));
+        }
+        Ok(Config {
+            listen,
+            storage,
+            addressing: Addressing { appid, region, base_domains, service_hosts, domains, default_bucket },
+            buckets,
+            credentials,
+            generated_credentials,
+            auth_leeway: Duration::from_secs(raw.auth.leeway_seconds.unwrap_or(900)),
+            max_object_size: raw.limits.max_object_size.unwrap_or(5 * 1024 * 1024 * 1024),
+            max_header_bytes: raw.limits.max_header_bytes.unwrap_or(64 * 1024),
+            log_level: args.log_level.clone().or(log.level).unwrap_or_else(|| "info".to_string()),
+            log_json: log_format == "json",
+        })
+    }
+
+    /// The default (first permanent) credential pair.
+    pub fn default_credential(&self) -> &Credential {
+        self.credentials.iter().find(|c| c.token.is_none()).unwrap_or(&self.credentials[0])
+    }
+}
+
+fn permanent(id: &str, key: &str) -> Credential {
+    Credential { secret_id: id.to_string(), secret_key: SecretKey::new(key), token: None, expires: None }
+}
+
+fn random_text(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+fn generate_credentials() -> (String, String) {
+    (format!("AKID{}", random_text(32)), random_text(32))
+}
+
+/// Generated credentials survive restarts in `<data-dir>/credentials` (0600),
+/// so SDK configs keep working.
+fn load_or_generate_credentials(dir: &Path) -> Result<(String, String), ConfigError> {
+    let path = dir.join("credentials");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let mut lines = text.lines();
+        if let (Some(id), Some(key)) = (lines.next(), lines.next()) {
+            if !id.is_empty() && !key.is_empty() {
+                return Ok((id.to_string(), key.to_string()));
+            }
+        }
+    }
+    let (id, key) = generate_credentials();
+    std::fs::create_dir_all(dir).map_err(|e| ConfigError(format!("cannot create data dir {}: {e}", dir.display())))?;
+    let tmp = dir.join("credentials.tmp");
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(format!("{id}\n{key}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| ConfigError(format!("cannot write {}: {e}", path.display())))?;
+    Ok((id, key))
+}
+
+impl Config {
+    /// A config for tests: memory storage, fixed credentials.
+    pub fn for_tests(secret_id: &str, secret_key: &str) -> Config {
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:0".into()),
+            ephemeral: true,
+            secret_id: Some(secret_id.into()),
+            secret_key: Some(secret_key.into()),
+            ..Default::default()
+        };
+        Config::from_parts(&args, RawConfig::default()).expect("test config is valid")
+    }
+}
+
+/// `now` for the auth layer; a function so tests can see where time enters.
+pub fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs { ephemeral: true, secret_id: Some("id".into()), secret_key: Some("key".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_parts(&args(), RawConfig::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(c.addressing.appid, "1250000000");
+        assert_eq!(c.addressing.region, "ap-guangzhou");
+        assert_eq!(c.storage, StorageMode::Memory);
+        assert!(!c.generated_credentials);
+    }
+
+    #[test]
+    fn flags_beat_file() {
+        let raw: RawConfig = toml::from_str("listen = \"0.0.0.0:1\"\nbuckets = [\"a\"]\nregion = \"ap-beijing\"").unwrap();
+        let mut a = args();
+        a.listen = Some("127.0.0.1:2".into());
+        a.buckets = vec!["b-1300000000".into()];
+        let c = Config::from_parts(&a, raw).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:2");
+        assert_eq!(c.addressing.region, "ap-beijing");
+        let names: Vec<&str> = c.buckets.iter().map(|b| b.as_str()).collect();
+        assert_eq!(names, ["b-1300000000", "a-1250000000"]);
+    }
+
+    #[test]
+    fn clear_errors() {
+        let mut a = args();
+        a.listen = Some("nonsense".into());
+        assert!(Config::from_parts(&a, RawConfig::default()).unwrap_err().0.contains("--listen"));
+        let mut a = args();
+        a.buckets = vec!["Bad_Name".into()];
+        assert!(Config::from_parts(&a, RawConfig::default()).unwrap_err().0.contains("Bad_Name"));
+        assert!(toml::from_str::<RawConfig>("lisen = 1").is_err());
+        let mut a = args();
+        a.secret_key = None;
+        assert!(Config::from_parts(&a, RawConfig::default()).is_err());
+    }
+
+    #[test]
+    fn generates_when_missing() {
+        let a = ServeArgs { ephemeral: true, ..Default::default() };
+        let c = Config::from_parts(&a, RawConfig::default()).unwrap();
+        assert!(c.generated_credentials);
+        assert!(c.default_credential().secret_id.starts_with("AKID"));
+    }
+
+    #[test]
+    fn shipped_example_config_parses() {
+        let text = include_str!("../config/localcos.toml");
+        let raw: RawConfig = toml::from_str(text).unwrap();
+        Config::from_parts(&args(), raw).unwrap();
+    }
+}

@@ -1,1 +1,151 @@
-fn main() {}
+//! `localcos` command line: flags/env/file → Config → Server::bind → run.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use localcos::config::{Config, ServeArgs, StorageMode};
+use localcos::server::Server;
+
+#[derive(Parser)]
+#[command(name = "localcos", version, about = "A Tencent COS-compatible object storage server", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Exit 0 when the server at --url answers /-/health/ready (for container health checks).
+    Healthcheck {
+        /// Server address; defaults to LOCALCOS_LISTEN (0.0.0.0 is reached as 127.0.0.1).
+        #[arg(long, env = "LOCALCOS_LISTEN", default_value = localcos::config::DEFAULT_LISTEN)]
+        url: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Healthcheck { url }) => healthcheck(&url),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let config = match Config::load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("localcos: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    rt.block_on(async move {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("localcos: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        print_banner(&server);
+        server.run(shutdown_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+/// The first line is machine-readable (test harnesses read the port from it).
+fn print_banner(server: &Server) {
+    let c = server.config();
+    let addr = server.local_addr();
+    let shown = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
+    let cred = c.default_credential();
+    let key = if c.generated_credentials { cred.secret_key.expose().to_string() } else { "<your LOCALCOS_SECRET_KEY>".to_string() };
+    let storage = match &c.storage {
+        StorageMode::Memory => "memory (ephemeral: nothing is kept)".to_string(),
+        StorageMode::Dir(d) => format!("{} (redb index + blob files)", d.display()),
+    };
+    let buckets: Vec<&str> = c.buckets.iter().map(|b| b.as_str()).collect();
+    let region = &c.addressing.region;
+    let (ip, port) = (shown.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1"), addr.port());
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "localcos listening on http://{addr}");
+    let _ = writeln!(
+        out,
+        "  storage:   {storage}\n  region:    {region}   appid: {}\n  buckets:   {}\n  SecretId:  {}\n  SecretKey: {key}{}\n  health:    http://{shown}/-/health/ready\n",
+        c.addressing.appid,
+        if buckets.is_empty() { "(none; create one with PUT Bucket)".to_string() } else { buckets.join(", ") },
+        cred.secret_id,
+        if c.generated_credentials { "  (generated; set LOCALCOS_SECRET_ID/LOCALCOS_SECRET_KEY to choose)" } else { "" },
+    );
+    let _ = writeln!(
+        out,
+        "  cos-python-sdk-v5:\n    CosS3Client(CosConfig(Region='{region}', SecretId='{}', SecretKey='{key}', IP='{ip}', Port={port}, Scheme='http'))",
+        cred.secret_id
+    );
+    let _ = writeln!(
+        out,
+        "  cos-nodejs-sdk-v5:\n    new COS({{ SecretId: '{}', SecretKey: '{key}', Protocol: 'http:', Ip: '{ip}:{port}' }})",
+        cred.secret_id
+    );
+    let _ = writeln!(out, "  coscmd:\n    http_proxy=http://{shown} coscmd -b <bucket> -r {region} ...   (after: coscmd config -a <id> -s <key> -b <bucket> -r {region} --do-not-use-ssl)");
+    let _ = out.flush();
+}
+
+/// GET /-/health/ready over plain TCP (no HTTP client in the image needed).
+fn healthcheck(url: &str) -> ExitCode {
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').replace("0.0.0.0", "127.0.0.1");
+    let attempt = || -> std::io::Result<bool> {
+        let sock = addr.parse().map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
+        let mut s = std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(3))?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        write!(s, "GET /-/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf)?;
+        Ok(buf[..n].starts_with(b"HTTP/1.1 200"))
+    };
+    match attempt() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("localcos healthcheck: {addr} is not ready");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("localcos healthcheck: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

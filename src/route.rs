@@ -1,1 +1,145 @@
-//! stub
+//! (method, target, query, copy-source) → [`Operation`]. Pure: no I/O.
+//!
+//! Sub-resources that later issues implement (`?acl`, `?uploads`, `?cors`, …)
+//! answer 501 NotImplemented until they land, never a silent fallback to a
+//! plain object operation.
+
+use http::{HeaderMap, Method};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::header;
+use crate::http::query::Query;
+use crate::http::target::{BucketName, ObjectKey, Target};
+
+/// One COS API operation with its URL parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    ListBuckets,
+    CreateBucket(BucketName),
+    HeadBucket(BucketName),
+    DeleteBucket(BucketName),
+    ListObjects(BucketName),
+    DeleteObjects(BucketName),
+    PutObject(BucketName, ObjectKey),
+    CopyObject(BucketName, ObjectKey),
+    GetObject(BucketName, ObjectKey),
+    HeadObject(BucketName, ObjectKey),
+    DeleteObject(BucketName, ObjectKey),
+}
+
+impl Operation {
+    /// A stable name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::ListBuckets => "ListBuckets",
+            Operation::CreateBucket(_) => "CreateBucket",
+            Operation::HeadBucket(_) => "HeadBucket",
+            Operation::DeleteBucket(_) => "DeleteBucket",
+            Operation::ListObjects(_) => "ListObjects",
+            Operation::DeleteObjects(_) => "DeleteObjects",
+            Operation::PutObject(..) => "PutObject",
+            Operation::CopyObject(..) => "CopyObject",
+            Operation::GetObject(..) => "GetObject",
+            Operation::HeadObject(..) => "HeadObject",
+            Operation::DeleteObject(..) => "DeleteObject",
+        }
+    }
+}
+
+/// Query names that select a sub-resource (an API of its own), as COS lists them.
+const SUB_RESOURCES: &[&str] = &[
+    "acl", "accelerate", "append", "cors", "delete", "domain", "domaincertificate", "encryption", "intelligenttiering",
+    "inventory", "lifecycle", "location", "logging", "object-lock", "origin", "partNumber", "policy", "referer",
+    "replication", "restore", "select", "tagging", "uploadId", "uploads", "versioning", "versions", "website",
+    "ci-process", "symlink", "retention", "torrent",
+];
+
+fn sub_resource(q: &Query) -> Option<&str> {
+    q.pairs().iter().map(|(k, _)| k.as_str()).find(|k| SUB_RESOURCES.contains(k))
+}
+
+fn not_implemented(what: &str) -> Error {
+    Error::with_message(ErrorCode::NotImplemented, format!("`{what}` is not implemented by this localcos version."))
+}
+
+fn method_not_allowed() -> Error {
+    Error::new(ErrorCode::MethodNotAllowed)
+}
+
+/// Maps a request onto an operation. `Target::Reserved` never reaches here.
+pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Result<Operation> {
+    match target {
+        Target::Service => match *method {
+            Method::GET => Ok(Operation::ListBuckets),
+            _ => Err(method_not_allowed()),
+        },
+        Target::Reserved(p) => Err(Error::with_message(ErrorCode::NoSuchResource, format!("No such endpoint {p}"))),
+        Target::Bucket(b) => {
+            let b = b.clone();
+            match (method.clone(), sub_resource(q)) {
+                (Method::PUT, None) => Ok(Operation::CreateBucket(b)),
+                (Method::HEAD, None) => Ok(Operation::HeadBucket(b)),
+                (Method::DELETE, None) => Ok(Operation::DeleteBucket(b)),
+                (Method::GET, None) => Ok(Operation::ListObjects(b)),
+                (Method::POST, Some("delete")) => Ok(Operation::DeleteObjects(b)),
+                (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
+                (m, Some(sub)) if [Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::HEAD].contains(&m) => Err(not_implemented(&format!("{m} ?{sub}"))),
+                _ => Err(method_not_allowed()),
+            }
+        }
+        Target::Object(b, k) => {
+            let (b, k) = (b.clone(), k.clone());
+            match (method.clone(), sub_resource(q)) {
+                (Method::PUT, None) if header::get(h, header::X_COS_COPY_SOURCE).is_some() => Ok(Operation::CopyObject(b, k)),
+                (Method::PUT, None) => Ok(Operation::PutObject(b, k)),
+                (Method::GET, None) => Ok(Operation::GetObject(b, k)),
+                (Method::HEAD, None) => Ok(Operation::HeadObject(b, k)),
+                (Method::DELETE, None) => Ok(Operation::DeleteObject(b, k)),
+                (Method::POST, None) => Err(method_not_allowed()),
+                (m, Some(sub)) if [Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::HEAD].contains(&m) => Err(not_implemented(&format!("{m} ?{sub}"))),
+                _ => Err(method_not_allowed()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::target::{BucketName, ObjectKey};
+
+    fn b() -> Target {
+        Target::Bucket(BucketName::parse("b", "1250000000", "ap-guangzhou").unwrap())
+    }
+    fn o() -> Target {
+        let bn = BucketName::parse("b", "1250000000", "ap-guangzhou").unwrap();
+        Target::Object(bn, ObjectKey::parse("k").unwrap())
+    }
+
+    #[test]
+    fn route_table() {
+        let none = HeaderMap::new();
+        let mut copy = HeaderMap::new();
+        copy.insert("x-cos-copy-source", "b-1250000000.cos.ap-guangzhou.myqcloud.com/x".parse().unwrap());
+        let q = |s: &str| Query::parse(Some(s)).unwrap();
+        let cases: Vec<(Method, Target, &str, &HeaderMap, &str)> = vec![
+            (Method::GET, Target::Service, "", &none, "ListBuckets"),
+            (Method::PUT, b(), "", &none, "CreateBucket"),
+            (Method::HEAD, b(), "", &none, "HeadBucket"),
+            (Method::DELETE, b(), "", &none, "DeleteBucket"),
+            (Method::GET, b(), "prefix=&delimiter=&marker=&max-keys=1000&encoding-type=url", &none, "ListObjects"),
+            (Method::POST, b(), "delete", &none, "DeleteObjects"),
+            (Method::PUT, o(), "", &none, "PutObject"),
+            (Method::PUT, o(), "", &copy, "CopyObject"),
+            (Method::GET, o(), "response-content-type=text/plain", &none, "GetObject"),
+            (Method::HEAD, o(), "versionId=null", &none, "HeadObject"),
+            (Method::DELETE, o(), "", &none, "DeleteObject"),
+        ];
+        for (m, t, qs, h, want) in cases {
+            assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
+        }
+        assert_eq!(resolve(&Method::GET, &b(), &q("cors"), &none).unwrap_err().code, ErrorCode::NotImplemented);
+        assert_eq!(resolve(&Method::PATCH, &o(), &q(""), &none).unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(resolve(&Method::PUT, &Target::Service, &q(""), &none).unwrap_err().code, ErrorCode::MethodNotAllowed);
+    }
+}

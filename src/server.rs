@@ -1,1 +1,140 @@
-//! stub
+//! The network front: binds, accepts (TCP_NODELAY on every socket: without it
+//! small responses stall ~40 ms on delayed ACKs), serves HTTP/1.1 and h2c
+//! with hyper, and drains connections on shutdown. Also the `/-/` router
+//! (health) for non-bucket hosts.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use http::StatusCode;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+use crate::auth::KeyStore;
+use crate::config::{Config, StorageMode};
+use crate::op::AppState;
+use crate::service::Service;
+use crate::storage::{BucketRecord, StorageError, Store};
+
+/// Paths under `/-/` that exist; anything else there is 404 NoSuchResource.
+pub const ADMIN_PATHS: &[&str] = &["/-/health/live", "/-/health/ready"];
+
+/// The `/-/` endpoints.
+pub fn admin_router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route("/-/health/live", get(|| async { "ok\n" }))
+        .route(
+            "/-/health/ready",
+            get(move || {
+                let state = state.clone();
+                async move {
+                    match state.store.list_buckets().await {
+                        Ok(_) => (StatusCode::OK, "ready\n"),
+                        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n"),
+                    }
+                }
+            }),
+        )
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// A bound, ready server.
+pub struct Server {
+    service: Arc<Service>,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Opens storage, creates the configured buckets and binds the listener.
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let store = match &config.storage {
+            StorageMode::Memory => Store::memory(),
+            StorageMode::Dir(dir) => Store::open_fs(dir).await?,
+        };
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        for b in &config.buckets {
+            let rec = BucketRecord { name: b.as_str().to_string(), region: config.addressing.region.clone(), created_ms: now_ms };
+            match store.create_bucket(rec).await {
+                Ok(()) | Err(StorageError::BucketExists) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        crate::render::headers::init_header_case().await;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+        let local_addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+        let keys = KeyStore::new(config.credentials.clone());
+        let state = Arc::new(AppState { store, config: Arc::new(config), keys });
+        Ok(Server { service: Arc::new(Service::new(state)), listener, local_addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.service.state.config
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and gives open
+    /// connections up to 10 s to finish their requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            // hyper answers a bare 431 past these; ours (max_header_bytes,
+            // default 64 KiB) answer with COS XML first.
+            .max_buf_size(4 * 1024 * 1024)
+            .max_headers(1000);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => {
+                    let (stream, _peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let service = self.service.clone();
+                    let svc = hyper::service::service_fn(move |req| {
+                        let service = service.clone();
+                        async move { Ok::<_, Infallible>(service.handle(req).await) }
+                    });
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "connection closed with error");
+                        }
+                    });
+                }
+            }
+        }
+        drop(self.listener);
+        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+            tracing::warn!("connections still open after 10 s; closing them");
+        }
+    }
+}

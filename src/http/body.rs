@@ -1,2 +1,141 @@
-//! stub
-pub type Body = http_body_util::Full<bytes::Bytes>;
+//! Response bodies (empty, in-memory, or a storage stream) and the request
+//! body adapter that turns hyper's `Incoming` into a bounded `ByteStream`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http_body::{Frame, SizeHint};
+
+use crate::storage::{ByteStream, StorageError};
+
+/// A response body.
+pub enum Body {
+    Empty,
+    Full(Bytes),
+    /// A stream of exactly `len` bytes (the `Content-Length` we announced).
+    Stream { stream: ByteStream, len: u64 },
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::Empty
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Body::Full(Bytes::from(s))
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Body::Full(b)
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = StorageError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, StorageError>>> {
+        match &mut *self {
+            Body::Empty => Poll::Ready(None),
+            Body::Full(b) => {
+                let b = std::mem::take(b);
+                *self = Body::Empty;
+                if b.is_empty() {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Ok(Frame::data(b))))
+                }
+            }
+            Body::Stream { stream, len } => match stream.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    *len = len.saturating_sub(chunk.len() as u64);
+                    Poll::Ready(Some(Ok(Frame::data(chunk))))
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    // Cutting the response is the only honest signal left once
+                    // the status line went out (e.g. an integrity failure).
+                    tracing::error!(error = %e, "response body stream failed");
+                    Poll::Ready(Some(Err(e)))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Empty => true,
+            Body::Full(b) => b.is_empty(),
+            Body::Stream { len, .. } => *len == 0,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Empty => SizeHint::with_exact(0),
+            Body::Full(b) => SizeHint::with_exact(b.len() as u64),
+            Body::Stream { len, .. } => SizeHint::with_exact(*len),
+        }
+    }
+}
+
+/// Turns a request body into a `ByteStream` of data frames (trailers ignored).
+pub fn request_stream<B>(body: B) -> ByteStream
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Display,
+{
+    Box::pin(BodyStream { body })
+}
+
+pin_project_lite::pin_project! {
+    struct BodyStream<B> {
+        #[pin]
+        body: B,
+    }
+}
+
+impl<B> Stream for BodyStream<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    type Item = Result<Bytes, StorageError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            return match this.body.as_mut().poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => continue,
+                    Ok(data) => Poll::Ready(Some(Ok(data))),
+                    Err(_trailers) => continue,
+                },
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(StorageError::Client(e.to_string())))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+/// Reads a small request body (an XML document) into memory, refusing more
+/// than `limit` bytes. `Err(None)` = too large, `Err(Some(e))` = stream error.
+pub async fn read_limited(mut body: ByteStream, limit: usize) -> Result<Bytes, Option<StorageError>> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(Some)?;
+        if buf.len() + chunk.len() > limit {
+            return Err(None);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}

@@ -1,2 +1,5 @@
 //! HTTP vocabulary: targets, query, headers, bodies. No business rules.
 pub mod body;
+pub mod header;
+pub mod query;
+pub mod target;

@@ -1,11 +1,175 @@
-//! stub
-use http::{HeaderValue, StatusCode};
+//! Response headers, set in one place, spelled exactly as COS spells them.
+//!
+//! `http::HeaderName` is always lower case and hyper writes it that way, but
+//! cos-python-sdk-v5 indexes `dict(response.headers)` with `ETag`,
+//! `Content-Length`, `Last-Modified` and lower-case `x-cos-*` (spec cos.md
+//! §6A.13, NOTES 1). hyper's HTTP/1 encoder spells a response header as found
+//! in a `HeaderCaseMap` in the response extensions; that type is private, so
+//! [`init_header_case`] makes hyper itself parse one synthetic request whose
+//! header names carry COS's spelling, keeps that request's extensions as a
+//! template, and every response gets a clone. Names not in the template
+//! (`x-cos-*`) go out lower case, which is COS's spelling for them.
+
+use std::sync::OnceLock;
+
+use http::{Extensions, HeaderName, HeaderValue, StatusCode};
+
 use crate::http::body::Body;
-pub struct ResponseBuilder;
+use crate::storage::ObjectRecord;
+
+/// Standard headers in COS's spelling. A name listed twice covers two values.
+const COS_SPELLINGS: &[&str] = &[
+    "ETag", "Content-Length", "Content-Type", "Last-Modified", "Accept-Ranges", "Content-Range",
+    "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires",
+    "Date", "Server", "Location", "Connection", "Keep-Alive", "Transfer-Encoding", "Vary", "Vary",
+    "Content-MD5", "Retry-After", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers", "Access-Control-Expose-Headers", "Access-Control-Max-Age",
+    "Access-Control-Allow-Credentials", "Allow",
+];
+
+static CASE_TEMPLATE: OnceLock<Extensions> = OnceLock::new();
+
+/// Builds the header-case template by running one synthetic request through
+/// hyper's own HTTP/1 parser (with `preserve_header_case`). Idempotent.
+pub async fn init_header_case() {
+    if CASE_TEMPLATE.get().is_some() {
+        return;
+    }
+    let (client, server) = tokio::io::duplex(8192);
+    let (tx, rx) = tokio::sync::oneshot::channel::<Extensions>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(req.extensions().clone());
+        }
+        async { Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new())) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .serve_connection(hyper_util::rt::TokioIo::new(server), svc);
+    let mut raw = String::from("GET / HTTP/1.1\r\n");
+    for name in COS_SPELLINGS {
+        raw.push_str(name);
+        raw.push_str(": x\r\n");
+    }
+    raw.push_str("\r\n");
+    let write = async move {
+        use tokio::io::AsyncWriteExt;
+        let mut client = client;
+        let _ = client.write_all(raw.as_bytes()).await;
+        let _ = client.shutdown().await;
+        // Keep the client half alive until the request was parsed.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let (_, _, ext) = tokio::join!(conn, write, rx);
+    if let Ok(ext) = ext {
+        let _ = CASE_TEMPLATE.set(ext);
+    }
+}
+
+/// Gives a response COS's header spelling (a no-op before `init_header_case`).
+pub fn apply_header_case(ext: &mut Extensions) {
+    if let Some(t) = CASE_TEMPLATE.get() {
+        ext.extend(t.clone());
+    }
+}
+
+/// Builds a response; names are `&'static str` in lower case.
+pub struct ResponseBuilder {
+    resp: http::Response<Body>,
+}
+
 impl ResponseBuilder {
-    pub fn new(_s: StatusCode) -> Self { ResponseBuilder }
-    pub fn header_value(self, _n: &str, _v: HeaderValue) -> Self { self }
-    pub fn content_length(self, _n: u64) -> Self { self }
-    pub fn empty(self) -> http::Response<Body> { http::Response::new(Body::default()) }
-    pub fn xml(self, _b: String) -> http::Response<Body> { http::Response::new(Body::default()) }
+    pub fn new(status: StatusCode) -> Self {
+        let mut resp = http::Response::new(Body::Empty);
+        *resp.status_mut() = status;
+        ResponseBuilder { resp }
+    }
+
+    /// Adds a header; values that are not valid header text are dropped
+    /// (stored values were validated on the way in).
+    pub fn header(self, name: &'static str, value: impl AsRef<str>) -> Self {
+        match HeaderValue::from_str(value.as_ref()) {
+            Ok(v) => self.header_value(name, v),
+            Err(_) => self,
+        }
+    }
+
+    pub fn header_value(mut self, name: &str, value: HeaderValue) -> Self {
+        if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+            self.resp.headers_mut().append(n, value);
+        }
+        self
+    }
+
+    pub fn header_opt(self, name: &'static str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.header(name, v),
+            None => self,
+        }
+    }
+
+    pub fn content_length(self, len: u64) -> Self {
+        self.header_value("content-length", HeaderValue::from(len))
+    }
+
+    pub fn empty(self) -> http::Response<Body> {
+        self.resp
+    }
+
+    pub fn body(mut self, body: Body) -> http::Response<Body> {
+        *self.resp.body_mut() = body;
+        self.resp
+    }
+
+    /// An XML body with `Content-Type: application/xml` and its length.
+    pub fn xml(self, xml: String) -> http::Response<Body> {
+        let len = xml.len() as u64;
+        self.header("content-type", "application/xml").content_length(len).body(Body::from(xml))
+    }
+
+    pub fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        self.resp.headers_mut()
+    }
+}
+
+/// Quoted ETag as sent on the wire.
+pub fn quoted_etag(etag: &str) -> String {
+    format!("\"{etag}\"")
+}
+
+pub fn http_date(t: std::time::SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}
+
+/// The validator headers every object response carries, also on 304
+/// (ETag, Last-Modified, x-cos-hash-crc64ecma).
+pub fn validators(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
+    rb.header("etag", quoted_etag(&rec.etag))
+        .header("last-modified", http_date(rec.last_modified()))
+        .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
+}
+
+/// The stored representation headers of an object: what GET and HEAD send
+/// (spec cos.md §4.1). `Content-Length` is set by the caller (range-aware).
+pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
+    let h = &rec.headers;
+    let mut rb = validators(rb, rec)
+        .header("content-type", h.content_type.as_deref().unwrap_or("application/octet-stream"))
+        .header("accept-ranges", "bytes")
+        .header("x-cos-object-type", "normal")
+        .header_opt("cache-control", h.cache_control.as_deref())
+        .header_opt("content-disposition", h.content_disposition.as_deref())
+        .header_opt("content-encoding", h.content_encoding.as_deref())
+        .header_opt("content-language", h.content_language.as_deref())
+        .header_opt("expires", h.expires.as_deref());
+    if rec.storage_class != "STANDARD" {
+        rb = rb.header("x-cos-storage-class", &rec.storage_class);
+    }
+    for (name, value) in &h.user_meta {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            rb = rb.header_value(&format!("x-cos-meta-{name}"), v);
+        }
+    }
+    rb
 }

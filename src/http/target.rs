@@ -1,0 +1,301 @@
+//! Which bucket and key a request addresses, from its Host (or absolute-form
+//! authority) and path: spec cos.md §2 (modes H1–H5) and NOTES-ON-ISSUES 2, 6, 7.
+//!
+//! Order: reserved `/-/` paths on non-bucket hosts → configured domain map →
+//! service hosts → bucket suffixes (built-in and configured) → the
+//! `<name>-<appid>` first-label fallback (three labels or more) → bare host
+//! (default bucket, else path-style `/<bucket>/<key>`, `GET /` = service).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::error::{Error, ErrorCode};
+
+/// Longest key COS accepts, in UTF-8 bytes (436/14518).
+pub const MAX_KEY_BYTES: usize = 850;
+
+/// Host-resolution settings, taken from `Config`.
+#[derive(Debug, Clone)]
+pub struct Addressing {
+    pub appid: String,
+    pub region: String,
+    /// Extra bucket suffixes: `<bucket>.<base>` is virtual-hosted (e.g. `cos.local`).
+    pub base_domains: Vec<String>,
+    /// Extra hosts that serve GET Service.
+    pub service_hosts: Vec<String>,
+    /// Custom domain → bucket (full name).
+    pub domains: HashMap<String, String>,
+    /// Bucket for bare hosts (IP, localhost, a compose service name).
+    pub default_bucket: Option<String>,
+}
+
+/// A validated bucket name with its APPID suffix, e.g. `examplebucket-1250000000`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BucketName(String);
+
+impl BucketName {
+    /// Validates `name` and appends `-<appid>` when it carries none
+    /// (NOTES 7: any numeric suffix is accepted).
+    /// Rules (436/13312): `[a-z0-9-]`, no leading/trailing `-`; the whole
+    /// `<name>-<appid>.cos.<region>.myqcloud.com` at most 60 characters.
+    pub fn parse(name: &str, appid: &str, region: &str) -> Result<BucketName, Error> {
+        let valid_chars = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_chars || name.starts_with('-') || name.ends_with('-') || name == "." || name == ".." {
+            return Err(Error::with_message(ErrorCode::InvalidBucketName, format!("The specified bucket name `{name}` is not valid.")));
+        }
+        let full = if has_appid_suffix(name) { name.to_string() } else { format!("{name}-{appid}") };
+        let (short, _) = full.rsplit_once('-').unwrap_or((&full, ""));
+        if short.is_empty() || short.ends_with('-') {
+            return Err(Error::with_message(ErrorCode::InvalidBucketName, format!("The specified bucket name `{name}` is not valid.")));
+        }
+        // `<full>.cos.<region>.myqcloud.com`
+        if full.len() + ".cos.".len() + region.len() + ".myqcloud.com".len() > 60 {
+            return Err(Error::new(ErrorCode::BucketNameTooLong));
+        }
+        Ok(BucketName(full))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn has_appid_suffix(name: &str) -> bool {
+    match name.rsplit_once('-') {
+        Some((head, digits)) => !head.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+/// A validated object key: 1..=850 UTF-8 bytes, no ASCII control characters.
+/// Never normalised and never used as a file path (NOTES 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    pub fn parse(key: &str) -> Result<ObjectKey, Error> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(Error::new(ErrorCode::KeyTooLong));
+        }
+        if key.is_empty() || key.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(Error::with_message(ErrorCode::InvalidObjectName, "The object key contains characters that are not allowed."));
+        }
+        Ok(ObjectKey(key.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// GET Service (list buckets).
+    Service,
+    Bucket(BucketName),
+    Object(BucketName, ObjectKey),
+    /// localcos's own endpoints under `/-/` on non-bucket hosts (health, metrics, console).
+    Reserved(String),
+}
+
+impl Target {
+    pub fn bucket(&self) -> Option<&BucketName> {
+        match self {
+            Target::Bucket(b) | Target::Object(b, _) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// How the Host named (or did not name) a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostKind {
+    Bucket(String),
+    Service,
+    Bare,
+}
+
+/// Strips the port (and IPv6 brackets) and lower-cases.
+pub fn host_without_port(host: &str) -> String {
+    let h = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        }
+    };
+    h.to_ascii_lowercase()
+}
+
+fn classify_host(host: &str, a: &Addressing) -> HostKind {
+    if let Some(bucket) = a.domains.get(host) {
+        return HostKind::Bucket(bucket.clone());
+    }
+    if host.is_empty() || host.parse::<std::net::IpAddr>().is_ok() || host == "localhost" {
+        return HostKind::Bare;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    // H5: service endpoints.
+    let is_service = matches!(host, "service.cos.myqcloud.com" | "service.cos.tencentcos.cn")
+        || a.service_hosts.iter().any(|s| s == host)
+        || a.base_domains.iter().any(|b| b == host)
+        || (labels.len() == 4 && labels[0] == "cos" && ((labels[2] == "myqcloud" && labels[3] == "com") || (labels[2] == "tencentcos" && labels[3] == "cn")));
+    if is_service {
+        return HostKind::Service;
+    }
+    // H1: configured base domains.
+    for base in &a.base_domains {
+        if let Some(prefix) = host.strip_suffix(base.as_str()).and_then(|p| p.strip_suffix('.')) {
+            if !prefix.contains('.') && !prefix.is_empty() {
+                return HostKind::Bucket(prefix.to_string());
+            }
+        }
+    }
+    // H1: built-in suffixes.
+    let n = labels.len();
+    let builtin = match labels.as_slice() {
+        [b, "cos", _region, "myqcloud", "com"] => Some(*b),
+        [b, "cos", _region, "tencentcos", "cn"] => Some(*b),
+        [b, "cos-internal", _region, "tencentcos", "cn"] => Some(*b),
+        [b, "cos", "accelerate", "myqcloud", "com"] => Some(*b),
+        [b, _region, "myqcloud", "com"] => Some(*b),
+        _ => None,
+    };
+    if let Some(b) = builtin {
+        return HostKind::Bucket(b.to_string());
+    }
+    // Fallback: `<name>-<appid>.<anything>` with at least three labels (NOTES 6).
+    if n >= 3 && has_appid_suffix(labels[0]) && labels[0].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return HostKind::Bucket(labels[0].to_string());
+    }
+    HostKind::Bare
+}
+
+/// Resolves the target of a request. `host` is the absolute-form authority or
+/// the Host header (port allowed); `path` is percent-decoded.
+pub fn resolve(host: &str, path: &str, a: &Addressing) -> Result<Target, Error> {
+    let host = host_without_port(host);
+    let kind = classify_host(&host, a);
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let object_or_bucket = |bucket: &str, key: &str| -> Result<Target, Error> {
+        let bucket = BucketName::parse(bucket, &a.appid, &a.region)?;
+        if key.is_empty() {
+            Ok(Target::Bucket(bucket))
+        } else {
+            Ok(Target::Object(bucket, ObjectKey::parse(key)?))
+        }
+    };
+    match kind {
+        HostKind::Bucket(b) => object_or_bucket(&b, rest),
+        HostKind::Service | HostKind::Bare if path.starts_with("/-/") || path == "/-" => Ok(Target::Reserved(path.to_string())),
+        HostKind::Service => {
+            if rest.is_empty() {
+                Ok(Target::Service)
+            } else {
+                path_style(rest, a)
+            }
+        }
+        HostKind::Bare => match &a.default_bucket {
+            Some(b) => object_or_bucket(b, rest),
+            None if rest.is_empty() => Ok(Target::Service),
+            None => path_style(rest, a),
+        },
+    }
+}
+
+/// H3: `/<bucket>[/<key>]`. A `.` or `..` bucket segment is refused (NOTES 2).
+fn path_style(rest: &str, a: &Addressing) -> Result<Target, Error> {
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket = BucketName::parse(bucket, &a.appid, &a.region)?;
+    if key.is_empty() {
+        Ok(Target::Bucket(bucket))
+    } else {
+        Ok(Target::Object(bucket, ObjectKey::parse(key)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addressing() -> Addressing {
+        Addressing {
+            appid: "1250000000".into(),
+            region: "ap-guangzhou".into(),
+            base_domains: vec!["cos.local".into()],
+            service_hosts: vec![],
+            domains: [("files.example.com".to_string(), "mapped-1250000000".to_string())].into(),
+            default_bucket: None,
+        }
+    }
+
+    fn obj(b: &str, k: &str) -> Target {
+        Target::Object(BucketName(b.into()), ObjectKey(k.into()))
+    }
+
+    #[test]
+    fn resolve_table() {
+        let a = addressing();
+        let eb = "examplebucket-1250000000";
+        let cases: Vec<(&str, &str, Target)> = vec![
+            ("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com", "/a/b.txt", obj(eb, "a/b.txt")),
+            ("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com:9000", "/", Target::Bucket(BucketName(eb.into()))),
+            ("examplebucket-1250000000.cos.ap-beijing.tencentcos.cn", "/k", obj(eb, "k")),
+            ("examplebucket-1250000000.cos-internal.ap-beijing.tencentcos.cn", "/k", obj(eb, "k")),
+            ("examplebucket-1250000000.cos.accelerate.myqcloud.com", "/k", obj(eb, "k")),
+            ("examplebucket-1250000000.ap-guangzhou.myqcloud.com", "/k", obj(eb, "k")),
+            ("examplebucket.cos.local", "/k", obj(eb, "k")),
+            ("examplebucket-1250000000.example.org", "/k", obj(eb, "k")),
+            ("files.example.com", "/k", obj("mapped-1250000000", "k")),
+            ("service.cos.myqcloud.com", "/", Target::Service),
+            ("cos.ap-guangzhou.myqcloud.com", "/", Target::Service),
+            ("127.0.0.1:9000", "/", Target::Service),
+            ("localhost:9000", "/examplebucket-1250000000/x/y", obj(eb, "x/y")),
+            ("127.0.0.1", "/examplebucket", Target::Bucket(BucketName(eb.into()))),
+            ("localcos-1:9000", "/-/health/live", Target::Reserved("/-/health/live".into())),
+            ("127.0.0.1", "/-/metrics", Target::Reserved("/-/metrics".into())),
+            // On a bucket host `/-/x` is just a key.
+            ("examplebucket.cos.local", "/-/health/live", obj(eb, "-/health/live")),
+            // Keys are never normalised.
+            ("examplebucket.cos.local", "/../../etc/passwd", obj(eb, "../../etc/passwd")),
+            ("examplebucket.cos.local", "/a//b", obj(eb, "a//b")),
+        ];
+        for (host, path, want) in cases {
+            assert_eq!(resolve(host, path, &a).unwrap(), want, "{host} {path}");
+        }
+    }
+
+    #[test]
+    fn default_bucket_and_reserved() {
+        let mut a = addressing();
+        a.default_bucket = Some("dflt-1250000000".into());
+        assert_eq!(resolve("127.0.0.1:9000", "/k", &a).unwrap(), obj("dflt-1250000000", "k"));
+        assert_eq!(resolve("127.0.0.1:9000", "/-/health/ready", &a).unwrap(), Target::Reserved("/-/health/ready".into()));
+    }
+
+    #[test]
+    fn bad_names() {
+        let a = addressing();
+        for (host, path, code) in [
+            ("127.0.0.1", "/../etc", ErrorCode::InvalidBucketName),
+            ("127.0.0.1", "/./x", ErrorCode::InvalidBucketName),
+            ("127.0.0.1", "/Bad_Name/x", ErrorCode::InvalidBucketName),
+            ("127.0.0.1", "/-bad/x", ErrorCode::InvalidBucketName),
+            ("127.0.0.1", "/averyveryveryverylongbucketname/x", ErrorCode::BucketNameTooLong),
+        ] {
+            assert_eq!(resolve(host, path, &a).unwrap_err().code, code, "{path}");
+        }
+        let long = format!("/b/{}", "k".repeat(851));
+        assert_eq!(resolve("127.0.0.1", &long, &a).unwrap_err().code, ErrorCode::KeyTooLong);
+        assert_eq!(resolve("127.0.0.1", "/b/a\u{0}b", &a).unwrap_err().code, ErrorCode::InvalidObjectName);
+        assert!(resolve("127.0.0.1", &format!("/b/{}", "k".repeat(850)), &a).is_ok());
+    }
+}

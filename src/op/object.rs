@@ -1,0 +1,168 @@
+//! PUT, GET, HEAD and DELETE Object:
+//! https://cloud.tencent.com/document/product/436/7749 (PUT),
+//! /7753 (GET), /7745 (HEAD), /7743 (DELETE).
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use super::{AppState, Req, Response};
+use crate::conditional::{evaluate, ByteRange, Conditions, Decision, RangeHeader, Validators};
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::body::Body;
+use crate::http::header;
+use crate::http::query::Query;
+use crate::http::target::{BucketName, ObjectKey};
+use crate::render::headers::{self as render, ResponseBuilder};
+use crate::storage::{ObjectRecord, PutOptions, WriteCondition};
+
+/// The write condition a request asks for: `x-cos-forbid-overwrite: true` or
+/// `If-None-Match: *` (fail if the key exists), `If-Match: "<etag>"`.
+pub fn write_condition(h: &HeaderMap) -> WriteCondition {
+    if header::flag(h, header::X_COS_FORBID_OVERWRITE) || header::get(h, "if-none-match") == Some("*") {
+        WriteCondition::IfNoneMatch
+    } else if let Some(etag) = header::get(h, "if-match") {
+        WriteCondition::IfMatch(etag.trim_matches('"').to_string())
+    } else {
+        WriteCondition::None
+    }
+}
+
+/// Content-Type to store: the request's, else inferred from the key's
+/// extension (cos-nodejs-sdk-v5 relies on this, §6A.2).
+pub fn content_type_for(given: Option<String>, key: &str) -> Option<String> {
+    given.or_else(|| Some(mime_guess::from_path(key).first_or_octet_stream().essence_str().to_string()))
+}
+
+pub async fn put(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Req) -> Result<Response> {
+    let h = &req.headers;
+    // Step 1: the body must have a known framing (§6A.2: chunked is fine).
+    let content_length = header::content_length(h)?;
+    if content_length.is_none() && !header::is_chunked(h) {
+        return Err(Error::new(ErrorCode::MissingContentLength));
+    }
+    let max = state.config.max_object_size;
+    if content_length.is_some_and(|n| n > max) {
+        return Err(Error::new(ErrorCode::EntityTooLarge));
+    }
+    // Step 2: validate every header before reading a byte of the body.
+    let content_md5 = header::content_md5(h)?;
+    let mut headers = header::object_headers(h)?;
+    headers.content_type = content_type_for(headers.content_type.take(), key.as_str());
+    let opts = PutOptions {
+        headers,
+        storage_class: header::storage_class(h)?,
+        content_md5,
+        content_length,
+        max_size: max,
+        condition: write_condition(h),
+    };
+    // Step 3: stream, hash, commit atomically.
+    let rec = state.store.put_object(bucket.as_str(), key.as_str(), req.body, opts).await?;
+    Ok(render::validators(ResponseBuilder::new(StatusCode::OK), &rec).content_length(0).empty())
+}
+
+/// `versionId` on an unversioned object: only `null` names the current one.
+fn check_version(q: &Query) -> Result<()> {
+    match q.get("versionId") {
+        None | Some("") | Some("null") => Ok(()),
+        Some(_) => Err(Error::new(ErrorCode::NoSuchVersion)),
+    }
+}
+
+/// GET and HEAD (spec cos.md §4.4): lookup → conditionals → Range →
+/// response-* overrides. Conditions are evaluated on the record of the
+/// object that was opened, and the bytes come from that same opened object.
+pub async fn get(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Req) -> Result<Response> {
+    check_version(&req.query)?;
+    let is_head = req.method == Method::HEAD;
+    // Step 1: lookup (HEAD needs no blob handles).
+    let (rec, reader) = if is_head {
+        (state.store.head_object(bucket.as_str(), key.as_str()).await?, None)
+    } else {
+        let reader = state.store.open_object(bucket.as_str(), key.as_str()).await?;
+        (reader.record.clone(), Some(reader))
+    };
+
+    // Step 4: conditionals, RFC 9110 order.
+    let conds = Conditions::from_headers(&req.headers);
+    if !conds.is_empty() {
+        let v = Validators { etag: &rec.etag, last_modified: rec.last_modified() };
+        match evaluate(&req.method, &conds, &v) {
+            Decision::Proceed => {}
+            Decision::NotModified => {
+                let rb = render::validators(ResponseBuilder::new(StatusCode::NOT_MODIFIED), &rec)
+                    .header("content-type", rec.headers.content_type.as_deref().unwrap_or("application/octet-stream"));
+                return Ok(rb.content_length(0).empty());
+            }
+            Decision::PreconditionFailed => return Err(Error::new(ErrorCode::PreconditionFailed)),
+        }
+    }
+
+    // Step 5: a single byte range; anything else is ignored (200).
+    let size = rec.size;
+    let range = match header::get(&req.headers, "range").map(ByteRange::parse) {
+        Some(RangeHeader::Single(r)) => match r.resolve(size) {
+            Ok(range) => Some(range),
+            Err(_) => {
+                return Err(Error::new(ErrorCode::InvalidRange)
+                    .header("content-range", HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii")));
+            }
+        },
+        _ => None,
+    };
+
+    let (status, body_range) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
+        None => (StatusCode::OK, 0..size),
+    };
+    let mut rb = render::object(ResponseBuilder::new(status), &rec);
+    if let Some(r) = &range {
+        rb = rb.header("content-range", format!("bytes {}-{}/{}", r.start, r.end - 1, size));
+    }
+    // Step 6: response-* overrides (signed requests only; anonymous ones
+    // never get here in this version).
+    rb = apply_overrides(rb, &req.query);
+    let len = body_range.end - body_range.start;
+    let rb = rb.content_length(len);
+    match reader {
+        Some(reader) if len > 0 => Ok(rb.body(Body::Stream { stream: reader.stream(body_range), len })),
+        _ => Ok(rb.empty()),
+    }
+}
+
+/// `response-<header>` query parameters replace the stored header.
+fn apply_overrides(mut rb: ResponseBuilder, q: &Query) -> ResponseBuilder {
+    const OVERRIDES: &[(&str, &str)] = &[
+        ("response-content-type", "content-type"),
+        ("response-content-language", "content-language"),
+        ("response-expires", "expires"),
+        ("response-cache-control", "cache-control"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-encoding", "content-encoding"),
+    ];
+    for (param, name) in OVERRIDES {
+        if let Some(v) = q.get(param).filter(|v| !v.is_empty()) {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                rb.headers_mut().insert(*name, v);
+            }
+        }
+    }
+    rb
+}
+
+pub async fn delete(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Req) -> Result<Response> {
+    check_version(&req.query)?;
+    state.store.delete_object(bucket.as_str(), key.as_str()).await?;
+    Ok(ResponseBuilder::new(StatusCode::NO_CONTENT).empty())
+}
+
+/// For copy: the headers a `Replaced` directive takes from the request.
+pub fn replaced_headers(h: &HeaderMap, key: &ObjectKey) -> Result<crate::storage::ObjectHeaders> {
+    let mut headers = header::object_headers(h)?;
+    headers.content_type = content_type_for(headers.content_type.take(), key.as_str());
+    Ok(headers)
+}
+
+/// A record for a copy destination: same bytes, new time.
+pub fn copied_record(src: &ObjectRecord, now_ms: i64) -> ObjectRecord {
+    ObjectRecord { last_modified_ms: now_ms, ..src.clone() }
+}
