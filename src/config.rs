@@ -30,7 +30,12 @@ pub struct ServeArgs {
     #[arg(long, short = 'c', env = "LOCALCOS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// A bucket to create at start-up (repeatable; `-<appid>` is added when missing).
-    #[arg(long = "bucket", env = "LOCALCOS_BUCKETS", value_delimiter = ',', value_name = "NAME")]
+    #[arg(
+        long = "bucket",
+        env = "LOCALCOS_BUCKETS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
     pub buckets: Vec<String>,
     /// Keep everything in memory; nothing touches the disk.
     #[arg(long, env = "LOCALCOS_EPHEMERAL")]
@@ -45,10 +50,20 @@ pub struct ServeArgs {
     #[arg(long, env = "LOCALCOS_DEFAULT_BUCKET", value_name = "NAME")]
     pub default_bucket: Option<String>,
     /// Map a custom domain to a bucket: `HOST=BUCKET` (repeatable).
-    #[arg(long = "domain", env = "LOCALCOS_DOMAINS", value_delimiter = ',', value_name = "HOST=BUCKET")]
+    #[arg(
+        long = "domain",
+        env = "LOCALCOS_DOMAINS",
+        value_delimiter = ',',
+        value_name = "HOST=BUCKET"
+    )]
     pub domains: Vec<String>,
     /// Extra base domain for virtual-hosted buckets, e.g. `cos.local` (repeatable).
-    #[arg(long = "base-domain", env = "LOCALCOS_BASE_DOMAINS", value_delimiter = ',', value_name = "DOMAIN")]
+    #[arg(
+        long = "base-domain",
+        env = "LOCALCOS_BASE_DOMAINS",
+        value_delimiter = ',',
+        value_name = "DOMAIN"
+    )]
     pub base_domains: Vec<String>,
     /// SecretId of the default credential pair.
     #[arg(long, env = "LOCALCOS_SECRET_ID", hide_env_values = true)]
@@ -163,8 +178,12 @@ impl Config {
     pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
         let raw = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-                toml::from_str::<RawConfig>(&text).map_err(|e| ConfigError(format!("invalid config file {}: {e}", path.display())))?
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<RawConfig>(&text).map_err(|e| {
+                    ConfigError(format!("invalid config file {}: {e}", path.display()))
+                })?
             }
             None => RawConfig::default(),
         };
@@ -173,16 +192,36 @@ impl Config {
 
     /// Merges flags/env over the file and validates.
     pub fn from_parts(args: &ServeArgs, raw: RawConfig) -> Result<Config, ConfigError> {
-        let listen_text = args.listen.clone().or(raw.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen_text = args
+            .listen
+            .clone()
+            .or(raw.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let listen: SocketAddr = match listen_text.parse() {
             Ok(a) => a,
-            Err(_) => return err(format!("--listen: `{listen_text}` is not ADDR:PORT (e.g. 127.0.0.1:9000 or 0.0.0.0:9000)")),
+            Err(_) => return err(format!(
+                "--listen: `{listen_text}` is not ADDR:PORT (e.g. 127.0.0.1:9000 or 0.0.0.0:9000)"
+            )),
         };
-        let region = args.region.clone().or(raw.region).unwrap_or_else(|| DEFAULT_REGION.to_string());
-        if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return err(format!("region: `{region}` is not a region name such as ap-guangzhou"));
+        let region = args
+            .region
+            .clone()
+            .or(raw.region)
+            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return err(format!(
+                "region: `{region}` is not a region name such as ap-guangzhou"
+            ));
         }
-        let appid = args.appid.clone().or(raw.appid).unwrap_or_else(|| DEFAULT_APPID.to_string());
+        let appid = args
+            .appid
+            .clone()
+            .or(raw.appid)
+            .unwrap_or_else(|| DEFAULT_APPID.to_string());
         if appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_digit()) {
             return err(format!("appid: `{appid}` must be digits, e.g. 1250000000"));
         }
@@ -190,14 +229,25 @@ impl Config {
         let storage = if ephemeral {
             StorageMode::Memory
         } else {
-            StorageMode::Dir(args.data_dir.clone().or(raw.data_dir).unwrap_or_else(|| PathBuf::from("./data")))
+            StorageMode::Dir(
+                args.data_dir
+                    .clone()
+                    .or(raw.data_dir)
+                    .unwrap_or_else(|| PathBuf::from("./data")),
+            )
         };
 
         let parse_bucket = |name: &str, what: &str| -> Result<BucketName, ConfigError> {
-            BucketName::parse(name.trim(), &appid, &region).map_err(|e| ConfigError(format!("{what}: `{name}`: {}", e.message())))
+            BucketName::parse(name.trim(), &appid, &region)
+                .map_err(|e| ConfigError(format!("{what}: `{name}`: {}", e.message())))
         };
         let mut buckets = Vec::new();
-        for name in args.buckets.iter().chain(raw.buckets.iter()).filter(|n| !n.trim().is_empty()) {
+        for name in args
+            .buckets
+            .iter()
+            .chain(raw.buckets.iter())
+            .filter(|n| !n.trim().is_empty())
+        {
             let b = parse_bucket(name, "bucket")?;
             if !buckets.contains(&b) {
                 buckets.push(b);
@@ -208,24 +258,49 @@ impl Config {
             None => None,
         };
         let mut domains = HashMap::new();
-        for (host, bucket) in raw.domains.iter().map(|(h, b)| (h.clone(), b.clone())).chain(args.domains.iter().map(|d| {
-            let (h, b) = d.split_once('=').unwrap_or((d, ""));
-            (h.to_string(), b.to_string())
-        })) {
+        for (host, bucket) in raw
+            .domains
+            .iter()
+            .map(|(h, b)| (h.clone(), b.clone()))
+            .chain(args.domains.iter().map(|d| {
+                let (h, b) = d.split_once('=').unwrap_or((d, ""));
+                (h.to_string(), b.to_string())
+            }))
+        {
             if host.is_empty() || bucket.is_empty() {
-                return err(format!("domain mapping `{host}={bucket}` must be HOST=BUCKET"));
+                return err(format!(
+                    "domain mapping `{host}={bucket}` must be HOST=BUCKET"
+                ));
             }
-            domains.insert(host.to_ascii_lowercase(), parse_bucket(&bucket, "domain mapping")?.as_str().to_string());
+            domains.insert(
+                host.to_ascii_lowercase(),
+                parse_bucket(&bucket, "domain mapping")?
+                    .as_str()
+                    .to_string(),
+            );
         }
         let clean_domain = |d: &String| d.trim().trim_start_matches('.').to_ascii_lowercase();
-        let base_domains: Vec<String> = args.base_domains.iter().chain(raw.base_domains.iter()).map(clean_domain).filter(|d| !d.is_empty()).collect();
-        let service_hosts: Vec<String> = raw.service_hosts.iter().map(clean_domain).filter(|d| !d.is_empty()).collect();
+        let base_domains: Vec<String> = args
+            .base_domains
+            .iter()
+            .chain(raw.base_domains.iter())
+            .map(clean_domain)
+            .filter(|d| !d.is_empty())
+            .collect();
+        let service_hosts: Vec<String> = raw
+            .service_hosts
+            .iter()
+            .map(clean_domain)
+            .filter(|d| !d.is_empty())
+            .collect();
 
         // Credentials: the default pair from flags/env, then the file's.
         let mut credentials = Vec::new();
         let mut generated_credentials = false;
         match (&args.secret_id, &args.secret_key) {
-            (Some(id), Some(key)) if !id.is_empty() && !key.is_empty() => credentials.push(permanent(id, key)),
+            (Some(id), Some(key)) if !id.is_empty() && !key.is_empty() => {
+                credentials.push(permanent(id, key))
+            }
             (None, None) => {}
             _ => return err("LOCALCOS_SECRET_ID and LOCALCOS_SECRET_KEY must be set together"),
         }
@@ -237,10 +312,20 @@ impl Config {
         }
         for t in &raw.temporary_credentials {
             let expires = match &t.expires {
-                Some(s) => Some(humantime::parse_rfc3339_weak(s).map_err(|e| ConfigError(format!("temporary credential {}: expires `{s}`: {e}", t.secret_id)))?),
+                Some(s) => Some(humantime::parse_rfc3339_weak(s).map_err(|e| {
+                    ConfigError(format!(
+                        "temporary credential {}: expires `{s}`: {e}",
+                        t.secret_id
+                    ))
+                })?),
                 None => None,
             };
-            credentials.push(Credential { secret_id: t.secret_id.clone(), secret_key: SecretKey::new(t.secret_key.clone()), token: Some(t.token.clone()), expires });
+            credentials.push(Credential {
+                secret_id: t.secret_id.clone(),
+                secret_key: SecretKey::new(t.secret_key.clone()),
+                token: Some(t.token.clone()),
+                expires,
+            });
         }
         if credentials.iter().all(|c| c.token.is_some()) {
             let (id, key) = match &storage {
@@ -252,40 +337,65 @@ impl Config {
         }
 
         let log = raw.log;
-        let log_format = args.log_format.clone().or(log.format).unwrap_or_else(|| "text".to_string());
+        let log_format = args
+            .log_format
+            .clone()
+            .or(log.format)
+            .unwrap_or_else(|| "text".to_string());
         if log_format != "text" && log_format != "json" {
             return err(format!("log format `{log_format}` must be text or json"));
         }
         Ok(Config {
             listen,
             storage,
-            addressing: Addressing { appid, region, base_domains, service_hosts, domains, default_bucket },
+            addressing: Addressing {
+                appid,
+                region,
+                base_domains,
+                service_hosts,
+                domains,
+                default_bucket,
+            },
             buckets,
             credentials,
             generated_credentials,
             auth_leeway: Duration::from_secs(raw.auth.leeway_seconds.unwrap_or(900)),
             max_object_size: raw.limits.max_object_size.unwrap_or(5 * 1024 * 1024 * 1024),
             max_header_bytes: raw.limits.max_header_bytes.unwrap_or(64 * 1024),
-            log_level: args.log_level.clone().or(log.level).unwrap_or_else(|| "info".to_string()),
+            log_level: args
+                .log_level
+                .clone()
+                .or(log.level)
+                .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
         })
     }
 
     /// The default (first permanent) credential pair.
     pub fn default_credential(&self) -> &Credential {
-        self.credentials.iter().find(|c| c.token.is_none()).unwrap_or(&self.credentials[0])
+        self.credentials
+            .iter()
+            .find(|c| c.token.is_none())
+            .unwrap_or(&self.credentials[0])
     }
 }
 
 fn permanent(id: &str, key: &str) -> Credential {
-    Credential { secret_id: id.to_string(), secret_key: SecretKey::new(key), token: None, expires: None }
+    Credential {
+        secret_id: id.to_string(),
+        secret_key: SecretKey::new(key),
+        token: None,
+        expires: None,
+    }
 }
 
 fn random_text(len: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn generate_credentials() -> (String, String) {
@@ -305,7 +415,8 @@ fn load_or_generate_credentials(dir: &Path) -> Result<(String, String), ConfigEr
         }
     }
     let (id, key) = generate_credentials();
-    std::fs::create_dir_all(dir).map_err(|e| ConfigError(format!("cannot create data dir {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ConfigError(format!("cannot create data dir {}: {e}", dir.display())))?;
     let tmp = dir.join("credentials.tmp");
     let write = || -> std::io::Result<()> {
         use std::io::Write;
@@ -346,7 +457,12 @@ mod tests {
     use super::*;
 
     fn args() -> ServeArgs {
-        ServeArgs { ephemeral: true, secret_id: Some("id".into()), secret_key: Some("key".into()), ..Default::default() }
+        ServeArgs {
+            ephemeral: true,
+            secret_id: Some("id".into()),
+            secret_key: Some("key".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -361,7 +477,9 @@ mod tests {
 
     #[test]
     fn flags_beat_file() {
-        let raw: RawConfig = toml::from_str("listen = \"0.0.0.0:1\"\nbuckets = [\"a\"]\nregion = \"ap-beijing\"").unwrap();
+        let raw: RawConfig =
+            toml::from_str("listen = \"0.0.0.0:1\"\nbuckets = [\"a\"]\nregion = \"ap-beijing\"")
+                .unwrap();
         let mut a = args();
         a.listen = Some("127.0.0.1:2".into());
         a.buckets = vec!["b-1300000000".into()];
@@ -376,10 +494,16 @@ mod tests {
     fn clear_errors() {
         let mut a = args();
         a.listen = Some("nonsense".into());
-        assert!(Config::from_parts(&a, RawConfig::default()).unwrap_err().0.contains("--listen"));
+        assert!(Config::from_parts(&a, RawConfig::default())
+            .unwrap_err()
+            .0
+            .contains("--listen"));
         let mut a = args();
         a.buckets = vec!["Bad_Name".into()];
-        assert!(Config::from_parts(&a, RawConfig::default()).unwrap_err().0.contains("Bad_Name"));
+        assert!(Config::from_parts(&a, RawConfig::default())
+            .unwrap_err()
+            .0
+            .contains("Bad_Name"));
         assert!(toml::from_str::<RawConfig>("lisen = 1").is_err());
         let mut a = args();
         a.secret_key = None;
@@ -388,7 +512,10 @@ mod tests {
 
     #[test]
     fn generates_when_missing() {
-        let a = ServeArgs { ephemeral: true, ..Default::default() };
+        let a = ServeArgs {
+            ephemeral: true,
+            ..Default::default()
+        };
         let c = Config::from_parts(&a, RawConfig::default()).unwrap();
         assert!(c.generated_credentials);
         assert!(c.default_credential().secret_id.starts_with("AKID"));

@@ -97,11 +97,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode) -> Self {
-        Error { code, message: None, headers: Vec::new() }
+        Error {
+            code,
+            message: None,
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: Some(message.into()), headers: Vec::new() }
+        Error {
+            code,
+            message: Some(message.into()),
+            headers: Vec::new(),
+        }
     }
 
     pub fn header(mut self, name: &'static str, value: HeaderValue) -> Self {
@@ -110,13 +118,20 @@ impl Error {
     }
 
     pub fn message(&self) -> &str {
-        self.message.as_deref().unwrap_or_else(|| self.code.default_message())
+        self.message
+            .as_deref()
+            .unwrap_or_else(|| self.code.default_message())
     }
 
     /// Renders the COS XML error. `resource` is the request path (never
     /// empty: the Python SDK rejects an empty `<Resource/>`). HEAD errors carry
     /// the status and headers only.
-    pub fn into_response(self, method: &Method, resource: &str, request_id: &str) -> http::Response<crate::http::body::Body> {
+    pub fn into_response(
+        self,
+        method: &Method,
+        resource: &str,
+        request_id: &str,
+    ) -> http::Response<crate::http::body::Body> {
         let status = self.code.status();
         let mut rb = ResponseBuilder::new(status);
         for (name, value) in self.headers.iter() {
@@ -125,7 +140,12 @@ impl Error {
         if method == Method::HEAD {
             return rb.content_length(0).empty();
         }
-        let body = xml::error_body(self.code.as_str(), self.message(), if resource.is_empty() { "/" } else { resource }, request_id);
+        let body = xml::error_body(
+            self.code.as_str(),
+            self.message(),
+            if resource.is_empty() { "/" } else { resource },
+            request_id,
+        );
         rb.xml(body)
     }
 }
@@ -149,7 +169,10 @@ impl From<StorageError> for Error {
             StorageError::IncompleteBody => Error::new(ErrorCode::IncompleteBody),
             StorageError::TooLarge => Error::new(ErrorCode::EntityTooLarge),
             StorageError::Client(msg) => Error::with_message(ErrorCode::IncompleteBody, msg),
-            StorageError::Conflict => Error::with_message(ErrorCode::ServiceUnavailable, "concurrent modification, please retry"),
+            StorageError::Conflict => Error::with_message(
+                ErrorCode::ServiceUnavailable,
+                "concurrent modification, please retry",
+            ),
             StorageError::Io(e) => {
                 tracing::error!(error = %e, "storage I/O error");
                 Error::new(ErrorCode::InternalError)
@@ -166,10 +189,15 @@ impl From<AuthError> for Error {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Malformed(msg) => Error::with_message(ErrorCode::AccessDenied, msg),
-            AuthError::Expired => Error::with_message(ErrorCode::AccessDenied, "Request has expired"),
+            AuthError::Expired => {
+                Error::with_message(ErrorCode::AccessDenied, "Request has expired")
+            }
             AuthError::NotYetValid => Error::new(ErrorCode::RequestTimeTooSkewed),
             AuthError::UnknownKey => Error::new(ErrorCode::InvalidAccessKeyId),
-            AuthError::TokenMismatch => Error::with_message(ErrorCode::InvalidAccessKeyId, "The security token does not match the SecretId."),
+            AuthError::TokenMismatch => Error::with_message(
+                ErrorCode::InvalidAccessKeyId,
+                "The security token does not match the SecretId.",
+            ),
             AuthError::TokenExpired => Error::new(ErrorCode::ExpiredToken),
             AuthError::SignatureMismatch => Error::new(ErrorCode::SignatureDoesNotMatch),
         }

@@ -12,17 +12,17 @@
 //! `storage` is a transactional index (`MetaStore`) over immutable blobs
 //! (`BlobStore`); see ARCHITECTURE.md for the whole map.
 
+pub mod auth;
+pub mod conditional;
 pub mod config;
+pub mod error;
+pub mod http;
+pub mod op;
+pub mod render;
+pub mod route;
 pub mod server;
 pub mod service;
-pub mod http;
-pub mod auth;
-pub mod route;
-pub mod op;
-pub mod conditional;
 pub mod storage;
-pub mod render;
-pub mod error;
 pub mod testing;
 
 pub use config::Config;

@@ -9,7 +9,12 @@ use localcos::config::{Config, ServeArgs, StorageMode};
 use localcos::server::Server;
 
 #[derive(Parser)]
-#[command(name = "localcos", version, about = "A Tencent COS-compatible object storage server", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "localcos",
+    version,
+    about = "A Tencent COS-compatible object storage server",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -47,7 +52,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     init_logging(&config);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     rt.block_on(async move {
         let server = match Server::bind(config).await {
             Ok(s) => s,
@@ -63,8 +71,11 @@ fn serve(args: ServeArgs) -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log_json {
         builder.json().init();
     } else {
@@ -76,7 +87,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -91,16 +103,30 @@ async fn shutdown_signal() {
 fn print_banner(server: &Server) {
     let c = server.config();
     let addr = server.local_addr();
-    let shown = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
+    let shown = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
     let cred = c.default_credential();
-    let key = if c.generated_credentials { cred.secret_key.expose().to_string() } else { "<your LOCALCOS_SECRET_KEY>".to_string() };
+    let key = if c.generated_credentials {
+        cred.secret_key.expose().to_string()
+    } else {
+        "<your LOCALCOS_SECRET_KEY>".to_string()
+    };
     let storage = match &c.storage {
         StorageMode::Memory => "memory (ephemeral: nothing is kept)".to_string(),
         StorageMode::Dir(d) => format!("{} (redb index + blob files)", d.display()),
     };
     let buckets: Vec<&str> = c.buckets.iter().map(|b| b.as_str()).collect();
     let region = &c.addressing.region;
-    let (ip, port) = (shown.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1"), addr.port());
+    let (ip, port) = (
+        shown
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or("127.0.0.1"),
+        addr.port(),
+    );
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "localcos listening on http://{addr}");
     let _ = writeln!(
@@ -127,12 +153,20 @@ fn print_banner(server: &Server) {
 
 /// GET /-/health/ready over plain TCP (no HTTP client in the image needed).
 fn healthcheck(url: &str) -> ExitCode {
-    let addr = url.trim_start_matches("http://").trim_end_matches('/').replace("0.0.0.0", "127.0.0.1");
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .replace("0.0.0.0", "127.0.0.1");
     let attempt = || -> std::io::Result<bool> {
-        let sock = addr.parse().map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
+        let sock = addr
+            .parse()
+            .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
         let mut s = std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(3))?;
         s.set_read_timeout(Some(Duration::from_secs(3)))?;
-        write!(s, "GET /-/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+        write!(
+            s,
+            "GET /-/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
         let mut buf = [0u8; 64];
         let n = s.read(&mut buf)?;
         Ok(buf[..n].starts_with(b"HTTP/1.1 200"))

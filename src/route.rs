@@ -48,18 +48,51 @@ impl Operation {
 
 /// Query names that select a sub-resource (an API of its own), as COS lists them.
 const SUB_RESOURCES: &[&str] = &[
-    "acl", "accelerate", "append", "cors", "delete", "domain", "domaincertificate", "encryption", "intelligenttiering",
-    "inventory", "lifecycle", "location", "logging", "object-lock", "origin", "partNumber", "policy", "referer",
-    "replication", "restore", "select", "tagging", "uploadId", "uploads", "versioning", "versions", "website",
-    "ci-process", "symlink", "retention", "torrent",
+    "acl",
+    "accelerate",
+    "append",
+    "cors",
+    "delete",
+    "domain",
+    "domaincertificate",
+    "encryption",
+    "intelligenttiering",
+    "inventory",
+    "lifecycle",
+    "location",
+    "logging",
+    "object-lock",
+    "origin",
+    "partNumber",
+    "policy",
+    "referer",
+    "replication",
+    "restore",
+    "select",
+    "tagging",
+    "uploadId",
+    "uploads",
+    "versioning",
+    "versions",
+    "website",
+    "ci-process",
+    "symlink",
+    "retention",
+    "torrent",
 ];
 
 fn sub_resource(q: &Query) -> Option<&str> {
-    q.pairs().iter().map(|(k, _)| k.as_str()).find(|k| SUB_RESOURCES.contains(k))
+    q.pairs()
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| SUB_RESOURCES.contains(k))
 }
 
 fn not_implemented(what: &str) -> Error {
-    Error::with_message(ErrorCode::NotImplemented, format!("`{what}` is not implemented by this localcos version."))
+    Error::with_message(
+        ErrorCode::NotImplemented,
+        format!("`{what}` is not implemented by this localcos version."),
+    )
 }
 
 fn method_not_allowed() -> Error {
@@ -73,7 +106,10 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
             Method::GET => Ok(Operation::ListBuckets),
             _ => Err(method_not_allowed()),
         },
-        Target::Reserved(p) => Err(Error::with_message(ErrorCode::NoSuchResource, format!("No such endpoint {p}"))),
+        Target::Reserved(p) => Err(Error::with_message(
+            ErrorCode::NoSuchResource,
+            format!("No such endpoint {p}"),
+        )),
         Target::Bucket(b) => {
             let b = b.clone();
             match (method.clone(), sub_resource(q)) {
@@ -83,20 +119,44 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, None) => Ok(Operation::ListObjects(b)),
                 (Method::POST, Some("delete")) => Ok(Operation::DeleteObjects(b)),
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
-                (m, Some(sub)) if [Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::HEAD].contains(&m) => Err(not_implemented(&format!("{m} ?{sub}"))),
+                (m, Some(sub))
+                    if [
+                        Method::GET,
+                        Method::PUT,
+                        Method::POST,
+                        Method::DELETE,
+                        Method::HEAD,
+                    ]
+                    .contains(&m) =>
+                {
+                    Err(not_implemented(&format!("{m} ?{sub}")))
+                }
                 _ => Err(method_not_allowed()),
             }
         }
         Target::Object(b, k) => {
             let (b, k) = (b.clone(), k.clone());
             match (method.clone(), sub_resource(q)) {
-                (Method::PUT, None) if header::get(h, header::X_COS_COPY_SOURCE).is_some() => Ok(Operation::CopyObject(b, k)),
+                (Method::PUT, None) if header::get(h, header::X_COS_COPY_SOURCE).is_some() => {
+                    Ok(Operation::CopyObject(b, k))
+                }
                 (Method::PUT, None) => Ok(Operation::PutObject(b, k)),
                 (Method::GET, None) => Ok(Operation::GetObject(b, k)),
                 (Method::HEAD, None) => Ok(Operation::HeadObject(b, k)),
                 (Method::DELETE, None) => Ok(Operation::DeleteObject(b, k)),
                 (Method::POST, None) => Err(method_not_allowed()),
-                (m, Some(sub)) if [Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::HEAD].contains(&m) => Err(not_implemented(&format!("{m} ?{sub}"))),
+                (m, Some(sub))
+                    if [
+                        Method::GET,
+                        Method::PUT,
+                        Method::POST,
+                        Method::DELETE,
+                        Method::HEAD,
+                    ]
+                    .contains(&m) =>
+                {
+                    Err(not_implemented(&format!("{m} ?{sub}")))
+                }
                 _ => Err(method_not_allowed()),
             }
         }
@@ -120,26 +180,58 @@ mod tests {
     fn route_table() {
         let none = HeaderMap::new();
         let mut copy = HeaderMap::new();
-        copy.insert("x-cos-copy-source", "b-1250000000.cos.ap-guangzhou.myqcloud.com/x".parse().unwrap());
+        copy.insert(
+            "x-cos-copy-source",
+            "b-1250000000.cos.ap-guangzhou.myqcloud.com/x"
+                .parse()
+                .unwrap(),
+        );
         let q = |s: &str| Query::parse(Some(s)).unwrap();
         let cases: Vec<(Method, Target, &str, &HeaderMap, &str)> = vec![
             (Method::GET, Target::Service, "", &none, "ListBuckets"),
             (Method::PUT, b(), "", &none, "CreateBucket"),
             (Method::HEAD, b(), "", &none, "HeadBucket"),
             (Method::DELETE, b(), "", &none, "DeleteBucket"),
-            (Method::GET, b(), "prefix=&delimiter=&marker=&max-keys=1000&encoding-type=url", &none, "ListObjects"),
+            (
+                Method::GET,
+                b(),
+                "prefix=&delimiter=&marker=&max-keys=1000&encoding-type=url",
+                &none,
+                "ListObjects",
+            ),
             (Method::POST, b(), "delete", &none, "DeleteObjects"),
             (Method::PUT, o(), "", &none, "PutObject"),
             (Method::PUT, o(), "", &copy, "CopyObject"),
-            (Method::GET, o(), "response-content-type=text/plain", &none, "GetObject"),
+            (
+                Method::GET,
+                o(),
+                "response-content-type=text/plain",
+                &none,
+                "GetObject",
+            ),
             (Method::HEAD, o(), "versionId=null", &none, "HeadObject"),
             (Method::DELETE, o(), "", &none, "DeleteObject"),
         ];
         for (m, t, qs, h, want) in cases {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
         }
-        assert_eq!(resolve(&Method::GET, &b(), &q("cors"), &none).unwrap_err().code, ErrorCode::NotImplemented);
-        assert_eq!(resolve(&Method::PATCH, &o(), &q(""), &none).unwrap_err().code, ErrorCode::MethodNotAllowed);
-        assert_eq!(resolve(&Method::PUT, &Target::Service, &q(""), &none).unwrap_err().code, ErrorCode::MethodNotAllowed);
+        assert_eq!(
+            resolve(&Method::GET, &b(), &q("cors"), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::NotImplemented
+        );
+        assert_eq!(
+            resolve(&Method::PATCH, &o(), &q(""), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::MethodNotAllowed
+        );
+        assert_eq!(
+            resolve(&Method::PUT, &Target::Service, &q(""), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::MethodNotAllowed
+        );
     }
 }

@@ -51,6 +51,35 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
 }
 
+/// Opens the storage the config names and creates the configured buckets.
+pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
+    let store = match &config.storage {
+        StorageMode::Memory => Store::memory(),
+        StorageMode::Dir(dir) => Store::open_fs(dir).await?,
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    for b in &config.buckets {
+        let rec = BucketRecord {
+            name: b.as_str().to_string(),
+            region: config.addressing.region.clone(),
+            created_ms: now_ms,
+        };
+        match store.create_bucket(rec).await {
+            Ok(()) | Err(StorageError::BucketExists) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let keys = KeyStore::new(config.credentials.clone());
+    Ok(Arc::new(AppState {
+        store,
+        config: Arc::new(config),
+        keys,
+    }))
+}
+
 /// A bound, ready server.
 pub struct Server {
     service: Arc<Service>,
@@ -61,24 +90,20 @@ pub struct Server {
 impl Server {
     /// Opens storage, creates the configured buckets and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
-        let store = match &config.storage {
-            StorageMode::Memory => Store::memory(),
-            StorageMode::Dir(dir) => Store::open_fs(dir).await?,
-        };
-        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        for b in &config.buckets {
-            let rec = BucketRecord { name: b.as_str().to_string(), region: config.addressing.region.clone(), created_ms: now_ms };
-            match store.create_bucket(rec).await {
-                Ok(()) | Err(StorageError::BucketExists) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let listen = config.listen;
+        let state = build_state(config).await?;
         crate::render::headers::init_header_case().await;
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
-        let local_addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
-        let keys = KeyStore::new(config.credentials.clone());
-        let state = Arc::new(AppState { store, config: Arc::new(config), keys });
-        Ok(Server { service: Arc::new(Service::new(state)), listener, local_addr })
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| StartError::Bind(listen, e))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(listen, e))?;
+        Ok(Server {
+            service: Arc::new(Service::new(state)),
+            listener,
+            local_addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -133,7 +158,10 @@ impl Server {
             }
         }
         drop(self.listener);
-        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("connections still open after 10 s; closing them");
         }
     }

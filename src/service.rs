@@ -35,15 +35,24 @@ static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 fn request_id() -> String {
     static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let nonce = *NONCE.get_or_init(rand::random);
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
     base64::engine::general_purpose::STANDARD.encode(format!("{secs:x}_{nonce:08x}_{n:x}"))
 }
 
 impl Service {
     pub fn new(state: Arc<AppState>) -> Service {
-        let auth = AuthOptions { leeway: state.config.auth_leeway };
-        Service { admin: crate::server::admin_router(state.clone()), state, auth }
+        let auth = AuthOptions {
+            leeway: state.config.auth_leeway,
+        };
+        Service {
+            admin: crate::server::admin_router(state.clone()),
+            state,
+            auth,
+        }
     }
 
     /// Handles one request and always returns a response.
@@ -61,7 +70,10 @@ impl Service {
             Err((e, op, who)) => (e.into_response(&method, &resource, &id), op, who),
         };
         let headers = resp.headers_mut();
-        headers.insert("x-cos-request-id", HeaderValue::from_str(&id).expect("base64 is a valid header"));
+        headers.insert(
+            "x-cos-request-id",
+            HeaderValue::from_str(&id).expect("base64 is a valid header"),
+        );
         headers.insert("server", HeaderValue::from_static("tencent-cos"));
         apply_header_case(resp.extensions_mut());
         tracing::info!(
@@ -79,7 +91,13 @@ impl Service {
     }
 
     #[allow(clippy::type_complexity)]
-    async fn pipeline<B>(&self, req: Request<B>) -> Result<(http::Response<Body>, &'static str, Option<String>), (Error, &'static str, Option<String>)>
+    async fn pipeline<B>(
+        &self,
+        req: Request<B>,
+    ) -> Result<
+        (http::Response<Body>, &'static str, Option<String>),
+        (Error, &'static str, Option<String>),
+    >
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display,
@@ -87,43 +105,91 @@ impl Service {
         let config = &self.state.config;
         let fail = |e: Error| (e, "-", None);
         // Limits hyper does not enforce with a COS error body (NOTES 3).
-        let header_bytes: usize = req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum();
         if header_bytes > config.max_header_bytes {
             return Err(fail(Error::new(ErrorCode::RequestHeaderSectionTooLarge)));
         }
         // Target: absolute-form authority first (RFC 9112 §3.2.2), else Host.
         let host = match req.uri().authority() {
             Some(a) => a.as_str().to_string(),
-            None => req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("").to_string(),
+            None => req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
         };
-        let invalid_uri = || Error::with_message(ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
+        let invalid_uri =
+            || Error::with_message(ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
         let path = percent_decode(req.uri().path(), false).map_err(|_| fail(invalid_uri()))?;
         let query = Query::parse(req.uri().query()).map_err(|_| fail(invalid_uri()))?;
         let target = target::resolve(&host, &path, &config.addressing).map_err(fail)?;
         if let Target::Reserved(p) = &target {
             if !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
-                return Err(fail(Error::with_message(ErrorCode::NoSuchResource, format!("No such localcos endpoint {p}."))));
+                return Err(fail(Error::with_message(
+                    ErrorCode::NoSuchResource,
+                    format!("No such localcos endpoint {p}."),
+                )));
             }
             // Admin endpoints take no body.
-            let resp = self.admin.clone().oneshot(req.map(|_| axum::body::Body::empty())).await.unwrap_or_else(|e| match e {});
+            let resp = self
+                .admin
+                .clone()
+                .oneshot(req.map(|_| axum::body::Body::empty()))
+                .await
+                .unwrap_or_else(|e| match e {});
             let (parts, body) = resp.into_parts();
-            let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
-            return Ok((http::Response::from_parts(parts, Body::Full(bytes)), "Admin", None));
+            let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+                .await
+                .unwrap_or_default();
+            return Ok((
+                http::Response::from_parts(parts, Body::Full(bytes)),
+                "Admin",
+                None,
+            ));
         }
 
         // Authentication: verify the signature, or anonymous.
-        let parts = RequestParts { method: req.method(), path: &path, query: query.pairs(), headers: req.headers() };
-        let identity = auth::verify(&parts, &self.state.keys, config::now(), &self.auth).map_err(|e| fail(e.into()))?;
+        let parts = RequestParts {
+            method: req.method(),
+            path: &path,
+            query: query.pairs(),
+            headers: req.headers(),
+        };
+        let identity = auth::verify(&parts, &self.state.keys, config::now(), &self.auth)
+            .map_err(|e| fail(e.into()))?;
         let who = identity.as_ref().map(|i| i.secret_id.clone());
         let Some(identity) = identity else {
             // Everything is private until ACLs and policies land.
-            return Err((Error::with_message(ErrorCode::AccessDenied, "Anonymous access is not allowed."), "-", None));
+            return Err((
+                Error::with_message(ErrorCode::AccessDenied, "Anonymous access is not allowed."),
+                "-",
+                None,
+            ));
         };
-        let query = Query::from_pairs(query.pairs().iter().filter(|(k, _)| !auth::is_auth_param(k)).cloned().collect());
-        let op = route::resolve(req.method(), &target, &query, req.headers()).map_err(|e| (e, "-", who.clone()))?;
+        let query = Query::from_pairs(
+            query
+                .pairs()
+                .iter()
+                .filter(|(k, _)| !auth::is_auth_param(k))
+                .cloned()
+                .collect(),
+        );
+        let op = route::resolve(req.method(), &target, &query, req.headers())
+            .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
         let (parts, body) = req.into_parts();
-        let r = Req { method: parts.method, headers: parts.headers, query, body: request_stream(body), identity: Some(identity) };
+        let r = Req {
+            method: parts.method,
+            headers: parts.headers,
+            query,
+            body: request_stream(body),
+            identity: Some(identity),
+        };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),
             Err(e) => Err((e, name, who)),
@@ -133,7 +199,16 @@ impl Service {
 
 /// What `<Resource>` names: the host and raw path, never empty.
 fn resource_of<B>(req: &Request<B>) -> String {
-    let host = req.uri().authority().map(|a| a.as_str()).or_else(|| req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok())).unwrap_or("");
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            req.headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or("");
     let path = req.uri().path();
     format!("{host}{path}")
 }

@@ -7,7 +7,13 @@ use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
 use crate::config::Config;
-use crate::server::{Server, StartError};
+use crate::server::{build_state, Server, StartError};
+use crate::service::Service;
+
+/// The whole request pipeline without a socket, for `Service::handle` calls.
+pub async fn app(config: Config) -> Result<Service, StartError> {
+    Ok(Service::new(build_state(config).await?))
+}
 
 pub struct TestServer {
     addr: SocketAddr,
@@ -20,7 +26,11 @@ pub struct TestServer {
 impl TestServer {
     /// An ephemeral (in-memory) server with fixed test credentials.
     pub fn start() -> TestServer {
-        Self::start_with(Config::for_tests("AKIDlocalcostest", "localcos-test-secret-key")).expect("test server starts")
+        Self::start_with(Config::for_tests(
+            "AKIDlocalcostest",
+            "localcos-test-secret-key",
+        ))
+        .expect("test server starts")
     }
 
     /// A server with the given config; its `listen` port may be 0.
@@ -31,12 +41,20 @@ impl TestServer {
         let thread = std::thread::Builder::new()
             .name("localcos-test-server".into())
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async move {
                     match Server::bind(config).await {
                         Ok(server) => {
                             let _ = ready_tx.send(Ok(server.local_addr()));
-                            server.run(async { let _ = stop_rx.await; }).await;
+                            server
+                                .run(async {
+                                    let _ = stop_rx.await;
+                                })
+                                .await;
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));

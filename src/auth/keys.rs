@@ -49,7 +49,12 @@ pub struct KeyStore {
 
 impl KeyStore {
     pub fn new(creds: impl IntoIterator<Item = Credential>) -> Self {
-        KeyStore { by_id: creds.into_iter().map(|c| (c.secret_id.clone(), c)).collect() }
+        KeyStore {
+            by_id: creds
+                .into_iter()
+                .map(|c| (c.secret_id.clone(), c))
+                .collect(),
+        }
     }
     pub fn lookup(&self, secret_id: &str) -> Option<&Credential> {
         self.by_id.get(secret_id)

@@ -62,7 +62,9 @@ pub struct AuthOptions {
 
 impl Default for AuthOptions {
     fn default() -> Self {
-        AuthOptions { leeway: Duration::from_secs(900) }
+        AuthOptions {
+            leeway: Duration::from_secs(900),
+        }
     }
 }
 

@@ -1,14 +1,25 @@
 //! TEMPORARY stand-in until the evaluator branch lands.
+use http::{HeaderMap, Method};
 use std::ops::Range;
 use std::time::SystemTime;
-use http::{HeaderMap, Method};
-pub enum ByteRange { FromTo(u64, u64), From(u64), Suffix(u64) }
-pub enum RangeHeader { Single(ByteRange), Ignored }
+pub enum ByteRange {
+    FromTo(u64, u64),
+    From(u64),
+    Suffix(u64),
+}
+pub enum RangeHeader {
+    Single(ByteRange),
+    Ignored,
+}
 pub struct Unsatisfiable;
 impl ByteRange {
     pub fn parse(v: &str) -> RangeHeader {
-        let Some(spec) = v.trim().strip_prefix("bytes=") else { return RangeHeader::Ignored };
-        let Some((a, b)) = spec.split_once('-') else { return RangeHeader::Ignored };
+        let Some(spec) = v.trim().strip_prefix("bytes=") else {
+            return RangeHeader::Ignored;
+        };
+        let Some((a, b)) = spec.split_once('-') else {
+            return RangeHeader::Ignored;
+        };
         match (a.trim().parse::<u64>().ok(), b.trim().parse::<u64>().ok()) {
             (Some(a), Some(b)) if a <= b => RangeHeader::Single(ByteRange::FromTo(a, b)),
             (Some(a), None) if b.trim().is_empty() => RangeHeader::Single(ByteRange::From(a)),
@@ -26,16 +37,49 @@ impl ByteRange {
     }
 }
 #[derive(Default)]
-pub struct Conditions { pub if_match: Option<String>, pub if_none_match: Option<String> }
-impl Conditions {
-    pub fn from_headers(h: &HeaderMap) -> Self { Conditions { if_match: h.get("if-match").and_then(|v| v.to_str().ok()).map(str::to_owned), if_none_match: h.get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_owned) } }
-    pub fn from_copy_source_headers(_h: &HeaderMap) -> Self { Conditions::default() }
-    pub fn is_empty(&self) -> bool { self.if_match.is_none() && self.if_none_match.is_none() }
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
 }
-pub struct Validators<'a> { pub etag: &'a str, pub last_modified: SystemTime }
-pub enum Decision { Proceed, NotModified, PreconditionFailed }
+impl Conditions {
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        Conditions {
+            if_match: h
+                .get("if-match")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            if_none_match: h
+                .get("if-none-match")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+    pub fn from_copy_source_headers(_h: &HeaderMap) -> Self {
+        Conditions::default()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.if_match.is_none() && self.if_none_match.is_none()
+    }
+}
+pub struct Validators<'a> {
+    pub etag: &'a str,
+    pub last_modified: SystemTime,
+}
+pub enum Decision {
+    Proceed,
+    NotModified,
+    PreconditionFailed,
+}
 pub fn evaluate(_m: &Method, c: &Conditions, v: &Validators<'_>) -> Decision {
-    if let Some(m) = &c.if_match { if m.trim_matches('"') != v.etag && m != "*" { return Decision::PreconditionFailed; } }
-    if let Some(m) = &c.if_none_match { if m.trim_matches('"') == v.etag || m == "*" { return Decision::NotModified; } }
+    if let Some(m) = &c.if_match {
+        if m.trim_matches('"') != v.etag && m != "*" {
+            return Decision::PreconditionFailed;
+        }
+    }
+    if let Some(m) = &c.if_none_match {
+        if m.trim_matches('"') == v.etag || m == "*" {
+            return Decision::NotModified;
+        }
+    }
     Decision::Proceed
 }

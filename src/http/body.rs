@@ -15,7 +15,10 @@ pub enum Body {
     Empty,
     Full(Bytes),
     /// A stream of exactly `len` bytes (the `Content-Length` we announced).
-    Stream { stream: ByteStream, len: u64 },
+    Stream {
+        stream: ByteStream,
+        len: u64,
+    },
 }
 
 impl Default for Body {
@@ -40,7 +43,10 @@ impl http_body::Body for Body {
     type Data = Bytes;
     type Error = StorageError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, StorageError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, StorageError>>> {
         match &mut *self {
             Body::Empty => Poll::Ready(None),
             Body::Full(b) => {
@@ -118,7 +124,9 @@ where
                     Ok(data) => Poll::Ready(Some(Ok(data))),
                     Err(_trailers) => continue,
                 },
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(StorageError::Client(e.to_string())))),
+                Poll::Ready(Some(Err(e))) => {
+                    Poll::Ready(Some(Err(StorageError::Client(e.to_string()))))
+                }
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             };
@@ -128,7 +136,10 @@ where
 
 /// Reads a small request body (an XML document) into memory, refusing more
 /// than `limit` bytes. `Err(None)` = too large, `Err(Some(e))` = stream error.
-pub async fn read_limited(mut body: ByteStream, limit: usize) -> Result<Bytes, Option<StorageError>> {
+pub async fn read_limited(
+    mut body: ByteStream,
+    limit: usize,
+) -> Result<Bytes, Option<StorageError>> {
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(Some)?;

@@ -30,7 +30,12 @@ pub fn get<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub fn content_length(h: &HeaderMap) -> Result<Option<u64>> {
     match get(h, "content-length") {
         None => Ok(None),
-        Some(v) => v.parse::<u64>().map(Some).map_err(|_| Error::with_message(ErrorCode::InvalidArgument, "Content-Length is not a valid number.")),
+        Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+            Error::with_message(
+                ErrorCode::InvalidArgument,
+                "Content-Length is not a valid number.",
+            )
+        }),
     }
 }
 
@@ -41,9 +46,15 @@ pub fn is_chunked(h: &HeaderMap) -> bool {
 
 /// `Content-MD5`: base64 of 16 bytes, else 400 InvalidDigest.
 pub fn content_md5(h: &HeaderMap) -> Result<Option<[u8; 16]>> {
-    let Some(v) = get(h, "content-md5") else { return Ok(None) };
-    let raw = base64::engine::general_purpose::STANDARD.decode(v).map_err(|_| Error::new(ErrorCode::InvalidDigest))?;
-    <[u8; 16]>::try_from(raw.as_slice()).map(Some).map_err(|_| Error::new(ErrorCode::InvalidDigest))
+    let Some(v) = get(h, "content-md5") else {
+        return Ok(None);
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v)
+        .map_err(|_| Error::new(ErrorCode::InvalidDigest))?;
+    <[u8; 16]>::try_from(raw.as_slice())
+        .map(Some)
+        .map_err(|_| Error::new(ErrorCode::InvalidDigest))
 }
 
 /// A `true`/`false` flag; anything but case-insensitive `true` is false.
@@ -58,17 +69,32 @@ pub fn object_headers(h: &HeaderMap) -> Result<ObjectHeaders> {
     let mut user_meta = Vec::new();
     let mut total = 0usize;
     for (name, value) in h.iter() {
-        let Some(suffix) = name.as_str().strip_prefix(X_COS_META_PREFIX) else { continue };
-        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
-            return Err(Error::with_message(ErrorCode::InvalidArgument, "x-cos-meta-* values must be UTF-8."));
+        let Some(suffix) = name.as_str().strip_prefix(X_COS_META_PREFIX) else {
+            continue;
         };
-        if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(Error::with_message(ErrorCode::InvalidArgument, format!("Invalid metadata name x-cos-meta-{suffix}.")));
+        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
+            return Err(Error::with_message(
+                ErrorCode::InvalidArgument,
+                "x-cos-meta-* values must be UTF-8.",
+            ));
+        };
+        if suffix.is_empty()
+            || !suffix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(Error::with_message(
+                ErrorCode::InvalidArgument,
+                format!("Invalid metadata name x-cos-meta-{suffix}."),
+            ));
         }
         let size = name.as_str().len() + value.len();
         total += size;
         if size > MAX_META_ONE || total > MAX_META_TOTAL {
-            return Err(Error::with_message(ErrorCode::InvalidArgument, "Your metadata headers exceed the maximum allowed metadata size."));
+            return Err(Error::with_message(
+                ErrorCode::InvalidArgument,
+                "Your metadata headers exceed the maximum allowed metadata size.",
+            ));
         }
         user_meta.push((suffix.to_string(), value.trim().to_string()));
     }
@@ -88,8 +114,18 @@ pub fn storage_class(h: &HeaderMap) -> Result<String> {
     match get(h, X_COS_STORAGE_CLASS) {
         None => Ok("STANDARD".to_string()),
         Some(v) => match v {
-            "STANDARD" | "STANDARD_IA" | "INTELLIGENT_TIERING" | "ARCHIVE" | "DEEP_ARCHIVE" | "MAZ_STANDARD" | "MAZ_STANDARD_IA" | "MAZ_INTELLIGENT_TIERING" => Ok(v.to_string()),
-            _ => Err(Error::with_message(ErrorCode::InvalidArgument, format!("The storage class `{v}` is not valid."))),
+            "STANDARD"
+            | "STANDARD_IA"
+            | "INTELLIGENT_TIERING"
+            | "ARCHIVE"
+            | "DEEP_ARCHIVE"
+            | "MAZ_STANDARD"
+            | "MAZ_STANDARD_IA"
+            | "MAZ_INTELLIGENT_TIERING" => Ok(v.to_string()),
+            _ => Err(Error::with_message(
+                ErrorCode::InvalidArgument,
+                format!("The storage class `{v}` is not valid."),
+            )),
         },
     }
 }
@@ -101,22 +137,44 @@ mod tests {
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
 
     #[test]
     fn md5_forms() {
-        assert_eq!(content_md5(&map(&[("content-md5", "7o3pGNBWQBRbGPcPTDqmAg==")])).unwrap().unwrap()[0], 0xee);
-        assert_eq!(content_md5(&map(&[("content-md5", "nope")])).unwrap_err().code, ErrorCode::InvalidDigest);
-        assert_eq!(content_md5(&map(&[("content-md5", "AAAA")])).unwrap_err().code, ErrorCode::InvalidDigest);
+        assert_eq!(
+            content_md5(&map(&[("content-md5", "7o3pGNBWQBRbGPcPTDqmAg==")]))
+                .unwrap()
+                .unwrap()[0],
+            0xee
+        );
+        assert_eq!(
+            content_md5(&map(&[("content-md5", "nope")]))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidDigest
+        );
+        assert_eq!(
+            content_md5(&map(&[("content-md5", "AAAA")]))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidDigest
+        );
         assert_eq!(content_md5(&map(&[("content-md5", "")])).unwrap(), None);
     }
 
     #[test]
     fn meta_and_empty_headers() {
-        let h = map(&[("x-cos-meta-Foo", "bar"), ("cache-control", ""), ("content-type", "text/plain")]);
+        let h = map(&[
+            ("x-cos-meta-Foo", "bar"),
+            ("cache-control", ""),
+            ("content-type", "text/plain"),
+        ]);
         let oh = object_headers(&h).unwrap();
         assert_eq!(oh.user_meta, vec![("foo".to_string(), "bar".to_string())]);
         assert_eq!(oh.cache_control, None);

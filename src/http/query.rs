@@ -5,27 +5,31 @@
 /// Decodes `%XX` sequences; with `plus_is_space`, `+` becomes a space first.
 /// A `%` not followed by two hex digits is kept literally (as COS and most
 /// servers do). `Err` if the decoded bytes are not UTF-8.
-pub fn percent_decode(raw: &str, plus_is_space: bool) -> Result<String, std::string::FromUtf8Error> {
+pub fn percent_decode(
+    raw: &str,
+    plus_is_space: bool,
+) -> Result<String, std::string::FromUtf8Error> {
     let bytes = raw.as_bytes();
-    if !bytes.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+    if !bytes
+        .iter()
+        .any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    {
         return Ok(raw.to_owned());
     }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
                 }
-            }
+                _ => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
@@ -76,7 +80,10 @@ impl Query {
 
     /// The first value of `name` (exact, case-sensitive match as COS does).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, name: &str) -> bool {

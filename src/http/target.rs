@@ -39,14 +39,32 @@ impl BucketName {
     /// Rules (436/13312): `[a-z0-9-]`, no leading/trailing `-`; the whole
     /// `<name>-<appid>.cos.<region>.myqcloud.com` at most 60 characters.
     pub fn parse(name: &str, appid: &str, region: &str) -> Result<BucketName, Error> {
-        let valid_chars = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid_chars || name.starts_with('-') || name.ends_with('-') || name == "." || name == ".." {
-            return Err(Error::with_message(ErrorCode::InvalidBucketName, format!("The specified bucket name `{name}` is not valid.")));
+        let valid_chars = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_chars
+            || name.starts_with('-')
+            || name.ends_with('-')
+            || name == "."
+            || name == ".."
+        {
+            return Err(Error::with_message(
+                ErrorCode::InvalidBucketName,
+                format!("The specified bucket name `{name}` is not valid."),
+            ));
         }
-        let full = if has_appid_suffix(name) { name.to_string() } else { format!("{name}-{appid}") };
+        let full = if has_appid_suffix(name) {
+            name.to_string()
+        } else {
+            format!("{name}-{appid}")
+        };
         let (short, _) = full.rsplit_once('-').unwrap_or((&full, ""));
         if short.is_empty() || short.ends_with('-') {
-            return Err(Error::with_message(ErrorCode::InvalidBucketName, format!("The specified bucket name `{name}` is not valid.")));
+            return Err(Error::with_message(
+                ErrorCode::InvalidBucketName,
+                format!("The specified bucket name `{name}` is not valid."),
+            ));
         }
         // `<full>.cos.<region>.myqcloud.com`
         if full.len() + ".cos.".len() + region.len() + ".myqcloud.com".len() > 60 {
@@ -68,7 +86,9 @@ impl fmt::Display for BucketName {
 
 fn has_appid_suffix(name: &str) -> bool {
     match name.rsplit_once('-') {
-        Some((head, digits)) => !head.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()),
+        Some((head, digits)) => {
+            !head.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
         None => false,
     }
 }
@@ -84,7 +104,10 @@ impl ObjectKey {
             return Err(Error::new(ErrorCode::KeyTooLong));
         }
         if key.is_empty() || key.bytes().any(|b| b < 0x20 || b == 0x7f) {
-            return Err(Error::with_message(ErrorCode::InvalidObjectName, "The object key contains characters that are not allowed."));
+            return Err(Error::with_message(
+                ErrorCode::InvalidObjectName,
+                "The object key contains characters that are not allowed.",
+            ));
         }
         Ok(ObjectKey(key.to_string()))
     }
@@ -144,16 +167,24 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
     }
     let labels: Vec<&str> = host.split('.').collect();
     // H5: service endpoints.
-    let is_service = matches!(host, "service.cos.myqcloud.com" | "service.cos.tencentcos.cn")
-        || a.service_hosts.iter().any(|s| s == host)
+    let is_service = matches!(
+        host,
+        "service.cos.myqcloud.com" | "service.cos.tencentcos.cn"
+    ) || a.service_hosts.iter().any(|s| s == host)
         || a.base_domains.iter().any(|b| b == host)
-        || (labels.len() == 4 && labels[0] == "cos" && ((labels[2] == "myqcloud" && labels[3] == "com") || (labels[2] == "tencentcos" && labels[3] == "cn")));
+        || (labels.len() == 4
+            && labels[0] == "cos"
+            && ((labels[2] == "myqcloud" && labels[3] == "com")
+                || (labels[2] == "tencentcos" && labels[3] == "cn")));
     if is_service {
         return HostKind::Service;
     }
     // H1: configured base domains.
     for base in &a.base_domains {
-        if let Some(prefix) = host.strip_suffix(base.as_str()).and_then(|p| p.strip_suffix('.')) {
+        if let Some(prefix) = host
+            .strip_suffix(base.as_str())
+            .and_then(|p| p.strip_suffix('.'))
+        {
             if !prefix.contains('.') && !prefix.is_empty() {
                 return HostKind::Bucket(prefix.to_string());
             }
@@ -165,7 +196,6 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
         [b, "cos", _region, "myqcloud", "com"] => Some(*b),
         [b, "cos", _region, "tencentcos", "cn"] => Some(*b),
         [b, "cos-internal", _region, "tencentcos", "cn"] => Some(*b),
-        [b, "cos", "accelerate", "myqcloud", "com"] => Some(*b),
         [b, _region, "myqcloud", "com"] => Some(*b),
         _ => None,
     };
@@ -173,7 +203,12 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
         return HostKind::Bucket(b.to_string());
     }
     // Fallback: `<name>-<appid>.<anything>` with at least three labels (NOTES 6).
-    if n >= 3 && has_appid_suffix(labels[0]) && labels[0].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if n >= 3
+        && has_appid_suffix(labels[0])
+        && labels[0]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return HostKind::Bucket(labels[0].to_string());
     }
     HostKind::Bare
@@ -195,7 +230,9 @@ pub fn resolve(host: &str, path: &str, a: &Addressing) -> Result<Target, Error> 
     };
     match kind {
         HostKind::Bucket(b) => object_or_bucket(&b, rest),
-        HostKind::Service | HostKind::Bare if path.starts_with("/-/") || path == "/-" => Ok(Target::Reserved(path.to_string())),
+        HostKind::Service | HostKind::Bare if path.starts_with("/-/") || path == "/-" => {
+            Ok(Target::Reserved(path.to_string()))
+        }
         HostKind::Service => {
             if rest.is_empty() {
                 Ok(Target::Service)
@@ -232,7 +269,11 @@ mod tests {
             region: "ap-guangzhou".into(),
             base_domains: vec!["cos.local".into()],
             service_hosts: vec![],
-            domains: [("files.example.com".to_string(), "mapped-1250000000".to_string())].into(),
+            domains: [(
+                "files.example.com".to_string(),
+                "mapped-1250000000".to_string(),
+            )]
+            .into(),
             default_bucket: None,
         }
     }
@@ -246,26 +287,74 @@ mod tests {
         let a = addressing();
         let eb = "examplebucket-1250000000";
         let cases: Vec<(&str, &str, Target)> = vec![
-            ("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com", "/a/b.txt", obj(eb, "a/b.txt")),
-            ("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com:9000", "/", Target::Bucket(BucketName(eb.into()))),
-            ("examplebucket-1250000000.cos.ap-beijing.tencentcos.cn", "/k", obj(eb, "k")),
-            ("examplebucket-1250000000.cos-internal.ap-beijing.tencentcos.cn", "/k", obj(eb, "k")),
-            ("examplebucket-1250000000.cos.accelerate.myqcloud.com", "/k", obj(eb, "k")),
-            ("examplebucket-1250000000.ap-guangzhou.myqcloud.com", "/k", obj(eb, "k")),
+            (
+                "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com",
+                "/a/b.txt",
+                obj(eb, "a/b.txt"),
+            ),
+            (
+                "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com:9000",
+                "/",
+                Target::Bucket(BucketName(eb.into())),
+            ),
+            (
+                "examplebucket-1250000000.cos.ap-beijing.tencentcos.cn",
+                "/k",
+                obj(eb, "k"),
+            ),
+            (
+                "examplebucket-1250000000.cos-internal.ap-beijing.tencentcos.cn",
+                "/k",
+                obj(eb, "k"),
+            ),
+            (
+                "examplebucket-1250000000.cos.accelerate.myqcloud.com",
+                "/k",
+                obj(eb, "k"),
+            ),
+            (
+                "examplebucket-1250000000.ap-guangzhou.myqcloud.com",
+                "/k",
+                obj(eb, "k"),
+            ),
             ("examplebucket.cos.local", "/k", obj(eb, "k")),
             ("examplebucket-1250000000.example.org", "/k", obj(eb, "k")),
             ("files.example.com", "/k", obj("mapped-1250000000", "k")),
             ("service.cos.myqcloud.com", "/", Target::Service),
             ("cos.ap-guangzhou.myqcloud.com", "/", Target::Service),
             ("127.0.0.1:9000", "/", Target::Service),
-            ("localhost:9000", "/examplebucket-1250000000/x/y", obj(eb, "x/y")),
-            ("127.0.0.1", "/examplebucket", Target::Bucket(BucketName(eb.into()))),
-            ("localcos-1:9000", "/-/health/live", Target::Reserved("/-/health/live".into())),
-            ("127.0.0.1", "/-/metrics", Target::Reserved("/-/metrics".into())),
+            (
+                "localhost:9000",
+                "/examplebucket-1250000000/x/y",
+                obj(eb, "x/y"),
+            ),
+            (
+                "127.0.0.1",
+                "/examplebucket",
+                Target::Bucket(BucketName(eb.into())),
+            ),
+            (
+                "localcos-1:9000",
+                "/-/health/live",
+                Target::Reserved("/-/health/live".into()),
+            ),
+            (
+                "127.0.0.1",
+                "/-/metrics",
+                Target::Reserved("/-/metrics".into()),
+            ),
             // On a bucket host `/-/x` is just a key.
-            ("examplebucket.cos.local", "/-/health/live", obj(eb, "-/health/live")),
+            (
+                "examplebucket.cos.local",
+                "/-/health/live",
+                obj(eb, "-/health/live"),
+            ),
             // Keys are never normalised.
-            ("examplebucket.cos.local", "/../../etc/passwd", obj(eb, "../../etc/passwd")),
+            (
+                "examplebucket.cos.local",
+                "/../../etc/passwd",
+                obj(eb, "../../etc/passwd"),
+            ),
             ("examplebucket.cos.local", "/a//b", obj(eb, "a//b")),
         ];
         for (host, path, want) in cases {
@@ -277,8 +366,14 @@ mod tests {
     fn default_bucket_and_reserved() {
         let mut a = addressing();
         a.default_bucket = Some("dflt-1250000000".into());
-        assert_eq!(resolve("127.0.0.1:9000", "/k", &a).unwrap(), obj("dflt-1250000000", "k"));
-        assert_eq!(resolve("127.0.0.1:9000", "/-/health/ready", &a).unwrap(), Target::Reserved("/-/health/ready".into()));
+        assert_eq!(
+            resolve("127.0.0.1:9000", "/k", &a).unwrap(),
+            obj("dflt-1250000000", "k")
+        );
+        assert_eq!(
+            resolve("127.0.0.1:9000", "/-/health/ready", &a).unwrap(),
+            Target::Reserved("/-/health/ready".into())
+        );
     }
 
     #[test]
@@ -289,13 +384,23 @@ mod tests {
             ("127.0.0.1", "/./x", ErrorCode::InvalidBucketName),
             ("127.0.0.1", "/Bad_Name/x", ErrorCode::InvalidBucketName),
             ("127.0.0.1", "/-bad/x", ErrorCode::InvalidBucketName),
-            ("127.0.0.1", "/averyveryveryverylongbucketname/x", ErrorCode::BucketNameTooLong),
+            (
+                "127.0.0.1",
+                "/averyveryveryverylongbucketname/x",
+                ErrorCode::BucketNameTooLong,
+            ),
         ] {
             assert_eq!(resolve(host, path, &a).unwrap_err().code, code, "{path}");
         }
         let long = format!("/b/{}", "k".repeat(851));
-        assert_eq!(resolve("127.0.0.1", &long, &a).unwrap_err().code, ErrorCode::KeyTooLong);
-        assert_eq!(resolve("127.0.0.1", "/b/a\u{0}b", &a).unwrap_err().code, ErrorCode::InvalidObjectName);
+        assert_eq!(
+            resolve("127.0.0.1", &long, &a).unwrap_err().code,
+            ErrorCode::KeyTooLong
+        );
+        assert_eq!(
+            resolve("127.0.0.1", "/b/a\u{0}b", &a).unwrap_err().code,
+            ErrorCode::InvalidObjectName
+        );
         assert!(resolve("127.0.0.1", &format!("/b/{}", "k".repeat(850)), &a).is_ok());
     }
 }

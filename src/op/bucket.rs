@@ -17,11 +17,15 @@ pub const MAX_XML_BODY: usize = 64 * 1024;
 
 pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
     // An optional <CreateBucketConfiguration> (MAZ / OFS); an empty body is fine.
-    let body = read_limited(req.body, MAX_XML_BODY).await.map_err(|e| match e {
-        None => Error::new(ErrorCode::XMLSizeLimit),
-        Some(e) => Error::from(e),
-    })?;
-    if !body.iter().all(u8::is_ascii_whitespace) && xml::parse::<CreateBucketConfiguration>(&body).is_none() {
+    let body = read_limited(req.body, MAX_XML_BODY)
+        .await
+        .map_err(|e| match e {
+            None => Error::new(ErrorCode::XMLSizeLimit),
+            Some(e) => Error::from(e),
+        })?;
+    if !body.iter().all(u8::is_ascii_whitespace)
+        && xml::parse::<CreateBucketConfiguration>(&body).is_none()
+    {
         return Err(Error::new(ErrorCode::MalformedXML));
     }
     let rec = BucketRecord {
@@ -30,7 +34,9 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
         created_ms: now_ms(),
     };
     match state.store.create_bucket(rec).await {
-        Ok(()) => Ok(ResponseBuilder::new(StatusCode::OK).content_length(0).empty()),
+        Ok(()) => Ok(ResponseBuilder::new(StatusCode::OK)
+            .content_length(0)
+            .empty()),
         Err(StorageError::BucketExists) => Err(Error::new(ErrorCode::BucketAlreadyOwnedByYou)),
         Err(e) => Err(e.into()),
     }
@@ -40,7 +46,10 @@ pub async fn head(state: &AppState, bucket: &BucketName) -> Result<Response> {
     let Some(rec) = state.store.bucket(bucket.as_str()).await? else {
         return Err(Error::new(ErrorCode::NoSuchBucket));
     };
-    Ok(ResponseBuilder::new(StatusCode::OK).header("x-cos-bucket-region", &rec.region).content_length(0).empty())
+    Ok(ResponseBuilder::new(StatusCode::OK)
+        .header("x-cos-bucket-region", &rec.region)
+        .content_length(0)
+        .empty())
 }
 
 pub async fn delete(state: &AppState, bucket: &BucketName) -> Result<Response> {
@@ -49,5 +58,8 @@ pub async fn delete(state: &AppState, bucket: &BucketName) -> Result<Response> {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

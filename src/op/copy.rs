@@ -27,9 +27,17 @@ pub struct CopySource {
 /// (any host whose first label is the bucket), an optional `http(s)://`
 /// prefix, and path-style `/<bucket>/<key>`.
 pub fn parse_copy_source(raw: &str, appid: &str, region: &str) -> Result<CopySource> {
-    let invalid = || Error::with_message(ErrorCode::InvalidCopySource, "The x-cos-copy-source header is not valid.");
+    let invalid = || {
+        Error::with_message(
+            ErrorCode::InvalidCopySource,
+            "The x-cos-copy-source header is not valid.",
+        )
+    };
     let s = raw.trim();
-    let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
     let (s, version_id) = match s.split_once("?versionId=") {
         Some((p, v)) => (p, Some(v.to_string())),
         None => (s, None),
@@ -43,13 +51,26 @@ pub fn parse_copy_source(raw: &str, appid: &str, region: &str) -> Result<CopySou
     let key = percent_decode(key, false).map_err(|_| invalid())?;
     let bucket = BucketName::parse(bucket, appid, region).map_err(|_| invalid())?;
     let key = ObjectKey::parse(&key).map_err(|_| invalid())?;
-    Ok(CopySource { bucket, key, version_id })
+    Ok(CopySource {
+        bucket,
+        key,
+        version_id,
+    })
 }
 
-pub async fn copy(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Req) -> Result<Response> {
+pub async fn copy(
+    state: &AppState,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    req: Req,
+) -> Result<Response> {
     let h = &req.headers;
     let a = &state.config.addressing;
-    let src = parse_copy_source(header::get(h, header::X_COS_COPY_SOURCE).unwrap_or(""), &a.appid, &a.region)?;
+    let src = parse_copy_source(
+        header::get(h, header::X_COS_COPY_SOURCE).unwrap_or(""),
+        &a.appid,
+        &a.region,
+    )?;
     if src.version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(Error::new(ErrorCode::NoSuchVersion));
     }
@@ -57,17 +78,29 @@ pub async fn copy(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: R
         None => false,
         Some(v) if v.eq_ignore_ascii_case("copy") => false,
         Some(v) if v.eq_ignore_ascii_case("replaced") => true,
-        Some(_) => return Err(Error::with_message(ErrorCode::InvalidArgument, "x-cos-metadata-directive must be Copy or Replaced.")),
+        Some(_) => {
+            return Err(Error::with_message(
+                ErrorCode::InvalidArgument,
+                "x-cos-metadata-directive must be Copy or Replaced.",
+            ))
+        }
     };
     let storage_class = header::storage_class(h)?;
-    let new_headers = if replace { Some(replaced_headers(h, key)?) } else { None };
+    let new_headers = if replace {
+        Some(replaced_headers(h, key)?)
+    } else {
+        None
+    };
     let same_object = src.bucket == *bucket && src.key == *key;
     let conds = Conditions::from_copy_source_headers(h);
     let now = now_ms();
 
     let build = |rec: &crate::storage::ObjectRecord| -> Result<crate::storage::ObjectRecord> {
         // Copy-source conditionals: every failure is 412 (COS/S3 copy semantics).
-        let v = Validators { etag: &rec.etag, last_modified: rec.last_modified() };
+        let v = Validators {
+            etag: &rec.etag,
+            last_modified: rec.last_modified(),
+        };
         if !matches!(evaluate(&http::Method::GET, &conds, &v), Decision::Proceed) {
             return Err(Error::new(ErrorCode::PreconditionFailed));
         }
@@ -86,14 +119,25 @@ pub async fn copy(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: R
     };
     let result = state
         .store
-        .copy_object(src.bucket.as_str(), src.key.as_str(), bucket.as_str(), key.as_str(), write_condition(h), build)
+        .copy_object(
+            src.bucket.as_str(),
+            src.key.as_str(),
+            bucket.as_str(),
+            key.as_str(),
+            write_condition(h),
+            build,
+        )
         .await;
     let rec = match result {
         Ok(rec) => rec,
-        Err(e) if e.code == ErrorCode::NoSuchKey => return Err(Error::new(ErrorCode::NoSuchCopySource)),
+        Err(e) if e.code == ErrorCode::NoSuchKey => {
+            return Err(Error::new(ErrorCode::NoSuchCopySource))
+        }
         Err(e) => return Err(e),
     };
-    Ok(ResponseBuilder::new(StatusCode::OK).header("x-cos-hash-crc64ecma", rec.crc64.to_string()).xml(xml::copy_result(&rec)))
+    Ok(ResponseBuilder::new(StatusCode::OK)
+        .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
+        .xml(xml::copy_result(&rec)))
 }
 
 #[cfg(test)]
@@ -106,12 +150,22 @@ mod tests {
         let src = p("sourcebucket-1250000000.cos.ap-guangzhou.myqcloud.com/src%20dir/%E6%BA%90%20%E6%96%87%E4%BB%B6%2B1.txt").unwrap();
         assert_eq!(src.bucket.as_str(), "sourcebucket-1250000000");
         assert_eq!(src.key.as_str(), "src dir/源 文件+1.txt");
-        let src = p("http://b-1250000000.cos.ap-guangzhou.myqcloud.com/a+b?versionId=null").unwrap();
+        let src =
+            p("http://b-1250000000.cos.ap-guangzhou.myqcloud.com/a+b?versionId=null").unwrap();
         assert_eq!(src.key.as_str(), "a+b");
         assert_eq!(src.version_id.as_deref(), Some("null"));
         let src = p("/b/x/y").unwrap();
-        assert_eq!((src.bucket.as_str(), src.key.as_str()), ("b-1250000000", "x/y"));
-        assert_eq!(p("nonsense").unwrap_err().code, ErrorCode::InvalidCopySource);
-        assert_eq!(p("b.cos.x/").unwrap_err().code, ErrorCode::InvalidCopySource);
+        assert_eq!(
+            (src.bucket.as_str(), src.key.as_str()),
+            ("b-1250000000", "x/y")
+        );
+        assert_eq!(
+            p("nonsense").unwrap_err().code,
+            ErrorCode::InvalidCopySource
+        );
+        assert_eq!(
+            p("b.cos.x/").unwrap_err().code,
+            ErrorCode::InvalidCopySource
+        );
     }
 }

@@ -18,10 +18,12 @@ const MAX_BODY: usize = 2 * 1024 * 1024;
 
 pub async fn delete_objects(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
     let expected_md5 = header::content_md5(&req.headers)?;
-    let body = read_limited(req.body, MAX_BODY).await.map_err(|e| match e {
-        None => Error::new(ErrorCode::XMLSizeLimit),
-        Some(e) => Error::from(e),
-    })?;
+    let body = read_limited(req.body, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            None => Error::new(ErrorCode::XMLSizeLimit),
+            Some(e) => Error::from(e),
+        })?;
     if body.is_empty() {
         return Err(Error::new(ErrorCode::MissingRequestBodyError));
     }
@@ -30,26 +32,54 @@ pub async fn delete_objects(state: &AppState, bucket: &BucketName, req: Req) -> 
             return Err(Error::new(ErrorCode::BadDigest));
         }
     }
-    let doc: DeleteRequest = xml::parse(&body).ok_or_else(|| Error::new(ErrorCode::MalformedXML))?;
+    let doc: DeleteRequest =
+        xml::parse(&body).ok_or_else(|| Error::new(ErrorCode::MalformedXML))?;
     if doc.objects.is_empty() || doc.objects.len() > MAX_KEYS {
-        return Err(Error::with_message(ErrorCode::MalformedXML, "A Delete request lists 1 to 1000 objects."));
+        return Err(Error::with_message(
+            ErrorCode::MalformedXML,
+            "A Delete request lists 1 to 1000 objects.",
+        ));
     }
-    let quiet = doc.quiet.as_deref().is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
+    let quiet = doc
+        .quiet
+        .as_deref()
+        .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
     if state.store.bucket(bucket.as_str()).await?.is_none() {
         return Err(Error::new(ErrorCode::NoSuchBucket));
     }
     let mut outcomes = Vec::with_capacity(doc.objects.len());
     for obj in doc.objects {
         let outcome = match ObjectKey::parse(&obj.key) {
-            Err(e) => DeleteOutcome::Error { key: obj.key, code: e.code.as_str(), message: e.message().to_string() },
-            Ok(_) if obj.version_id.as_deref().is_some_and(|v| !v.is_empty() && v != "null") => {
-                DeleteOutcome::Error { key: obj.key, code: ErrorCode::NoSuchVersion.as_str(), message: ErrorCode::NoSuchVersion.default_message().into() }
+            Err(e) => DeleteOutcome::Error {
+                key: obj.key,
+                code: e.code.as_str(),
+                message: e.message().to_string(),
+            },
+            Ok(_)
+                if obj
+                    .version_id
+                    .as_deref()
+                    .is_some_and(|v| !v.is_empty() && v != "null") =>
+            {
+                DeleteOutcome::Error {
+                    key: obj.key,
+                    code: ErrorCode::NoSuchVersion.as_str(),
+                    message: ErrorCode::NoSuchVersion.default_message().into(),
+                }
             }
-            Ok(key) => match state.store.delete_object(bucket.as_str(), key.as_str()).await {
+            Ok(key) => match state
+                .store
+                .delete_object(bucket.as_str(), key.as_str())
+                .await
+            {
                 Ok(_) => DeleteOutcome::Deleted { key: obj.key },
                 Err(e) => {
                     let e = Error::from(e);
-                    DeleteOutcome::Error { key: obj.key, code: e.code.as_str(), message: e.message().to_string() }
+                    DeleteOutcome::Error {
+                        key: obj.key,
+                        code: e.code.as_str(),
+                        message: e.message().to_string(),
+                    }
                 }
             },
         };

@@ -15,13 +15,23 @@ pub async fn list_objects(state: &AppState, bucket: &BucketName, req: Req) -> Re
         None => 1000,
         Some(v) => match v.parse::<usize>() {
             Ok(n) => n.min(1000),
-            Err(_) => return Err(Error::with_message(ErrorCode::InvalidArgument, "max-keys must be an integer between 0 and 1000.")),
+            Err(_) => {
+                return Err(Error::with_message(
+                    ErrorCode::InvalidArgument,
+                    "max-keys must be an integer between 0 and 1000.",
+                ))
+            }
         },
     };
     let url_encode = match q.get("encoding-type").filter(|v| !v.is_empty()) {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("url") => true,
-        Some(_) => return Err(Error::with_message(ErrorCode::InvalidArgument, "encoding-type must be url.")),
+        Some(_) => {
+            return Err(Error::with_message(
+                ErrorCode::InvalidArgument,
+                "encoding-type must be url.",
+            ))
+        }
     };
     let query = ListQuery {
         prefix: q.get("prefix").unwrap_or("").to_string(),
@@ -41,7 +51,10 @@ pub async fn list_objects(state: &AppState, bucket: &BucketName, req: Req) -> Re
     };
     let body = xml::list_objects(
         &params,
-        &xml::Owner { id: &id, display_name: &state.config.addressing.appid },
+        &xml::Owner {
+            id: &id,
+            display_name: &state.config.addressing.appid,
+        },
         &page.objects,
         &page.common_prefixes,
         page.is_truncated,

@@ -17,7 +17,9 @@ use crate::storage::{ObjectRecord, PutOptions, WriteCondition};
 /// The write condition a request asks for: `x-cos-forbid-overwrite: true` or
 /// `If-None-Match: *` (fail if the key exists), `If-Match: "<etag>"`.
 pub fn write_condition(h: &HeaderMap) -> WriteCondition {
-    if header::flag(h, header::X_COS_FORBID_OVERWRITE) || header::get(h, "if-none-match") == Some("*") {
+    if header::flag(h, header::X_COS_FORBID_OVERWRITE)
+        || header::get(h, "if-none-match") == Some("*")
+    {
         WriteCondition::IfNoneMatch
     } else if let Some(etag) = header::get(h, "if-match") {
         WriteCondition::IfMatch(etag.trim_matches('"').to_string())
@@ -29,10 +31,22 @@ pub fn write_condition(h: &HeaderMap) -> WriteCondition {
 /// Content-Type to store: the request's, else inferred from the key's
 /// extension (cos-nodejs-sdk-v5 relies on this, §6A.2).
 pub fn content_type_for(given: Option<String>, key: &str) -> Option<String> {
-    given.or_else(|| Some(mime_guess::from_path(key).first_or_octet_stream().essence_str().to_string()))
+    given.or_else(|| {
+        Some(
+            mime_guess::from_path(key)
+                .first_or_octet_stream()
+                .essence_str()
+                .to_string(),
+        )
+    })
 }
 
-pub async fn put(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Req) -> Result<Response> {
+pub async fn put(
+    state: &AppState,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    req: Req,
+) -> Result<Response> {
     let h = &req.headers;
     // Step 1: the body must have a known framing (§6A.2: chunked is fine).
     let content_length = header::content_length(h)?;
@@ -56,8 +70,15 @@ pub async fn put(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Re
         condition: write_condition(h),
     };
     // Step 3: stream, hash, commit atomically.
-    let rec = state.store.put_object(bucket.as_str(), key.as_str(), req.body, opts).await?;
-    Ok(render::validators(ResponseBuilder::new(StatusCode::OK), &rec).content_length(0).empty())
+    let rec = state
+        .store
+        .put_object(bucket.as_str(), key.as_str(), req.body, opts)
+        .await?;
+    Ok(
+        render::validators(ResponseBuilder::new(StatusCode::OK), &rec)
+            .content_length(0)
+            .empty(),
+    )
 }
 
 /// `versionId` on an unversioned object: only `null` names the current one.
@@ -71,26 +92,49 @@ fn check_version(q: &Query) -> Result<()> {
 /// GET and HEAD (spec cos.md §4.4): lookup → conditionals → Range →
 /// response-* overrides. Conditions are evaluated on the record of the
 /// object that was opened, and the bytes come from that same opened object.
-pub async fn get(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Req) -> Result<Response> {
+pub async fn get(
+    state: &AppState,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    req: Req,
+) -> Result<Response> {
     check_version(&req.query)?;
     let is_head = req.method == Method::HEAD;
     // Step 1: lookup (HEAD needs no blob handles).
     let (rec, reader) = if is_head {
-        (state.store.head_object(bucket.as_str(), key.as_str()).await?, None)
+        (
+            state
+                .store
+                .head_object(bucket.as_str(), key.as_str())
+                .await?,
+            None,
+        )
     } else {
-        let reader = state.store.open_object(bucket.as_str(), key.as_str()).await?;
+        let reader = state
+            .store
+            .open_object(bucket.as_str(), key.as_str())
+            .await?;
         (reader.record.clone(), Some(reader))
     };
 
     // Step 4: conditionals, RFC 9110 order.
     let conds = Conditions::from_headers(&req.headers);
     if !conds.is_empty() {
-        let v = Validators { etag: &rec.etag, last_modified: rec.last_modified() };
+        let v = Validators {
+            etag: &rec.etag,
+            last_modified: rec.last_modified(),
+        };
         match evaluate(&req.method, &conds, &v) {
             Decision::Proceed => {}
             Decision::NotModified => {
                 let rb = render::validators(ResponseBuilder::new(StatusCode::NOT_MODIFIED), &rec)
-                    .header("content-type", rec.headers.content_type.as_deref().unwrap_or("application/octet-stream"));
+                    .header(
+                        "content-type",
+                        rec.headers
+                            .content_type
+                            .as_deref()
+                            .unwrap_or("application/octet-stream"),
+                    );
                 return Ok(rb.content_length(0).empty());
             }
             Decision::PreconditionFailed => return Err(Error::new(ErrorCode::PreconditionFailed)),
@@ -103,8 +147,10 @@ pub async fn get(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Re
         Some(RangeHeader::Single(r)) => match r.resolve(size) {
             Ok(range) => Some(range),
             Err(_) => {
-                return Err(Error::new(ErrorCode::InvalidRange)
-                    .header("content-range", HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii")));
+                return Err(Error::new(ErrorCode::InvalidRange).header(
+                    "content-range",
+                    HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+                ));
             }
         },
         _ => None,
@@ -116,7 +162,10 @@ pub async fn get(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Re
     };
     let mut rb = render::object(ResponseBuilder::new(status), &rec);
     if let Some(r) = &range {
-        rb = rb.header("content-range", format!("bytes {}-{}/{}", r.start, r.end - 1, size));
+        rb = rb.header(
+            "content-range",
+            format!("bytes {}-{}/{}", r.start, r.end - 1, size),
+        );
     }
     // Step 6: response-* overrides (signed requests only; anonymous ones
     // never get here in this version).
@@ -124,7 +173,10 @@ pub async fn get(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Re
     let len = body_range.end - body_range.start;
     let rb = rb.content_length(len);
     match reader {
-        Some(reader) if len > 0 => Ok(rb.body(Body::Stream { stream: reader.stream(body_range), len })),
+        Some(reader) if len > 0 => Ok(rb.body(Body::Stream {
+            stream: reader.stream(body_range),
+            len,
+        })),
         _ => Ok(rb.empty()),
     }
 }
@@ -149,9 +201,17 @@ fn apply_overrides(mut rb: ResponseBuilder, q: &Query) -> ResponseBuilder {
     rb
 }
 
-pub async fn delete(state: &AppState, bucket: &BucketName, key: &ObjectKey, req: Req) -> Result<Response> {
+pub async fn delete(
+    state: &AppState,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    req: Req,
+) -> Result<Response> {
     check_version(&req.query)?;
-    state.store.delete_object(bucket.as_str(), key.as_str()).await?;
+    state
+        .store
+        .delete_object(bucket.as_str(), key.as_str())
+        .await?;
     Ok(ResponseBuilder::new(StatusCode::NO_CONTENT).empty())
 }
 
@@ -164,5 +224,8 @@ pub fn replaced_headers(h: &HeaderMap, key: &ObjectKey) -> Result<crate::storage
 
 /// A record for a copy destination: same bytes, new time.
 pub fn copied_record(src: &ObjectRecord, now_ms: i64) -> ObjectRecord {
-    ObjectRecord { last_modified_ms: now_ms, ..src.clone() }
+    ObjectRecord {
+        last_modified_ms: now_ms,
+        ..src.clone()
+    }
 }

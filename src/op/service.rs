@@ -10,6 +10,12 @@ use crate::render::xml;
 pub async fn list_buckets(state: &AppState, _req: Req) -> Result<Response> {
     let buckets = state.store.list_buckets().await?;
     let id = owner_id(state);
-    let body = xml::list_buckets(&xml::Owner { id: &id, display_name: &state.config.addressing.appid }, &buckets);
+    let body = xml::list_buckets(
+        &xml::Owner {
+            id: &id,
+            display_name: &state.config.addressing.appid,
+        },
+        &buckets,
+    );
     Ok(ResponseBuilder::new(StatusCode::OK).xml(body))
 }

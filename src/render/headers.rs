@@ -19,12 +19,33 @@ use crate::storage::ObjectRecord;
 
 /// Standard headers in COS's spelling. A name listed twice covers two values.
 const COS_SPELLINGS: &[&str] = &[
-    "ETag", "Content-Length", "Content-Type", "Last-Modified", "Accept-Ranges", "Content-Range",
-    "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires",
-    "Date", "Server", "Location", "Connection", "Keep-Alive", "Transfer-Encoding", "Vary", "Vary",
-    "Content-MD5", "Retry-After", "Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
-    "Access-Control-Allow-Headers", "Access-Control-Expose-Headers", "Access-Control-Max-Age",
-    "Access-Control-Allow-Credentials", "Allow",
+    "ETag",
+    "Content-Length",
+    "Content-Type",
+    "Last-Modified",
+    "Accept-Ranges",
+    "Content-Range",
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Expires",
+    "Date",
+    "Server",
+    "Location",
+    "Connection",
+    "Keep-Alive",
+    "Vary",
+    "Vary",
+    "Content-MD5",
+    "Retry-After",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+    "Access-Control-Allow-Credentials",
+    "Allow",
 ];
 
 static CASE_TEMPLATE: OnceLock<Extensions> = OnceLock::new();
@@ -42,7 +63,11 @@ pub async fn init_header_case() {
         if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
             let _ = tx.send(req.extensions().clone());
         }
-        async { Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new())) }
+        async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Empty::<
+                bytes::Bytes,
+            >::new()))
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .preserve_header_case(true)
@@ -50,18 +75,26 @@ pub async fn init_header_case() {
     let mut raw = String::from("GET / HTTP/1.1\r\n");
     for name in COS_SPELLINGS {
         raw.push_str(name);
-        raw.push_str(": x\r\n");
+        // Values only need to parse; Content-Length must be a number.
+        raw.push_str(if *name == "Content-Length" {
+            ": 0\r\n"
+        } else {
+            ": x\r\n"
+        });
     }
-    raw.push_str("\r\n");
+    raw.push_str("Connection: close\r\n\r\n");
     let write = async move {
-        use tokio::io::AsyncWriteExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut client = client;
         let _ = client.write_all(raw.as_bytes()).await;
-        let _ = client.shutdown().await;
-        // Keep the client half alive until the request was parsed.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Drain the response; `Connection: close` makes hyper end the connection.
+        let mut sink = Vec::new();
+        let _ = client.read_to_end(&mut sink).await;
     };
-    let (_, _, ext) = tokio::join!(conn, write, rx);
+    let (conn, _, ext) = tokio::join!(conn, write, rx);
+    if let Err(e) = conn {
+        tracing::warn!(error = %e, "header-case template: synthetic request failed");
+    }
     if let Ok(ext) = ext {
         let _ = CASE_TEMPLATE.set(ext);
     }
@@ -125,7 +158,9 @@ impl ResponseBuilder {
     /// An XML body with `Content-Type: application/xml` and its length.
     pub fn xml(self, xml: String) -> http::Response<Body> {
         let len = xml.len() as u64;
-        self.header("content-type", "application/xml").content_length(len).body(Body::from(xml))
+        self.header("content-type", "application/xml")
+            .content_length(len)
+            .body(Body::from(xml))
     }
 
     pub fn headers_mut(&mut self) -> &mut http::HeaderMap {
@@ -155,7 +190,12 @@ pub fn validators(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
 pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
     let h = &rec.headers;
     let mut rb = validators(rb, rec)
-        .header("content-type", h.content_type.as_deref().unwrap_or("application/octet-stream"))
+        .header(
+            "content-type",
+            h.content_type
+                .as_deref()
+                .unwrap_or("application/octet-stream"),
+        )
         .header("accept-ranges", "bytes")
         .header("x-cos-object-type", "normal")
         .header_opt("cache-control", h.cache_control.as_deref())
@@ -172,4 +212,55 @@ pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
         }
     }
     rb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The bytes hyper writes for a response that went through `apply_header_case`.
+    #[tokio::test]
+    async fn hyper_writes_cos_spelling() {
+        init_header_case().await;
+        assert!(CASE_TEMPLATE.get().is_some(), "template built");
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let svc = hyper::service::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+            let mut resp = ResponseBuilder::new(StatusCode::OK)
+                .header("etag", "\"abc\"")
+                .header("last-modified", "x")
+                .header("x-cos-request-id", "id")
+                .header("x-cos-meta-color", "blue")
+                .header("vary", "Origin")
+                .header("vary", "Access-Control-Request-Method")
+                .content_length(2)
+                .body(Body::from(bytes::Bytes::from_static(b"hi")));
+            apply_header_case(resp.extensions_mut());
+            Ok::<_, std::convert::Infallible>(resp)
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(server), svc);
+        let io = async {
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            client.read_to_end(&mut out).await.unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let (_, text) = tokio::join!(conn, io);
+        for line in [
+            "\r\nETag: \"abc\"\r\n",
+            "\r\nLast-Modified: x\r\n",
+            "\r\nx-cos-request-id: id\r\n",
+            "\r\nx-cos-meta-color: blue\r\n",
+            "\r\nContent-Length: 2\r\n",
+            "\r\nDate: ",
+            "\r\nVary: Origin\r\n",
+            "\r\nVary: Access-Control-Request-Method\r\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in {text}");
+        }
+    }
 }

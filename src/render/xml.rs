@@ -60,7 +60,11 @@ fn ms_to_time(ms: i64) -> SystemTime {
 /// `<Error>` with Code, Message, Resource, RequestId, TraceId (all non-empty, NOTES 3).
 pub fn error_body(code: &str, message: &str, resource: &str, request_id: &str) -> String {
     let mut x = Xml::new("Error");
-    x.elem("Code", code).elem("Message", message).elem("Resource", resource).elem("RequestId", request_id).elem("TraceId", request_id);
+    x.elem("Code", code)
+        .elem("Message", message)
+        .elem("Resource", resource)
+        .elem("RequestId", request_id)
+        .elem("TraceId", request_id);
     x.finish("Error")
 }
 
@@ -73,7 +77,10 @@ pub struct Owner<'a> {
 /// GET Service.
 pub fn list_buckets(owner: &Owner<'_>, buckets: &[BucketRecord]) -> String {
     let mut x = Xml::new("ListAllMyBucketsResult");
-    x.open("Owner").elem("ID", owner.id).elem("DisplayName", owner.display_name).close("Owner");
+    x.open("Owner")
+        .elem("ID", owner.id)
+        .elem("DisplayName", owner.display_name)
+        .close("Owner");
     x.open("Buckets");
     for b in buckets {
         x.open("Bucket")
@@ -90,7 +97,12 @@ pub fn list_buckets(owner: &Owner<'_>, buckets: &[BucketRecord]) -> String {
 /// Encodes listing fields for `encoding-type=url`: space as `%20`, `+` as
 /// `%2B`, `/` kept (spec §8: Python `unquote`s, boto3 `unquote_plus`s).
 pub fn url_encode_key(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
     percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
@@ -112,13 +124,21 @@ pub fn list_objects(
     is_truncated: bool,
     next_marker: Option<&str>,
 ) -> String {
-    let enc = |s: &str| if p.url_encode { url_encode_key(s) } else { s.to_string() };
+    let enc = |s: &str| {
+        if p.url_encode {
+            url_encode_key(s)
+        } else {
+            s.to_string()
+        }
+    };
     let mut x = Xml::new("ListBucketResult");
     x.elem("Name", p.bucket);
     if p.url_encode {
         x.elem("EncodingType", "url");
     }
-    x.elem("Prefix", &enc(p.prefix)).elem("Marker", &enc(p.marker)).elem("MaxKeys", &p.max_keys.to_string());
+    x.elem("Prefix", &enc(p.prefix))
+        .elem("Marker", &enc(p.marker))
+        .elem("MaxKeys", &p.max_keys.to_string());
     if !p.delimiter.is_empty() {
         x.elem("Delimiter", &enc(p.delimiter));
     }
@@ -127,7 +147,9 @@ pub fn list_objects(
         x.elem("NextMarker", &enc(m));
     }
     for cp in common_prefixes {
-        x.open("CommonPrefixes").elem("Prefix", &enc(cp)).close("CommonPrefixes");
+        x.open("CommonPrefixes")
+            .elem("Prefix", &enc(cp))
+            .close("CommonPrefixes");
     }
     for (key, rec) in objects {
         x.open("Contents")
@@ -148,14 +170,22 @@ pub fn list_objects(
 /// PUT Object - Copy result.
 pub fn copy_result(rec: &ObjectRecord) -> String {
     let mut x = Xml::new("CopyObjectResult");
-    x.elem("ETag", &format!("\"{}\"", rec.etag)).elem("LastModified", &iso8601(rec.last_modified())).elem("CRC64", &rec.crc64.to_string());
+    x.elem("ETag", &format!("\"{}\"", rec.etag))
+        .elem("LastModified", &iso8601(rec.last_modified()))
+        .elem("CRC64", &rec.crc64.to_string());
     x.finish("CopyObjectResult")
 }
 
 /// One entry of a Delete Multiple result.
 pub enum DeleteOutcome {
-    Deleted { key: String },
-    Error { key: String, code: &'static str, message: String },
+    Deleted {
+        key: String,
+    },
+    Error {
+        key: String,
+        code: &'static str,
+        message: String,
+    },
 }
 
 pub fn delete_result(outcomes: &[DeleteOutcome], quiet: bool) -> String {
@@ -167,7 +197,11 @@ pub fn delete_result(outcomes: &[DeleteOutcome], quiet: bool) -> String {
             }
             DeleteOutcome::Deleted { .. } => {}
             DeleteOutcome::Error { key, code, message } => {
-                x.open("Error").elem("Key", key).elem("Code", code).elem("Message", message).close("Error");
+                x.open("Error")
+                    .elem("Key", key)
+                    .elem("Code", code)
+                    .elem("Message", message)
+                    .close("Error");
             }
         }
     }
@@ -222,7 +256,10 @@ mod tests {
 
     #[test]
     fn url_encoding_for_listings() {
-        assert_eq!(url_encode_key("a b+c%d/e&中"), "a%20b%2Bc%25d/e%26%E4%B8%AD");
+        assert_eq!(
+            url_encode_key("a b+c%d/e&中"),
+            "a%20b%2Bc%25d/e%26%E4%B8%AD"
+        );
     }
 
     #[test]

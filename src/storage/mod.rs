@@ -78,7 +78,10 @@ impl BlobId {
     }
     /// Parses a stored id; `None` unless it is 32 lowercase hex characters.
     pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then(|| BlobId(s.to_string()))
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| BlobId(s.to_string()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -158,7 +161,8 @@ fn default_storage_class() -> String {
 
 impl ObjectRecord {
     pub fn last_modified(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(self.last_modified_ms.max(0) as u64)
+        SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_millis(self.last_modified_ms.max(0) as u64)
     }
 }
 
@@ -225,7 +229,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// # Behavior
     /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key was absent.
     /// - Otherwise returns the removed record and the blobs no longer referenced.
-    async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError>;
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError>;
 
     /// Up to `limit` objects with `prefix` whose key is strictly greater than
     /// `start_after`, in key order.

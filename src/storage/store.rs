@@ -59,20 +59,71 @@ pub struct Store {
 // TEMPORARY signatures until the storage branch lands.
 #[allow(unused_variables)]
 impl Store {
-    pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>) -> Self { Store { meta, blobs } }
-    pub fn memory() -> Self { todo!() }
-    pub async fn open_fs(data_dir: &Path) -> Result<Store, StorageError> { todo!() }
-    pub async fn create_bucket(&self, rec: BucketRecord) -> Result<(), StorageError> { self.meta.create_bucket(rec).await }
-    pub async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StorageError> { self.meta.bucket(name).await }
-    pub async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StorageError> { self.meta.list_buckets().await }
-    pub async fn delete_bucket(&self, name: &str) -> Result<(), StorageError> { self.meta.delete_bucket(name).await }
-    pub async fn put_object(&self, bucket: &str, key: &str, body: ByteStream, opts: PutOptions) -> Result<ObjectRecord, StorageError> { todo!() }
-    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, StorageError> { todo!() }
-    pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StorageError> { todo!() }
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError> { todo!() }
-    pub async fn copy_object<E: From<StorageError> + Send>(&self, src_bucket: &str, src_key: &str, dst_bucket: &str, dst_key: &str, cond: WriteCondition, build: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync) -> Result<ObjectRecord, E> { todo!() }
-    pub async fn list_objects(&self, bucket: &str, q: &ListQuery) -> Result<ListPage, StorageError> { todo!() }
+    pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>) -> Self {
+        Store { meta, blobs }
+    }
+    pub fn memory() -> Self {
+        todo!()
+    }
+    pub async fn open_fs(data_dir: &Path) -> Result<Store, StorageError> {
+        todo!()
+    }
+    pub async fn create_bucket(&self, rec: BucketRecord) -> Result<(), StorageError> {
+        self.meta.create_bucket(rec).await
+    }
+    pub async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StorageError> {
+        self.meta.bucket(name).await
+    }
+    pub async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StorageError> {
+        self.meta.list_buckets().await
+    }
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), StorageError> {
+        self.meta.delete_bucket(name).await
+    }
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        opts: PutOptions,
+    ) -> Result<ObjectRecord, StorageError> {
+        todo!()
+    }
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, StorageError> {
+        todo!()
+    }
+    pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StorageError> {
+        todo!()
+    }
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectRecord>, StorageError> {
+        todo!()
+    }
+    pub async fn copy_object<E: From<StorageError> + Send>(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        cond: WriteCondition,
+        build: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
+    ) -> Result<ObjectRecord, E> {
+        todo!()
+    }
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        q: &ListQuery,
+    ) -> Result<ListPage, StorageError> {
+        todo!()
+    }
 }
 impl ObjectReader {
-    pub fn stream(self, range: Range<u64>) -> ByteStream { let _ = &self.blobs; todo!() }
+    pub fn stream(self, range: Range<u64>) -> ByteStream {
+        let _ = &self.blobs;
+        todo!()
+    }
 }
