@@ -1,85 +1,52 @@
-//! TEMPORARY stand-in until the evaluator branch lands.
-use http::{HeaderMap, Method};
-use std::ops::Range;
-use std::time::SystemTime;
-pub enum ByteRange {
-    FromTo(u64, u64),
-    From(u64),
-    Suffix(u64),
-}
-pub enum RangeHeader {
-    Single(ByteRange),
-    Ignored,
-}
-pub struct Unsatisfiable;
-impl ByteRange {
-    pub fn parse(v: &str) -> RangeHeader {
-        let Some(spec) = v.trim().strip_prefix("bytes=") else {
-            return RangeHeader::Ignored;
-        };
-        let Some((a, b)) = spec.split_once('-') else {
-            return RangeHeader::Ignored;
-        };
-        match (a.trim().parse::<u64>().ok(), b.trim().parse::<u64>().ok()) {
-            (Some(a), Some(b)) if a <= b => RangeHeader::Single(ByteRange::FromTo(a, b)),
-            (Some(a), None) if b.trim().is_empty() => RangeHeader::Single(ByteRange::From(a)),
-            (None, Some(n)) if a.trim().is_empty() => RangeHeader::Single(ByteRange::Suffix(n)),
-            _ => RangeHeader::Ignored,
+//! The conditional-request and Range evaluator for GET/HEAD Object (and the copy-source
+//! conditions of Copy Object): RFC 9110 §13 (<https://www.rfc-editor.org/rfc/rfc9110#section-13>)
+//! and §14 (<https://www.rfc-editor.org/rfc/rfc9110#section-14>), as COS GET Object uses them
+//! (<https://cloud.tencent.com/document/product/436/7753>; cos.md §4.4 steps 4 and 5).
+//!
+//! Pure: no I/O, no `Response`, no clock. A GET/HEAD handler, after opening the object:
+//!
+//! ```text
+//! Conditions::from_headers ─ evaluate(method, &conds, &Validators{etag, last_modified})
+//!   ├─ PreconditionFailed → 412 PreconditionFailed (XML error)
+//!   ├─ NotModified        → 304, no body, Content-Length: 0, ETag, x-cos-hash-crc64ecma
+//!   └─ Proceed → RangeHeader::from_headers (skipped when IfRange::matches is false)
+//!        ├─ None | Ignored          → 200, whole object
+//!        └─ Single(r) → r.resolve(len)
+//!             ├─ Ok(start..end)     → 206, Content-Range: range::content_range
+//!             └─ Err(Unsatisfiable) → 416 InvalidRange, Content-Range: bytes */len
+//! ```
+
+pub mod etag;
+pub mod precondition;
+pub mod range;
+
+pub use etag::{EntityTag, EtagList};
+pub use precondition::{
+    evaluate, evaluate_copy_source, ConditionHeaders, Conditions, Decision, IfRange, Validators,
+};
+pub use range::{ByteRange, RangeHeader, Unsatisfiable};
+
+#[cfg(test)]
+mod tests {
+    /// `x-cos-hash-crc64ecma` is CRC-64/XZ (cos.md §4.2); `crc64fast::Digest` computes it.
+    #[test]
+    fn crc64fast_is_crc64_xz() {
+        #[rustfmt::skip]
+        let table: &[(&[u8], u64)] = &[
+            (b"123456789",                  0x995D_C9BB_DF19_39FA), // the catalogue check value
+            (b"",                           0),
+            (b"[Object Content]",           16_749_565_679_157_681_890), // COS GET Object sample
+            (b"[Object Content Version 2]", 11_596_229_263_574_363_878),
+        ];
+        for (input, want) in table {
+            let mut digest = crc64fast::Digest::new();
+            digest.write(input);
+            assert_eq!(
+                digest.sum64(),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
-    pub fn resolve(&self, len: u64) -> Result<Range<u64>, Unsatisfiable> {
-        match *self {
-            ByteRange::FromTo(a, b) if a < len => Ok(a..(b + 1).min(len)),
-            ByteRange::From(a) if a < len => Ok(a..len),
-            ByteRange::Suffix(n) if n > 0 && len > 0 => Ok(len.saturating_sub(n)..len),
-            _ => Err(Unsatisfiable),
-        }
-    }
-}
-#[derive(Default)]
-pub struct Conditions {
-    pub if_match: Option<String>,
-    pub if_none_match: Option<String>,
-}
-impl Conditions {
-    pub fn from_headers(h: &HeaderMap) -> Self {
-        Conditions {
-            if_match: h
-                .get("if-match")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            if_none_match: h
-                .get("if-none-match")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        }
-    }
-    pub fn from_copy_source_headers(_h: &HeaderMap) -> Self {
-        Conditions::default()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.if_match.is_none() && self.if_none_match.is_none()
-    }
-}
-pub struct Validators<'a> {
-    pub etag: &'a str,
-    pub last_modified: SystemTime,
-}
-pub enum Decision {
-    Proceed,
-    NotModified,
-    PreconditionFailed,
-}
-pub fn evaluate(_m: &Method, c: &Conditions, v: &Validators<'_>) -> Decision {
-    if let Some(m) = &c.if_match {
-        if m.trim_matches('"') != v.etag && m != "*" {
-            return Decision::PreconditionFailed;
-        }
-    }
-    if let Some(m) = &c.if_none_match {
-        if m.trim_matches('"') == v.etag || m == "*" {
-            return Decision::NotModified;
-        }
-    }
-    Decision::Proceed
 }

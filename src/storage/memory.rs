@@ -1,1 +1,298 @@
-//! stub
+//! In-memory backend: the reference `MetaStore` (ordered maps under one lock,
+//! blob reference counts) and `BlobStore` (a map of `Bytes`). Used by tests
+//! and by `--ephemeral`; every other backend must behave like this one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::{Bound, Range};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+
+use super::hash::BodyHasher;
+use super::{
+    BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, ByteStream, MetaStore,
+    ObjectRecord, StorageError, WriteCondition,
+};
+
+/// Chunk size of streamed reads. Slicing `Bytes` copies nothing; the chunks
+/// only keep the stream shaped like the file backend's.
+const READ_CHUNK: usize = 1 << 20;
+
+/// The reference index. One mutex makes every method one atomic step; no
+/// method awaits while holding it.
+#[derive(Default)]
+pub struct MemoryMeta {
+    state: Mutex<MetaState>,
+}
+
+#[derive(Default)]
+struct MetaState {
+    buckets: BTreeMap<String, MemBucket>,
+    /// Blob → number of records referencing it. Absent means zero.
+    refs: HashMap<BlobId, u64>,
+}
+
+struct MemBucket {
+    rec: BucketRecord,
+    objects: BTreeMap<String, ObjectRecord>,
+}
+
+impl MemoryMeta {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MetaState> {
+        // A panic while holding the lock cannot leave a half-applied change
+        // (each method validates before mutating), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Drops one reference from each of `rec`'s blobs; returns those now unreferenced.
+fn release(refs: &mut HashMap<BlobId, u64>, rec: &ObjectRecord) -> Vec<BlobId> {
+    let mut freed = Vec::new();
+    for id in rec.blob_ids() {
+        if let Some(n) = refs.get_mut(id) {
+            *n -= 1;
+            if *n == 0 {
+                refs.remove(id);
+                freed.push(id.clone());
+            }
+        }
+    }
+    freed
+}
+
+#[async_trait::async_trait]
+impl MetaStore for MemoryMeta {
+    async fn create_bucket(&self, rec: BucketRecord) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        if st.buckets.contains_key(&rec.name) {
+            return Err(StorageError::BucketExists);
+        }
+        st.buckets.insert(
+            rec.name.clone(),
+            MemBucket {
+                rec,
+                objects: BTreeMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StorageError> {
+        Ok(self.lock().buckets.get(name).map(|b| b.rec.clone()))
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StorageError> {
+        Ok(self
+            .lock()
+            .buckets
+            .values()
+            .map(|b| b.rec.clone())
+            .collect())
+    }
+
+    async fn delete_bucket(&self, name: &str) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        match st.buckets.get(name) {
+            None => Err(StorageError::NoSuchBucket),
+            Some(b) if !b.objects.is_empty() => Err(StorageError::BucketNotEmpty),
+            Some(_) => {
+                st.buckets.remove(name);
+                Ok(())
+            }
+        }
+    }
+
+    async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError> {
+        let st = self.lock();
+        let b = st.buckets.get(bucket).ok_or(StorageError::NoSuchBucket)?;
+        Ok(b.objects.get(key).cloned())
+    }
+
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        rec: ObjectRecord,
+        fresh: &[BlobId],
+        cond: WriteCondition,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        let mut guard = self.lock();
+        let MetaState { buckets, refs } = &mut *guard;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        cond.check(b.objects.get(key))?;
+        // Validate before mutating: a reused blob must still be alive.
+        let ids = rec.blob_ids();
+        if ids
+            .iter()
+            .any(|id| !fresh.contains(id) && !refs.contains_key(*id))
+        {
+            return Err(StorageError::Conflict);
+        }
+        // Take the new references first so a blob shared by the old and the
+        // new record (copy onto itself) never drops to zero.
+        for id in ids {
+            *refs.entry(id.clone()).or_insert(0) += 1;
+        }
+        let freed = match b.objects.insert(key.to_string(), rec) {
+            Some(old) => release(refs, &old),
+            None => Vec::new(),
+        };
+        Ok(freed)
+    }
+
+    async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
+        let mut guard = self.lock();
+        let MetaState { buckets, refs } = &mut *guard;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        Ok(b.objects.remove(key).map(|old| {
+            let freed = release(refs, &old);
+            (old, freed)
+        }))
+    }
+
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, ObjectRecord)>, StorageError> {
+        let st = self.lock();
+        let b = st.buckets.get(bucket).ok_or(StorageError::NoSuchBucket)?;
+        // Start at whichever is later: the prefix itself or just past start_after.
+        let lower = if start_after < prefix {
+            Bound::Included(prefix)
+        } else {
+            Bound::Excluded(start_after)
+        };
+        Ok(b.objects
+            .range::<str, _>((lower, Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError> {
+        Ok(self.lock().refs.contains_key(blob))
+    }
+}
+
+type BlobMap = Arc<Mutex<HashMap<BlobId, MemBlob>>>;
+
+struct MemBlob {
+    bytes: Bytes,
+    created: SystemTime,
+}
+
+/// Blobs as `Bytes` in a map. Readers clone the `Bytes`, so a deleted blob
+/// stays readable for them, as an unlinked file does.
+#[derive(Default)]
+pub struct MemoryBlobs {
+    blobs: BlobMap,
+}
+
+impl MemoryBlobs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn lock_blobs(map: &BlobMap) -> MutexGuard<'_, HashMap<BlobId, MemBlob>> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct MemWriter {
+    id: BlobId,
+    map: BlobMap,
+    buf: BytesMut,
+    hasher: BodyHasher,
+}
+
+#[async_trait::async_trait]
+impl BlobWriter for MemWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        self.hasher.update(&chunk);
+        self.buf.extend_from_slice(&chunk);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<BlobInfo, StorageError> {
+        let MemWriter {
+            id,
+            map,
+            buf,
+            hasher,
+        } = *self;
+        let blob = MemBlob {
+            bytes: buf.freeze(),
+            created: SystemTime::now(),
+        };
+        lock_blobs(&map).insert(id, blob);
+        Ok(hasher.finish())
+    }
+}
+
+struct MemReader {
+    bytes: Bytes,
+}
+
+impl BlobReader for MemReader {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
+    fn read(&self, range: Range<u64>) -> ByteStream {
+        let end = range.end.min(self.len()) as usize;
+        let start = (range.start as usize).min(end);
+        let bytes = self.bytes.slice(start..end);
+        let chunks: Vec<Result<Bytes, StorageError>> = (0..bytes.len())
+            .step_by(READ_CHUNK)
+            .map(|at| Ok(bytes.slice(at..(at + READ_CHUNK).min(bytes.len()))))
+            .collect();
+        Box::pin(futures_util::stream::iter(chunks))
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for MemoryBlobs {
+    async fn create(&self, id: &BlobId) -> Result<Box<dyn BlobWriter>, StorageError> {
+        Ok(Box::new(MemWriter {
+            id: id.clone(),
+            map: self.blobs.clone(),
+            buf: BytesMut::new(),
+            hasher: BodyHasher::new(),
+        }))
+    }
+
+    async fn open(&self, id: &BlobId) -> Result<Box<dyn BlobReader>, StorageError> {
+        let map = lock_blobs(&self.blobs);
+        let blob = map.get(id).ok_or(StorageError::NoSuchKey)?;
+        Ok(Box::new(MemReader {
+            bytes: blob.bytes.clone(),
+        }))
+    }
+
+    async fn delete(&self, id: &BlobId) -> Result<(), StorageError> {
+        lock_blobs(&self.blobs).remove(id);
+        Ok(())
+    }
+
+    async fn list_older_than(&self, t: SystemTime) -> Result<Vec<BlobId>, StorageError> {
+        let map = lock_blobs(&self.blobs);
+        Ok(map
+            .iter()
+            .filter(|(_, b)| b.created < t)
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+}

@@ -12,6 +12,7 @@
 //! old bytes.
 
 pub mod fs;
+pub mod hash;
 pub mod memory;
 mod store;
 
@@ -164,6 +165,18 @@ impl ObjectRecord {
         SystemTime::UNIX_EPOCH
             + std::time::Duration::from_millis(self.last_modified_ms.max(0) as u64)
     }
+
+    /// The distinct blobs this record references, in first-use order. A blob
+    /// used by several segments counts once: reference counts are per record.
+    pub fn blob_ids(&self) -> Vec<&BlobId> {
+        let mut ids: Vec<&BlobId> = Vec::with_capacity(self.segments.len());
+        for seg in &self.segments {
+            if !ids.contains(&&seg.blob) {
+                ids.push(&seg.blob);
+            }
+        }
+        ids
+    }
 }
 
 /// A condition checked atomically with a write.
@@ -176,6 +189,24 @@ pub enum WriteCondition {
     IfNoneMatch,
     /// Fail with `PreconditionFailed` unless the current ETag (unquoted) equals this.
     IfMatch(String),
+}
+
+impl WriteCondition {
+    /// Evaluates the condition against the key's current record (`None` when
+    /// absent). Every `MetaStore` calls this inside its write transaction, and
+    /// `Store` calls it early as a non-binding pre-check.
+    /// # Behavior
+    /// - `IfNoneMatch`: `AlreadyExists` if a record exists.
+    /// - `IfMatch(etag)`: `PreconditionFailed` if absent or the ETag differs.
+    pub fn check(&self, current: Option<&ObjectRecord>) -> Result<(), StorageError> {
+        match (self, current) {
+            (WriteCondition::None, _) => Ok(()),
+            (WriteCondition::IfNoneMatch, None) => Ok(()),
+            (WriteCondition::IfNoneMatch, Some(_)) => Err(StorageError::AlreadyExists),
+            (WriteCondition::IfMatch(etag), Some(cur)) if cur.etag == *etag => Ok(()),
+            (WriteCondition::IfMatch(_), _) => Err(StorageError::PreconditionFailed),
+        }
+    }
 }
 
 /// The ordered, transactional index. Every method is one atomic transaction.

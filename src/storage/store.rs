@@ -5,19 +5,32 @@
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures_util::StreamExt;
+
+use super::hash::md5_hex;
 use super::*;
+
+/// How often `open_object` / `copy_object` retry when a racing overwrite or
+/// delete freed a blob between the index lookup and the use of the blob.
+const RACE_RETRIES: usize = 8;
+
+/// Largest batch `list_objects` asks the index for at once.
+const LIST_BATCH: usize = 1000;
 
 /// Options for [`Store::put_object`].
 #[derive(Debug, Clone, Default)]
 pub struct PutOptions {
     pub headers: ObjectHeaders,
+    /// Empty means `STANDARD`.
     pub storage_class: String,
     /// Expected MD5 (from `Content-MD5`); mismatch → `BadDigest`, nothing stored.
     pub content_md5: Option<[u8; 16]>,
     /// `Content-Length` when given: fewer bytes → `IncompleteBody`; extra bytes are ignored.
     pub content_length: Option<u64>,
-    /// Largest body accepted → `TooLarge` beyond it.
+    /// Largest body accepted → `TooLarge` beyond it. `0` means no limit (so
+    /// that `PutOptions::default()` does not refuse every non-empty body).
     pub max_size: u64,
     pub condition: WriteCondition,
 }
@@ -46,7 +59,47 @@ pub struct ListPage {
 /// what `stream` returns, even if the key is overwritten meanwhile.
 pub struct ObjectReader {
     pub record: ObjectRecord,
+    /// One opened blob per segment of `record`, in the same order.
     blobs: Vec<Box<dyn BlobReader>>,
+}
+
+impl ObjectReader {
+    /// The object's size (`record.size`).
+    pub fn len(&self) -> u64 {
+        self.record.size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Streams bytes `range` of the object (clamped to `0..len`). The range is
+    /// mapped onto the segments and each touched blob is read only over the
+    /// overlapping part; the next blob's read starts when the previous one
+    /// ends, so memory stays bounded by one blob reader's read-ahead.
+    pub fn stream(self, range: Range<u64>) -> ByteStream {
+        let end = range.end.min(self.record.size);
+        let start = range.start.min(end);
+        let mut pieces = Vec::new();
+        let mut seg_start = 0u64;
+        for (seg, blob) in self.record.segments.iter().zip(self.blobs) {
+            let seg_end = seg_start + seg.len;
+            if seg_end > start && seg_start < end {
+                let from = start.max(seg_start) - seg_start + seg.offset;
+                let to = end.min(seg_end) - seg_start + seg.offset;
+                pieces.push((blob, from..to));
+            }
+            seg_start = seg_end;
+            if seg_start >= end {
+                break;
+            }
+        }
+        if pieces.len() == 1 {
+            let (blob, r) = pieces.pop().expect("one piece");
+            return blob.read(r);
+        }
+        Box::pin(futures_util::stream::iter(pieces).flat_map(|(blob, r)| blob.read(r)))
+    }
 }
 
 /// The storage facade. Cheap to clone.
@@ -56,52 +109,277 @@ pub struct Store {
     blobs: Arc<dyn BlobStore>,
 }
 
-// TEMPORARY signatures until the storage branch lands.
-#[allow(unused_variables)]
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 impl Store {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>) -> Self {
         Store { meta, blobs }
     }
+
+    /// A store that lives in memory only (tests, `--ephemeral`).
     pub fn memory() -> Self {
-        todo!()
+        Store::new(
+            Arc::new(memory::MemoryMeta::new()),
+            Arc::new(memory::MemoryBlobs::new()),
+        )
     }
+
+    /// Opens (creating if needed) the embedded store in `data_dir`: the
+    /// index `meta.redb`, blob files under `blobs/`, partial writes under
+    /// `tmp/`. Leftovers in `tmp/` are removed before returning; orphan blobs
+    /// (a crash between a blob's rename and its index commit) are swept by a
+    /// background task so that start-up stays fast.
     pub async fn open_fs(data_dir: &Path) -> Result<Store, StorageError> {
-        todo!()
+        fs::open(data_dir).await
     }
+
+    pub fn meta(&self) -> &Arc<dyn MetaStore> {
+        &self.meta
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
     pub async fn create_bucket(&self, rec: BucketRecord) -> Result<(), StorageError> {
         self.meta.create_bucket(rec).await
     }
+
     pub async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StorageError> {
         self.meta.bucket(name).await
     }
+
     pub async fn list_buckets(&self) -> Result<Vec<BucketRecord>, StorageError> {
         self.meta.list_buckets().await
     }
+
     pub async fn delete_bucket(&self, name: &str) -> Result<(), StorageError> {
         self.meta.delete_bucket(name).await
     }
+
+    /// Streams `body` into a new blob (hashing MD5 + CRC-64/XZ while
+    /// streaming, never buffering the whole body), verifies `content_md5`
+    /// (`BadDigest`) / `content_length` (`IncompleteBody`; bytes beyond it are
+    /// ignored) / `max_size` (`TooLarge`), then commits the record in ONE
+    /// `MetaStore::put_object` with `opts.condition`.
+    /// # Behavior
+    /// - `NoSuchBucket`, and a failing condition, are reported before the body
+    ///   is read (the early condition check is not binding; the commit's is).
+    /// - On any failure nothing is visible and the new blob is deleted.
+    /// - An empty body stores no blob (a record with no segments).
+    /// - Blobs the overwritten record no longer needs are deleted after the commit.
+    /// - If the caller is cancelled after the body was read, the commit and the
+    ///   clean-up still run to completion on a spawned task.
     pub async fn put_object(
         &self,
         bucket: &str,
         key: &str,
-        body: ByteStream,
+        mut body: ByteStream,
         opts: PutOptions,
     ) -> Result<ObjectRecord, StorageError> {
-        todo!()
+        // Step 1: refuse a doomed upload before reading its body.
+        if opts.condition == WriteCondition::None {
+            self.meta
+                .bucket(bucket)
+                .await?
+                .ok_or(StorageError::NoSuchBucket)?;
+        } else {
+            let current = self.meta.object(bucket, key).await?;
+            opts.condition.check(current.as_ref())?;
+        }
+        let max = if opts.max_size == 0 {
+            u64::MAX
+        } else {
+            opts.max_size
+        };
+        if opts.content_length.is_some_and(|n| n > max) {
+            return Err(StorageError::TooLarge);
+        }
+
+        // Step 2: stream the body into a new blob, created on the first
+        // non-empty chunk. Returning early drops the writer, which discards it.
+        let limit = opts.content_length.unwrap_or(u64::MAX);
+        let id = BlobId::generate();
+        let mut writer: Option<Box<dyn BlobWriter>> = None;
+        let mut received = 0u64;
+        while received < limit {
+            let Some(chunk) = body.next().await else {
+                break;
+            };
+            let mut chunk = chunk?;
+            let room = limit - received;
+            if chunk.len() as u64 > room {
+                chunk.truncate(room as usize);
+            }
+            if chunk.is_empty() {
+                continue;
+            }
+            received += chunk.len() as u64;
+            if received > max {
+                return Err(StorageError::TooLarge);
+            }
+            if writer.is_none() {
+                writer = Some(self.blobs.create(&id).await?);
+            }
+            if let Some(w) = writer.as_mut() {
+                w.write(chunk).await?;
+            }
+        }
+        if opts.content_length.is_some_and(|n| received < n) {
+            return Err(StorageError::IncompleteBody);
+        }
+        drop(body);
+
+        // Steps 3-4 run on their own task so that a cancelled request can
+        // neither leave a finished blob unreferenced nor stop half-way.
+        let store = self.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let task =
+            tokio::spawn(async move { store.commit_put(&bucket, &key, id, writer, opts).await });
+        task.await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
     }
+
+    async fn commit_put(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: BlobId,
+        writer: Option<Box<dyn BlobWriter>>,
+        opts: PutOptions,
+    ) -> Result<ObjectRecord, StorageError> {
+        // Step 3: make the blob durable and check its digest.
+        let info = match writer {
+            Some(w) => w.finish().await?,
+            None => hash::BodyHasher::new().finish(),
+        };
+        let fresh: Vec<BlobId> = if info.len > 0 {
+            vec![id.clone()]
+        } else {
+            Vec::new()
+        };
+        if opts.content_md5.is_some_and(|md5| md5 != info.md5) {
+            self.free(&fresh).await;
+            return Err(StorageError::BadDigest);
+        }
+        let rec = ObjectRecord {
+            size: info.len,
+            etag: md5_hex(&info.md5),
+            crc64: info.crc64,
+            last_modified_ms: now_ms(),
+            headers: opts.headers,
+            storage_class: if opts.storage_class.is_empty() {
+                "STANDARD".to_string()
+            } else {
+                opts.storage_class
+            },
+            segments: fresh
+                .iter()
+                .map(|b| Segment {
+                    blob: b.clone(),
+                    offset: 0,
+                    len: info.len,
+                })
+                .collect(),
+        };
+        // Step 4: one transaction makes it visible (or nothing does).
+        match self
+            .meta
+            .put_object(bucket, key, rec.clone(), &fresh, opts.condition)
+            .await
+        {
+            Ok(freed) => {
+                self.free(&freed).await;
+                Ok(rec)
+            }
+            Err(e) => {
+                self.free(&fresh).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes blobs the index no longer references. A failure only leaks
+    /// space until the next start-up sweep, so it is logged, not returned.
+    async fn free(&self, ids: &[BlobId]) {
+        for id in ids {
+            if let Err(e) = self.blobs.delete(id).await {
+                tracing::warn!(blob = id.as_str(), error = %e, "could not delete freed blob");
+            }
+        }
+    }
+
+    /// The current record of `key`.
+    /// # Behavior
+    /// - `NoSuchBucket` / `NoSuchKey`.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, StorageError> {
-        todo!()
+        self.meta
+            .object(bucket, key)
+            .await?
+            .ok_or(StorageError::NoSuchKey)
     }
+
+    /// Looks the record up and opens all its blobs.
+    /// # Behavior
+    /// - `NoSuchBucket` / `NoSuchKey`.
+    /// - If a blob vanished between the lookup and the open (a racing
+    ///   overwrite freed it), looks up again, a bounded number of times; a blob
+    ///   still missing after that is reported as `Corrupt`.
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StorageError> {
-        todo!()
+        let mut missing = None;
+        'lookup: for _ in 0..RACE_RETRIES {
+            let record = self.head_object(bucket, key).await?;
+            let mut blobs = Vec::with_capacity(record.segments.len());
+            for seg in &record.segments {
+                match self.blobs.open(&seg.blob).await {
+                    Ok(b) => blobs.push(b),
+                    Err(StorageError::NoSuchKey) => {
+                        missing = Some(seg.blob.clone());
+                        continue 'lookup;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(ObjectReader { record, blobs });
+        }
+        let blob = missing.as_ref().map(BlobId::as_str).unwrap_or_default();
+        Err(StorageError::Corrupt(format!(
+            "blob {blob} of {bucket}/{key} is missing"
+        )))
     }
+
+    /// Removes `key`.
+    /// # Behavior
+    /// - `NoSuchBucket`; `Ok(None)` when the key was absent.
+    /// - Deletes the blobs no other record references after the commit.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
     ) -> Result<Option<ObjectRecord>, StorageError> {
-        todo!()
+        match self.meta.delete_object(bucket, key).await? {
+            Some((rec, freed)) => {
+                self.free(&freed).await;
+                Ok(Some(rec))
+            }
+            None => Ok(None),
+        }
     }
+
+    /// Copies without moving bytes: `build(&src)` makes the destination record
+    /// (headers, storage class, last_modified may change; segments are kept)
+    /// and it is committed with `cond`, referencing the source's blobs.
+    /// # Behavior
+    /// - Source missing → `NoSuchKey` (`NoSuchBucket` for a missing source
+    ///   bucket); missing destination bucket → `NoSuchBucket`.
+    /// - If a racing delete freed the source's blobs (`Conflict`), the source
+    ///   is read again (a few times); if it is now absent → `NoSuchKey`.
+    /// - Errors from `build` are returned as they are.
     pub async fn copy_object<E: From<StorageError> + Send>(
         &self,
         src_bucket: &str,
@@ -111,19 +389,121 @@ impl Store {
         cond: WriteCondition,
         build: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
     ) -> Result<ObjectRecord, E> {
-        todo!()
+        for _ in 0..RACE_RETRIES {
+            let src = self.head_object(src_bucket, src_key).await?;
+            let dst = build(&src)?;
+            match self
+                .meta
+                .put_object(dst_bucket, dst_key, dst.clone(), &[], cond.clone())
+                .await
+            {
+                Ok(freed) => {
+                    self.free(&freed).await;
+                    return Ok(dst);
+                }
+                Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StorageError::Conflict.into())
     }
+
+    /// GET Bucket (v1): keys with `prefix`, after `marker`, in UTF-8 byte order.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent.
+    /// - With a non-empty `delimiter`, a key whose remainder after `prefix`
+    ///   contains it rolls up into the common prefix `prefix + remainder up to
+    ///   and including the first delimiter`, counted once against `max_keys`;
+    ///   the keys under it are skipped with one seek, not scanned.
+    /// - Every entry of a page sorts after `marker`: a marker equal to (or
+    ///   inside) a common prefix resumes after everything under that prefix,
+    ///   so `next_marker` pages never repeat a common prefix.
+    /// - `is_truncated` when more entries follow; `next_marker` is then the
+    ///   page's last key or common prefix. `max_keys == 0` → an empty page,
+    ///   not truncated.
     pub async fn list_objects(
         &self,
         bucket: &str,
         q: &ListQuery,
     ) -> Result<ListPage, StorageError> {
-        todo!()
+        let mut page = ListPage::default();
+        if q.max_keys == 0 {
+            // Still report a missing bucket.
+            self.meta
+                .bucket(bucket)
+                .await?
+                .ok_or(StorageError::NoSuchBucket)?;
+            return Ok(page);
+        }
+        let rollup = |key: &str| -> Option<String> {
+            if q.delimiter.is_empty() {
+                return None;
+            }
+            let rest = key.strip_prefix(q.prefix.as_str())?;
+            let at = rest.find(q.delimiter.as_str())?;
+            Some(key[..q.prefix.len() + at + q.delimiter.len()].to_string())
+        };
+        let mut cursor = match rollup(&q.marker) {
+            Some(cp) => past_prefix(&cp),
+            None => q.marker.clone(),
+        };
+        let mut count = 0usize;
+        // The page's last entry (key or common prefix): entries come in order.
+        let mut last_entry = String::new();
+        let mut last_cp: Option<String> = None;
+        loop {
+            // One more than the page needs, to learn whether it is truncated.
+            let want = (q.max_keys - count).saturating_add(1).min(LIST_BATCH);
+            let batch = self
+                .meta
+                .list_objects(bucket, &q.prefix, &cursor, want)
+                .await?;
+            let exhausted = batch.len() < want;
+            let mut reseek = false;
+            for (key, rec) in batch {
+                let cp = rollup(&key);
+                // Only reachable for keys that sort after the seek target yet
+                // still fall under the last common prefix (see `past_prefix`).
+                if cp.is_some() && cp == last_cp {
+                    cursor = key;
+                    continue;
+                }
+                if count == q.max_keys {
+                    page.is_truncated = true;
+                    page.next_marker = Some(last_entry);
+                    return Ok(page);
+                }
+                count += 1;
+                match cp {
+                    Some(cp) => {
+                        cursor = past_prefix(&cp);
+                        last_entry.clone_from(&cp);
+                        page.common_prefixes.push(cp.clone());
+                        last_cp = Some(cp);
+                        reseek = true;
+                        break;
+                    }
+                    None => {
+                        cursor.clone_from(&key);
+                        last_entry.clone_from(&key);
+                        page.objects.push((key, rec));
+                    }
+                }
+            }
+            if exhausted && !reseek {
+                return Ok(page);
+            }
+        }
     }
 }
-impl ObjectReader {
-    pub fn stream(self, range: Range<u64>) -> ByteStream {
-        let _ = &self.blobs;
-        todo!()
-    }
+
+/// A string that sorts after every key starting with `prefix` (for the seek
+/// past a common prefix): `prefix` followed by the greatest code point. Only
+/// keys continuing with U+10FFFF and more sort after it; `list_objects`
+/// skips those one by one.
+fn past_prefix(prefix: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + 4);
+    s.push_str(prefix);
+    s.push(char::MAX);
+    s
 }
