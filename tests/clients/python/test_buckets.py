@@ -53,7 +53,7 @@ def test_preconfigured_bucket_exists(client):
 @pytest.mark.parametrize(
     "name",
     [
-        "Upper-" + APPID,           # upper case
+        "trailing-" + "-" + APPID,  # name ends with a dash
         "under_score-" + APPID,     # underscore
         "-leading-" + APPID,        # leading dash
     ],
