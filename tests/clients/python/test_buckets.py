@@ -13,7 +13,7 @@ def test_create_head_delete_bucket(client, raw):
     name = unique_bucket_name()
     assert client.create_bucket(Bucket=name) is None
     head = client.head_bucket(Bucket=name)
-    assert head is None
+    assert head["x-cos-bucket-region"] == REGION
     assert client.bucket_exists(Bucket=name) is True
 
     # HEAD Bucket over the wire: 200 with the region header and the common headers.

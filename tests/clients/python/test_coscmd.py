@@ -86,7 +86,8 @@ def test_upload_directory_recursive_and_download(cc, client, bucket, tmp_path):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(content)
 
-    cc.run("upload", "-r", "-y", str(tree), "uploaded/")
+    # trailing "/" on the local dir: upload its contents (without it coscmd adds "tree/")
+    cc.run("upload", "-r", "-y", str(tree) + "/", "uploaded/")
     listed = sorted(c["Key"] for c in client.list_objects(Bucket=bucket, Prefix="uploaded/")["Contents"])
     assert listed == sorted("uploaded/" + rel for rel in files)
     for rel, content in files.items():

@@ -141,8 +141,9 @@ def test_odd_prefix_and_delimiter_encoded(client, odd):
     resp = client.list_objects(Bucket=odd, Delimiter="/")
     assert [p["Prefix"] for p in resp["CommonPrefixes"]] == utf8_sorted(["sp ace/", "中文/", "deep/", "a/"])
     resp = client.list_objects(Bucket=odd, Delimiter="/", EncodingType="url")
-    assert [p["Prefix"] for p in resp["CommonPrefixes"]] == utf8_sorted(
-        ["sp%20ace/", quote("中文/", safe="/"), "deep/", "a/"])
+    # ordered by the raw keys, then encoded
+    assert [p["Prefix"] for p in resp["CommonPrefixes"]] == [
+        quote(p, safe="/") for p in utf8_sorted(["sp ace/", "中文/", "deep/", "a/"])]
 
 
 def test_odd_marker_round_trip(client, odd):
