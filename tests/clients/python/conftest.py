@@ -34,6 +34,13 @@ REGION = "ap-guangzhou"
 APPID = "1250000000"
 SECRET_ID = "AKIDlocalcosTESTaccesskey0000000001"
 SECRET_KEY = "localcosTESTsecretkey0000000000001"
+# The suite talks to 127.0.0.1 only; a proxy inherited from the caller's
+# environment would swallow those requests (requests honours it), so it is
+# dropped for this process.  Tests that want a proxy set it per subprocess or
+# per client (Proxies=...).
+for _var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    os.environ.pop(_var, None)
+
 LISTEN_RE = re.compile(r"^localcos listening on http://127\.0\.0\.1:(\d+)$")
 STARTUP_TIMEOUT = 30.0
 

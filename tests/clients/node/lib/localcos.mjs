@@ -12,6 +12,10 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+// The suite talks to 127.0.0.1 only: an inherited proxy (the SDK's HTTP stack
+// honours HTTP_PROXY) would swallow those requests, so drop it for this process.
+for (const v of ['http_proxy', 'https_proxy', 'all_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY']) delete process.env[v];
+
 const require = createRequire(import.meta.url);
 export const COS = require('cos-nodejs-sdk-v5');
 
