@@ -199,9 +199,11 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
         let listen: SocketAddr = match listen_text.parse() {
             Ok(a) => a,
-            Err(_) => return err(format!(
+            Err(_) => {
+                return err(format!(
                 "--listen: `{listen_text}` is not ADDR:PORT (e.g. 127.0.0.1:9000 or 0.0.0.0:9000)"
-            )),
+            ))
+            }
         };
         let region = args
             .region

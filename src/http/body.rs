@@ -11,20 +11,20 @@ use http_body::{Frame, SizeHint};
 use crate::storage::{ByteStream, StorageError};
 
 /// A response body.
+#[derive(Default)]
 pub enum Body {
+    #[default]
     Empty,
+    /// Empty, but announced with `Content-Length: 0`: hyper drops that header
+    /// for bodies that report end-of-stream up front, and cos-python-sdk-v5
+    /// needs it on 304 (spec cos.md §8).
+    ZeroLength,
     Full(Bytes),
     /// A stream of exactly `len` bytes (the `Content-Length` we announced).
     Stream {
         stream: ByteStream,
         len: u64,
     },
-}
-
-impl Default for Body {
-    fn default() -> Self {
-        Body::Empty
-    }
 }
 
 impl From<String> for Body {
@@ -48,7 +48,7 @@ impl http_body::Body for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, StorageError>>> {
         match &mut *self {
-            Body::Empty => Poll::Ready(None),
+            Body::Empty | Body::ZeroLength => Poll::Ready(None),
             Body::Full(b) => {
                 let b = std::mem::take(b);
                 *self = Body::Empty;
@@ -78,6 +78,7 @@ impl http_body::Body for Body {
     fn is_end_stream(&self) -> bool {
         match self {
             Body::Empty => true,
+            Body::ZeroLength => false,
             Body::Full(b) => b.is_empty(),
             Body::Stream { len, .. } => *len == 0,
         }
@@ -85,7 +86,7 @@ impl http_body::Body for Body {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            Body::Empty => SizeHint::with_exact(0),
+            Body::Empty | Body::ZeroLength => SizeHint::with_exact(0),
             Body::Full(b) => SizeHint::with_exact(b.len() as u64),
             Body::Stream { len, .. } => SizeHint::with_exact(*len),
         }

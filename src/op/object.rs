@@ -135,7 +135,7 @@ pub async fn get(
                             .as_deref()
                             .unwrap_or("application/octet-stream"),
                     );
-                return Ok(rb.content_length(0).empty());
+                return Ok(rb.content_length(0).body(Body::ZeroLength));
             }
             Decision::PreconditionFailed => return Err(Error::new(ErrorCode::PreconditionFailed)),
         }

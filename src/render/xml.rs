@@ -39,7 +39,7 @@ impl Xml {
     }
     pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
         self.open(tag);
-        self.0.push_str(&quick_xml::escape::escape(text));
+        self.0.push_str(&quick_xml::escape::partial_escape(text));
         self.close(tag)
     }
     pub fn finish(mut self, root: &str) -> String {

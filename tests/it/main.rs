@@ -1,5 +1,7 @@
 //! The one integration-test binary (STYLE habit 11).
 mod common;
+mod crash;
 mod errors;
 mod objects;
+mod readme;
 mod wire;
