@@ -260,3 +260,29 @@ def test_put_from_file_object(client, bucket, tmp_path):
     assert resp["ETag"] == f'"{md5_hex(data)}"'
     client.get_object(Bucket=bucket, Key="from-file.bin")["Body"].get_stream_to_file(str(tmp_path / "back.bin"))
     assert (tmp_path / "back.bin").read_bytes() == data
+
+
+def wire_header_names(r):
+    """Header names exactly as sent by the server (urllib3 keeps their case)."""
+    return list(r.raw.headers.keys())
+
+
+def test_header_names_spelled_as_cos(raw, client, bucket):
+    """cos.md §6A.13: standard headers in their usual spelling, every x-cos-* lower case."""
+    client.put_object(Bucket=bucket, Body=b"spelling", Key="case.txt", Metadata={"x-cos-meta-k": "v"})
+    for method, headers in (("GET", {}), ("HEAD", {}), ("GET", {"Range": "bytes=0-1"})):
+        r = raw.request(method, bucket, "case.txt", headers=headers)
+        assert r.status_code in (200, 206)
+        names = wire_header_names(r)
+        for expected in ("ETag", "Content-Length", "Last-Modified", "Content-Type", "Accept-Ranges",
+                         "x-cos-hash-crc64ecma", "x-cos-request-id", "x-cos-meta-k", "Server", "Date"):
+            assert expected in names, (method, headers, names)
+        if headers:
+            assert "Content-Range" in names, names
+        for name in names:
+            if name.lower().startswith("x-cos-"):
+                assert name == name.lower(), names
+        assert "Etag" not in names and "etag" not in names, names
+    r = raw.request("GET", bucket, "missing")
+    names = wire_header_names(r)
+    assert "x-cos-request-id" in names and "Content-Type" in names and "Content-Length" in names, names
