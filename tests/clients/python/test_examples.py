@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, SECRET_ID, SECRET_KEY, clean_env, unique_bucket_name
+import pytest
+
+from conftest import REPO, SECRET_ID, SECRET_KEY, clean_env, empty_and_delete_bucket, unique_bucket_name
 
 
 def run_example(server, cmd, bucket, tmp_path):
@@ -23,8 +25,16 @@ def run_example(server, cmd, bucket, tmp_path):
     return p.stdout
 
 
-def test_quickstart_py(server, client, tmp_path):
-    bucket = unique_bucket_name()
+@pytest.fixture
+def example_bucket(client):
+    """A bucket name the example creates itself; removed afterwards."""
+    name = unique_bucket_name()
+    yield name
+    empty_and_delete_bucket(client, name)
+
+
+def test_quickstart_py(server, client, example_bucket, tmp_path):
+    bucket = example_bucket
     out = run_example(server, [sys.executable, str(REPO / "examples" / "quickstart.py")], bucket, tmp_path)
     lines = out.splitlines()
     assert f"created bucket {bucket}" in lines
@@ -37,8 +47,8 @@ def test_quickstart_py(server, client, tmp_path):
     assert client.get_object(Bucket=bucket, Key="hello.txt")["Body"].get_raw_stream().read() == b"Hello, localcos!"
 
 
-def test_coscmd_sh(server, client, tmp_path):
-    bucket = unique_bucket_name()
+def test_coscmd_sh(server, client, example_bucket, tmp_path):
+    bucket = example_bucket
     out = run_example(server, ["bash", str(REPO / "examples" / "coscmd.sh")], bucket, tmp_path)
     lines = out.splitlines()
     assert f"created bucket {bucket}" in lines, out
