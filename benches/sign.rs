@@ -16,8 +16,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use localcos::auth::canonical::{decode_path, decode_query};
 use localcos::auth::{cos, AuthOptions, Credential, KeyStore, RequestParts, SecretKey};
+use localcos::http::query::{decode_path, decode_query};
 use serde_json::Value;
 
 const PYTHON: &str = include_str!("../tests/fixtures/vectors/cos/python_sdk_vectors.json");

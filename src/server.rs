@@ -123,9 +123,10 @@ impl Server {
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30))
             // hyper answers a bare 431 past these; ours (max_header_bytes,
-            // default 64 KiB) answer with COS XML first.
-            .max_buf_size(4 * 1024 * 1024)
-            .max_headers(1000);
+            // default 64 KiB) answer with COS XML first. `max_headers` stays
+            // at hyper's default (100): any explicit value makes hyper
+            // allocate and fill that many slots on every request.
+            .max_buf_size(4 * 1024 * 1024);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {

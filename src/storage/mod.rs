@@ -169,13 +169,13 @@ impl ObjectRecord {
     /// The distinct blobs this record references, in first-use order. A blob
     /// used by several segments counts once: reference counts are per record.
     pub fn blob_ids(&self) -> Vec<&BlobId> {
-        let mut ids: Vec<&BlobId> = Vec::with_capacity(self.segments.len());
-        for seg in &self.segments {
-            if !ids.contains(&&seg.blob) {
-                ids.push(&seg.blob);
-            }
-        }
-        ids
+        // A set, not `Vec::contains`: multipart manifests have up to 10,000 segments.
+        let mut seen = std::collections::HashSet::with_capacity(self.segments.len());
+        self.segments
+            .iter()
+            .map(|seg| &seg.blob)
+            .filter(|id| seen.insert(*id))
+            .collect()
     }
 }
 

@@ -2,6 +2,7 @@
 //! `MetaStore` and a `BlobStore` (hashing, write conditions, manifests,
 //! freeing replaced blobs). The operations in `op/` call only this.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +19,11 @@ const RACE_RETRIES: usize = 8;
 
 /// Largest batch `list_objects` asks the index for at once.
 const LIST_BATCH: usize = 1000;
+
+/// First batch size when a delimiter is set: a batch that hits a common
+/// prefix is cut there (the rest lies under it, fetched and decoded for
+/// nothing), so batches start small and double while no prefix shows up.
+const LIST_BATCH_DELIMITED: usize = 16;
 
 /// Options for [`Store::put_object`].
 #[derive(Debug, Clone, Default)]
@@ -59,8 +65,9 @@ pub struct ListPage {
 /// what `stream` returns, even if the key is overwritten meanwhile.
 pub struct ObjectReader {
     pub record: ObjectRecord,
-    /// One opened blob per segment of `record`, in the same order.
-    blobs: Vec<Box<dyn BlobReader>>,
+    /// One opened blob per segment of `record`, in the same order; segments
+    /// of the same blob share one reader (one open file).
+    blobs: Vec<Arc<dyn BlobReader>>,
 }
 
 impl ObjectReader {
@@ -94,11 +101,21 @@ impl ObjectReader {
                 break;
             }
         }
+        // The common case, one blob: its stream as it is, with no wrapper.
         if pieces.len() == 1 {
-            let (blob, r) = pieces.pop().expect("one piece");
-            return blob.read(r);
+            if let Some((blob, r)) = pieces.pop() {
+                return blob.read(r);
+            }
         }
         Box::pin(futures_util::stream::iter(pieces).flat_map(|(blob, r)| blob.read(r)))
+    }
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,6 +124,12 @@ impl ObjectReader {
 pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 fn now_ms() -> i64 {
@@ -255,7 +278,14 @@ impl Store {
     ) -> Result<ObjectRecord, StorageError> {
         // Step 3: make the blob durable and check its digest.
         let info = match writer {
-            Some(w) => w.finish().await?,
+            Some(w) => match w.finish().await {
+                Ok(info) => info,
+                Err(e) => {
+                    // The failure may come after the rename (the dir fsync).
+                    self.free(std::slice::from_ref(&id)).await;
+                    return Err(e);
+                }
+            },
             None => hash::BodyHasher::new().finish(),
         };
         let fresh: Vec<BlobId> = if info.len > 0 {
@@ -334,10 +364,18 @@ impl Store {
         let mut missing = None;
         'lookup: for _ in 0..RACE_RETRIES {
             let record = self.head_object(bucket, key).await?;
-            let mut blobs = Vec::with_capacity(record.segments.len());
+            let mut blobs: Vec<Arc<dyn BlobReader>> = Vec::with_capacity(record.segments.len());
+            let mut opened: HashMap<&BlobId, usize> = HashMap::new();
             for seg in &record.segments {
+                if let Some(&j) = opened.get(&seg.blob) {
+                    blobs.push(blobs[j].clone());
+                    continue;
+                }
                 match self.blobs.open(&seg.blob).await {
-                    Ok(b) => blobs.push(b),
+                    Ok(b) => {
+                        opened.insert(&seg.blob, blobs.len());
+                        blobs.push(Arc::from(b));
+                    }
                     Err(StorageError::NoSuchKey) => {
                         missing = Some(seg.blob.clone());
                         continue 'lookup;
@@ -443,17 +481,24 @@ impl Store {
             let at = rest.find(q.delimiter.as_str())?;
             Some(key[..q.prefix.len() + at + q.delimiter.len()].to_string())
         };
-        let mut cursor = match rollup(&q.marker) {
-            Some(cp) => past_prefix(&cp),
+        // A marker under a common prefix resumes past that prefix, which
+        // then counts as already listed.
+        let mut last_cp: Option<String> = rollup(&q.marker);
+        let mut cursor = match &last_cp {
+            Some(cp) => past_prefix(cp),
             None => q.marker.clone(),
         };
         let mut count = 0usize;
         // The page's last entry (key or common prefix): entries come in order.
         let mut last_entry = String::new();
-        let mut last_cp: Option<String> = None;
+        let mut batch_size = if q.delimiter.is_empty() {
+            LIST_BATCH
+        } else {
+            LIST_BATCH_DELIMITED
+        };
         loop {
             // One more than the page needs, to learn whether it is truncated.
-            let want = (q.max_keys - count).saturating_add(1).min(LIST_BATCH);
+            let want = (q.max_keys - count).saturating_add(1).min(batch_size);
             let batch = self
                 .meta
                 .list_objects(bucket, &q.prefix, &cursor, want)
@@ -493,6 +538,11 @@ impl Store {
             if exhausted && !reseek {
                 return Ok(page);
             }
+            batch_size = if reseek {
+                LIST_BATCH_DELIMITED
+            } else {
+                (batch_size * 2).min(LIST_BATCH)
+            };
         }
     }
 }

@@ -152,7 +152,7 @@ fn kill_during_overwrite_storm_never_exposes_a_partial_object() {
     let versions: Vec<Vec<u8>> = (0..40)
         .map(|v| payload(v, 256 * 1024 + v as usize))
         .collect();
-    let digests: Vec<_> = versions.iter().map(|v| Md5::digest(v)).collect();
+    let digests: Vec<_> = versions.iter().map(Md5::digest).collect();
     let mut ever_acked = false;
     for round in 0..3u64 {
         let p = start(dir.path());

@@ -2,14 +2,17 @@
 //! shard is the last two hex digits of the id (random bits of the UUIDv7,
 //! so the 256 shard directories fill evenly).
 //!
-//! A writer fills `tmp/<id>.part`, then fsyncs it, renames it into place and
-//! fsyncs the shard directory, so the blob is durable under its final name
-//! before the index may point at it. File I/O and hashing run on blocking
-//! threads in ~1 MiB batches, never on the async threads. A reader opens
-//! the file once; an open file keeps its bytes after an unlink, so a reader
-//! that started before an overwrite (and the delete of the old blob) still
-//! finishes with the old bytes. Names are generated ids, never keys, so
-//! nothing is ever written outside the data dir.
+//! A writer fills `tmp/<id>.part`, then syncs its data (fdatasync), renames
+//! it into place and fsyncs the shard directory, so the blob is durable under
+//! its final name before the index may point at it. File I/O and hashing run
+//! on blocking threads in ~1 MiB batches, never on the async threads.
+//!
+//! A reader opens the file once; an open file keeps its bytes after an
+//! unlink, so a reader that started before an overwrite (and the delete of
+//! the old blob) still finishes with the old bytes. Ranges up to 64 KiB are
+//! one positioned read; larger ones are read in 1 MiB chunks on blocking
+//! tasks with one chunk of read-ahead. Names are generated ids, never keys,
+//! so nothing is ever written outside the data dir.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -20,7 +23,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::storage::hash::BodyHasher;
@@ -36,8 +38,9 @@ const WRITE_BATCH: usize = 1 << 20;
 const INLINE_READ: u64 = 64 << 10;
 /// Chunk size of larger reads, done on a blocking thread.
 const READ_CHUNK: u64 = 1 << 20;
-/// Chunks read ahead of the consumer (so disk reads overlap network writes).
-const READ_AHEAD: usize = 1;
+/// The first chunk of a larger read is smaller, so the first bytes reach the
+/// client sooner; the following ones are full size for throughput.
+const FIRST_READ_CHUNK: u64 = 128 << 10;
 
 /// The data dir's two blob directories.
 struct Dirs {
@@ -56,6 +59,19 @@ impl Dirs {
 
     fn tmp_path(&self, id: &BlobId) -> PathBuf {
         self.tmp.join(format!("{}.part", id.as_str()))
+    }
+}
+
+/// Refuses ids that are not 32 lowercase hex digits. Generated ids always
+/// are; an id read back from a damaged record must never become a path
+/// (`..`, `/`) outside the data dir.
+fn checked(id: &BlobId) -> Result<&BlobId, StorageError> {
+    match BlobId::parse(id.as_str()) {
+        Some(_) => Ok(id),
+        None => Err(StorageError::Corrupt(format!(
+            "invalid blob id {:?}",
+            id.as_str()
+        ))),
     }
 }
 
@@ -191,7 +207,7 @@ impl BlobWriter for FsBlobWriter {
             let tmp = dirs.tmp_path(&id);
             state.write_batch(&tmp, batch)?;
             if let Some(file) = state.file.take() {
-                file.sync_all()?;
+                file.sync_data()?;
             }
             let dest = dirs.blob_path(&id);
             let shard = dirs.shard_dir(&id);
@@ -257,24 +273,32 @@ fn read_chunk(file: &File, offset: u64, len: usize) -> Result<Bytes, StorageErro
     Ok(buf.freeze())
 }
 
-/// The blocking half of a large read: sends `range` in chunks until done or
-/// until the receiver is dropped (the client went away).
-fn pump(file: Arc<File>, range: Range<u64>, tx: mpsc::Sender<Result<Bytes, StorageError>>) {
-    let mut at = range.start;
-    while at < range.end {
-        let n = (range.end - at).min(READ_CHUNK) as usize;
-        let item = read_chunk(&file, at, n);
-        let failed = item.is_err();
-        if tx.blocking_send(item).is_err() || failed {
-            return;
-        }
-        at += n as u64;
-    }
+/// A large read in flight: each chunk is read by its own blocking task,
+/// started when the previous chunk is handed out (one chunk of read-ahead,
+/// so disk reads overlap network writes). No thread ever waits for a slow
+/// client, so slow downloads cannot exhaust the blocking pool that index
+/// commits and writes also need.
+struct ChunkedRead {
+    file: Arc<File>,
+    at: u64,
+    end: u64,
+    chunk: u64,
+    next: Option<JoinHandle<Result<Bytes, StorageError>>>,
 }
 
-enum ReadStage {
-    Start(Arc<File>, Range<u64>),
-    Running(mpsc::Receiver<Result<Bytes, StorageError>>),
+impl ChunkedRead {
+    fn start_next(&mut self) {
+        if self.at >= self.end {
+            return;
+        }
+        let n = (self.end - self.at).min(self.chunk) as usize;
+        let (file, at) = (self.file.clone(), self.at);
+        self.next = Some(tokio::task::spawn_blocking(move || {
+            read_chunk(&file, at, n)
+        }));
+        self.at += n as u64;
+        self.chunk = READ_CHUNK;
+    }
 }
 
 impl BlobReader for FsBlobReader {
@@ -294,23 +318,30 @@ impl BlobReader for FsBlobReader {
                 read_chunk(&file, start, (end - start) as usize)
             }));
         }
-        // The blocking reader starts on the first poll, so a stream that is
+        // The first chunk is requested on the first poll, so a stream that is
         // never polled costs nothing.
-        Box::pin(futures_util::stream::unfold(
-            ReadStage::Start(file, start..end),
-            |stage| async move {
-                let mut rx = match stage {
-                    ReadStage::Start(file, range) => {
-                        let (tx, rx) = mpsc::channel(READ_AHEAD);
-                        tokio::task::spawn_blocking(move || pump(file, range, tx));
-                        rx
-                    }
-                    ReadStage::Running(rx) => rx,
-                };
-                let item = rx.recv().await?;
-                Some((item, ReadStage::Running(rx)))
-            },
-        ))
+        let read = ChunkedRead {
+            file,
+            at: start,
+            end,
+            chunk: FIRST_READ_CHUNK,
+            next: None,
+        };
+        Box::pin(futures_util::stream::unfold(read, |mut read| async move {
+            if read.next.is_none() {
+                read.start_next();
+            }
+            let item = match read.next.take()?.await {
+                Ok(item) => item,
+                Err(e) => Err(join_err(e)),
+            };
+            match item {
+                Ok(_) => read.start_next(),
+                // A failed read ends the stream after reporting the error.
+                Err(_) => read.at = read.end,
+            }
+            Some((item, read))
+        }))
     }
 }
 
@@ -320,7 +351,7 @@ impl BlobStore for FsBlobs {
         // The temp file is created by the first batch, on a blocking thread.
         Ok(Box::new(FsBlobWriter {
             dirs: self.dirs.clone(),
-            id: id.clone(),
+            id: checked(id)?.clone(),
             pending: Vec::new(),
             pending_len: 0,
             stage: Stage::Ready(WriteState {
@@ -334,7 +365,7 @@ impl BlobStore for FsBlobs {
     /// Opens inline: an open and an fstat are short system calls, and a hop
     /// to a blocking thread would cost more than they do on every small GET.
     async fn open(&self, id: &BlobId) -> Result<Box<dyn BlobReader>, StorageError> {
-        let file = match File::open(self.dirs.blob_path(id)) {
+        let file = match File::open(self.dirs.blob_path(checked(id)?)) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StorageError::NoSuchKey),
             Err(e) => return Err(e.into()),
@@ -348,7 +379,7 @@ impl BlobStore for FsBlobs {
 
     /// Unlinks on a blocking thread: freeing a large file's extents can take a while.
     async fn delete(&self, id: &BlobId) -> Result<(), StorageError> {
-        let path = self.dirs.blob_path(id);
+        let path = self.dirs.blob_path(checked(id)?);
         tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StorageError::Io(e)),
             _ => Ok(()),

@@ -32,6 +32,31 @@ const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
 /// process, e.g. a store being dropped) to let go of it.
 const OPEN_WAIT: Duration = Duration::from_secs(3);
 
+/// Files smaller than this are never compacted (an empty database is ~1.5 MiB).
+const COMPACT_MIN_FILE: u64 = 8 << 20;
+/// Compaction rewrites the live data; above this much, start-up would slow.
+const COMPACT_MAX_LIVE: u64 = 16 << 20;
+
+/// Gives the space of deleted records back to the file system when most of
+/// the file is free and little is live (note 17: after deleting everything
+/// the data dir shrinks back, at the latest after one restart). redb reuses
+/// free pages while running but only shrinks the file by compacting, which
+/// needs exclusive access: hence at open, and only when cheap.
+fn compact_if_mostly_free(db: &mut Database, file_len: u64) -> Result<(), StorageError> {
+    if file_len < COMPACT_MIN_FILE {
+        return Ok(());
+    }
+    let txn = db.begin_write().map_err(db_err)?;
+    let live = txn.stats().map_err(db_err)?.stored_bytes();
+    txn.abort().map_err(db_err)?;
+    if live < COMPACT_MAX_LIVE && live * 4 < file_len {
+        let started = std::time::Instant::now();
+        db.compact().map_err(db_err)?;
+        tracing::info!(file_len, live, took = ?started.elapsed(), "compacted the index");
+    }
+    Ok(())
+}
+
 /// The redb-backed `MetaStore`.
 pub struct RedbMeta {
     db: Arc<Database>,
@@ -66,7 +91,7 @@ impl RedbMeta {
     ///   fails; another process holding it makes this fail.
     pub async fn open(path: &Path) -> Result<Self, StorageError> {
         let deadline = tokio::time::Instant::now() + OPEN_WAIT;
-        let db = loop {
+        let mut db = loop {
             match Database::create(path) {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen)
@@ -77,6 +102,13 @@ impl RedbMeta {
                 Err(e) => return Err(db_err(e)),
             }
         };
+        // Compaction needs the database to itself, so it can only happen here.
+        let file_len = std::fs::metadata(path)?.len();
+        let db = tokio::task::spawn_blocking(move || {
+            compact_if_mostly_free(&mut db, file_len).map(|()| db)
+        })
+        .await
+        .map_err(join_err)??;
         let meta = RedbMeta { db: Arc::new(db) };
         if !meta.tables_exist()? {
             // Opening a table in a write transaction creates it.
@@ -199,13 +231,17 @@ impl MetaStore for RedbMeta {
 
     async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
+        let objects = txn.open_table(OBJECTS).map_err(db_err)?;
+        if let Some(found) = objects.get((bucket, key)).map_err(db_err)? {
+            // An object implies its bucket (delete_bucket refuses non-empty
+            // buckets), so the hot path opens one table, not two.
+            return decode(found.value()).map(Some);
+        }
         let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
         if buckets.get(bucket).map_err(db_err)?.is_none() {
             return Err(StorageError::NoSuchBucket);
         }
-        let objects = txn.open_table(OBJECTS).map_err(db_err)?;
-        let found = objects.get((bucket, key)).map_err(db_err)?;
-        found.map(|g| decode(g.value())).transpose()
+        Ok(None)
     }
 
     async fn put_object(

@@ -250,13 +250,13 @@ impl R {
             .collect();
         let mut hs: Vec<(String, String)> = self.headers.clone();
         hs.push(("host".into(), self.host.clone()));
-        if !self.body.is_empty() || self.method == Method::PUT || self.method == Method::POST {
-            if !hs.iter().any(|(k, _)| {
-                k.eq_ignore_ascii_case("content-length")
-                    || k.eq_ignore_ascii_case("transfer-encoding")
-            }) {
-                hs.push(("content-length".into(), self.body.len().to_string()));
-            }
+        let has_framing = hs.iter().any(|(k, _)| {
+            k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+        });
+        let has_body =
+            !self.body.is_empty() || self.method == Method::PUT || self.method == Method::POST;
+        if has_body && !has_framing {
+            hs.push(("content-length".into(), self.body.len().to_string()));
         }
         let mut b = Request::builder().method(self.method.clone());
         let query_string = qs
