@@ -284,6 +284,9 @@ fn run_bench() -> Result<bool, String> {
             servers::write_static(&nginx.dir().join("root"), &object.path()[1..], &object.data)?;
         }
         memory.after_upload = servers::rss_kib(localcos.pid).0;
+        // Allocators give memory back after a delay (mimalloc purges, glibc trims): let the
+        // upload's buffers go before the first peak is taken.
+        tokio::time::sleep(Duration::from_secs(2)).await;
 
         // Every URL is pre-signed once, valid for a day; nginx gets the same path and query.
         let now = SystemTime::now()
