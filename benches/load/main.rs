@@ -218,8 +218,8 @@ fn run_bench() -> Result<bool, String> {
         },
     ];
     let middle = 32 * MIB as u64..33 * MIB as u64;
-    // In the order of the SMALL_16..LARGE indices; the 64 MiB reads come last so that the RSS
-    // read after each scenario shows growth with object size.
+    // In the order of the SMALL_16..LARGE indices. The 64 MiB reads come last, so the RSS read
+    // after all runs is the "RSS after the 64 MiB runs" of the issue.
     let scenarios = vec![
         Scenario {
             name: "4 KiB pre-signed GET, 16 conn",
