@@ -309,3 +309,10 @@ def test_put_chunked_body_of_unknown_length(raw, client, bucket):
     assert r.status_code == 200, r.text
     assert read_body(client.get_object(Bucket=bucket, Key="chunked.txt")) == b"chunk one, chunk two"
     assert r.headers["ETag"] == f'"{md5_hex(b"chunk one, chunk two")}"'
+
+
+def test_key_too_long(client, bucket):
+    client.put_object(Bucket=bucket, Body=b"ok", Key="k" * 850)
+    with pytest.raises(CosServiceError) as ei:
+        client.put_object(Bucket=bucket, Body=b"no", Key="k" * 851)
+    assert_error(service_error(ei), 400, "KeyTooLong")
