@@ -177,9 +177,19 @@ def test_response_overrides(client, obj):
     assert client.head_object(Bucket=bucket, Key=key)["Content-Type"] == "application/x-test"
 
 
-def test_stored_content_type_default(client, bucket):
-    client.put_object(Bucket=bucket, Body=b"{}", Key="noext")
-    assert client.head_object(Bucket=bucket, Key="noext")["Content-Type"]
+def test_stored_content_type_inferred_from_key(client, bucket):
+    """No Content-Type on PUT → inferred from the extension (cos.md §6A.2)."""
+    for key, expected in (("noext", "application/octet-stream"), ("1.zip", "application/zip"),
+                          ("1.txt", "text/plain")):
+        client.put_object(Bucket=bucket, Body=b"{}", Key=key)
+        ctype = client.head_object(Bucket=bucket, Key=key)["Content-Type"]
+        assert ctype.split(";")[0] == expected, (key, ctype)
+
+
+def test_standard_storage_class_header_omitted(client, bucket):
+    client.put_object(Bucket=bucket, Body=b"std", Key="std")
+    head = client.head_object(Bucket=bucket, Key="std")
+    assert "x-cos-storage-class" not in head
 
 
 def test_multi_range_or_malformed_range_gives_full_body(raw, obj):
