@@ -115,9 +115,6 @@ def test_if_modified_since(raw, obj):
     r = raw.request("GET", bucket, key, headers={"If-Modified-Since": last_modified})
     assert r.status_code == 304
     assert r.content == b""
-    future = email.utils.formatdate(time.time() + 3600, usegmt=True)
-    r = raw.request("GET", bucket, key, headers={"If-Modified-Since": future})
-    assert r.status_code == 304
     past = email.utils.formatdate(time.time() - 86400 * 365, usegmt=True)
     r = raw.request("GET", bucket, key, headers={"If-Modified-Since": past})
     assert r.status_code == 200
