@@ -214,3 +214,58 @@ async fn unsupported_and_reserved() {
         .await
         .assert_error(400, "InvalidArgument");
 }
+
+#[tokio::test]
+async fn temporary_credentials_need_their_token() {
+    let raw: localcos::config::RawConfig = toml::from_str(
+        r#"
+        buckets = ["examplebucket"]
+        [[temporary_credentials]]
+        secret_id = "AKIDtemp"
+        secret_key = "tempkey"
+        token = "session-token-1"
+        [[temporary_credentials]]
+        secret_id = "AKIDold"
+        secret_key = "oldkey"
+        token = "session-token-2"
+        expires = "2001-01-01T00:00:00Z"
+        "#,
+    )
+    .unwrap();
+    let args = localcos::config::ServeArgs {
+        ephemeral: true,
+        secret_id: Some(ID.into()),
+        secret_key: Some(crate::common::KEY.into()),
+        ..Default::default()
+    };
+    let config = localcos::config::Config::from_parts(&args, raw).unwrap();
+    let app = crate::common::App {
+        svc: localcos::testing::app(config).await.unwrap(),
+    };
+    app.put("k", b"temp").await;
+    let get = |id: &str, key: &str, token: Option<&str>| {
+        let mut headers = vec![("host", HOST)];
+        if let Some(t) = token {
+            headers.push(("x-cos-security-token", t));
+        }
+        let auth = sign_with(id, key, "get", "/k", &[], &headers, window());
+        let mut r = R::get("k").anonymous().h("authorization", &auth);
+        if let Some(t) = token {
+            r = r.h("x-cos-security-token", t);
+        }
+        r
+    };
+    let ok = app
+        .send(get("AKIDtemp", "tempkey", Some("session-token-1")))
+        .await;
+    assert_eq!((ok.status, ok.text().as_str()), (200, "temp"));
+    app.send(get("AKIDtemp", "tempkey", None))
+        .await
+        .assert_error(403, "InvalidAccessKeyId");
+    app.send(get("AKIDtemp", "tempkey", Some("wrong")))
+        .await
+        .assert_error(403, "InvalidAccessKeyId");
+    app.send(get("AKIDold", "oldkey", Some("session-token-2")))
+        .await
+        .assert_error(400, "ExpiredToken");
+}
