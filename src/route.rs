@@ -99,6 +99,22 @@ fn method_not_allowed() -> Error {
     Error::new(ErrorCode::MethodNotAllowed)
 }
 
+/// A combination no operation matches: an API method on a sub-resource that
+/// is not implemented yet (501), anything else 405.
+fn unsupported(method: &Method, sub: Option<&str>) -> Error {
+    const API_METHODS: [Method; 5] = [
+        Method::GET,
+        Method::PUT,
+        Method::POST,
+        Method::DELETE,
+        Method::HEAD,
+    ];
+    match sub {
+        Some(sub) if API_METHODS.contains(method) => not_implemented(&format!("{method} ?{sub}")),
+        _ => method_not_allowed(),
+    }
+}
+
 /// Maps a request onto an operation. `Target::Reserved` never reaches here.
 pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Result<Operation> {
     match target {
@@ -119,19 +135,7 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, None) => Ok(Operation::ListObjects(b)),
                 (Method::POST, Some("delete")) => Ok(Operation::DeleteObjects(b)),
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
-                (m, Some(sub))
-                    if [
-                        Method::GET,
-                        Method::PUT,
-                        Method::POST,
-                        Method::DELETE,
-                        Method::HEAD,
-                    ]
-                    .contains(&m) =>
-                {
-                    Err(not_implemented(&format!("{m} ?{sub}")))
-                }
-                _ => Err(method_not_allowed()),
+                (m, sub) => Err(unsupported(&m, sub)),
             }
         }
         Target::Object(b, k) => {
@@ -144,20 +148,7 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, None) => Ok(Operation::GetObject(b, k)),
                 (Method::HEAD, None) => Ok(Operation::HeadObject(b, k)),
                 (Method::DELETE, None) => Ok(Operation::DeleteObject(b, k)),
-                (Method::POST, None) => Err(method_not_allowed()),
-                (m, Some(sub))
-                    if [
-                        Method::GET,
-                        Method::PUT,
-                        Method::POST,
-                        Method::DELETE,
-                        Method::HEAD,
-                    ]
-                    .contains(&m) =>
-                {
-                    Err(not_implemented(&format!("{m} ?{sub}")))
-                }
-                _ => Err(method_not_allowed()),
+                (m, sub) => Err(unsupported(&m, sub)),
             }
         }
     }

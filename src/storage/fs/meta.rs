@@ -255,10 +255,7 @@ impl MetaStore for RedbMeta {
         let (bucket, key, fresh) = (bucket.to_string(), key.to_string(), fresh.to_vec());
         let value = encode(&rec)?;
         self.write(move |txn| {
-            let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            if buckets.get(bucket.as_str()).map_err(db_err)?.is_none() {
-                return Err(StorageError::NoSuchBucket);
-            }
+            require_bucket(txn, &bucket)?;
             let mut objects = txn.open_table(OBJECTS).map_err(db_err)?;
             let old: Option<ObjectRecord> = {
                 let found = objects
@@ -301,10 +298,7 @@ impl MetaStore for RedbMeta {
     ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.write(move |txn| {
-            let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            if buckets.get(bucket.as_str()).map_err(db_err)?.is_none() {
-                return Err(StorageError::NoSuchBucket);
-            }
+            require_bucket(txn, &bucket)?;
             let mut objects = txn.open_table(OBJECTS).map_err(db_err)?;
             let old: Option<ObjectRecord> = {
                 let removed = objects
@@ -370,4 +364,13 @@ impl MetaStore for RedbMeta {
             .map_err(db_err)?
             .is_some_and(|g| g.value() > 0))
     }
+}
+
+/// `NoSuchBucket` unless `bucket` exists, inside a write transaction.
+fn require_bucket(txn: &WriteTransaction, bucket: &str) -> Result<(), StorageError> {
+    let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+    if buckets.get(bucket).map_err(db_err)?.is_none() {
+        return Err(StorageError::NoSuchBucket);
+    }
+    Ok(())
 }

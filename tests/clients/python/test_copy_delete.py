@@ -172,3 +172,11 @@ def test_delete_multiple_malformed(raw, bucket):
                     headers={"Content-Type": "application/xml", "Content-MD5": md5})
     assert r.status_code == 400, r.text
     assert ET.fromstring(r.content).findtext("Code") == "MalformedXML"
+
+
+def test_copy_onto_itself_without_change_is_refused(client, src):
+    """Same source and destination with directive Copy changes nothing → 400 InvalidRequest (cos.md §6A.4)."""
+    bucket, key, _ = src
+    with pytest.raises(CosServiceError) as ei:
+        client.copy_object(Bucket=bucket, Key=key, CopySource=copy_source(bucket, key))
+    assert_error(service_error(ei), 400, "InvalidRequest")

@@ -8,6 +8,7 @@ environment of each coscmd subprocess only.
 
 import filecmp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REGION, SECRET_ID, SECRET_KEY, clean_env, read_body
+import requests
+
+from conftest import REGION, SECRET_ID, SECRET_KEY, clean_env, md5_hex, read_body
 
 
 def coscmd_exe() -> str:
@@ -134,3 +137,19 @@ def test_download_missing_fails(cc, tmp_path):
     p = cc.run("download", "no/such/key.txt", str(tmp_path / "x"), check=False)
     assert p.returncode != 0
     assert not (tmp_path / "x").exists()
+
+
+def test_info_and_signurl(cc, client, bucket):
+    data = b"signed by coscmd"
+    client.put_object(Bucket=bucket, Body=data, Key="su/file name.txt", Metadata={"x-cos-meta-who": "coscmd"})
+    out = cc.run("info", "su/file name.txt")
+    assert str(len(data)) in out.stdout, out.stdout
+    assert md5_hex(data) in out.stdout, out.stdout
+
+    out = cc.run("signurl", "su/file name.txt", "-t", "300")
+    urls = re.findall(r"http://[^\s'\"]+", out.stdout)  # coscmd prints it as b'http://...'
+
+    assert len(urls) == 1, out.stdout
+    r = requests.get(urls[0], proxies={"http": cc.server.url}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.content == data

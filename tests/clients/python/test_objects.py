@@ -286,3 +286,33 @@ def test_header_names_spelled_as_cos(raw, client, bucket):
     r = raw.request("GET", bucket, "missing")
     names = wire_header_names(r)
     assert "x-cos-request-id" in names and "Content-Type" in names and "Content-Length" in names, names
+
+
+def test_put_empty_file_object_is_chunked(client, bucket, tmp_path):
+    """A file object whose length reads as 0 makes requests send
+    `Transfer-Encoding: chunked` without Content-Length (cos.md §6A.2)."""
+    p = tmp_path / "empty.txt"
+    p.write_bytes(b"")
+    with open(p, "rb") as fp:
+        resp = client.put_object(Bucket=bucket, Body=fp, Key="empty-file.txt")
+    assert resp["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'
+    head = client.head_object(Bucket=bucket, Key="empty-file.txt")
+    assert head["Content-Length"] == "0"
+
+
+def test_put_chunked_body_of_unknown_length(raw, client, bucket):
+    def gen():
+        yield b"chunk one, "
+        yield b"chunk two"
+
+    r = raw.request("PUT", bucket, "chunked.txt", data=gen())
+    assert r.status_code == 200, r.text
+    assert read_body(client.get_object(Bucket=bucket, Key="chunked.txt")) == b"chunk one, chunk two"
+    assert r.headers["ETag"] == f'"{md5_hex(b"chunk one, chunk two")}"'
+
+
+def test_key_too_long(client, bucket):
+    client.put_object(Bucket=bucket, Body=b"ok", Key="k" * 850)
+    with pytest.raises(CosServiceError) as ei:
+        client.put_object(Bucket=bucket, Body=b"no", Key="k" * 851)
+    assert_error(service_error(ei), 400, "KeyTooLong")

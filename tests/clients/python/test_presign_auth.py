@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 
-from conftest import bucket_host, object_url
+from conftest import SECRET_ID, SECRET_KEY, bucket_host, object_url
 
 BODY = b"pre-signed payload \x00\x01\x02 end"
 KEY = "presign/dir/file name+1.bin"
@@ -194,3 +194,74 @@ def test_garbled_authorization(raw, stored):
                      timeout=30)
     assert r.status_code == 403
     assert error_of(r)[0] == "AccessDenied"
+
+
+def test_legacy_sign_parameter(server, proxy_client, stored):
+    """`?sign=<url-encoded whole auth string>` is an alias of the q-* query form (cos.md §1.1)."""
+    from urllib.parse import quote
+
+    auth = proxy_client.get_auth(Method="GET", Bucket=stored, Key=KEY, Expired=300)
+    url = proxy_client.get_object_url(Bucket=stored, Key=KEY) + "?sign=" + quote(auth, safe="")
+    r = fetch(server, url)
+    assert r.status_code == 200, r.text
+    assert r.content == BODY
+
+
+def q_sign(secret_key, method, path, params, headers, start, end):
+    """COS q-sign (cos.md §1.2), for requests the SDK cannot produce (odd time windows)."""
+    import hashlib
+    import hmac
+    from urllib.parse import quote
+
+    def enc(s):
+        return quote(str(s).encode(), safe="-_.~")
+
+    p = {enc(k).lower(): enc(v) for k, v in params.items()}
+    h = {enc(k).lower(): enc(v) for k, v in headers.items()}
+    http_string = "\n".join([method.lower(), path,
+                             "&".join(f"{k}={p[k]}" for k in sorted(p)),
+                             "&".join(f"{k}={h[k]}" for k in sorted(h)), ""])
+    t = f"{start};{end}"
+    sts = f"sha1\n{t}\n{hashlib.sha1(http_string.encode()).hexdigest()}\n"
+    sign_key = hmac.new(secret_key.encode(), t.encode(), hashlib.sha1).hexdigest()
+    sig = hmac.new(sign_key.encode(), sts.encode(), hashlib.sha1).hexdigest()
+    return (f"q-sign-algorithm=sha1&q-ak={SECRET_ID}&q-sign-time={t}&q-key-time={t}"
+            f"&q-header-list={';'.join(sorted(h))}&q-url-param-list={';'.join(sorted(p))}&q-signature={sig}")
+
+
+def test_own_signer_agrees(server, stored):
+    now = int(time.time())
+    host = bucket_host(stored)
+    auth = q_sign(SECRET_KEY, "GET", "/" + KEY, {}, {"host": host}, now - 60, now + 600)
+    r = requests.get(object_url(server, KEY), headers={"Host": host, "Authorization": auth}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.content == BODY
+
+
+def test_signature_from_the_future_is_skewed(server, stored):
+    now = int(time.time())
+    host = bucket_host(stored)
+    auth = q_sign(SECRET_KEY, "GET", "/" + KEY, {}, {"host": host}, now + 3600, now + 7200)
+    r = requests.get(object_url(server, KEY), headers={"Host": host, "Authorization": auth}, timeout=30)
+    assert r.status_code == 403, r.text
+    assert error_of(r)[0] == "RequestTimeTooSkewed"
+    assert r.headers["Date"]  # Node's clock-skew correction reads it
+
+
+def test_listed_header_missing_is_refused(server, stored):
+    now = int(time.time())
+    host = bucket_host(stored)
+    auth = q_sign(SECRET_KEY, "GET", "/" + KEY, {}, {"host": host, "x-cos-meta-signed": "v"}, now - 60, now + 600)
+    r = requests.get(object_url(server, KEY), headers={"Host": host, "Authorization": auth}, timeout=30)
+    assert r.status_code == 403, r.text
+    assert error_of(r)[0] in ("AccessDenied", "SignatureDoesNotMatch")
+
+
+def test_unlisted_extra_header_is_not_covered(server, stored):
+    """Headers present but not in q-header-list are simply unsigned (cos.md §1.5 server rule)."""
+    now = int(time.time())
+    host = bucket_host(stored)
+    auth = q_sign(SECRET_KEY, "GET", "/" + KEY, {}, {"host": host}, now - 60, now + 600)
+    r = requests.get(object_url(server, KEY),
+                     headers={"Host": host, "Authorization": auth, "x-cos-meta-extra": "unsigned"}, timeout=30)
+    assert r.status_code == 200, r.text
