@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderValue, Request};
 use tower::ServiceExt;
 
 use crate::auth::{self, AuthOptions, RequestParts};
@@ -64,10 +64,14 @@ impl Service {
         let started = Instant::now();
         let id = request_id();
         let method = req.method().clone();
-        let resource = resource_of(&req);
+        // Kept (cheap clones) to name the resource only when an error or the
+        // access log needs it.
+        let uri = req.uri().clone();
+        let host = req.headers().get(http::header::HOST).cloned();
+        let resource = || resource_of(&uri, host.as_ref());
         let (mut resp, op_name, secret_id) = match self.pipeline(req).await {
             Ok((resp, op, who)) => (resp, op, who),
-            Err((e, op, who)) => (e.into_response(&method, &resource, &id), op, who),
+            Err((e, op, who)) => (e.into_response(&method, &resource(), &id), op, who),
         };
         let headers = resp.headers_mut();
         headers.insert(
@@ -76,17 +80,19 @@ impl Service {
         );
         headers.insert("server", HeaderValue::from_static("tencent-cos"));
         apply_header_case(resp.extensions_mut());
-        tracing::info!(
-            target: "localcos::access",
-            request_id = %id,
-            method = %method,
-            resource = %resource,
-            op = op_name,
-            status = resp.status().as_u16(),
-            secret_id = secret_id.as_deref().unwrap_or("-"),
-            micros = started.elapsed().as_micros() as u64,
-            "request"
-        );
+        if tracing::enabled!(target: "localcos::access", tracing::Level::INFO) {
+            tracing::info!(
+                target: "localcos::access",
+                request_id = %id,
+                method = %method,
+                resource = %resource(),
+                op = op_name,
+                status = resp.status().as_u16(),
+                secret_id = secret_id.as_deref().unwrap_or("-"),
+                micros = started.elapsed().as_micros() as u64,
+                "request"
+            );
+        }
         resp
     }
 
@@ -210,24 +216,11 @@ impl Service {
 }
 
 /// What `<Resource>` names: the host and raw path, never empty.
-fn resource_of<B>(req: &Request<B>) -> String {
-    let host = req
-        .uri()
+fn resource_of(uri: &http::Uri, host: Option<&HeaderValue>) -> String {
+    let host = uri
         .authority()
         .map(|a| a.as_str())
-        .or_else(|| {
-            req.headers()
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        })
+        .or_else(|| host.and_then(|h| h.to_str().ok()))
         .unwrap_or("");
-    let path = req.uri().path();
-    format!("{host}{path}")
-}
-
-/// Plain status answer for the admin router.
-pub fn status_only(status: StatusCode) -> http::Response<Body> {
-    let mut r = http::Response::new(Body::Empty);
-    *r.status_mut() = status;
-    r
+    format!("{host}{}", uri.path())
 }
