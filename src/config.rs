@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "LOCALCOS_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Log one line per request (target `localcos::access`, level info).
+    #[arg(long, env = "LOCALCOS_ACCESS_LOG")]
+    pub access_log: bool,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -138,6 +141,8 @@ pub struct RawLimits {
 pub struct RawLog {
     pub level: Option<String>,
     pub format: Option<String>,
+    /// One line per request (default false).
+    pub access: Option<bool>,
 }
 
 /// Where the data lives.
@@ -162,6 +167,8 @@ pub struct Config {
     pub max_header_bytes: usize,
     pub log_level: String,
     pub log_json: bool,
+    /// One `localcos::access` line per request.
+    pub access_log: bool,
 }
 
 /// A configuration error, printed as is at start-up.
@@ -370,6 +377,7 @@ impl Config {
                 .or(log.level)
                 .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
+            access_log: args.access_log || log.access.unwrap_or(false),
         })
     }
 

@@ -121,12 +121,14 @@ impl Server {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
-            // hyper answers a bare 431 past these; ours (max_header_bytes,
-            // default 64 KiB) answer with COS XML first. `max_headers` stays
-            // at hyper's default (100): any explicit value makes hyper
-            // allocate and fill that many slots on every request.
-            .max_buf_size(4 * 1024 * 1024);
+            .header_read_timeout(Duration::from_secs(30));
+        // Buffer and header-count limits stay at hyper's defaults (~400 KiB,
+        // 100 headers): hyper answers a bare 431 past them, and our own
+        // `max_header_bytes` (default 64 KiB, below hyper's) answers with COS
+        // XML first. A larger buffer also caps hyper's write queue, so it would
+        // let every streaming connection hold megabytes; an explicit
+        // `max_headers` makes hyper allocate and fill that many slots on
+        // every request.
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
