@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::KeyStore;
 use crate::config::{Config, StorageMode};
+use crate::http::sendfile::{SendfileQueue, SendfileStream};
 use crate::op::AppState;
 use crate::service::Service;
 use crate::storage::{BucketRecord, StorageError, Store};
@@ -121,7 +122,10 @@ impl Server {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30));
+            .header_read_timeout(Duration::from_secs(30))
+            // Body bytes reach the socket as they are (never flattened into a
+            // buffer): zero-copy placeholders depend on it.
+            .writev(true);
         // Buffer and header-count limits stay at hyper's defaults (~400 KiB,
         // 100 headers): hyper answers a bare 431 past them, and our own
         // `max_header_bytes` (default 64 KiB, below hyper's) answers with COS
@@ -146,11 +150,18 @@ impl Server {
                     };
                     let _ = stream.set_nodelay(true);
                     let service = self.service.clone();
-                    let svc = hyper::service::service_fn(move |req| {
+                    // Zero-copy bodies (http/sendfile.rs): the socket sends
+                    // queued file regions where the body has placeholders.
+                    let queue = SendfileQueue::default();
+                    let io = SendfileStream::new(stream, queue.clone());
+                    let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                         let service = service.clone();
+                        if matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11) {
+                            req.extensions_mut().insert(queue.clone());
+                        }
                         async move { Ok::<_, Infallible>(service.handle(req).await) }
                     });
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
                         if let Err(e) = conn.await {

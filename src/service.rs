@@ -200,13 +200,14 @@ impl Service {
         let op = route::resolve(req.method(), &target, &query, req.headers())
             .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let r = Req {
             method: parts.method,
             headers: parts.headers,
             query,
             body: request_stream(body),
             identity: Some(identity),
+            sendfile: parts.extensions.remove::<crate::http::sendfile::SendfileQueue>(),
         };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),

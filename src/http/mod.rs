@@ -2,4 +2,5 @@
 pub mod body;
 pub mod header;
 pub mod query;
+pub mod sendfile;
 pub mod target;

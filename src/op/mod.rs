@@ -16,6 +16,7 @@ use crate::auth::{Identity, KeyStore};
 use crate::config::Config;
 use crate::error::Result;
 use crate::http::body::Body;
+use crate::http::sendfile::SendfileQueue;
 use crate::http::query::Query;
 use crate::route::Operation;
 use crate::storage::{ByteStream, Store};
@@ -38,6 +39,8 @@ pub struct Req {
     pub body: ByteStream,
     /// `None` for anonymous requests.
     pub identity: Option<Identity>,
+    /// Set on HTTP/1 connections over plain TCP: bodies may be sent with sendfile.
+    pub sendfile: Option<SendfileQueue>,
 }
 
 pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Response> {

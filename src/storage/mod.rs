@@ -300,6 +300,11 @@ pub trait BlobReader: Send + Sync {
     }
     /// Streams `range` (within `0..len`) in chunks; memory stays bounded.
     fn read(&self, range: Range<u64>) -> ByteStream;
+    /// The open local file holding this blob's bytes (from offset 0), when
+    /// there is one: lets plain-HTTP GETs send it with sendfile(2).
+    fn local_file(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        None
+    }
 }
 
 /// Immutable blobs named by [`BlobId`].

@@ -80,34 +80,48 @@ impl ObjectReader {
         self.len() == 0
     }
 
-    /// Streams bytes `range` of the object (clamped to `0..len`). The range is
-    /// mapped onto the segments and each touched blob is read only over the
-    /// overlapping part; the next blob's read starts when the previous one
-    /// ends, so memory stays bounded by one blob reader's read-ahead.
-    pub fn stream(self, range: Range<u64>) -> ByteStream {
+    /// Maps `range` (clamped to `0..len`) onto the segments: which blob, and
+    /// which bytes of it, in order.
+    fn pieces(&self, range: Range<u64>) -> Vec<(usize, Range<u64>)> {
         let end = range.end.min(self.record.size);
         let start = range.start.min(end);
         let mut pieces = Vec::new();
         let mut seg_start = 0u64;
-        for (seg, blob) in self.record.segments.iter().zip(self.blobs) {
+        for (i, seg) in self.record.segments.iter().enumerate() {
             let seg_end = seg_start + seg.len;
             if seg_end > start && seg_start < end {
                 let from = start.max(seg_start) - seg_start + seg.offset;
                 let to = end.min(seg_end) - seg_start + seg.offset;
-                pieces.push((blob, from..to));
+                pieces.push((i, from..to));
             }
             seg_start = seg_end;
             if seg_start >= end {
                 break;
             }
         }
+        pieces
+    }
+
+    /// The local file regions behind bytes `range`, in order, when every
+    /// blob involved is a local file (for zero-copy sends); else `None`.
+    pub fn file_regions(&self, range: Range<u64>) -> Option<Vec<(Arc<std::fs::File>, Range<u64>)>> {
+        self.pieces(range).into_iter().map(|(i, r)| self.blobs[i].local_file().map(|f| (f, r))).collect()
+    }
+
+    /// Streams bytes `range` of the object (clamped to `0..len`). The range is
+    /// mapped onto the segments and each touched blob is read only over the
+    /// overlapping part; the next blob's read starts when the previous one
+    /// ends, so memory stays bounded by one blob reader's read-ahead.
+    pub fn stream(self, range: Range<u64>) -> ByteStream {
+        let mut pieces = self.pieces(range);
         // The common case, one blob: its stream as it is, with no wrapper.
         if pieces.len() == 1 {
-            if let Some((blob, r)) = pieces.pop() {
-                return blob.read(r);
+            if let Some((i, r)) = pieces.pop() {
+                return self.blobs[i].read(r);
             }
         }
-        Box::pin(futures_util::stream::iter(pieces).flat_map(|(blob, r)| blob.read(r)))
+        let reads: Vec<ByteStream> = pieces.into_iter().map(|(i, r)| self.blobs[i].read(r)).collect();
+        Box::pin(futures_util::stream::iter(reads).flatten())
     }
 }
 

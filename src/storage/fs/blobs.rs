@@ -386,6 +386,10 @@ impl BlobReader for FsBlobReader {
         self.len
     }
 
+    fn local_file(&self) -> Option<Arc<File>> {
+        Some(self.file.clone())
+    }
+
     fn read(&self, range: Range<u64>) -> ByteStream {
         let end = range.end.min(self.len);
         let start = range.start.min(end);
