@@ -33,7 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Largest region one placeholder chunk stands for.
-pub const MAX_CHUNK: usize = 1 << 20;
+pub const MAX_CHUNK: usize = 4 << 20;
 
 /// The placeholder memory. Never read or written (it stays in untouched .bss
 /// pages): only the addresses of its slices matter.
