@@ -102,7 +102,10 @@ fn init_logging(config: &Config) {
 /// descriptor; the common default soft limit (1024) is low for a server.
 /// Raise it to the hard limit, as most servers do.
 fn raise_open_file_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {

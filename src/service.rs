@@ -207,7 +207,9 @@ impl Service {
             query,
             body: request_stream(body),
             identity: Some(identity),
-            sendfile: parts.extensions.remove::<crate::http::sendfile::SendfileQueue>(),
+            sendfile: parts
+                .extensions
+                .remove::<crate::http::sendfile::SendfileQueue>(),
         };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),

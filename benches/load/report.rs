@@ -79,7 +79,7 @@ impl Report<'_> {
             self.bin.display(),
             match &self.settings.rust_log {
                 Some(filter) => format!(" (RUST_LOG={filter})"),
-                None => " (default logging: one access line per request on stderr)".to_owned(),
+                None => " (default logging: no access log, like nginx's access_log off)".to_owned(),
             },
             self.nginx_version,
             cpu_list(self.server_cpus),

@@ -136,8 +136,8 @@ pub fn start_localcos(
         .env("LOCALCOS_SECRET_ID", secret_id)
         .env("LOCALCOS_SECRET_KEY", secret_key)
         .stdin(Stdio::null());
-    // The server's default logging (an access line per request at `info`) is what we measure,
-    // not the caller's shell setting, unless the bench was asked for a filter.
+    // The server's default logging (warnings only; the access log is opt-in, as nginx's is
+    // off here) is what we measure, not the caller's shell setting, unless a filter was asked for.
     match rust_log {
         Some(filter) => cmd.env("RUST_LOG", filter),
         None => cmd.env_remove("RUST_LOG"),

@@ -59,8 +59,15 @@ impl SendfileQueue {
     /// A body chunk standing for `len` (≤ [`MAX_CHUNK`]) bytes of `file` at
     /// `offset`. Chunks must be handed to hyper in the order they are made.
     pub fn chunk(&self, file: Arc<File>, offset: u64, len: usize) -> Bytes {
-        assert!(len > 0 && len <= MAX_CHUNK, "placeholder chunk of {len} bytes");
-        self.lock().push_back(Region { file, offset, len: len as u64 });
+        assert!(
+            len > 0 && len <= MAX_CHUNK,
+            "placeholder chunk of {len} bytes"
+        );
+        self.lock().push_back(Region {
+            file,
+            offset,
+            len: len as u64,
+        });
         Bytes::from_static(&PLACEHOLDER[..len])
     }
 
@@ -85,21 +92,36 @@ impl SendfileStream {
 }
 
 fn mismatch(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("sendfile placeholder out of step: {what}"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("sendfile placeholder out of step: {what}"),
+    )
 }
 
 impl AsyncRead for SendfileStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.project().inner.poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for SendfileStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = self.project();
         let first = bufs.iter().position(|b| is_placeholder(b));
         match first {
@@ -129,7 +151,9 @@ impl AsyncWrite for SendfileStream {
                         let mut off = offset as libc::off_t;
                         // SAFETY: both descriptors are open for the call's
                         // duration; `off` is a valid local.
-                        let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, want) };
+                        let n = unsafe {
+                            libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, want)
+                        };
                         if n < 0 {
                             Err(io::Error::last_os_error())
                         } else {
@@ -137,7 +161,12 @@ impl AsyncWrite for SendfileStream {
                         }
                     });
                     match sent {
-                        Ok(0) => return Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than its record"))),
+                        Ok(0) => {
+                            return Poll::Ready(Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "blob shorter than its record",
+                            )))
+                        }
                         Ok(n) => {
                             let mut q = this.queue.lock();
                             if let Some(head) = q.front_mut() {
@@ -173,7 +202,10 @@ impl AsyncWrite for SendfileStream {
 /// A response body for `regions` (in order) made of placeholder chunks. The
 /// chunks are made lazily, as hyper polls for them, so the queue's order is
 /// hyper's write order.
-pub fn body(queue: SendfileQueue, regions: Vec<(Arc<File>, std::ops::Range<u64>)>) -> crate::storage::ByteStream {
+pub fn body(
+    queue: SendfileQueue,
+    regions: Vec<(Arc<File>, std::ops::Range<u64>)>,
+) -> crate::storage::ByteStream {
     let chunks = regions.into_iter().flat_map(|(file, r)| {
         let mut at = r.start;
         std::iter::from_fn(move || {
@@ -187,5 +219,9 @@ pub fn body(queue: SendfileQueue, regions: Vec<(Arc<File>, std::ops::Range<u64>)
         })
     });
     let chunks: Vec<(Arc<File>, u64, usize)> = chunks.collect();
-    Box::pin(futures_util::stream::iter(chunks.into_iter().map(move |(f, off, n)| Ok(queue.chunk(f, off, n)))))
+    Box::pin(futures_util::stream::iter(
+        chunks
+            .into_iter()
+            .map(move |(f, off, n)| Ok(queue.chunk(f, off, n))),
+    ))
 }

@@ -16,8 +16,8 @@ use crate::auth::{Identity, KeyStore};
 use crate::config::Config;
 use crate::error::Result;
 use crate::http::body::Body;
-use crate::http::sendfile::SendfileQueue;
 use crate::http::query::Query;
+use crate::http::sendfile::SendfileQueue;
 use crate::route::Operation;
 use crate::storage::{ByteStream, Store};
 

@@ -181,7 +181,9 @@ pub async fn get(
     };
     // Large bodies of local blobs on plain HTTP/1: sendfile, no copy.
     let zero_copy = match &req.sendfile {
-        Some(queue) if len >= ZERO_COPY_MIN => reader.file_regions(body_range.clone()).map(|r| sendfile::body(queue.clone(), r)),
+        Some(queue) if len >= ZERO_COPY_MIN => reader
+            .file_regions(body_range.clone())
+            .map(|r| sendfile::body(queue.clone(), r)),
         _ => None,
     };
     let stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));

@@ -105,7 +105,10 @@ impl ObjectReader {
     /// The local file regions behind bytes `range`, in order, when every
     /// blob involved is a local file (for zero-copy sends); else `None`.
     pub fn file_regions(&self, range: Range<u64>) -> Option<Vec<(Arc<std::fs::File>, Range<u64>)>> {
-        self.pieces(range).into_iter().map(|(i, r)| self.blobs[i].local_file().map(|f| (f, r))).collect()
+        self.pieces(range)
+            .into_iter()
+            .map(|(i, r)| self.blobs[i].local_file().map(|f| (f, r)))
+            .collect()
     }
 
     /// Streams bytes `range` of the object (clamped to `0..len`). The range is
@@ -120,7 +123,10 @@ impl ObjectReader {
                 return self.blobs[i].read(r);
             }
         }
-        let reads: Vec<ByteStream> = pieces.into_iter().map(|(i, r)| self.blobs[i].read(r)).collect();
+        let reads: Vec<ByteStream> = pieces
+            .into_iter()
+            .map(|(i, r)| self.blobs[i].read(r))
+            .collect();
         Box::pin(futures_util::stream::iter(reads).flatten())
     }
 }

@@ -140,11 +140,26 @@ fn large_bodies_on_one_keep_alive_connection_are_exact() {
     config.storage = localcos::config::StorageMode::Dir(dir.path().to_path_buf());
     let server = TestServer::start_with(config).unwrap();
     raw(&server, &signed(&server, "PUT", "/", "", ""));
-    let data: Vec<u8> = (0..(5 * 1024 * 1024 + 17)).map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..(5 * 1024 * 1024 + 17))
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let mut s = TcpStream::connect(server.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = sign_with(server.secret_id(), server.secret_key(), "PUT", "/big", &[], &[("host", HOST)], window());
-    write!(s, "PUT /big HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n", data.len()).unwrap();
+    let auth = sign_with(
+        server.secret_id(),
+        server.secret_key(),
+        "PUT",
+        "/big",
+        &[],
+        &[("host", HOST)],
+        window(),
+    );
+    write!(
+        s,
+        "PUT /big HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    )
+    .unwrap();
     s.write_all(&data).unwrap();
     let (head, _) = read_response(&mut s);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -156,8 +171,20 @@ fn large_bodies_on_one_keep_alive_connection_are_exact() {
         ("", 0..data.len()),
     ];
     for (extra, want) in ranges {
-        let auth = sign_with(server.secret_id(), server.secret_key(), "GET", "/big", &[], &[("host", HOST)], window());
-        write!(s, "GET /big HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {auth}\r\n{extra}\r\n").unwrap();
+        let auth = sign_with(
+            server.secret_id(),
+            server.secret_key(),
+            "GET",
+            "/big",
+            &[],
+            &[("host", HOST)],
+            window(),
+        );
+        write!(
+            s,
+            "GET /big HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {auth}\r\n{extra}\r\n"
+        )
+        .unwrap();
         let (head, body) = read_response(&mut s);
         assert!(head.starts_with("HTTP/1.1 20"), "{head}");
         assert_eq!(body.len(), want.len(), "{extra}");
