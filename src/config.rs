@@ -134,6 +134,8 @@ pub struct RawLimits {
     pub max_object_size: Option<u64>,
     /// Largest request header section (default 64 KiB).
     pub max_header_bytes: Option<usize>,
+    /// Seconds a request body may send nothing before 400 RequestTimeout (default 30).
+    pub body_idle_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -165,6 +167,8 @@ pub struct Config {
     pub auth_leeway: Duration,
     pub max_object_size: u64,
     pub max_header_bytes: usize,
+    /// A request body silent for this long fails with 400 RequestTimeout.
+    pub body_idle_timeout: Duration,
     pub log_level: String,
     pub log_json: bool,
     /// One `localcos::access` line per request.
@@ -371,6 +375,9 @@ impl Config {
             auth_leeway: Duration::from_secs(raw.auth.leeway_seconds.unwrap_or(900)),
             max_object_size: raw.limits.max_object_size.unwrap_or(5 * 1024 * 1024 * 1024),
             max_header_bytes: raw.limits.max_header_bytes.unwrap_or(64 * 1024),
+            body_idle_timeout: Duration::from_secs(
+                raw.limits.body_idle_timeout_seconds.unwrap_or(30).max(1),
+            ),
             log_level: args
                 .log_level
                 .clone()

@@ -52,6 +52,7 @@ error_codes! {
     KeyTooLong => (StatusCode::BAD_REQUEST, "Your key is too long."),
     MalformedXML => (StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema."),
     MissingRequestBodyError => (StatusCode::BAD_REQUEST, "Request body is empty."),
+    RequestTimeout => (StatusCode::BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period."),
     RequestHeaderSectionTooLarge => (StatusCode::BAD_REQUEST, "Your request header section exceeds the maximum allowed size."),
     UnexpectedContent => (StatusCode::BAD_REQUEST, "This request does not support content."),
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
@@ -169,6 +170,7 @@ impl From<StorageError> for Error {
             StorageError::IncompleteBody => Error::new(ErrorCode::IncompleteBody),
             StorageError::TooLarge => Error::new(ErrorCode::EntityTooLarge),
             StorageError::Client(msg) => Error::with_message(ErrorCode::IncompleteBody, msg),
+            StorageError::ClientTimeout => Error::new(ErrorCode::RequestTimeout),
             StorageError::Conflict => Error::with_message(
                 ErrorCode::ServiceUnavailable,
                 "concurrent modification, please retry",

@@ -205,7 +205,7 @@ impl Service {
             method: parts.method,
             headers: parts.headers,
             query,
-            body: request_stream(body),
+            body: request_stream(body, config.body_idle_timeout),
             identity: Some(identity),
             sendfile: parts
                 .extensions

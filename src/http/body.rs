@@ -94,18 +94,27 @@ impl http_body::Body for Body {
 }
 
 /// Turns a request body into a `ByteStream` of data frames (trailers ignored).
-pub fn request_stream<B>(body: B) -> ByteStream
+/// A body that sends nothing for `idle` fails with `ClientTimeout` (COS
+/// RequestTimeout), so a stalled client cannot hold a request forever.
+pub fn request_stream<B>(body: B, idle: std::time::Duration) -> ByteStream
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: std::fmt::Display,
 {
-    Box::pin(BodyStream { body })
+    Box::pin(BodyStream {
+        body,
+        idle,
+        timer: None,
+    })
 }
 
 pin_project_lite::pin_project! {
     struct BodyStream<B> {
         #[pin]
         body: B,
+        idle: std::time::Duration,
+        // Armed while the body is pending; reset by every frame.
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
     }
 }
 
@@ -119,7 +128,11 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         loop {
-            return match this.body.as_mut().poll_frame(cx) {
+            let polled = this.body.as_mut().poll_frame(cx);
+            if !polled.is_pending() {
+                *this.timer = None;
+            }
+            return match polled {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) if data.is_empty() => continue,
                     Ok(data) => Poll::Ready(Some(Ok(data))),
@@ -129,7 +142,16 @@ where
                     Poll::Ready(Some(Err(StorageError::Client(e.to_string()))))
                 }
                 Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => {
+                    let idle = *this.idle;
+                    let timer = this
+                        .timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    match std::future::Future::poll(timer.as_mut(), cx) {
+                        Poll::Ready(()) => Poll::Ready(Some(Err(StorageError::ClientTimeout))),
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
             };
         }
     }

@@ -58,6 +58,9 @@ pub enum StorageError {
     /// The client's body stream failed (connection reset, bad chunking).
     #[error("client body error: {0}")]
     Client(String),
+    /// The client sent no body bytes for longer than the idle timeout.
+    #[error("client body timed out")]
+    ClientTimeout,
     /// A referenced blob vanished between read and write (a racing delete); retry.
     #[error("conflict, retry")]
     Conflict,

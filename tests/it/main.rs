@@ -3,6 +3,7 @@ mod backend_conformance;
 mod common;
 mod crash;
 mod errors;
+mod hostile;
 mod objects;
 mod readme;
 mod wire;
