@@ -145,7 +145,15 @@ impl Service {
             || Error::with_message(ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
         let path = decode_path(req.uri().path()).map_err(|_| fail(invalid_uri()))?;
         let query = Query::parse(req.uri().query()).map_err(|_| fail(invalid_uri()))?;
-        let target = target::resolve(&host, &path, &config.addressing).map_err(fail)?;
+        // The dialect decides how bucket names read (OSS: as given).
+        let family = auth::Dialect::detect(&RequestParts {
+            method: req.method(),
+            path: &path,
+            query: query.pairs(),
+            headers: req.headers(),
+        })
+        .family();
+        let target = target::resolve_in(family, &host, &path, &config.addressing).map_err(fail)?;
         if let Target::Reserved(p) = &target {
             if !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
                 return Err(fail(Error::with_message(
@@ -178,8 +186,14 @@ impl Service {
             query: query.pairs(),
             headers: req.headers(),
         };
-        let verified = auth::verify_request(&parts, &self.state.keys, config::now(), &self.auth)
-            .map_err(|e| fail(e.into()))?;
+        let verified = auth::verify_resource(
+            &parts,
+            auth::Resource::of(&target),
+            &self.state.keys,
+            config::now(),
+            &self.auth,
+        )
+        .map_err(|e| fail(e.into()))?;
         let dialect = verified.dialect;
         let identity = verified.identity;
         let who = identity.as_ref().map(|i| i.secret_id.clone());
@@ -195,7 +209,7 @@ impl Service {
             query
                 .pairs()
                 .iter()
-                .filter(|(k, _)| !auth::is_auth_param(k))
+                .filter(|(k, _)| !auth::is_auth_param(dialect, k))
                 .cloned()
                 .collect(),
         );

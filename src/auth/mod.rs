@@ -7,6 +7,10 @@
 pub mod canonical;
 pub mod cos;
 pub mod keys;
+pub mod oss_v1;
+pub mod oss_v4;
+#[cfg(test)]
+mod oss_vectors_test;
 
 use std::time::{Duration, SystemTime};
 
@@ -51,6 +55,48 @@ pub struct RequestParts<'a> {
     /// A bare `?uploads` is `("uploads", "")`.
     pub query: &'a [(String, String)],
     pub headers: &'a HeaderMap,
+}
+
+/// The bucket and key a request addresses, as the client wrote them (after
+/// host/path resolution). OSS signs `/bucket/key` rebuilt from these,
+/// whatever the addressing style (oss.md §1.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resource<'a> {
+    /// `None` for service-level requests (ListBuckets).
+    pub bucket: Option<&'a str>,
+    /// `None` for bucket requests.
+    pub key: Option<&'a str>,
+}
+
+impl<'a> Resource<'a> {
+    /// What a resolved target addresses.
+    pub fn of(target: &'a crate::http::target::Target) -> Resource<'a> {
+        use crate::http::target::Target;
+        match target {
+            Target::Object(b, k) => Resource {
+                bucket: Some(b.as_str()),
+                key: Some(k.as_str()),
+            },
+            Target::Bucket(b) => Resource {
+                bucket: Some(b.as_str()),
+                key: None,
+            },
+            Target::Service | Target::Reserved(_) => Resource::default(),
+        }
+    }
+
+    /// Path-style reading of a decoded path: `/<bucket>[/<key>]`.
+    pub fn path_style(path: &'a str) -> Resource<'a> {
+        let rest = path.strip_prefix('/').unwrap_or(path);
+        if rest.is_empty() {
+            return Resource::default();
+        }
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        Resource {
+            bucket: Some(bucket),
+            key: (!key.is_empty()).then_some(key),
+        }
+    }
 }
 
 /// Verification knobs from config.
@@ -176,9 +222,22 @@ pub fn verify(
     verify_request(parts, keys, now, opts).map(|v| v.identity)
 }
 
-/// Detects the dialect and verifies the request in it.
+/// Detects the dialect and verifies the request in it, reading the path
+/// path-style for the dialects that sign the resolved resource (OSS).
 pub fn verify_request(
     parts: &RequestParts<'_>,
+    keys: &KeyStore,
+    now: SystemTime,
+    opts: &AuthOptions,
+) -> Result<Verified, AuthError> {
+    verify_resource(parts, Resource::path_style(parts.path), keys, now, opts)
+}
+
+/// Detects the dialect and verifies the request in it; `resource` is what
+/// host/path resolution found (OSS signs it instead of the path).
+pub fn verify_resource(
+    parts: &RequestParts<'_>,
+    resource: Resource<'_>,
     keys: &KeyStore,
     now: SystemTime,
     opts: &AuthOptions,
@@ -187,6 +246,12 @@ pub fn verify_request(
     let identity = match dialect {
         Dialect::Anonymous => None,
         Dialect::CosHeader | Dialect::CosQuery => Some(cos::verify(parts, keys, now, opts)?),
+        Dialect::OssV4Header | Dialect::OssV4Query => {
+            Some(oss_v4::verify(parts, resource, keys, now, opts)?)
+        }
+        Dialect::OssV1Header | Dialect::OssV1Query => {
+            Some(oss_v1::verify(parts, resource, keys, now, opts)?)
+        }
         other => {
             return Err(AuthError::Malformed(format!(
                 "{other:?} signatures are not supported yet"
@@ -196,7 +261,13 @@ pub fn verify_request(
     Ok(Verified { dialect, identity })
 }
 
-/// Query parameters that carry authentication and are not operation input.
-pub fn is_auth_param(name: &str) -> bool {
-    cos::is_auth_param(name)
+/// Query parameters that carry authentication in `dialect` and are not
+/// operation input.
+pub fn is_auth_param(dialect: Dialect, name: &str) -> bool {
+    match dialect {
+        Dialect::OssV4Query => oss_v4::is_auth_param(name),
+        Dialect::OssV1Query => oss_v1::is_auth_param(name),
+        Dialect::OssV4Header | Dialect::OssV1Header => false,
+        _ => cos::is_auth_param(name),
+    }
 }

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::auth::Family;
 use crate::error::{Error, ErrorCode};
 
 /// Longest key COS accepts, in UTF-8 bytes (436/14518).
@@ -71,6 +72,38 @@ impl BucketName {
             return Err(Error::new(ErrorCode::BucketNameTooLong));
         }
         Ok(BucketName(full))
+    }
+
+    /// An OSS bucket name, used as given (no APPID suffix): 3–63 characters
+    /// of `[a-z0-9-]`, no leading/trailing `-` (OSS bucket naming rules).
+    pub fn parse_as_given(name: &str) -> Result<BucketName, Error> {
+        let valid = (3..=63).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !valid {
+            return Err(Error::with_message(
+                ErrorCode::InvalidBucketName,
+                format!("The specified bucket name `{name}` is not valid."),
+            ));
+        }
+        Ok(BucketName(name.to_string()))
+    }
+
+    /// Parses a bucket name the way `family` writes it: COS and S3 names get
+    /// the APPID suffix when they lack one, OSS names are used as given.
+    pub fn parse_in(
+        family: Family,
+        name: &str,
+        appid: &str,
+        region: &str,
+    ) -> Result<BucketName, Error> {
+        match family {
+            Family::Oss => BucketName::parse_as_given(name),
+            Family::Cos | Family::S3 => BucketName::parse(name, appid, region),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -141,6 +174,9 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostKind {
     Bucket(String),
+    /// `<bucket>.oss-<region>.<domain>`: ali-oss with `sldEnable` repeats the
+    /// bucket as the first path segment (oss.md §3).
+    OssBucket(String),
     Service,
     Bare,
 }
@@ -202,6 +238,19 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
     if let Some(b) = builtin {
         return HostKind::Bucket(b.to_string());
     }
+    // OSS endpoints (oss.md §3): `<bucket>.oss-<region>[-internal].<domain>`
+    // is a bucket, `oss-<region>.aliyuncs.com` and `oss-<region>.localhost`
+    // serve the service (path style).
+    let oss_endpoint = |label: &str| label.len() > 4 && label.starts_with("oss-");
+    match labels.as_slice() {
+        [b, endpoint, _, ..] if oss_endpoint(endpoint) => {
+            return HostKind::OssBucket(b.to_string())
+        }
+        [endpoint, "aliyuncs", "com"] | [endpoint, "localhost"] if oss_endpoint(endpoint) => {
+            return HostKind::Service
+        }
+        _ => {}
+    }
     // Fallback: `<name>-<appid>.<anything>` with at least three labels (NOTES 6).
     if n >= 3
         && has_appid_suffix(labels[0])
@@ -214,14 +263,27 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
     HostKind::Bare
 }
 
-/// Resolves the target of a request. `host` is the absolute-form authority or
-/// the Host header (port allowed); `path` is percent-decoded.
+/// Resolves the target of a COS request. `host` is the absolute-form
+/// authority or the Host header (port allowed); `path` is percent-decoded.
 pub fn resolve(host: &str, path: &str, a: &Addressing) -> Result<Target, Error> {
+    resolve_in(Family::Cos, host, path, a)
+}
+
+/// Resolves the target of a request signed in `family`: bucket names are
+/// parsed the way that family writes them (OSS: as given), and a bare
+/// `<bucket>.localhost` is virtual-hosted for OSS (alibabacloud-oss-v2 with
+/// a `localhost` endpoint).
+pub fn resolve_in(family: Family, host: &str, path: &str, a: &Addressing) -> Result<Target, Error> {
     let host = host_without_port(host);
-    let kind = classify_host(&host, a);
+    let mut kind = classify_host(&host, a);
+    if family == Family::Oss && kind == HostKind::Bare {
+        if let Some(b) = host.strip_suffix(".localhost").filter(|b| !b.contains('.')) {
+            kind = HostKind::Bucket(b.to_string());
+        }
+    }
     let rest = path.strip_prefix('/').unwrap_or(path);
     let object_or_bucket = |bucket: &str, key: &str| -> Result<Target, Error> {
-        let bucket = BucketName::parse(bucket, &a.appid, &a.region)?;
+        let bucket = BucketName::parse_in(family, bucket, &a.appid, &a.region)?;
         if key.is_empty() {
             Ok(Target::Bucket(bucket))
         } else {
@@ -230,6 +292,14 @@ pub fn resolve(host: &str, path: &str, a: &Addressing) -> Result<Target, Error> 
     };
     match kind {
         HostKind::Bucket(b) => object_or_bucket(&b, rest),
+        HostKind::OssBucket(b) => {
+            // sldEnable: `/<bucket>/<key>` on a host that already names the bucket.
+            let key = match rest.split_once('/') {
+                Some((first, key)) if first == b => key,
+                _ => rest,
+            };
+            object_or_bucket(&b, key)
+        }
         HostKind::Service | HostKind::Bare if path.starts_with("/-/") || path == "/-" => {
             Ok(Target::Reserved(path.to_string()))
         }
@@ -237,21 +307,21 @@ pub fn resolve(host: &str, path: &str, a: &Addressing) -> Result<Target, Error> 
             if rest.is_empty() {
                 Ok(Target::Service)
             } else {
-                path_style(rest, a)
+                path_style(family, rest, a)
             }
         }
         HostKind::Bare => match &a.default_bucket {
             Some(b) => object_or_bucket(b, rest),
             None if rest.is_empty() => Ok(Target::Service),
-            None => path_style(rest, a),
+            None => path_style(family, rest, a),
         },
     }
 }
 
 /// H3: `/<bucket>[/<key>]`. A `.` or `..` bucket segment is refused (NOTES 2).
-fn path_style(rest: &str, a: &Addressing) -> Result<Target, Error> {
+fn path_style(family: Family, rest: &str, a: &Addressing) -> Result<Target, Error> {
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let bucket = BucketName::parse(bucket, &a.appid, &a.region)?;
+    let bucket = BucketName::parse_in(family, bucket, &a.appid, &a.region)?;
     if key.is_empty() {
         Ok(Target::Bucket(bucket))
     } else {
@@ -360,6 +430,89 @@ mod tests {
         for (host, path, want) in cases {
             assert_eq!(resolve(host, path, &a).unwrap(), want, "{host} {path}");
         }
+    }
+
+    #[test]
+    fn oss_hosts_and_names_as_given() {
+        let a = addressing();
+        let oss = |host: &str, path: &str| resolve_in(Family::Oss, host, path, &a);
+        let o = |b: &str, k: &str| obj(b, k);
+        let cases: Vec<(&str, &str, Target)> = vec![
+            // Path style on an IP: the name is used as given.
+            (
+                "127.0.0.1:9000",
+                "/examplebucket/a/b",
+                o("examplebucket", "a/b"),
+            ),
+            (
+                "127.0.0.1:9000",
+                "/eb-1250000000/k",
+                o("eb-1250000000", "k"),
+            ),
+            (
+                "examplebucket.oss-cn-hangzhou.aliyuncs.com",
+                "/dir/a+b.txt",
+                o("examplebucket", "dir/a+b.txt"),
+            ),
+            // ali-oss sldEnable: the bucket again as the first path segment.
+            (
+                "examplebucket.oss-cn-hangzhou.aliyuncs.com",
+                "/examplebucket/dir/x",
+                o("examplebucket", "dir/x"),
+            ),
+            (
+                "examplebucket.oss-cn-hangzhou-internal.aliyuncs.com",
+                "/k",
+                o("examplebucket", "k"),
+            ),
+            (
+                "examplebucket.oss-cn-hangzhou.localhost:9000",
+                "/k",
+                o("examplebucket", "k"),
+            ),
+            (
+                "examplebucket.localhost:9000",
+                "/k",
+                o("examplebucket", "k"),
+            ),
+            (
+                "oss-cn-hangzhou.aliyuncs.com",
+                "/examplebucket/k",
+                o("examplebucket", "k"),
+            ),
+            ("oss-cn-hangzhou.aliyuncs.com", "/", Target::Service),
+            ("oss-cn-hangzhou.localhost:9000", "/", Target::Service),
+            (
+                "127.0.0.1",
+                "/examplebucket",
+                Target::Bucket(BucketName("examplebucket".into())),
+            ),
+        ];
+        for (host, path, want) in cases {
+            assert_eq!(oss(host, path).unwrap(), want, "{host} {path}");
+        }
+        for bad in [
+            "/ab/k",
+            "/Bad/k",
+            "/-abc/k",
+            &format!("/{}/k", "a".repeat(64)),
+        ] {
+            assert_eq!(
+                oss("127.0.0.1", bad).unwrap_err().code,
+                ErrorCode::InvalidBucketName,
+                "{bad}"
+            );
+        }
+        // A COS bucket whose name starts with `oss-` is still a COS bucket.
+        assert_eq!(
+            resolve("oss-x-1250000000.cos.ap-guangzhou.myqcloud.com", "/k", &a).unwrap(),
+            o("oss-x-1250000000", "k")
+        );
+        // The same OSS host read by a COS request gets the APPID suffix.
+        assert_eq!(
+            resolve("examplebucket.oss-cn-hangzhou.aliyuncs.com", "/k", &a).unwrap(),
+            o("examplebucket-1250000000", "k")
+        );
     }
 
     #[test]
