@@ -5,5 +5,6 @@ mod crash;
 mod errors;
 mod hostile;
 mod objects;
+mod oss;
 mod readme;
 mod wire;
