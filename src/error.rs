@@ -9,7 +9,7 @@
 
 use http::{HeaderValue, Method, StatusCode};
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Family};
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 use crate::storage::StorageError;
@@ -46,6 +46,7 @@ error_codes! {
     InvalidBucketName => (StatusCode::BAD_REQUEST, "The specified bucket is not valid."),
     InvalidCopySource => (StatusCode::BAD_REQUEST, "The copy source is not valid."),
     InvalidDigest => (StatusCode::BAD_REQUEST, "The Content-MD5 you specified is not valid."),
+    InvalidLocationConstraint => (StatusCode::BAD_REQUEST, "The specified location constraint is not valid."),
     InvalidObjectName => (StatusCode::BAD_REQUEST, "The specified object name is not valid."),
     InvalidRequest => (StatusCode::BAD_REQUEST, "The request is not valid."),
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
@@ -124,16 +125,66 @@ impl Error {
             .unwrap_or_else(|| self.code.default_message())
     }
 
-    /// Renders the COS XML error. `resource` is the request path (never
-    /// empty: the Python SDK rejects an empty `<Resource/>`). HEAD errors carry
-    /// the status and headers only.
+    /// The `<Code>` and status a family's clients expect for this error.
+    /// COS and S3 share most codes; where they differ the S3/OSS code wins
+    /// for those clients (spec s3.md §5–6, oss.md §4): a failed
+    /// `If-None-Match: *` write is S3's 412 PreconditionFailed, a missing
+    /// copy source is NoSuchKey.
+    pub fn wire_code(&self, family: Family) -> (&'static str, StatusCode) {
+        let code = self.code;
+        match (family, code) {
+            (Family::S3, ErrorCode::FileAlreadyExists) => (
+                ErrorCode::PreconditionFailed.as_str(),
+                StatusCode::PRECONDITION_FAILED,
+            ),
+            (Family::S3 | Family::Oss, ErrorCode::NoSuchCopySource) => {
+                (ErrorCode::NoSuchKey.as_str(), StatusCode::NOT_FOUND)
+            }
+            (Family::S3 | Family::Oss, ErrorCode::BucketNameTooLong) => (
+                ErrorCode::InvalidBucketName.as_str(),
+                StatusCode::BAD_REQUEST,
+            ),
+            _ => (code.as_str(), code.status()),
+        }
+    }
+
+    /// The message for a family: COS's own wording, except where an S3/OSS
+    /// client would read something else (an explicit message always wins).
+    fn wire_message(&self, family: Family) -> &str {
+        if let Some(m) = &self.message {
+            return m;
+        }
+        match (family, self.code) {
+            (Family::S3, ErrorCode::InvalidAccessKeyId) => {
+                "The AWS Access Key Id you provided does not exist in our records."
+            }
+            (Family::Oss, ErrorCode::InvalidAccessKeyId) => {
+                "The OSS Access Key Id you provided does not exist in our records."
+            }
+            (Family::S3, ErrorCode::FileAlreadyExists) => {
+                ErrorCode::PreconditionFailed.default_message()
+            }
+            (Family::S3 | Family::Oss, ErrorCode::NoSuchCopySource) => {
+                ErrorCode::NoSuchKey.default_message()
+            }
+            _ => self.code.default_message(),
+        }
+    }
+
+    /// Renders the error in the request's family: COS XML
+    /// (`Code, Message, Resource, RequestId, TraceId`), S3 XML (`Code,
+    /// Message, Resource, RequestId, HostId`) or OSS XML (`Code, Message,
+    /// RequestId, HostId`). `resource` is never empty (the COS Python SDK
+    /// rejects an empty `<Resource/>`); for OSS it is the host. HEAD errors
+    /// carry the status and headers only.
     pub fn into_response(
         self,
         method: &Method,
         resource: &str,
         request_id: &str,
+        family: Family,
     ) -> http::Response<crate::http::body::Body> {
-        let status = self.code.status();
+        let (code, status) = self.wire_code(family);
         let mut rb = ResponseBuilder::new(status);
         for (name, value) in self.headers.iter() {
             rb = rb.header_value(name, value.clone());
@@ -141,12 +192,13 @@ impl Error {
         if method == Method::HEAD {
             return rb.content_length(0).empty();
         }
-        let body = xml::error_body(
-            self.code.as_str(),
-            self.message(),
-            if resource.is_empty() { "/" } else { resource },
-            request_id,
-        );
+        let resource = if resource.is_empty() { "/" } else { resource };
+        let message = self.wire_message(family);
+        let body = match family {
+            Family::Cos => xml::error_body(code, message, resource, request_id),
+            Family::S3 => xml::error_body_s3(code, message, resource, request_id),
+            Family::Oss => xml::error_body_oss(code, message, resource, request_id),
+        };
         rb.xml(body)
     }
 }
