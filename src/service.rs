@@ -48,6 +48,10 @@ impl Service {
     pub fn new(state: Arc<AppState>) -> Service {
         let auth = AuthOptions {
             leeway: state.config.auth_leeway,
+            strict_region: state
+                .config
+                .auth_strict_region
+                .then(|| state.config.addressing.region.clone()),
         };
         Service {
             admin: crate::server::admin_router(state.clone()),
@@ -219,7 +223,7 @@ impl Service {
             query
                 .pairs()
                 .iter()
-                .filter(|(k, _)| !auth::is_auth_param(k))
+                .filter(|(k, _)| !auth::is_auth_param(dialect, k))
                 .cloned()
                 .collect(),
         );
