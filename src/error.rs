@@ -9,7 +9,7 @@
 
 use http::{HeaderValue, Method, StatusCode};
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Family};
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 use crate::storage::StorageError;
@@ -36,6 +36,8 @@ macro_rules! error_codes {
 
 error_codes! {
     // 400
+    AuthorizationHeaderMalformed => (StatusCode::BAD_REQUEST, "The authorization header is malformed."),
+    AuthorizationQueryParametersError => (StatusCode::BAD_REQUEST, "Error parsing the X-Amz-Credential parameter."),
     BadDigest => (StatusCode::BAD_REQUEST, "The Content-MD5 you specified did not match what was received."),
     BucketNameTooLong => (StatusCode::BAD_REQUEST, "The bucket name is too long."),
     EntityTooLarge => (StatusCode::BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size."),
@@ -46,6 +48,7 @@ error_codes! {
     InvalidBucketName => (StatusCode::BAD_REQUEST, "The specified bucket is not valid."),
     InvalidCopySource => (StatusCode::BAD_REQUEST, "The copy source is not valid."),
     InvalidDigest => (StatusCode::BAD_REQUEST, "The Content-MD5 you specified is not valid."),
+    InvalidLocationConstraint => (StatusCode::BAD_REQUEST, "The specified location constraint is not valid."),
     InvalidObjectName => (StatusCode::BAD_REQUEST, "The specified object name is not valid."),
     InvalidRequest => (StatusCode::BAD_REQUEST, "The request is not valid."),
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
@@ -54,6 +57,7 @@ error_codes! {
     MissingRequestBodyError => (StatusCode::BAD_REQUEST, "Request body is empty."),
     RequestTimeout => (StatusCode::BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period."),
     RequestHeaderSectionTooLarge => (StatusCode::BAD_REQUEST, "Your request header section exceeds the maximum allowed size."),
+    XAmzContentSHA256Mismatch => (StatusCode::BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed."),
     UnexpectedContent => (StatusCode::BAD_REQUEST, "This request does not support content."),
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
     // 403
@@ -92,6 +96,10 @@ pub struct Error {
     pub code: ErrorCode,
     pub message: Option<String>,
     pub headers: Vec<(&'static str, HeaderValue)>,
+    /// Extra elements for the S3 error body, in order (e.g. `StringToSign`,
+    /// `CanonicalRequest`, `SignatureProvided`, `AWSAccessKeyId` on an AWS
+    /// SignatureDoesNotMatch). The COS body never shows them.
+    pub extra: Vec<(&'static str, String)>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -102,6 +110,7 @@ impl Error {
             code,
             message: None,
             headers: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -110,6 +119,7 @@ impl Error {
             code,
             message: Some(message.into()),
             headers: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -124,29 +134,90 @@ impl Error {
             .unwrap_or_else(|| self.code.default_message())
     }
 
-    /// Renders the COS XML error. `resource` is the request path (never
-    /// empty: the Python SDK rejects an empty `<Resource/>`). HEAD errors carry
-    /// the status and headers only.
+    /// The `<Code>` and status a family's clients expect for this error.
+    /// COS and S3 share most codes; where they differ the S3/OSS code wins
+    /// for those clients (spec s3.md §5–6, oss.md §4): a failed
+    /// `If-None-Match: *` write is S3's 412 PreconditionFailed, a missing
+    /// copy source is NoSuchKey.
+    pub fn wire_code(&self, family: Family) -> (&'static str, StatusCode) {
+        let code = self.code;
+        match (family, code) {
+            (Family::S3, ErrorCode::FileAlreadyExists) => (
+                ErrorCode::PreconditionFailed.as_str(),
+                StatusCode::PRECONDITION_FAILED,
+            ),
+            (Family::S3 | Family::Oss, ErrorCode::NoSuchCopySource) => {
+                (ErrorCode::NoSuchKey.as_str(), StatusCode::NOT_FOUND)
+            }
+            (Family::S3 | Family::Oss, ErrorCode::BucketNameTooLong) => (
+                ErrorCode::InvalidBucketName.as_str(),
+                StatusCode::BAD_REQUEST,
+            ),
+            _ => (code.as_str(), code.status()),
+        }
+    }
+
+    /// The message for a family: COS's own wording, except where an S3/OSS
+    /// client would read something else (an explicit message always wins).
+    fn wire_message(&self, family: Family) -> &str {
+        if let Some(m) = &self.message {
+            return m;
+        }
+        match (family, self.code) {
+            (Family::S3, ErrorCode::InvalidAccessKeyId) => {
+                "The AWS Access Key Id you provided does not exist in our records."
+            }
+            (Family::Oss, ErrorCode::InvalidAccessKeyId) => {
+                "The OSS Access Key Id you provided does not exist in our records."
+            }
+            (Family::S3, ErrorCode::FileAlreadyExists) => {
+                ErrorCode::PreconditionFailed.default_message()
+            }
+            (Family::S3 | Family::Oss, ErrorCode::NoSuchCopySource) => {
+                ErrorCode::NoSuchKey.default_message()
+            }
+            _ => self.code.default_message(),
+        }
+    }
+
+    /// Renders the error in the request's family: COS XML
+    /// (`Code, Message, Resource, RequestId, TraceId`), S3 XML (`Code,
+    /// Message, Resource, RequestId, HostId`) or OSS XML (`Code, Message,
+    /// RequestId, HostId`). `resource` is never empty (the COS Python SDK
+    /// rejects an empty `<Resource/>`); for OSS it is the host. HEAD errors
+    /// carry the status and headers only.
     pub fn into_response(
         self,
         method: &Method,
         resource: &str,
         request_id: &str,
+        family: Family,
     ) -> http::Response<crate::http::body::Body> {
-        let status = self.code.status();
+        let (code, status) = self.wire_code(family);
         let mut rb = ResponseBuilder::new(status);
         for (name, value) in self.headers.iter() {
             rb = rb.header_value(name, value.clone());
         }
+        let resource = if resource.is_empty() { "/" } else { resource };
+        let message = self.wire_message(family);
         if method == Method::HEAD {
+            // OSS hands HEAD errors over in `x-oss-err`: the error document,
+            // base64-encoded (oss2 and alibabacloud-oss-v2 read it there).
+            if family == Family::Oss {
+                use base64::Engine as _;
+                let doc = xml::error_body_oss(code, message, resource, request_id);
+                let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
+                if let Ok(v) = HeaderValue::from_str(&b64) {
+                    rb = rb.header_value("x-oss-err", v);
+                }
+            }
             return rb.content_length(0).empty();
         }
-        let body = xml::error_body(
-            self.code.as_str(),
-            self.message(),
-            if resource.is_empty() { "/" } else { resource },
-            request_id,
-        );
+        let body = match family {
+            Family::Cos => xml::error_body(code, message, resource, request_id),
+            Family::S3 => xml::error_body_s3(code, message, resource, request_id),
+            Family::Oss => xml::error_body_oss(code, message, resource, request_id),
+        };
         rb.xml(body)
     }
 }
@@ -202,6 +273,25 @@ impl From<AuthError> for Error {
             ),
             AuthError::TokenExpired => Error::new(ErrorCode::ExpiredToken),
             AuthError::SignatureMismatch => Error::new(ErrorCode::SignatureDoesNotMatch),
+            AuthError::SignatureDoesNotMatch(d) => {
+                let mut e = Error::new(ErrorCode::SignatureDoesNotMatch);
+                e.extra = vec![
+                    ("AWSAccessKeyId", d.access_key),
+                    ("StringToSign", d.string_to_sign),
+                    ("SignatureProvided", d.signature_provided),
+                    ("CanonicalRequest", d.canonical_request),
+                ];
+                e
+            }
+            AuthError::HeaderMalformed(msg) => {
+                Error::with_message(ErrorCode::AuthorizationHeaderMalformed, msg)
+            }
+            AuthError::QueryMalformed(msg) => {
+                Error::with_message(ErrorCode::AuthorizationQueryParametersError, msg)
+            }
+            AuthError::TooSkewed => Error::new(ErrorCode::RequestTimeTooSkewed),
+            AuthError::InvalidArgument(msg) => Error::with_message(ErrorCode::InvalidArgument, msg),
+            AuthError::InvalidRequest(msg) => Error::with_message(ErrorCode::InvalidRequest, msg),
         }
     }
 }

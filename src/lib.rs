@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod conditional;
 pub mod config;
+pub mod dialect;
 pub mod error;
 pub mod http;
 pub mod op;

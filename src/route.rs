@@ -19,6 +19,10 @@ pub enum Operation {
     HeadBucket(BucketName),
     DeleteBucket(BucketName),
     ListObjects(BucketName),
+    /// `GET /?list-type=2` (S3 ListObjectsV2).
+    ListObjectsV2(BucketName),
+    /// `GET /?location`.
+    GetBucketLocation(BucketName),
     DeleteObjects(BucketName),
     PutObject(BucketName, ObjectKey),
     CopyObject(BucketName, ObjectKey),
@@ -36,6 +40,8 @@ impl Operation {
             Operation::HeadBucket(_) => "HeadBucket",
             Operation::DeleteBucket(_) => "DeleteBucket",
             Operation::ListObjects(_) => "ListObjects",
+            Operation::ListObjectsV2(_) => "ListObjectsV2",
+            Operation::GetBucketLocation(_) => "GetBucketLocation",
             Operation::DeleteObjects(_) => "DeleteObjects",
             Operation::PutObject(..) => "PutObject",
             Operation::CopyObject(..) => "CopyObject",
@@ -132,7 +138,11 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::PUT, None) => Ok(Operation::CreateBucket(b)),
                 (Method::HEAD, None) => Ok(Operation::HeadBucket(b)),
                 (Method::DELETE, None) => Ok(Operation::DeleteBucket(b)),
+                (Method::GET, None) if q.get("list-type") == Some("2") => {
+                    Ok(Operation::ListObjectsV2(b))
+                }
                 (Method::GET, None) => Ok(Operation::ListObjects(b)),
+                (Method::GET, Some("location")) => Ok(Operation::GetBucketLocation(b)),
                 (Method::POST, Some("delete")) => Ok(Operation::DeleteObjects(b)),
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
                 (m, sub) => Err(unsupported(&m, sub)),
@@ -190,6 +200,14 @@ mod tests {
                 &none,
                 "ListObjects",
             ),
+            (
+                Method::GET,
+                b(),
+                "list-type=2&prefix=&encoding-type=url",
+                &none,
+                "ListObjectsV2",
+            ),
+            (Method::GET, b(), "location", &none, "GetBucketLocation"),
             (Method::POST, b(), "delete", &none, "DeleteObjects"),
             (Method::PUT, o(), "", &none, "PutObject"),
             (Method::PUT, o(), "", &copy, "CopyObject"),

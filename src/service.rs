@@ -12,8 +12,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Request};
 use tower::ServiceExt;
 
-use crate::auth::{self, AuthOptions, RequestParts};
+use crate::auth::{self, AuthOptions, Dialect, Family, RequestParts};
 use crate::config;
+use crate::dialect;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
 use crate::http::query::{decode_path, Query};
@@ -47,6 +48,10 @@ impl Service {
     pub fn new(state: Arc<AppState>) -> Service {
         let auth = AuthOptions {
             leeway: state.config.auth_leeway,
+            strict_region: state
+                .config
+                .auth_strict_region
+                .then(|| state.config.addressing.region.clone()),
         };
         Service {
             admin: crate::server::admin_router(state.clone()),
@@ -69,16 +74,27 @@ impl Service {
         let uri = req.uri().clone();
         let host = req.headers().get(http::header::HOST).cloned();
         let resource = || resource_of(&uri, host.as_ref());
-        let (mut resp, op_name, secret_id) = match self.pipeline(req).await {
-            Ok((resp, op, who)) => (resp, op, who),
-            Err((e, op, who)) => (e.into_response(&method, &resource(), &id), op, who),
-        };
-        let headers = resp.headers_mut();
-        headers.insert(
-            "x-cos-request-id",
-            HeaderValue::from_str(&id).expect("base64 is a valid header"),
+        // Until the dialect is known, the Host says which family to answer in.
+        let mut family = dialect::family_of_host(
+            uri.authority()
+                .map(|a| a.as_str())
+                .or_else(|| host.as_ref().and_then(|h| h.to_str().ok()))
+                .unwrap_or(""),
         );
-        headers.insert("server", HeaderValue::from_static("tencent-cos"));
+        let (mut resp, op_name, secret_id) = match self.pipeline(req, &mut family).await {
+            Ok((resp, op, who)) => (resp, op, who),
+            Err((e, op, who)) => {
+                let resource = match family {
+                    Family::Cos => resource(),
+                    Family::S3 => uri.path().to_string(),
+                    Family::Oss => target::host_without_port(
+                        host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(""),
+                    ),
+                };
+                (e.into_response(&method, &resource, &id, family), op, who)
+            }
+        };
+        dialect::translate_response(family, resp.headers_mut(), &id);
         apply_header_case(resp.extensions_mut());
         if tracing::enabled!(target: "localcos::access", tracing::Level::INFO) {
             tracing::info!(
@@ -100,6 +116,7 @@ impl Service {
     async fn pipeline<B>(
         &self,
         req: Request<B>,
+        family: &mut Family,
     ) -> Result<
         (http::Response<Body>, &'static str, Option<String>),
         (Error, &'static str, Option<String>),
@@ -145,15 +162,17 @@ impl Service {
             || Error::with_message(ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
         let path = decode_path(req.uri().path()).map_err(|_| fail(invalid_uri()))?;
         let query = Query::parse(req.uri().query()).map_err(|_| fail(invalid_uri()))?;
-        // The dialect decides how bucket names read (OSS: as given).
-        let family = auth::Dialect::detect(&RequestParts {
+        // The dialect, once: it decides the bucket-name convention (S3 and
+        // OSS use names as given) and the family every reply speaks.
+        let dialect = Dialect::detect(&RequestParts {
             method: req.method(),
             path: &path,
             query: query.pairs(),
             headers: req.headers(),
-        })
-        .family();
-        let target = target::resolve_in(family, &host, &path, &config.addressing).map_err(fail)?;
+        });
+        *family = dialect::family_of(dialect, &host);
+        let target =
+            target::resolve_for(&host, &path, &config.addressing, *family).map_err(fail)?;
         if let Target::Reserved(p) = &target {
             if !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
                 return Err(fail(Error::with_message(
@@ -195,6 +214,7 @@ impl Service {
         )
         .map_err(|e| fail(e.into()))?;
         let dialect = verified.dialect;
+        let family = *family;
         let identity = verified.identity;
         let who = identity.as_ref().map(|i| i.secret_id.clone());
         let Some(identity) = identity else {
@@ -213,6 +233,26 @@ impl Service {
                 .cloned()
                 .collect(),
         );
+        // COS names of suffix-less (S3/OSS-created) buckets, then S3/OSS
+        // header names → COS's, so routing and the ops see one vocabulary.
+        let target = match target {
+            Target::Bucket(b) => Target::Bucket(
+                op::resolve_bucket(&self.state, family, b)
+                    .await
+                    .map_err(|e| (e, "-", who.clone()))?,
+            ),
+            Target::Object(b, k) => Target::Object(
+                op::resolve_bucket(&self.state, family, b)
+                    .await
+                    .map_err(|e| (e, "-", who.clone()))?,
+                k,
+            ),
+            other => other,
+        };
+        dialect::check_oss_request(family, req.headers(), &query)
+            .map_err(|e| (e, "-", who.clone()))?;
+        let query = dialect::translate_query(family, query);
+        dialect::translate_request(family, req.headers_mut());
         let op = route::resolve(req.method(), &target, &query, req.headers())
             .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
@@ -224,6 +264,7 @@ impl Service {
             body: request_stream(body, config.body_idle_timeout),
             identity: Some(identity),
             dialect,
+            family,
             sendfile: parts
                 .extensions
                 .remove::<crate::http::sendfile::SendfileQueue>(),

@@ -73,7 +73,7 @@ impl Req {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let target = target::resolve_in(super::Family::Oss, &host, &path, &addressing())
+        let target = target::resolve_for(&host, &path, &addressing(), super::Family::Oss)
             .map_err(|e| format!("{e:?}"));
         Req {
             method: Method::from_bytes(method.as_bytes()).expect("method"),

@@ -74,10 +74,11 @@ impl BucketName {
         Ok(BucketName(full))
     }
 
-    /// An OSS bucket name, used as given (no APPID suffix): 3–63 characters
-    /// of `[a-z0-9-]`, no leading/trailing `-` (OSS bucket naming rules).
-    pub fn parse_as_given(name: &str) -> Result<BucketName, Error> {
-        let valid = (3..=63).contains(&name.len())
+    /// Validates `name` and uses it as given: how S3 and OSS clients name
+    /// buckets (`mybucket`, no APPID). Same characters as COS (`[a-z0-9-]`,
+    /// no dots, so every name also works in a COS host name), 1–63 long.
+    pub fn parse_exact(name: &str) -> Result<BucketName, Error> {
+        let valid = !name.is_empty()
             && name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -89,20 +90,18 @@ impl BucketName {
                 format!("The specified bucket name `{name}` is not valid."),
             ));
         }
+        if name.len() > 63 {
+            return Err(Error::new(ErrorCode::BucketNameTooLong));
+        }
         Ok(BucketName(name.to_string()))
     }
 
-    /// Parses a bucket name the way `family` writes it: COS and S3 names get
-    /// the APPID suffix when they lack one, OSS names are used as given.
-    pub fn parse_in(
-        family: Family,
-        name: &str,
-        appid: &str,
-        region: &str,
-    ) -> Result<BucketName, Error> {
+    /// A bucket name in a family's convention: COS completes it with the
+    /// APPID, S3 and OSS use it as given.
+    pub fn parse_for(name: &str, a: &Addressing, family: Family) -> Result<BucketName, Error> {
         match family {
-            Family::Oss => BucketName::parse_as_given(name),
-            Family::Cos | Family::S3 => BucketName::parse(name, appid, region),
+            Family::Cos => BucketName::parse(name, &a.appid, &a.region),
+            Family::S3 | Family::Oss => BucketName::parse_exact(name),
         }
     }
 
@@ -202,6 +201,12 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
         return HostKind::Bare;
     }
     let labels: Vec<&str> = host.split('.').collect();
+    if let Some(kind) = classify_oss_host(&labels) {
+        return kind;
+    }
+    if let Some(kind) = classify_s3_host(&labels, a) {
+        return kind;
+    }
     // H5: service endpoints.
     let is_service = matches!(
         host,
@@ -238,19 +243,6 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
     if let Some(b) = builtin {
         return HostKind::Bucket(b.to_string());
     }
-    // OSS endpoints (oss.md §3): `<bucket>.oss-<region>[-internal].<domain>`
-    // is a bucket, `oss-<region>.aliyuncs.com` and `oss-<region>.localhost`
-    // serve the service (path style).
-    let oss_endpoint = |label: &str| label.len() > 4 && label.starts_with("oss-");
-    match labels.as_slice() {
-        [b, endpoint, _, ..] if oss_endpoint(endpoint) => {
-            return HostKind::OssBucket(b.to_string())
-        }
-        [endpoint, "aliyuncs", "com"] | [endpoint, "localhost"] if oss_endpoint(endpoint) => {
-            return HostKind::Service
-        }
-        _ => {}
-    }
     // Fallback: `<name>-<appid>.<anything>` with at least three labels (NOTES 6).
     if n >= 3
         && has_appid_suffix(labels[0])
@@ -263,27 +255,73 @@ fn classify_host(host: &str, a: &Addressing) -> HostKind {
     HostKind::Bare
 }
 
+/// OSS endpoints (oss.md §3): `<bucket>.oss-<region>[-internal].<domain>`
+/// is a bucket (ali-oss sends `<bucket>.oss-<region>.aliyuncs.com` even to an
+/// IP endpoint); `oss-<region>.aliyuncs.com` and `oss-<region>.localhost`
+/// serve the service (path style below them).
+fn classify_oss_host(labels: &[&str]) -> Option<HostKind> {
+    let oss_endpoint = |label: &str| label.len() > 4 && label.starts_with("oss-");
+    match labels {
+        [b, endpoint, _, ..] if oss_endpoint(endpoint) => Some(HostKind::OssBucket(b.to_string())),
+        [endpoint, "aliyuncs", "com"] | [endpoint, "localhost"] if oss_endpoint(endpoint) => {
+            Some(HostKind::Service)
+        }
+        _ => None,
+    }
+}
+
+/// S3 endpoints (spec s3.md §4): `s3.amazonaws.com`, `s3.<region>.amazonaws.com`,
+/// `s3-<region>.amazonaws.com` and, for every configured base domain `d`,
+/// `s3.<d>` and `s3.<region>.<d>` serve the service (path style below them);
+/// the same names with a bucket label in front are virtual-hosted buckets.
+/// `<bucket>.localhost` is virtual-hosted too (what SDKs build from an
+/// endpoint `http://localhost:PORT` in virtual style).
+fn classify_s3_host(labels: &[&str], a: &Addressing) -> Option<HostKind> {
+    if let [b, "localhost"] = labels {
+        return Some(HostKind::Bucket((*b).to_string()));
+    }
+    // The endpoint part after an optional bucket label.
+    let is_s3_endpoint = |l: &[&str]| -> bool {
+        let is_s3_label = |s: &str| s == "s3" || (s.starts_with("s3-") && s.len() > 3);
+        let Some((first, rest)) = l.split_first() else {
+            return false;
+        };
+        if !is_s3_label(first) {
+            return false;
+        }
+        let domain_of = |r: &[&str]| r.join(".");
+        let known = |d: &str| d == "amazonaws.com" || a.base_domains.iter().any(|b| b == d);
+        // s3.<d> | s3-<region>.<d> | s3.<region>.<d>
+        known(&domain_of(rest)) || (rest.len() > 1 && known(&domain_of(&rest[1..])))
+    };
+    if is_s3_endpoint(labels) {
+        return Some(HostKind::Service);
+    }
+    if labels.len() > 2 && is_s3_endpoint(&labels[1..]) && !labels[0].is_empty() {
+        return Some(HostKind::Bucket(labels[0].to_string()));
+    }
+    None
+}
+
 /// Resolves the target of a COS request. `host` is the absolute-form
 /// authority or the Host header (port allowed); `path` is percent-decoded.
 pub fn resolve(host: &str, path: &str, a: &Addressing) -> Result<Target, Error> {
-    resolve_in(Family::Cos, host, path, a)
+    resolve_for(host, path, a, Family::Cos)
 }
 
-/// Resolves the target of a request signed in `family`: bucket names are
-/// parsed the way that family writes them (OSS: as given), and a bare
-/// `<bucket>.localhost` is virtual-hosted for OSS (alibabacloud-oss-v2 with
-/// a `localhost` endpoint).
-pub fn resolve_in(family: Family, host: &str, path: &str, a: &Addressing) -> Result<Target, Error> {
+/// Resolves the target of a request in a family's bucket-name convention
+/// ([`BucketName::parse_for`]).
+pub fn resolve_for(
+    host: &str,
+    path: &str,
+    a: &Addressing,
+    family: Family,
+) -> Result<Target, Error> {
     let host = host_without_port(host);
-    let mut kind = classify_host(&host, a);
-    if family == Family::Oss && kind == HostKind::Bare {
-        if let Some(b) = host.strip_suffix(".localhost").filter(|b| !b.contains('.')) {
-            kind = HostKind::Bucket(b.to_string());
-        }
-    }
+    let kind = classify_host(&host, a);
     let rest = path.strip_prefix('/').unwrap_or(path);
     let object_or_bucket = |bucket: &str, key: &str| -> Result<Target, Error> {
-        let bucket = BucketName::parse_in(family, bucket, &a.appid, &a.region)?;
+        let bucket = BucketName::parse_for(bucket, a, family)?;
         if key.is_empty() {
             Ok(Target::Bucket(bucket))
         } else {
@@ -307,21 +345,21 @@ pub fn resolve_in(family: Family, host: &str, path: &str, a: &Addressing) -> Res
             if rest.is_empty() {
                 Ok(Target::Service)
             } else {
-                path_style(family, rest, a)
+                path_style(rest, a, family)
             }
         }
         HostKind::Bare => match &a.default_bucket {
             Some(b) => object_or_bucket(b, rest),
             None if rest.is_empty() => Ok(Target::Service),
-            None => path_style(family, rest, a),
+            None => path_style(rest, a, family),
         },
     }
 }
 
 /// H3: `/<bucket>[/<key>]`. A `.` or `..` bucket segment is refused (NOTES 2).
-fn path_style(family: Family, rest: &str, a: &Addressing) -> Result<Target, Error> {
+fn path_style(rest: &str, a: &Addressing, family: Family) -> Result<Target, Error> {
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let bucket = BucketName::parse_in(family, bucket, &a.appid, &a.region)?;
+    let bucket = BucketName::parse_for(bucket, a, family)?;
     if key.is_empty() {
         Ok(Target::Bucket(bucket))
     } else {
@@ -433,9 +471,73 @@ mod tests {
     }
 
     #[test]
+    fn s3_hosts_and_exact_names() {
+        let a = addressing();
+        let s3 = |host: &str, path: &str| resolve_for(host, path, &a, Family::S3).unwrap();
+        let exact = |b: &str, k: &str| Target::Object(BucketName(b.into()), ObjectKey(k.into()));
+        for (host, path, want) in [
+            ("s3.amazonaws.com", "/", Target::Service),
+            ("s3.us-east-1.amazonaws.com", "/", Target::Service),
+            ("s3.cos.local:9000", "/", Target::Service),
+            (
+                "s3.ap-guangzhou.cos.local",
+                "/mybucket/k",
+                exact("mybucket", "k"),
+            ),
+            (
+                "mybucket.s3.amazonaws.com",
+                "/a/b",
+                exact("mybucket", "a/b"),
+            ),
+            (
+                "mybucket.s3.us-east-1.amazonaws.com",
+                "/k",
+                exact("mybucket", "k"),
+            ),
+            (
+                "mybucket.s3-eu-west-1.amazonaws.com",
+                "/k",
+                exact("mybucket", "k"),
+            ),
+            (
+                "mybucket.s3.ap-guangzhou.cos.local:9000",
+                "/k",
+                exact("mybucket", "k"),
+            ),
+            ("mybucket.localhost:9000", "/k", exact("mybucket", "k")),
+            ("127.0.0.1:9000", "/mybucket/k", exact("mybucket", "k")),
+            (
+                "127.0.0.1:9000",
+                "/examplebucket-1250000000/k",
+                exact("examplebucket-1250000000", "k"),
+            ),
+            ("mybucket", "/", Target::Service),
+        ] {
+            assert_eq!(s3(host, path), want, "{host} {path}");
+        }
+        // The same hosts through COS complete the name with the APPID.
+        assert_eq!(
+            resolve("mybucket.s3.amazonaws.com", "/k", &a).unwrap(),
+            obj("mybucket-1250000000", "k")
+        );
+        // S3 names: 1..=63, COS characters.
+        assert_eq!(
+            BucketName::parse_exact(&"a".repeat(64)).unwrap_err().code,
+            ErrorCode::BucketNameTooLong
+        );
+        for bad in ["", "Upper", "a.b", "-a", "a-", "a_b"] {
+            assert_eq!(
+                BucketName::parse_exact(bad).unwrap_err().code,
+                ErrorCode::InvalidBucketName,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn oss_hosts_and_names_as_given() {
         let a = addressing();
-        let oss = |host: &str, path: &str| resolve_in(Family::Oss, host, path, &a);
+        let oss = |host: &str, path: &str| resolve_for(host, path, &a, Family::Oss);
         let o = |b: &str, k: &str| obj(b, k);
         let cases: Vec<(&str, &str, Target)> = vec![
             // Path style on an IP: the name is used as given.
@@ -491,12 +593,7 @@ mod tests {
         for (host, path, want) in cases {
             assert_eq!(oss(host, path).unwrap(), want, "{host} {path}");
         }
-        for bad in [
-            "/ab/k",
-            "/Bad/k",
-            "/-abc/k",
-            &format!("/{}/k", "a".repeat(64)),
-        ] {
+        for bad in ["/Bad/k", "/-abc/k"] {
             assert_eq!(
                 oss("127.0.0.1", bad).unwrap_err().code,
                 ErrorCode::InvalidBucketName,

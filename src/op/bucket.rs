@@ -23,14 +23,18 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
             None => Error::new(ErrorCode::XMLSizeLimit),
             Some(e) => Error::from(e),
         })?;
-    if !body.iter().all(u8::is_ascii_whitespace)
-        && xml::parse::<CreateBucketConfiguration>(&body).is_none()
-    {
-        return Err(Error::new(ErrorCode::MalformedXML));
-    }
+    let config = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateBucketConfiguration::default()
+    } else {
+        xml::parse::<CreateBucketConfiguration>(&body)
+            .ok_or_else(|| Error::new(ErrorCode::MalformedXML))?
+    };
     let rec = BucketRecord {
         name: bucket.as_str().to_string(),
-        region: state.config.addressing.region.clone(),
+        region: bucket_region(
+            config.location_constraint.as_deref(),
+            &state.config.addressing.region,
+        )?,
         created_ms: now_ms(),
     };
     match state.store.create_bucket(rec).await {
@@ -40,6 +44,36 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
         Err(StorageError::BucketExists) => Err(Error::new(ErrorCode::BucketAlreadyOwnedByYou)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The region a new bucket records. COS takes it from the endpoint (the
+/// configured region). S3 clients name it in `<LocationConstraint>` (absent
+/// for us-east-1, s3.md §5); any well-formed region is accepted and kept, so
+/// GetBucketLocation and `x-amz-bucket-region` answer what the client asked
+/// for, as tools such as Terraform check.
+fn bucket_region(constraint: Option<&str>, configured: &str) -> Result<String> {
+    match constraint.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(configured.to_string()),
+        Some(c)
+            if c.len() <= 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            Ok(c.to_string())
+        }
+        Some(c) => Err(Error::with_message(
+            ErrorCode::InvalidLocationConstraint,
+            format!("The specified location-constraint `{c}` is not valid."),
+        )),
+    }
+}
+
+/// GET Bucket location (`GET /?location`).
+pub async fn location(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
+    let Some(rec) = state.store.bucket(bucket.as_str()).await? else {
+        return Err(Error::new(ErrorCode::NoSuchBucket));
+    };
+    Ok(ResponseBuilder::new(StatusCode::OK).xml(xml::location(&rec.region, req.family)))
 }
 
 pub async fn head(state: &AppState, bucket: &BucketName) -> Result<Response> {
@@ -62,4 +96,24 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_constraints() {
+        let cfg = "ap-guangzhou";
+        for (given, want) in [
+            (None, Some("ap-guangzhou")),
+            (Some(""), Some("ap-guangzhou")),
+            (Some("eu-central-1"), Some("eu-central-1")),
+            (Some("ap-guangzhou"), Some("ap-guangzhou")),
+            (Some("EU"), None),
+            (Some("a b"), None),
+        ] {
+            assert_eq!(bucket_region(given, cfg).ok().as_deref(), want, "{given:?}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ use http::StatusCode;
 use super::bucket::now_ms;
 use super::object::{copied_record, replaced_headers, write_condition};
 use super::{AppState, Req, Response};
+use crate::auth::Family;
 use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
@@ -25,8 +26,15 @@ pub struct CopySource {
 
 /// Accepts `<bucket>.cos.<region>.myqcloud.com/<url-encoded key>[?versionId=v]`
 /// (any host whose first label is the bucket), an optional `http(s)://`
-/// prefix, and path-style `/<bucket>/<key>`.
-pub fn parse_copy_source(raw: &str, appid: &str, region: &str) -> Result<CopySource> {
+/// prefix, and path-style `/<bucket>/<key>` (S3's `x-amz-copy-source` and
+/// OSS's `x-oss-copy-source` arrive in that form, see `dialect`). COS
+/// completes a bucket name with the APPID; S3 and OSS use it as given.
+pub fn parse_copy_source(
+    raw: &str,
+    appid: &str,
+    region: &str,
+    family: Family,
+) -> Result<CopySource> {
     let invalid = || {
         Error::with_message(
             ErrorCode::InvalidCopySource,
@@ -49,7 +57,11 @@ pub fn parse_copy_source(raw: &str, appid: &str, region: &str) -> Result<CopySou
         (host.split('.').next().unwrap_or(host), key)
     };
     let key = decode_path(key).map_err(|_| invalid())?;
-    let bucket = BucketName::parse(bucket, appid, region).map_err(|_| invalid())?;
+    let bucket = match family {
+        Family::Cos => BucketName::parse(bucket, appid, region),
+        Family::S3 | Family::Oss => BucketName::parse_exact(bucket),
+    }
+    .map_err(|_| invalid())?;
     let key = ObjectKey::parse(&key).map_err(|_| invalid())?;
     Ok(CopySource {
         bucket,
@@ -66,11 +78,13 @@ pub async fn copy(
 ) -> Result<Response> {
     let h = &req.headers;
     let a = &state.config.addressing;
-    let src = parse_copy_source(
+    let mut src = parse_copy_source(
         header::get(h, header::X_COS_COPY_SOURCE).unwrap_or(""),
         &a.appid,
         &a.region,
+        req.family,
     )?;
+    src.bucket = super::resolve_bucket(state, req.family, src.bucket).await?;
     if src.version_id.as_deref().is_some_and(|v| v != "null") {
         return Err(Error::new(ErrorCode::NoSuchVersion));
     }
@@ -137,7 +151,7 @@ pub async fn copy(
     };
     Ok(ResponseBuilder::new(StatusCode::OK)
         .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
-        .xml(xml::copy_result(&rec)))
+        .xml(xml::copy_result(&rec, req.family)))
 }
 
 #[cfg(test)]
@@ -146,7 +160,7 @@ mod tests {
 
     #[test]
     fn copy_source_forms() {
-        let p = |s: &str| parse_copy_source(s, "1250000000", "ap-guangzhou");
+        let p = |s: &str| parse_copy_source(s, "1250000000", "ap-guangzhou", Family::Cos);
         let src = p("sourcebucket-1250000000.cos.ap-guangzhou.myqcloud.com/src%20dir/%E6%BA%90%20%E6%96%87%E4%BB%B6%2B1.txt").unwrap();
         assert_eq!(src.bucket.as_str(), "sourcebucket-1250000000");
         assert_eq!(src.key.as_str(), "src dir/源 文件+1.txt");
@@ -158,6 +172,18 @@ mod tests {
         assert_eq!(
             (src.bucket.as_str(), src.key.as_str()),
             ("b-1250000000", "x/y")
+        );
+        // S3 names the bucket exactly as created.
+        let s3 = parse_copy_source(
+            "/mybucket/dir/a%20b.txt",
+            "1250000000",
+            "ap-guangzhou",
+            Family::S3,
+        )
+        .unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.key.as_str()),
+            ("mybucket", "dir/a b.txt")
         );
         assert_eq!(
             p("nonsense").unwrap_err().code,

@@ -17,6 +17,7 @@ const MAX_KEYS: usize = 1000;
 const MAX_BODY: usize = 2 * 1024 * 1024;
 
 pub async fn delete_objects(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
+    let family = req.family;
     let expected_md5 = header::content_md5(&req.headers)?;
     let body = read_limited(req.body, MAX_BODY)
         .await
@@ -85,5 +86,5 @@ pub async fn delete_objects(state: &AppState, bucket: &BucketName, req: Req) -> 
         };
         outcomes.push(outcome);
     }
-    Ok(ResponseBuilder::new(StatusCode::OK).xml(xml::delete_result(&outcomes, quiet)))
+    Ok(ResponseBuilder::new(StatusCode::OK).xml(xml::delete_result(&outcomes, quiet, family)))
 }

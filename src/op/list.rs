@@ -4,6 +4,7 @@ use http::StatusCode;
 
 use super::{owner_id, AppState, Req, Response};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::query::Query;
 use crate::http::target::BucketName;
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
@@ -11,28 +12,8 @@ use crate::storage::ListQuery;
 
 pub async fn list_objects(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
     let q = &req.query;
-    let max_keys = match q.get("max-keys").filter(|v| !v.is_empty()) {
-        None => 1000,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) => n.min(1000),
-            Err(_) => {
-                return Err(Error::with_message(
-                    ErrorCode::InvalidArgument,
-                    "max-keys must be an integer between 0 and 1000.",
-                ))
-            }
-        },
-    };
-    let url_encode = match q.get("encoding-type").filter(|v| !v.is_empty()) {
-        None => false,
-        Some(v) if v.eq_ignore_ascii_case("url") => true,
-        Some(_) => {
-            return Err(Error::with_message(
-                ErrorCode::InvalidArgument,
-                "encoding-type must be url.",
-            ))
-        }
-    };
+    let max_keys = max_keys(q)?;
+    let url_encode = encoding_type(q)?;
     let query = ListQuery {
         prefix: q.get("prefix").unwrap_or("").to_string(),
         delimiter: q.get("delimiter").unwrap_or("").to_string(),
@@ -48,6 +29,7 @@ pub async fn list_objects(state: &AppState, bucket: &BucketName, req: Req) -> Re
         delimiter: &query.delimiter,
         max_keys,
         url_encode,
+        family: req.family,
     };
     let body = xml::list_objects(
         &params,
@@ -61,4 +43,29 @@ pub async fn list_objects(state: &AppState, bucket: &BucketName, req: Req) -> Re
         page.next_marker.as_deref(),
     );
     Ok(ResponseBuilder::new(StatusCode::OK).xml(body))
+}
+
+/// `max-keys`: 0..=1000 (larger values are capped), default 1000.
+pub fn max_keys(q: &Query) -> Result<usize> {
+    match q.get("max-keys").filter(|v| !v.is_empty()) {
+        None => Ok(1000),
+        Some(v) => v.parse::<usize>().map(|n| n.min(1000)).map_err(|_| {
+            Error::with_message(
+                ErrorCode::InvalidArgument,
+                "max-keys must be an integer between 0 and 1000.",
+            )
+        }),
+    }
+}
+
+/// `encoding-type`: absent or `url`.
+pub fn encoding_type(q: &Query) -> Result<bool> {
+    match q.get("encoding-type").filter(|v| !v.is_empty()) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("url") => Ok(true),
+        Some(_) => Err(Error::with_message(
+            ErrorCode::InvalidArgument,
+            "encoding-type must be url.",
+        )),
+    }
 }

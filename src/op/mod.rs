@@ -5,6 +5,7 @@ mod bucket;
 mod copy;
 mod delete_multiple;
 mod list;
+mod list_v2;
 mod object;
 mod service;
 
@@ -12,12 +13,13 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Method};
 
-use crate::auth::{Dialect, Identity, KeyStore};
+use crate::auth::{Dialect, Family, Identity, KeyStore};
 use crate::config::Config;
 use crate::error::Result;
 use crate::http::body::Body;
 use crate::http::query::Query;
 use crate::http::sendfile::SendfileQueue;
+use crate::http::target::BucketName;
 use crate::route::Operation;
 use crate::storage::{ByteStream, Store};
 
@@ -39,8 +41,11 @@ pub struct Req {
     pub body: ByteStream,
     /// `None` for anonymous requests.
     pub identity: Option<Identity>,
-    /// How the request was signed; `dialect.family()` is the protocol to answer in.
+    /// How the request was signed.
     pub dialect: Dialect,
+    /// The protocol to answer in: the dialect's family, or for anonymous
+    /// requests the one the Host suggests (`dialect::family_of`).
+    pub family: Family,
     /// Set on HTTP/1 connections over plain TCP: bodies may be sent with sendfile.
     pub sendfile: Option<SendfileQueue>,
 }
@@ -52,12 +57,45 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::HeadBucket(b) => bucket::head(state, &b).await,
         Operation::DeleteBucket(b) => bucket::delete(state, &b).await,
         Operation::ListObjects(b) => list::list_objects(state, &b, req).await,
+        Operation::ListObjectsV2(b) => list_v2::list_objects_v2(state, &b, req).await,
+        Operation::GetBucketLocation(b) => bucket::location(state, &b, req).await,
         Operation::DeleteObjects(b) => delete_multiple::delete_objects(state, &b, req).await,
         Operation::PutObject(b, k) => object::put(state, &b, &k, req).await,
         Operation::CopyObject(b, k) => copy::copy(state, &b, &k, req).await,
         Operation::GetObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::HeadObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::DeleteObject(b, k) => object::delete(state, &b, &k, req).await,
+    }
+}
+
+/// The bucket a COS request means. S3 and OSS tools create buckets under the
+/// exact name they use (`mybucket`), while COS clients always name a bucket
+/// with its APPID (`mybucket-1250000000`, or `/mybucket` path style, which
+/// addressing completes with the configured APPID). So a COS request for
+/// `<name>-<configured appid>` that does not exist reaches the suffix-less
+/// bucket `<name>` when that one exists. S3/OSS requests use names as given.
+pub async fn resolve_bucket(
+    state: &AppState,
+    family: Family,
+    bucket: BucketName,
+) -> Result<BucketName> {
+    if family != Family::Cos {
+        return Ok(bucket);
+    }
+    let appid = &state.config.addressing.appid;
+    let Some(short) = bucket
+        .as_str()
+        .strip_suffix(appid.as_str())
+        .and_then(|s| s.strip_suffix('-'))
+    else {
+        return Ok(bucket);
+    };
+    if state.store.bucket(bucket.as_str()).await?.is_some() {
+        return Ok(bucket);
+    }
+    match BucketName::parse_exact(short) {
+        Ok(exact) if state.store.bucket(exact.as_str()).await?.is_some() => Ok(exact),
+        _ => Ok(bucket),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 
-pub async fn list_buckets(state: &AppState, _req: Req) -> Result<Response> {
+pub async fn list_buckets(state: &AppState, req: Req) -> Result<Response> {
     let buckets = state.store.list_buckets().await?;
     let id = owner_id(state);
     let body = xml::list_buckets(
@@ -16,6 +16,7 @@ pub async fn list_buckets(state: &AppState, _req: Req) -> Result<Response> {
             display_name: &state.config.addressing.appid,
         },
         &buckets,
+        req.family,
     );
     Ok(ResponseBuilder::new(StatusCode::OK).xml(body))
 }

@@ -9,9 +9,13 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
+use crate::auth::Family;
 use crate::storage::{BucketRecord, ObjectRecord};
 
 const DECL: &str = "<?xml version='1.0' encoding='utf-8' ?>\n";
+/// S3's declaration and namespace (spec s3.md §5).
+const S3_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// A minimal XML writer: elements and escaped text.
 pub struct Xml(String);
@@ -24,6 +28,16 @@ impl Xml {
         s.push_str(root);
         s.push('>');
         Xml(s)
+    }
+    /// A document in a family's style: COS (no namespace), S3 (S3's
+    /// declaration, `xmlns` on the root) or OSS (no namespace, S3-style
+    /// declaration, as OSS sends it).
+    pub fn for_family(root: &str, family: Family) -> Xml {
+        match family {
+            Family::Cos => Xml::new(root),
+            Family::S3 => Xml(format!("{S3_DECL}<{root} xmlns=\"{S3_NS}\">")),
+            Family::Oss => Xml(format!("{S3_DECL}<{root}>")),
+        }
     }
     pub fn open(&mut self, tag: &str) -> &mut Self {
         self.0.push('<');
@@ -68,21 +82,54 @@ pub fn error_body(code: &str, message: &str, resource: &str, request_id: &str) -
     x.finish("Error")
 }
 
+/// S3's `<Error>`: Code, Message, Resource, RequestId, HostId (s3.md §5).
+pub fn error_body_s3(code: &str, message: &str, resource: &str, request_id: &str) -> String {
+    let mut x = Xml(S3_DECL.to_string());
+    x.open("Error");
+    x.elem("Code", code)
+        .elem("Message", message)
+        .elem("Resource", resource)
+        .elem("RequestId", request_id)
+        .elem("HostId", request_id);
+    x.finish("Error")
+}
+
+/// OSS's `<Error>`: Code, Message, RequestId, HostId (oss.md §4); `host`
+/// is the endpoint the request named.
+pub fn error_body_oss(code: &str, message: &str, host: &str, request_id: &str) -> String {
+    let mut x = Xml(S3_DECL.to_string());
+    x.open("Error");
+    x.elem("Code", code)
+        .elem("Message", message)
+        .elem("RequestId", request_id)
+        .elem("HostId", host);
+    x.finish("Error")
+}
+
 /// The owner shown in listings: the APPID's root account.
 pub struct Owner<'a> {
     pub id: &'a str,
     pub display_name: &'a str,
 }
 
-/// GET Service.
-pub fn list_buckets(owner: &Owner<'_>, buckets: &[BucketRecord]) -> String {
-    let mut x = Xml::new("ListAllMyBucketsResult");
+/// GET Service. S3 lists `Name, CreationDate, BucketRegion` per bucket;
+/// COS adds `Location` and `BucketType`.
+pub fn list_buckets(owner: &Owner<'_>, buckets: &[BucketRecord], family: Family) -> String {
+    let mut x = Xml::for_family("ListAllMyBucketsResult", family);
     x.open("Owner")
         .elem("ID", owner.id)
         .elem("DisplayName", owner.display_name)
         .close("Owner");
     x.open("Buckets");
     for b in buckets {
+        if family == Family::S3 {
+            x.open("Bucket")
+                .elem("Name", &b.name)
+                .elem("CreationDate", &iso8601(ms_to_time(b.created_ms)))
+                .elem("BucketRegion", &b.region)
+                .close("Bucket");
+            continue;
+        }
         x.open("Bucket")
             .elem("Name", &b.name)
             .elem("Location", &b.region)
@@ -114,6 +161,7 @@ pub struct ListParams<'a> {
     pub delimiter: &'a str,
     pub max_keys: usize,
     pub url_encode: bool,
+    pub family: Family,
 }
 
 pub fn list_objects(
@@ -131,7 +179,7 @@ pub fn list_objects(
             s.to_string()
         }
     };
-    let mut x = Xml::new("ListBucketResult");
+    let mut x = Xml::for_family("ListBucketResult", p.family);
     x.elem("Name", p.bucket);
     if p.url_encode {
         x.elem("EncodingType", "url");
@@ -152,6 +200,10 @@ pub fn list_objects(
             .close("CommonPrefixes");
     }
     for (key, rec) in objects {
+        if p.family == Family::Oss {
+            oss_contents(&mut x, &enc(key), rec, Some(owner));
+            continue;
+        }
         x.open("Contents")
             .elem("Key", &enc(key))
             .elem("LastModified", &iso8601(rec.last_modified()))
@@ -167,12 +219,149 @@ pub fn list_objects(
     x.finish("ListBucketResult")
 }
 
-/// PUT Object - Copy result.
-pub fn copy_result(rec: &ObjectRecord) -> String {
-    let mut x = Xml::new("CopyObjectResult");
-    x.elem("ETag", &format!("\"{}\"", rec.etag))
-        .elem("LastModified", &iso8601(rec.last_modified()))
-        .elem("CRC64", &rec.crc64.to_string());
+/// ListObjectsV2 (`list-type=2`) input echoed in the result (s3.md §5).
+pub struct ListV2Params<'a> {
+    pub bucket: &'a str,
+    pub prefix: &'a str,
+    pub delimiter: &'a str,
+    pub start_after: Option<&'a str>,
+    pub continuation_token: Option<&'a str>,
+    pub max_keys: usize,
+    pub url_encode: bool,
+    /// `fetch-owner=true`: each `Contents` carries its `Owner`.
+    pub fetch_owner: bool,
+    pub family: Family,
+}
+
+pub fn list_objects_v2(
+    p: &ListV2Params<'_>,
+    owner: &Owner<'_>,
+    objects: &[(String, ObjectRecord)],
+    common_prefixes: &[String],
+    next_continuation_token: Option<&str>,
+) -> String {
+    let enc = |s: &str| {
+        if p.url_encode {
+            url_encode_key(s)
+        } else {
+            s.to_string()
+        }
+    };
+    let mut x = Xml::for_family("ListBucketResult", p.family);
+    x.elem("Name", p.bucket).elem("Prefix", &enc(p.prefix));
+    if let Some(sa) = p.start_after {
+        x.elem("StartAfter", &enc(sa));
+    }
+    if let Some(t) = p.continuation_token {
+        x.elem("ContinuationToken", t);
+    }
+    if let Some(t) = next_continuation_token {
+        x.elem("NextContinuationToken", t);
+    }
+    x.elem(
+        "KeyCount",
+        &(objects.len() + common_prefixes.len()).to_string(),
+    )
+    .elem("MaxKeys", &p.max_keys.to_string());
+    if !p.delimiter.is_empty() {
+        x.elem("Delimiter", &enc(p.delimiter));
+    }
+    x.elem(
+        "IsTruncated",
+        if next_continuation_token.is_some() {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if p.url_encode {
+        x.elem("EncodingType", "url");
+    }
+    for (key, rec) in objects {
+        if p.family == Family::Oss {
+            oss_contents(&mut x, &enc(key), rec, p.fetch_owner.then_some(owner));
+            continue;
+        }
+        x.open("Contents")
+            .elem("Key", &enc(key))
+            .elem("LastModified", &iso8601(rec.last_modified()))
+            .elem("ETag", &format!("\"{}\"", rec.etag))
+            .elem("Size", &rec.size.to_string());
+        if p.fetch_owner {
+            x.open("Owner")
+                .elem("ID", owner.id)
+                .elem("DisplayName", owner.display_name)
+                .close("Owner");
+        }
+        x.elem("StorageClass", &rec.storage_class).close("Contents");
+    }
+    for cp in common_prefixes {
+        x.open("CommonPrefixes")
+            .elem("Prefix", &enc(cp))
+            .close("CommonPrefixes");
+    }
+    x.finish("ListBucketResult")
+}
+
+/// One listed object as OSS writes it (oss.md §4): oss2 requires `Type`,
+/// parses `LastModified` only as `…T…:…:….000Z` and reads OSS storage-class
+/// names.
+fn oss_contents(x: &mut Xml, key: &str, rec: &ObjectRecord, owner: Option<&Owner<'_>>) {
+    let object_type = if rec.etag.contains('-') {
+        "Multipart"
+    } else {
+        "Normal"
+    };
+    x.open("Contents")
+        .elem("Key", key)
+        .elem("LastModified", &iso8601_oss(rec.last_modified()))
+        .elem("ETag", &format!("\"{}\"", rec.etag))
+        .elem("Type", object_type)
+        .elem("Size", &rec.size.to_string())
+        .elem(
+            "StorageClass",
+            crate::dialect::oss_storage_class(&rec.storage_class),
+        );
+    if let Some(owner) = owner {
+        x.open("Owner")
+            .elem("ID", owner.id)
+            .elem("DisplayName", owner.display_name)
+            .close("Owner");
+    }
+    x.close("Contents");
+}
+
+/// OSS's timestamp: whole seconds, `.000Z` (what oss2's parser accepts).
+pub fn iso8601_oss(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace('Z', ".000Z")
+}
+
+/// GET Bucket location: `<LocationConstraint>`; S3 answers an empty element
+/// for us-east-1.
+pub fn location(region: &str, family: Family) -> String {
+    let mut x = Xml::for_family("LocationConstraint", family);
+    if !(family == Family::S3 && region == "us-east-1") {
+        x.0.push_str(&quick_xml::escape::partial_escape(region));
+    }
+    x.finish("LocationConstraint")
+}
+
+/// PUT Object - Copy result. COS adds `CRC64`; S3 has `LastModified, ETag`.
+pub fn copy_result(rec: &ObjectRecord, family: Family) -> String {
+    let mut x = Xml::for_family("CopyObjectResult", family);
+    match family {
+        Family::Cos => {
+            x.elem("ETag", &format!("\"{}\"", rec.etag))
+                .elem("LastModified", &iso8601(rec.last_modified()))
+                .elem("CRC64", &rec.crc64.to_string());
+        }
+        Family::S3 | Family::Oss => {
+            x.elem("LastModified", &iso8601(rec.last_modified()))
+                .elem("ETag", &format!("\"{}\"", rec.etag));
+        }
+    }
     x.finish("CopyObjectResult")
 }
 
@@ -188,8 +377,8 @@ pub enum DeleteOutcome {
     },
 }
 
-pub fn delete_result(outcomes: &[DeleteOutcome], quiet: bool) -> String {
-    let mut x = Xml::new("DeleteResult");
+pub fn delete_result(outcomes: &[DeleteOutcome], quiet: bool, family: Family) -> String {
+    let mut x = Xml::for_family("DeleteResult", family);
     for o in outcomes {
         match o {
             DeleteOutcome::Deleted { key } if !quiet => {
@@ -234,6 +423,9 @@ pub struct CreateBucketConfiguration {
     pub az: Option<String>,
     #[serde(rename = "BucketArchConfig", default)]
     pub arch: Option<String>,
+    /// S3's region (absent in us-east-1 requests, s3.md §5).
+    #[serde(rename = "LocationConstraint", default)]
+    pub location_constraint: Option<String>,
 }
 
 /// Parses a request document; `None` when it is not well-formed.
@@ -251,6 +443,50 @@ mod tests {
         assert_eq!(
             error_body("NoSuchKey", "The specified key does not exist.", "/a&b", "id1"),
             "<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/a&amp;b</Resource><RequestId>id1</RequestId><TraceId>id1</TraceId></Error>"
+        );
+    }
+
+    #[test]
+    fn error_bodies_per_family() {
+        assert_eq!(
+            error_body_s3("NoSuchKey", "The specified key does not exist.", "/b/k", "id1"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/k</Resource><RequestId>id1</RequestId><HostId>id1</HostId></Error>"
+        );
+        assert_eq!(
+            error_body_oss("NoSuchKey", "m", "b.oss-cn-hangzhou.aliyuncs.com", "id1"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>id1</RequestId><HostId>b.oss-cn-hangzhou.aliyuncs.com</HostId></Error>"
+        );
+    }
+
+    #[test]
+    fn s3_documents() {
+        assert_eq!(
+            location("us-east-1", Family::S3),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></LocationConstraint>"
+        );
+        assert_eq!(
+            location("ap-guangzhou", Family::Cos),
+            "<?xml version='1.0' encoding='utf-8' ?>\n<LocationConstraint>ap-guangzhou</LocationConstraint>"
+        );
+        let p = ListV2Params {
+            bucket: "b",
+            prefix: "a b/",
+            delimiter: "/",
+            start_after: Some("a b/0"),
+            continuation_token: None,
+            max_keys: 2,
+            url_encode: true,
+            fetch_owner: false,
+            family: Family::S3,
+        };
+        let owner = Owner {
+            id: "o",
+            display_name: "d",
+        };
+        let cps = vec!["a b/c/".to_string(), "a b/d/".to_string()];
+        assert_eq!(
+            list_objects_v2(&p, &owner, &[], &cps, Some("tok")),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Prefix>a%20b/</Prefix><StartAfter>a%20b/0</StartAfter><NextContinuationToken>tok</NextContinuationToken><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><Delimiter>/</Delimiter><IsTruncated>true</IsTruncated><EncodingType>url</EncodingType><CommonPrefixes><Prefix>a%20b/c/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>a%20b/d/</Prefix></CommonPrefixes></ListBucketResult>"
         );
     }
 

@@ -2,6 +2,7 @@
 mod backend_conformance;
 mod common;
 mod crash;
+mod dialects;
 mod errors;
 mod hostile;
 mod objects;
