@@ -216,7 +216,7 @@ pub fn verify(
             .map_err(|_| AuthError::Malformed("Date must be an RFC 1123 date".into()))?;
         let at = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if at.abs_diff(now_secs) > opts.leeway.as_secs() {
-            return Err(AuthError::NotYetValid);
+            return Err(AuthError::TooSkewed);
         }
     }
 

@@ -15,9 +15,9 @@
 //! Choices where the spec leaves room:
 //! * the region comes from the credential scope (NOTES 4), never checked
 //!   against the configured one;
-//! * a request time outside ±leeway (header form), or a URL whose
-//!   `x-oss-date` lies beyond the leeway in the future, is `NotYetValid`
-//!   (403 RequestTimeTooSkewed in both directions, as OSS answers);
+//! * a request time outside ±leeway (header form) is `TooSkewed`, a URL
+//!   whose `x-oss-date` lies beyond the leeway in the future `NotYetValid`
+//!   (both 403 RequestTimeTooSkewed);
 //! * a name in `AdditionalHeaders` that the request lacks is `Malformed`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -312,12 +312,16 @@ fn check_time(auth: &OssV4Auth<'_>, now: SystemTime, leeway: Duration) -> Result
     let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let at = parse_date(auth.date).unwrap_or(0);
     if at > now.saturating_add(leeway.as_secs()) {
-        return Err(AuthError::NotYetValid);
+        return Err(if auth.presigned {
+            AuthError::NotYetValid
+        } else {
+            AuthError::TooSkewed
+        });
     }
     match auth.expires {
         Some(expires) if now > at.saturating_add(expires) => Err(AuthError::Expired),
         Some(_) => Ok(()),
-        None if now.saturating_sub(at) > leeway.as_secs() => Err(AuthError::NotYetValid),
+        None if now.saturating_sub(at) > leeway.as_secs() => Err(AuthError::TooSkewed),
         None => Ok(()),
     }
 }

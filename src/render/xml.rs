@@ -130,6 +130,24 @@ pub fn list_buckets(owner: &Owner<'_>, buckets: &[BucketRecord], family: Family)
                 .close("Bucket");
             continue;
         }
+        if family == Family::Oss {
+            // oss2 requires Location, ExtranetEndpoint, IntranetEndpoint and
+            // StorageClass per bucket (oss.md §4).
+            let region = &b.region;
+            x.open("Bucket")
+                .elem("Name", &b.name)
+                .elem("Region", region)
+                .elem("Location", &format!("oss-{region}"))
+                .elem("CreationDate", &iso8601_oss(ms_to_time(b.created_ms)))
+                .elem("ExtranetEndpoint", &format!("oss-{region}.aliyuncs.com"))
+                .elem(
+                    "IntranetEndpoint",
+                    &format!("oss-{region}-internal.aliyuncs.com"),
+                )
+                .elem("StorageClass", "Standard")
+                .close("Bucket");
+            continue;
+        }
         x.open("Bucket")
             .elem("Name", &b.name)
             .elem("Location", &b.region)

@@ -47,6 +47,7 @@ fn iso(secs: u64) -> String {
 /// One OSS request: the bucket and key it addresses, how it is addressed.
 struct O {
     method: Method,
+    bucket: String,
     host: String,
     path: String,
     key: String,
@@ -60,6 +61,7 @@ impl O {
     fn new(method: Method, key: &str) -> O {
         O {
             method,
+            bucket: BUCKET.into(),
             host: "127.0.0.1:9000".into(),
             path: format!("/{BUCKET}/{}", path_enc(key)),
             key: key.into(),
@@ -72,6 +74,12 @@ impl O {
     fn vhost(mut self) -> O {
         self.host = format!("{BUCKET}.oss-{REGION}.aliyuncs.com");
         self.path = format!("/{}", path_enc(&self.key));
+        self
+    }
+    /// Path style in another bucket.
+    fn in_bucket(mut self, bucket: &str) -> O {
+        self.bucket = bucket.into();
+        self.path = format!("/{bucket}/{}", path_enc(&self.key));
         self
     }
     fn q(mut self, k: &str, v: &str) -> O {
@@ -90,9 +98,9 @@ impl O {
     /// `/bucket/key` encoded for V4 (keep `/`).
     fn canonical_uri(&self) -> String {
         if self.key.is_empty() {
-            format!("/{BUCKET}/")
+            format!("/{}/", self.bucket)
         } else {
-            format!("/{BUCKET}/{}", path_enc(&self.key))
+            format!("/{}/{}", self.bucket, path_enc(&self.key))
         }
     }
 
@@ -198,7 +206,7 @@ impl O {
             .filter(|(k, _)| k.starts_with("response-") || k == "versionId")
             .collect();
         subs.sort();
-        let mut resource = format!("/{BUCKET}/{}", self.key);
+        let mut resource = format!("/{}/{}", self.bucket, self.key);
         for (i, (k, v)) in subs.iter().enumerate() {
             resource.push(if i == 0 { '?' } else { '&' });
             resource.push_str(k);
@@ -376,9 +384,14 @@ async fn v4_header_refusals_are_oss_errors() {
         .insert("authorization", auth.parse().unwrap());
     assert_oss_error(&app.send_raw(req).await, 403, "InvalidAccessKeyId");
     // No such bucket, named as given.
-    let mut o = get("k");
-    o.path = "/no-such-oss-bucket/k".into();
-    assert_oss_error(&app.send_raw(o.v4()).await, 404, "NoSuchBucket");
+    let r = app
+        .send_raw(get("k").in_bucket("no-such-oss-bucket").v4())
+        .await;
+    assert_oss_error(&r, 404, "NoSuchBucket");
+    let r = app
+        .send_raw(get("k").in_bucket("no-such-oss-bucket").v1())
+        .await;
+    assert_oss_error(&r, 404, "NoSuchBucket");
 }
 
 #[tokio::test]
@@ -479,4 +492,53 @@ async fn oss_listings_have_oss_shapes() {
     assert!(t.contains("<KeyCount>2</KeyCount>"), "{t}");
     assert!(t.contains("<NextContinuationToken>"), "{t}");
     assert!(t.contains("<Type>Normal</Type>"), "{t}");
+}
+
+#[tokio::test]
+async fn head_errors_carry_x_oss_err() {
+    let app = app().await;
+    let r = app.send_raw(O::new(Method::HEAD, "missing").v4()).await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.is_empty());
+    let doc = base64::engine::general_purpose::STANDARD
+        .decode(r.header("x-oss-err").expect("x-oss-err"))
+        .unwrap();
+    let doc = String::from_utf8(doc).unwrap();
+    assert!(doc.contains("<Code>NoSuchKey</Code>"), "{doc}");
+    let id = r.header("x-oss-request-id").unwrap();
+    assert!(
+        doc.contains(&format!("<RequestId>{id}</RequestId>")),
+        "{doc}"
+    );
+}
+
+#[tokio::test]
+async fn traffic_limit_is_validated_and_accepted() {
+    let app = app().await;
+    stored(&app, "t", b"traffic").await;
+    for ok in ["819200", "838860800"] {
+        let r = app
+            .send_raw(get("t").h("x-oss-traffic-limit", ok).v4())
+            .await;
+        assert_eq!(&r.body[..], b"traffic", "{ok}: {}", r.text());
+    }
+    for bad in ["819199", "838860801", "fast", ""] {
+        let r = app
+            .send_raw(get("t").h("x-oss-traffic-limit", bad).v4())
+            .await;
+        assert_oss_error(&r, 400, "InvalidArgument");
+    }
+    // Pre-signed URLs carry it as a (signed) parameter.
+    let r = app
+        .send_raw(
+            get("t")
+                .q("x-oss-traffic-limit", "1048576")
+                .presign_v4(now(), 60),
+        )
+        .await;
+    assert_eq!(&r.body[..], b"traffic", "{}", r.text());
+    let r = app
+        .send_raw(get("t").q("x-oss-traffic-limit", "1").presign_v4(now(), 60))
+        .await;
+    assert_oss_error(&r, 400, "InvalidArgument");
 }

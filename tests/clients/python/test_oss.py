@@ -195,6 +195,17 @@ def test_oss2_wrong_secret_is_refused(server, bucket):
     assert e.value.status == 403 and e.value.code == "InvalidAccessKeyId"
 
 
+def test_oss2_list_buckets(server, bucket):
+    for auth in (oss2.AuthV4(SECRET_ID, SECRET_KEY), oss2.Auth(SECRET_ID, SECRET_KEY)):
+        svc = oss2.Service(auth, server.url, region=REGION)
+        listed = {b.name: b for b in svc.list_buckets().buckets}
+        assert bucket in listed
+        b = listed[bucket]
+        assert b.location.startswith("oss-")
+        assert b.extranet_endpoint and b.intranet_endpoint
+        assert b.creation_date > 0
+
+
 # -- pre-signed URLs fetched with plain HTTP -----------------------------------
 
 
