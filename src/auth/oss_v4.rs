@@ -13,8 +13,8 @@
 //! ```
 //!
 //! Choices where the spec leaves room:
-//! * the region comes from the credential scope (NOTES 4), never checked
-//!   against the configured one;
+//! * the region comes from the credential scope (NOTES 4); it must equal
+//!   the configured one only when `AuthOptions::strict_region` is set;
 //! * a request time outside ±leeway (header form) is `TooSkewed`, a URL
 //!   whose `x-oss-date` lies beyond the leeway in the future `NotYetValid`
 //!   (both 403 RequestTimeTooSkewed);
@@ -291,6 +291,14 @@ pub fn verify(
     let cred = keys.lookup(auth.access_key).ok_or(AuthError::UnknownKey)?;
     check_credential(parts, cred, now, "x-oss-security-token")?;
     check_time(&auth, now, opts.leeway)?;
+    if let Some(region) = opts.strict_region.as_deref() {
+        if auth.region != region {
+            return Err(AuthError::Malformed(format!(
+                "the region '{}' is wrong; expecting '{region}'",
+                auth.region
+            )));
+        }
+    }
 
     let mut sent = [0u8; 32];
     if hex::decode_to_slice(auth.signature, &mut sent).is_err() {

@@ -380,11 +380,11 @@ fn time_windows() {
         .is_ok());
     assert_eq!(
         err(&v, v.now + Duration::from_secs(901)),
-        AuthError::NotYetValid
+        AuthError::TooSkewed
     );
     assert_eq!(
         err(&v, v.now - Duration::from_secs(901)),
-        AuthError::NotYetValid
+        AuthError::TooSkewed
     );
     // V1 pre-signed: Expires is absolute.
     let v = find("oss2-v1-sign-url-get");
@@ -405,7 +405,11 @@ fn time_windows() {
     let v = find("oss2-v1-get-object");
     assert_eq!(
         err(&v, v.now + Duration::from_secs(901)),
-        AuthError::NotYetValid
+        AuthError::TooSkewed
+    );
+    assert_eq!(
+        err(&v, v.now - Duration::from_secs(901)),
+        AuthError::TooSkewed
     );
 }
 
@@ -564,4 +568,27 @@ fn auth_params_are_stripped_per_dialect() {
         assert!(!is_auth_param(Dialect::OssV1Query, name), "{name}");
     }
     assert!(!is_auth_param(Dialect::OssV4Header, "x-oss-date"));
+}
+
+#[test]
+fn strict_region_is_optional() {
+    let v = find("oss2-v4-get-object");
+    let req = v.req();
+    let check = |region: &str| {
+        verify_resource(
+            &req.parts(),
+            Resource::of(req.target.as_ref().unwrap()),
+            &v.keys,
+            v.now,
+            &AuthOptions {
+                strict_region: Some(region.into()),
+                ..AuthOptions::default()
+            },
+        )
+    };
+    assert!(check("cn-hangzhou").is_ok());
+    assert!(matches!(
+        check("ap-guangzhou"),
+        Err(AuthError::Malformed(_))
+    ));
 }
