@@ -200,6 +200,9 @@ impl Error {
         }
         let resource = if resource.is_empty() { "/" } else { resource };
         let message = self.wire_message(family);
+        if let Some(ec) = xml::oss_ec(code).filter(|_| family == Family::Oss) {
+            rb = rb.header_value("x-oss-ec", HeaderValue::from_static(ec));
+        }
         if method == Method::HEAD {
             // OSS hands HEAD errors over in `x-oss-err`: the error document,
             // base64-encoded (oss2 and alibabacloud-oss-v2 read it there).

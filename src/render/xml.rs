@@ -103,7 +103,21 @@ pub fn error_body_oss(code: &str, message: &str, host: &str, request_id: &str) -
         .elem("Message", message)
         .elem("RequestId", request_id)
         .elem("HostId", host);
+    if let Some(ec) = oss_ec(code) {
+        x.elem("EC", ec);
+    }
     x.finish("Error")
+}
+
+/// OSS's fine-grained error id (`<EC>`, header `x-oss-ec`) for the codes
+/// whose id is documented; others carry none.
+pub fn oss_ec(code: &str) -> Option<&'static str> {
+    match code {
+        "SignatureDoesNotMatch" => Some("0002-00000040"),
+        "NoSuchBucket" => Some("0015-00000101"),
+        "NoSuchKey" => Some("0026-00000001"),
+        _ => None,
+    }
 }
 
 /// The owner shown in listings: the APPID's root account.

@@ -359,6 +359,8 @@ async fn v4_header_put_get_head_delete() {
     assert_eq!(r.status, 204, "{}", r.text());
     let r = app.send_raw(get("dir/a b+c.txt").v4()).await;
     assert_oss_error(&r, 404, "NoSuchKey");
+    assert!(r.text().contains("<EC>0026-00000001</EC>"), "{}", r.text());
+    assert_eq!(r.header("x-oss-ec"), Some("0026-00000001"));
 }
 
 #[tokio::test]
@@ -367,6 +369,7 @@ async fn v4_header_refusals_are_oss_errors() {
     stored(&app, "k", b"x").await;
     let r = app.send_raw(get("k").v4_at(now(), "wrong")).await;
     assert_oss_error(&r, 403, "SignatureDoesNotMatch");
+    assert_eq!(r.header("x-oss-ec"), Some("0002-00000040"));
     let r = app.send_raw(get("k").v4_at(now() - 3600, KEY)).await;
     assert_oss_error(&r, 403, "RequestTimeTooSkewed");
     // A signed header changed after signing.

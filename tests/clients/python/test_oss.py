@@ -342,6 +342,7 @@ def test_v2_put_get_head_delete_list(v2, client, bucket):
         v2.get_object(ossv2.GetObjectRequest(bucket=bucket, key=KEY))
     err = e.value.unwrap()
     assert err.status_code == 404 and err.code == "NoSuchKey" and err.request_id
+    assert err.ec == "0026-00000001"
 
 
 def test_v2_presigned_get(v2, bucket):
