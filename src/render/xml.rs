@@ -486,8 +486,10 @@ mod tests {
         );
         assert_eq!(
             error_body_oss("NoSuchKey", "m", "b.oss-cn-hangzhou.aliyuncs.com", "id1"),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>id1</RequestId><HostId>b.oss-cn-hangzhou.aliyuncs.com</HostId></Error>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>id1</RequestId><HostId>b.oss-cn-hangzhou.aliyuncs.com</HostId><EC>0026-00000001</EC></Error>"
         );
+        // Codes without a documented EC carry none.
+        assert!(!error_body_oss("AccessDenied", "m", "h", "id1").contains("<EC>"));
     }
 
     #[test]
