@@ -205,8 +205,8 @@ impl Error {
         let message = self.wire_message(family);
         let body = match family {
             Family::Cos => xml::error_body(code, message, resource, request_id),
-            Family::S3 => xml::error_body_s3(code, message, resource, request_id),
-            Family::Oss => xml::error_body_oss(code, message, resource, request_id),
+            Family::S3 => xml::error_body_s3(code, message, &self.extra, resource, request_id),
+            Family::Oss => xml::error_body_oss(code, message, &self.extra, resource, request_id),
         };
         rb.xml(body)
     }

@@ -7,4 +7,5 @@ mod errors;
 mod hostile;
 mod objects;
 mod readme;
+mod s3_rust_sdk;
 mod wire;
