@@ -82,20 +82,28 @@ DOWNLOADERS = {
 @pytest.mark.large
 def test_1gib_boto3_upload_downloads_identically_through_every_dialect(server, client, tmp_path):
     started = time.monotonic()
+    phases = []
+
+    def phase(name):
+        phases.append(f"{name} {time.monotonic() - started:.1f}s")
+
     src = tmp_path / "source.bin"
     want = write_source(src)
+    phase("source written")
     s3 = s3_client(server)
     bucket = new_s3_bucket_name("large")
     s3.create_bucket(Bucket=bucket)
     try:
         cfg = boto3.s3.transfer.TransferConfig(multipart_threshold=2 * SIZE)
         s3.upload_file(str(src), bucket, KEY, Config=cfg)
+        phase("boto3 upload")
         src.unlink()
         head = s3.head_object(Bucket=bucket, Key=KEY)
         assert head["ContentLength"] == SIZE
         for dialect, download in DOWNLOADERS.items():
             assert download(server, bucket, tmp_path, client) == want, dialect
+            phase(f"{dialect} download")
     finally:
         s3.delete_object(Bucket=bucket, Key=KEY)
         s3.delete_bucket(Bucket=bucket)
-    print(f"1 GiB cross-dialect round trip: {time.monotonic() - started:.1f}s")
+    print("1 GiB cross-dialect round trip: " + ", ".join(phases))
