@@ -208,7 +208,7 @@ impl Error {
             // base64-encoded (oss2 and alibabacloud-oss-v2 read it there).
             if family == Family::Oss {
                 use base64::Engine as _;
-                let doc = xml::error_body_oss(code, message, resource, request_id);
+                let doc = xml::error_body_oss(code, message, &self.extra, resource, request_id);
                 let b64 = base64::engine::general_purpose::STANDARD.encode(doc);
                 if let Ok(v) = HeaderValue::from_str(&b64) {
                     rb = rb.header_value("x-oss-err", v);
@@ -218,8 +218,8 @@ impl Error {
         }
         let body = match family {
             Family::Cos => xml::error_body(code, message, resource, request_id),
-            Family::S3 => xml::error_body_s3(code, message, resource, request_id),
-            Family::Oss => xml::error_body_oss(code, message, resource, request_id),
+            Family::S3 => xml::error_body_s3(code, message, &self.extra, resource, request_id),
+            Family::Oss => xml::error_body_oss(code, message, &self.extra, resource, request_id),
         };
         rb.xml(body)
     }

@@ -22,7 +22,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use super::oss_v4::{check_credential, write_resource};
-use super::{AuthError, AuthOptions, Identity, KeyStore, RequestParts, Resource};
+use super::{AuthError, AuthOptions, Identity, KeyStore, RequestParts, Resource, SignatureDetail};
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -229,7 +229,14 @@ pub fn verify(
     mac.update(&text);
     let want: [u8; 20] = mac.finalize().into_bytes().into();
     if !bool::from(want.as_slice().ct_eq(&sent)) {
-        return Err(AuthError::SignatureMismatch);
+        return Err(AuthError::SignatureDoesNotMatch(Box::new(
+            SignatureDetail {
+                access_key: auth.access_key.to_string(),
+                signature_provided: auth.signature.to_string(),
+                string_to_sign: String::from_utf8_lossy(&text).into_owned(),
+                canonical_request: String::new(),
+            },
+        )));
     }
     Ok(Identity {
         secret_id: cred.secret_id.clone(),

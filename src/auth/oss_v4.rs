@@ -29,7 +29,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::canonical;
-use super::{AuthError, AuthOptions, Credential, Identity, KeyStore, RequestParts, Resource};
+use super::{
+    AuthError, AuthOptions, Credential, Identity, KeyStore, RequestParts, Resource, SignatureDetail,
+};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -307,7 +309,15 @@ pub fn verify(
     let canonical = canonical_request(parts, resource, &auth)?;
     let want = signature(cred.secret_key.expose(), &auth, &canonical);
     if !bool::from(want.ct_eq(&sent)) {
-        return Err(AuthError::SignatureMismatch);
+        // OSS names what it computed in the error body (oss.md §4).
+        return Err(AuthError::SignatureDoesNotMatch(Box::new(
+            SignatureDetail {
+                access_key: auth.access_key.to_string(),
+                signature_provided: auth.signature.to_string(),
+                string_to_sign: string_to_sign(&auth, &canonical),
+                canonical_request: String::from_utf8_lossy(&canonical).into_owned(),
+            },
+        )));
     }
     Ok(Identity {
         secret_id: cred.secret_id.clone(),

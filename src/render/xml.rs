@@ -82,27 +82,54 @@ pub fn error_body(code: &str, message: &str, resource: &str, request_id: &str) -
     x.finish("Error")
 }
 
-/// S3's `<Error>`: Code, Message, Resource, RequestId, HostId (s3.md §5).
-pub fn error_body_s3(code: &str, message: &str, resource: &str, request_id: &str) -> String {
+/// S3's `<Error>`: Code, Message, the extra context elements (e.g.
+/// `StringToSign` on SignatureDoesNotMatch), Resource, RequestId, HostId
+/// (s3.md §5–6).
+pub fn error_body_s3(
+    code: &str,
+    message: &str,
+    extra: &[(&str, String)],
+    resource: &str,
+    request_id: &str,
+) -> String {
     let mut x = Xml(S3_DECL.to_string());
     x.open("Error");
-    x.elem("Code", code)
-        .elem("Message", message)
-        .elem("Resource", resource)
+    x.elem("Code", code).elem("Message", message);
+    for (name, value) in extra {
+        x.elem(name, value);
+    }
+    x.elem("Resource", resource)
         .elem("RequestId", request_id)
         .elem("HostId", request_id);
     x.finish("Error")
 }
 
-/// OSS's `<Error>`: Code, Message, RequestId, HostId (oss.md §4); `host`
-/// is the endpoint the request named.
-pub fn error_body_oss(code: &str, message: &str, host: &str, request_id: &str) -> String {
+/// OSS's `<Error>`: Code, Message, RequestId, HostId, then the extra
+/// context elements (`OSSAccessKeyId`, `StringToSign`, `EC`, …) (oss.md §4);
+/// `host` is the endpoint the request named.
+pub fn error_body_oss(
+    code: &str,
+    message: &str,
+    extra: &[(&str, String)],
+    host: &str,
+    request_id: &str,
+) -> String {
     let mut x = Xml(S3_DECL.to_string());
     x.open("Error");
     x.elem("Code", code)
         .elem("Message", message)
         .elem("RequestId", request_id)
         .elem("HostId", host);
+    // The signature context is shared with S3's; OSS names the key its own
+    // way and has no CanonicalRequest for V1.
+    for (name, value) in extra.iter().filter(|(_, v)| !v.is_empty()) {
+        let name = if *name == "AWSAccessKeyId" {
+            "OSSAccessKeyId"
+        } else {
+            name
+        };
+        x.elem(name, value);
+    }
     if let Some(ec) = oss_ec(code) {
         x.elem("EC", ec);
     }
@@ -481,15 +508,21 @@ mod tests {
     #[test]
     fn error_bodies_per_family() {
         assert_eq!(
-            error_body_s3("NoSuchKey", "The specified key does not exist.", "/b/k", "id1"),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/k</Resource><RequestId>id1</RequestId><HostId>id1</HostId></Error>"
+            error_body_s3(
+                "NoSuchKey",
+                "The specified key does not exist.",
+                &[("StringToSign", "a\nb&".to_string())],
+                "/b/k",
+                "id1"
+            ),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><StringToSign>a\nb&amp;</StringToSign><Resource>/b/k</Resource><RequestId>id1</RequestId><HostId>id1</HostId></Error>"
         );
         assert_eq!(
-            error_body_oss("NoSuchKey", "m", "b.oss-cn-hangzhou.aliyuncs.com", "id1"),
+            error_body_oss("NoSuchKey", "m", &[], "b.oss-cn-hangzhou.aliyuncs.com", "id1"),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>m</Message><RequestId>id1</RequestId><HostId>b.oss-cn-hangzhou.aliyuncs.com</HostId><EC>0026-00000001</EC></Error>"
         );
         // Codes without a documented EC carry none.
-        assert!(!error_body_oss("AccessDenied", "m", "h", "id1").contains("<EC>"));
+        assert!(!error_body_oss("AccessDenied", "m", &[], "h", "id1").contains("<EC>"));
     }
 
     #[test]

@@ -8,4 +8,5 @@ mod hostile;
 mod objects;
 mod oss;
 mod readme;
+mod s3_rust_sdk;
 mod wire;

@@ -370,6 +370,13 @@ async fn v4_header_refusals_are_oss_errors() {
     let r = app.send_raw(get("k").v4_at(now(), "wrong")).await;
     assert_oss_error(&r, 403, "SignatureDoesNotMatch");
     assert_eq!(r.header("x-oss-ec"), Some("0002-00000040"));
+    let t = r.text();
+    assert!(
+        t.contains(&format!("<OSSAccessKeyId>{ID}</OSSAccessKeyId>")),
+        "{t}"
+    );
+    assert!(t.contains("<StringToSign>OSS4-HMAC-SHA256\n"), "{t}");
+    assert!(t.contains("<SignatureProvided>"), "{t}");
     let r = app.send_raw(get("k").v4_at(now() - 3600, KEY)).await;
     assert_oss_error(&r, 403, "RequestTimeTooSkewed");
     // A signed header changed after signing.
