@@ -210,8 +210,10 @@ impl Service {
         let (mut parts, body) = req.into_parts();
         // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):
         // the body is decoded and verified while the handler streams it.
+        let body_is_empty = body.is_end_stream();
         let checked = payload::prepare(
             request_stream(body, config.body_idle_timeout),
+            body_is_empty,
             &verified.payload,
             &mut parts.headers,
         )

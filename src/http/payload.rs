@@ -76,10 +76,12 @@ pub struct Prepared {
 /// that handlers see the decoded body: for `aws-chunked`, `Content-Length`
 /// becomes `x-amz-decoded-content-length` and the `aws-chunked` token leaves
 /// `Content-Encoding`. Header problems are refused before any body is read.
-/// A body that must be empty is read (and checked) right here, because a
+/// A body that must be empty (`body_is_empty`: the transport says there is
+/// none, or the length says 0) is read and checked right here, because a
 /// store expecting zero bytes never polls it.
 pub async fn prepare(
     body: ByteStream,
+    body_is_empty: bool,
     payload: &Payload,
     headers: &mut HeaderMap,
 ) -> Result<Prepared, Error> {
@@ -147,8 +149,7 @@ pub async fn prepare(
         }
         None => None,
     };
-    let no_body = expected_len == Some(0)
-        || (expected_len.is_none() && !super::header::is_chunked(headers) && decoder.is_none());
+    let no_body = expected_len == Some(0) || (body_is_empty && decoder.is_none());
     let stream = PayloadStream {
         inner: body,
         decoder,
@@ -163,8 +164,9 @@ pub async fn prepare(
     };
     let mut body: ByteStream = Box::pin(stream);
     if no_body {
-        // Drain (bounded: an empty aws-chunked body is a few hundred bytes).
-        if let Err(e) = super::body::read_limited(body, 64 * 1024).await {
+        // Drain, bounded: an empty aws-chunked body is its final chunk and at
+        // most 16 trailer lines of 4 KiB.
+        if let Err(e) = super::body::read_limited(body, 128 * 1024).await {
             return Err(match failure.get() {
                 Some(p) => p.clone().into(),
                 None => match e {

@@ -53,15 +53,25 @@ async fn hex_sha256_verified_while_streaming() {
     let data = b"hello, world".to_vec();
     let pieces = vec![data[..5].to_vec(), data[5..].to_vec()];
     let mut h = headers(&[("content-length", "12")]);
-    let p = prepare(stream(pieces.clone()), &Payload::Sha256(sha(&data)), &mut h)
-        .await
-        .unwrap();
+    let p = prepare(
+        stream(pieces.clone()),
+        false,
+        &Payload::Sha256(sha(&data)),
+        &mut h,
+    )
+    .await
+    .unwrap();
     assert_eq!(drain(p).await, (data.clone(), None));
     // Mismatch: the error comes before the last piece, so a store that stops at
     // Content-Length never sees all the bytes.
-    let p = prepare(stream(pieces), &Payload::Sha256(sha(b"other")), &mut h)
-        .await
-        .unwrap();
+    let p = prepare(
+        stream(pieces),
+        false,
+        &Payload::Sha256(sha(b"other")),
+        &mut h,
+    )
+    .await
+    .unwrap();
     let (got, err) = drain(p).await;
     assert_eq!(got, b"hello");
     assert!(
@@ -74,21 +84,33 @@ async fn hex_sha256_verified_while_streaming() {
 async fn empty_body_is_checked_up_front() {
     // Content-Length 0 and a hash of something else: refused before any handler.
     let mut h = headers(&[("content-length", "0")]);
-    let e = prepare(stream(vec![]), &Payload::Sha256(sha(b"x")), &mut h)
+    let e = prepare(stream(vec![]), false, &Payload::Sha256(sha(b"x")), &mut h)
         .await
         .err()
         .unwrap();
     assert_eq!(e.code, crate::error::ErrorCode::XAmzContentSHA256Mismatch);
-    let p = prepare(stream(vec![]), &Payload::Sha256(sha(b"")), &mut h)
+    let p = prepare(stream(vec![]), false, &Payload::Sha256(sha(b"")), &mut h)
         .await
         .unwrap();
     assert_eq!(drain(p).await, (vec![], None));
+    // No body at all (a GET): the transport says so, the hash must be of nothing.
+    let mut h = headers(&[]);
+    let e = prepare(stream(vec![]), true, &Payload::Sha256(sha(b"x")), &mut h)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code, crate::error::ErrorCode::XAmzContentSHA256Mismatch);
+    assert!(
+        prepare(stream(vec![]), true, &Payload::Sha256(sha(b"")), &mut h)
+            .await
+            .is_ok()
+    );
     // An empty object with a CRC32 header gets its checksum recorded.
     let mut h = headers(&[
         ("content-length", "0"),
         ("x-amz-checksum-crc32", "AAAAAA=="),
     ]);
-    let p = prepare(stream(vec![]), &Payload::Unsigned, &mut h)
+    let p = prepare(stream(vec![]), false, &Payload::Unsigned, &mut h)
         .await
         .unwrap();
     let slot = p.checksum.clone();
@@ -105,18 +127,28 @@ async fn checksum_headers() {
         (ChecksumAlgorithm::Crc64Nvme, "rosUhgp5mIg="),
     ] {
         let mut h = headers(&[("content-length", "9"), (alg.header_name(), good)]);
-        let p = prepare(stream(vec![data.clone()]), &Payload::Unsigned, &mut h)
-            .await
-            .unwrap();
+        let p = prepare(
+            stream(vec![data.clone()]),
+            false,
+            &Payload::Unsigned,
+            &mut h,
+        )
+        .await
+        .unwrap();
         let slot = p.checksum.clone();
         assert_eq!(drain(p).await, (data.clone(), None), "{alg:?}");
         assert_eq!(slot.get().unwrap().algorithm, alg);
         assert_eq!(slot.get().unwrap().value, good);
         // Mismatch → BadDigest, nothing recorded, last piece withheld.
         let mut h = headers(&[("content-length", "9"), (alg.header_name(), "AAAAAA==")]);
-        let p = prepare(stream(vec![data.clone()]), &Payload::Unsigned, &mut h)
-            .await
-            .unwrap();
+        let p = prepare(
+            stream(vec![data.clone()]),
+            false,
+            &Payload::Unsigned,
+            &mut h,
+        )
+        .await
+        .unwrap();
         let slot = p.checksum.clone();
         let (got, err) = drain(p).await;
         assert!(got.is_empty());
@@ -125,7 +157,7 @@ async fn checksum_headers() {
     }
     // Two checksum headers are refused.
     let mut h = headers(&[("x-amz-checksum-crc32", "a"), ("x-amz-checksum-sha1", "b")]);
-    assert!(prepare(stream(vec![]), &Payload::Unsigned, &mut h)
+    assert!(prepare(stream(vec![]), false, &Payload::Unsigned, &mut h)
         .await
         .is_err());
 }
@@ -152,7 +184,7 @@ async fn captured_aws_chunked_uploads() {
             let Some(body) = body_bytes(r) else { continue };
             let mut h = req.headers.clone();
             let chunked = matches!(verified.payload, Payload::Chunked(_));
-            let p = prepare(stream(vec![body.clone()]), &verified.payload, &mut h)
+            let p = prepare(stream(vec![body.clone()]), false, &verified.payload, &mut h)
                 .await
                 .unwrap();
             let slot = p.checksum.clone();
@@ -179,7 +211,7 @@ async fn captured_aws_chunked_uploads() {
                 }
                 bad[i] ^= 1;
                 let mut h = req.headers.clone();
-                let p = prepare(stream(vec![bad]), &verified.payload, &mut h)
+                let p = prepare(stream(vec![bad]), false, &verified.payload, &mut h)
                     .await
                     .unwrap();
                 let (_, err) = drain(p).await;
@@ -218,7 +250,9 @@ async fn trailer_checksum_mismatch_is_bad_digest() {
         ("x-amz-trailer", "x-amz-checksum-crc32"),
         ("content-encoding", "gzip, aws-chunked"),
     ]);
-    let p = prepare(stream(vec![body]), &mode, &mut h).await.unwrap();
+    let p = prepare(stream(vec![body]), false, &mode, &mut h)
+        .await
+        .unwrap();
     assert_eq!(h["content-encoding"], "gzip");
     let (got, err) = drain(p).await;
     assert!(got.is_empty(), "no byte of a failed upload is released");
@@ -232,7 +266,7 @@ async fn trailer_checksum_mismatch_is_bad_digest() {
         ("x-amz-decoded-content-length", "4"),
         ("x-amz-trailer", "x-amz-checksum-crc32"),
     ]);
-    let p = prepare(stream(vec![body.clone()]), &mode, &mut h)
+    let p = prepare(stream(vec![body.clone()]), false, &mode, &mut h)
         .await
         .unwrap();
     assert!(matches!(
@@ -243,9 +277,11 @@ async fn trailer_checksum_mismatch_is_bad_digest() {
         ("x-amz-decoded-content-length", "5"),
         ("x-amz-trailer", "x-amz-checksum-crc32"),
     ]);
-    let p = prepare(stream(vec![body]), &mode, &mut h).await.unwrap();
+    let p = prepare(stream(vec![body]), false, &mode, &mut h)
+        .await
+        .unwrap();
     assert_eq!(drain(p).await, (b"hello".to_vec(), None));
     // Missing x-amz-decoded-content-length.
     let mut h = headers(&[("x-amz-trailer", "x-amz-checksum-crc32")]);
-    assert!(prepare(stream(vec![]), &mode, &mut h).await.is_err());
+    assert!(prepare(stream(vec![]), false, &mode, &mut h).await.is_err());
 }

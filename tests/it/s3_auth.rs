@@ -433,6 +433,9 @@ async fn hex_sha256_mismatch_stores_nothing() {
     let r = send(&app, S3::put("m", b"new!").payload(&sha_hex(b"nope"))).await;
     assert_code(&r, 400, "XAmzContentSHA256Mismatch");
     assert_eq!(&send(&app, S3::get("m")).await.body[..], b"old");
+    // A GET (no body) signed with the hash of something.
+    let r = send(&app, S3::get("m").payload(&sha_hex(b"x"))).await;
+    assert_code(&r, 400, "XAmzContentSHA256Mismatch");
     // Empty body, wrong hash.
     let r = send(&app, S3::put("e", b"").payload(&sha_hex(b"x"))).await;
     assert_code(&r, 400, "XAmzContentSHA256Mismatch");
