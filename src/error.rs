@@ -10,6 +10,8 @@
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::auth::{AuthError, Family};
+use crate::http::aws_chunked::ChunkError;
+use crate::http::payload::PayloadError;
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 use crate::storage::StorageError;
@@ -243,6 +245,33 @@ impl From<StorageError> for Error {
             StorageError::Corrupt(msg) => {
                 tracing::error!(error = %msg, "storage corruption");
                 Error::new(ErrorCode::InternalError)
+            }
+        }
+    }
+}
+
+impl From<PayloadError> for Error {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::Sha256Mismatch { expected, computed } => {
+                let mut err = Error::new(ErrorCode::XAmzContentSHA256Mismatch);
+                err.extra = vec![
+                    ("ClientComputedContentSHA256", expected),
+                    ("S3ComputedContentSHA256", computed),
+                ];
+                err
+            }
+            PayloadError::ChecksumMismatch(_) => {
+                Error::with_message(ErrorCode::BadDigest, e.to_string())
+            }
+            PayloadError::Chunked(ChunkError::Signature(_)) => {
+                Error::new(ErrorCode::SignatureDoesNotMatch)
+            }
+            PayloadError::Chunked(ChunkError::Truncated) | PayloadError::DecodedLength { .. } => {
+                Error::with_message(ErrorCode::IncompleteBody, e.to_string())
+            }
+            PayloadError::Chunked(ChunkError::Framing(msg)) => {
+                Error::with_message(ErrorCode::InvalidRequest, msg)
             }
         }
     }

@@ -17,6 +17,7 @@ use crate::config;
 use crate::dialect;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
+use crate::http::payload;
 use crate::http::query::{decode_path, Query};
 use crate::http::target::{self, Target};
 use crate::op::{self, AppState, Req};
@@ -209,7 +210,7 @@ impl Service {
             .map_err(|e| fail(e.into()))?;
         let dialect = verified.dialect;
         let family = *family;
-        let identity = verified.identity;
+        let identity = verified.identity.clone();
         let who = identity.as_ref().map(|i| i.secret_id.clone());
         let Some(identity) = identity else {
             // Everything is private until ACLs and policies land.
@@ -248,21 +249,38 @@ impl Service {
             .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
         let (mut parts, body) = req.into_parts();
+        // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):
+        // the body is decoded and verified while the handler streams it.
+        let body_is_empty = body.is_end_stream();
+        let checked = payload::prepare(
+            request_stream(body, config.body_idle_timeout),
+            body_is_empty,
+            &verified.payload,
+            &mut parts.headers,
+        )
+        .await
+        .map_err(|e| (e, name, who.clone()))?;
         let r = Req {
             method: parts.method,
             headers: parts.headers,
             query,
-            body: request_stream(body, config.body_idle_timeout),
+            body: checked.body,
             identity: Some(identity),
             dialect,
             family,
             sendfile: parts
                 .extensions
                 .remove::<crate::http::sendfile::SendfileQueue>(),
+            checksum: checked.checksum,
         };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),
-            Err(e) => Err((e, name, who)),
+            // A body that failed its checks says why, whatever the handler made of it.
+            Err(e) => Err((
+                checked.failure.get().cloned().map_or(e, Error::from),
+                name,
+                who,
+            )),
         }
     }
 }

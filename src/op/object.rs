@@ -74,17 +74,37 @@ pub async fn put(
         content_length,
         max_size: max,
         condition: write_condition(h),
+        checksum: req.checksum.clone(),
     };
     // Step 3: stream, hash, commit atomically.
     let rec = state
         .store
         .put_object(bucket.as_str(), key.as_str(), req.body, opts)
         .await?;
-    Ok(
-        render::validators(ResponseBuilder::new(StatusCode::OK), &rec)
-            .content_length(0)
-            .empty(),
-    )
+    // S3 clients check the verified checksum echoed back (boto3 does).
+    let rb = checksum_headers(
+        render::validators(ResponseBuilder::new(StatusCode::OK), &rec),
+        rec.checksum.as_ref(),
+    );
+    Ok(rb.content_length(0).empty())
+}
+
+/// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored
+/// flexible checksum (PUT responses, full GET/HEAD with checksum mode).
+pub fn checksum_headers(
+    mut rb: ResponseBuilder,
+    checksum: Option<&crate::http::checksum::Checksum>,
+) -> ResponseBuilder {
+    if let Some(c) = checksum {
+        if let Ok(v) = HeaderValue::from_str(&c.value) {
+            rb.headers_mut().insert(c.algorithm.header_name(), v);
+            rb.headers_mut().insert(
+                "x-amz-checksum-type",
+                HeaderValue::from_static("FULL_OBJECT"),
+            );
+        }
+    }
+    rb
 }
 
 /// `versionId` on an unversioned object: only `null` names the current one.
@@ -170,6 +190,11 @@ pub async fn get(
     let mut rb = render::object(ResponseBuilder::new(status), &rec);
     if let Some(r) = &range {
         rb = rb.header("content-range", content_range(r, size));
+    } else if header::get(&req.headers, "x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+    {
+        // The full-object checksum describes only the whole body: never on a range.
+        rb = checksum_headers(rb, rec.checksum.as_ref());
     }
     // Step 6: response-* overrides (signed requests only; anonymous ones
     // never get here in this version).

@@ -157,6 +157,9 @@ pub struct ObjectRecord {
     pub storage_class: String,
     /// The object's bytes, in order; their lengths add up to `size`.
     pub segments: Vec<Segment>,
+    /// The S3 flexible checksum verified when the object was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<crate::http::checksum::Checksum>,
 }
 
 fn default_storage_class() -> String {

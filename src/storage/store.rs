@@ -39,6 +39,9 @@ pub struct PutOptions {
     /// that `PutOptions::default()` does not refuse every non-empty body).
     pub max_size: u64,
     pub condition: WriteCondition,
+    /// Filled by the body pipeline with the verified flexible checksum; read
+    /// when the record is built, after the body ended.
+    pub checksum: crate::http::checksum::ChecksumSlot,
 }
 
 /// GET Bucket (list v1) input.
@@ -336,6 +339,7 @@ impl Store {
                     len: info.len,
                 })
                 .collect(),
+            checksum: opts.checksum.get(),
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self

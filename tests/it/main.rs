@@ -7,5 +7,6 @@ mod errors;
 mod hostile;
 mod objects;
 mod readme;
+mod s3_auth;
 mod s3_rust_sdk;
 mod wire;
