@@ -474,6 +474,26 @@ mod tests {
     }
 
     #[test]
+    fn list_buckets_per_family() {
+        let owner = Owner {
+            id: "o",
+            display_name: "d",
+        };
+        let b = BucketRecord {
+            name: "photos".into(),
+            region: "eu-central-1".into(),
+            created_ms: 0,
+        };
+        assert_eq!(
+            list_buckets(&owner, std::slice::from_ref(&b), Family::S3),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>o</ID><DisplayName>d</DisplayName></Owner><Buckets><Bucket><Name>photos</Name><CreationDate>1970-01-01T00:00:00.000Z</CreationDate><BucketRegion>eu-central-1</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>"
+        );
+        assert!(list_buckets(&owner, &[b], Family::Cos).contains(
+            "<Bucket><Name>photos</Name><Location>eu-central-1</Location><CreationDate>1970-01-01T00:00:00.000Z</CreationDate><BucketType>cos</BucketType></Bucket>"
+        ));
+    }
+
+    #[test]
     fn url_encoding_for_listings() {
         assert_eq!(
             url_encode_key("a b+c%d/e&中"),
