@@ -109,6 +109,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         name: name.to_string(),
         region: "ap-guangzhou".to_string(),
         created_ms: 1_700_000_000_000,
+        versioning: Default::default(),
     }
 }
 
@@ -209,6 +210,8 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         headers: Default::default(),
         storage_class: "STANDARD".to_string(),
         segments,
+        version_id: None,
+        delete_marker: false,
     }
 }
 
