@@ -8,6 +8,7 @@ mod fs_only;
 mod listing;
 mod objects;
 mod races;
+mod versions;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,14 @@ conformance!(
     races::copy_racing_delete,
     copy::refcounts_back_to_zero,
     objects::stream_64_mib,
+    versions::versions_and_delete_markers,
+    versions::plain_object_becomes_null_version,
+    versions::suspended_writes_replace_null,
+    versions::versions_keep_bucket_non_empty,
+    versions::unknown_versions_and_buckets,
+    versions::copy_from_old_version,
+    versions::versions_listing_pages_and_rolls_up,
+    versions::concurrent_versioned_puts_stay_ordered,
 );
 
 // ---------------------------------------------------------------------------
