@@ -375,7 +375,7 @@ async fn copy_from_a_version_into_a_versioned_bucket() {
         Some(v1.as_str())
     );
     let dv = version_of(&copy);
-    assert_eq!(all(&copy.text(), "VersionId"), [dv.clone()]);
+    assert_eq!(all(&copy.text(), "VersionId"), std::slice::from_ref(&dv));
     let get = app.send(R::get("dst")).await;
     assert_eq!((&get.body[..], version_of(&get)), (&b"first"[..], dv));
 
