@@ -252,9 +252,11 @@ fn store_futures_are_send() {
     send(&s.delete_version(B, "k", Some("null")));
     send(&s.set_versioning(B, localcos::storage::Versioning::Enabled));
     send(&s.list_versions(B, &localcos::storage::VersionsQuery::default()));
-    send(&s.copy_version(B, "a", Some("null"), B, "b", WriteCondition::None, |r| {
-        Ok::<_, StorageError>(r.clone())
-    }));
+    send(
+        &s.copy_version(B, "a", Some("null"), B, "b", WriteCondition::None, |r| {
+            Ok::<_, StorageError>(r.clone())
+        }),
+    );
     send(&Store::open_fs(Path::new("/nonexistent")));
     fn reader_is_send_and_sync<T: Send + Sync>() {}
     reader_is_send_and_sync::<localcos::storage::ObjectReader>();
