@@ -317,7 +317,7 @@ impl Store {
             self.free(&fresh).await;
             return Err(StorageError::BadDigest);
         }
-        let rec = ObjectRecord {
+        let mut rec = ObjectRecord {
             size: info.len,
             etag: md5_hex(&info.md5),
             crc64: info.crc64,
@@ -340,7 +340,6 @@ impl Store {
             delete_marker: false,
         };
         // Step 4: one transaction makes it visible (or nothing does).
-        let mut rec = rec;
         match self
             .meta
             .put_object(bucket, key, rec.clone(), &fresh, opts.condition)
@@ -474,7 +473,8 @@ impl Store {
         )))
     }
 
-    /// Removes `key`.
+    /// Removes `key` ([`Store::delete_version`] without a version; on a
+    /// versioned bucket that writes a delete marker and returns `None`).
     /// # Behavior
     /// - `NoSuchBucket`; `Ok(None)` when the key was absent.
     /// - Deletes the blobs no other record references after the commit.

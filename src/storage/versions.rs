@@ -57,7 +57,7 @@ impl Versioning {
 
 /// A version's place among its key's versions: the inverted creation time
 /// in microseconds, so that ascending order is newest first. The plain
-/// record of a never-versioned key sorts at [`Seq::PLAIN`].
+/// record of a never-versioned key sorts at [`PLAIN_SEQ`].
 pub type Seq = u64;
 
 /// Where a plain record sorts: before (newer than) every real version; a key
@@ -95,7 +95,8 @@ pub fn seq_after(newest: Option<Seq>) -> Seq {
 }
 
 /// The seq a plain record gets when it moves into `versions` as `null`:
-/// from its modification time, kept older than `newest`.
+/// from its modification time (the key has no other versions yet, and
+/// [`seq_after`] keeps the next version newer even if the clock disagrees).
 pub fn seq_of_plain(rec: &ObjectRecord) -> Seq {
     u64::MAX - (rec.last_modified_ms.max(1) as u64).saturating_mul(1000)
 }
