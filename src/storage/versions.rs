@@ -466,4 +466,212 @@ mod tests {
             assert_eq!(is_after(&cursor, key, seq), want, "{cursor:?} {key} {seq}");
         }
     }
+
+    /// One key in maps, for the rules alone (the backends are tested by
+    /// the conformance suite).
+    #[derive(Default)]
+    struct Key {
+        current: Option<ObjectRecord>,
+        versions: std::collections::BTreeMap<Seq, ObjectRecord>,
+        refs: std::collections::HashMap<BlobId, u64>,
+    }
+
+    impl KeyView for Key {
+        fn current(&self) -> Result<Option<ObjectRecord>, StorageError> {
+            Ok(self.current.clone())
+        }
+        fn newest(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+            Ok(self.versions.iter().next().map(|(s, r)| (*s, r.clone())))
+        }
+        fn version(&self, seq: Seq) -> Result<Option<ObjectRecord>, StorageError> {
+            Ok(self.versions.get(&seq).cloned())
+        }
+        fn find_null(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+            Ok(self
+                .versions
+                .iter()
+                .find(|(_, r)| r.version_id.as_deref() == Some(NULL_VERSION))
+                .map(|(s, r)| (*s, r.clone())))
+        }
+    }
+
+    impl KeyTxn for Key {
+        fn set_current(&mut self, rec: Option<&ObjectRecord>) -> Result<(), StorageError> {
+            self.current = rec.cloned();
+            Ok(())
+        }
+        fn insert_version(&mut self, seq: Seq, rec: &ObjectRecord) -> Result<(), StorageError> {
+            self.versions.insert(seq, rec.clone());
+            Ok(())
+        }
+        fn remove_version(&mut self, seq: Seq) -> Result<(), StorageError> {
+            self.versions.remove(&seq);
+            Ok(())
+        }
+        fn take_refs(&mut self, rec: &ObjectRecord, _: &[BlobId]) -> Result<(), StorageError> {
+            for id in rec.blob_ids() {
+                *self.refs.entry(id.clone()).or_default() += 1;
+            }
+            Ok(())
+        }
+        fn release(&mut self, rec: &ObjectRecord) -> Result<Vec<BlobId>, StorageError> {
+            let mut freed = Vec::new();
+            for id in rec.blob_ids() {
+                let n = self.refs.entry(id.clone()).or_default();
+                *n -= 1;
+                if *n == 0 {
+                    self.refs.remove(id);
+                    freed.push(id.clone());
+                }
+            }
+            Ok(freed)
+        }
+    }
+
+    fn body(tag: &str) -> ObjectRecord {
+        let blob = BlobId::parse(&format!("{:0>32}", tag)).unwrap();
+        let mut rec = delete_marker(String::new());
+        rec.delete_marker = false;
+        rec.version_id = None;
+        rec.etag = tag.to_string();
+        rec.size = 1;
+        rec.segments = vec![super::super::Segment {
+            blob,
+            offset: 0,
+            len: 1,
+        }];
+        rec
+    }
+
+    /// What a key looks like: the current record's etag (`-` when none), then
+    /// each version newest first as `etag@null`, `etag@id` (`id` for fresh
+    /// ids) or `marker@…`.
+    fn shape(k: &Key) -> String {
+        let cur = k
+            .current
+            .as_ref()
+            .map_or("-".to_string(), |r| r.etag.clone());
+        let vs: Vec<String> = k
+            .versions
+            .values()
+            .map(|r| {
+                let what = if r.delete_marker {
+                    "marker"
+                } else {
+                    r.etag.as_str()
+                };
+                match r.version_id.as_deref() {
+                    Some(NULL_VERSION) => format!("{what}@null"),
+                    _ => format!("{what}@id"),
+                }
+            })
+            .collect();
+        format!("{cur} [{}]", vs.join(" "))
+    }
+
+    enum Step {
+        Put(Versioning, &'static str),
+        Delete(Versioning),
+        /// Delete the version at this index of the newest-first list.
+        DeleteAt(usize),
+        DeleteNull,
+    }
+
+    #[test]
+    fn rules_table() {
+        use Step::*;
+        use Versioning::{Enabled as E, Off, Suspended as S};
+        let table: Vec<(Vec<Step>, &str, usize)> = vec![
+            // steps, resulting shape, blobs still referenced
+            (vec![Put(Off, "1"), Put(Off, "2")], "2 []", 1),
+            (vec![Put(Off, "1"), Delete(Off)], "- []", 0),
+            (vec![Put(E, "1"), Put(E, "2")], "2 [2@id 1@id]", 2),
+            (vec![Put(Off, "1"), Put(E, "2")], "2 [2@id 1@null]", 2),
+            (vec![Put(E, "1"), Delete(E)], "- [marker@id 1@id]", 1),
+            (vec![Delete(E)], "- [marker@id]", 0),
+            (
+                vec![Put(E, "1"), Put(S, "2"), Put(S, "3")],
+                "3 [3@null 1@id]",
+                2,
+            ),
+            (vec![Put(Off, "1"), Put(S, "2")], "2 [2@null]", 1),
+            (
+                vec![Put(E, "1"), Put(S, "2"), Delete(S)],
+                "- [marker@null 1@id]",
+                1,
+            ),
+            (vec![Put(E, "1"), Delete(E), DeleteAt(0)], "1 [1@id]", 1),
+            (vec![Put(E, "1"), Put(E, "2"), DeleteAt(0)], "1 [1@id]", 1),
+            (vec![Put(E, "1"), Put(E, "2"), DeleteAt(1)], "2 [2@id]", 1),
+            (
+                vec![Put(E, "1"), Put(E, "2"), Delete(E), DeleteAt(1)],
+                "- [marker@id 1@id]",
+                1,
+            ),
+            (vec![Put(Off, "1"), DeleteNull], "- []", 0),
+            (vec![Put(Off, "1"), Put(E, "2"), DeleteNull], "2 [2@id]", 1),
+            (
+                vec![Put(E, "1"), Put(S, "2"), Put(E, "3"), DeleteNull],
+                "3 [3@id 1@id]",
+                2,
+            ),
+        ];
+        for (i, (steps, want, blobs)) in table.into_iter().enumerate() {
+            let mut k = Key::default();
+            for step in steps {
+                match step {
+                    Put(state, tag) => {
+                        commit_put(&mut k, state, body(tag), &[], &WriteCondition::None).unwrap();
+                    }
+                    Delete(state) => {
+                        commit_delete(&mut k, state, None).unwrap();
+                    }
+                    DeleteAt(at) => {
+                        let id = k.versions.values().nth(at).unwrap().version_id.clone();
+                        let done =
+                            commit_delete(&mut k, Versioning::Enabled, id.as_deref()).unwrap();
+                        assert!(done.removed.is_some(), "case {i}");
+                    }
+                    DeleteNull => {
+                        let done =
+                            commit_delete(&mut k, Versioning::Enabled, Some(NULL_VERSION)).unwrap();
+                        assert!(done.removed.is_some(), "case {i}");
+                    }
+                }
+            }
+            assert_eq!(shape(&k), want, "case {i}");
+            assert_eq!(k.refs.len(), blobs, "case {i}: referenced blobs");
+        }
+    }
+
+    #[test]
+    fn conditions_see_markers_as_absent() {
+        let mut k = Key::default();
+        commit_put(
+            &mut k,
+            Versioning::Enabled,
+            body("1"),
+            &[],
+            &WriteCondition::None,
+        )
+        .unwrap();
+        let err = commit_put(
+            &mut k,
+            Versioning::Enabled,
+            body("2"),
+            &[],
+            &WriteCondition::IfNoneMatch,
+        );
+        assert!(matches!(err, Err(StorageError::AlreadyExists)));
+        commit_delete(&mut k, Versioning::Enabled, None).unwrap();
+        commit_put(
+            &mut k,
+            Versioning::Enabled,
+            body("2"),
+            &[],
+            &WriteCondition::IfNoneMatch,
+        )
+        .unwrap();
+        assert_eq!(shape(&k), "2 [2@id marker@id 1@id]");
+    }
 }
