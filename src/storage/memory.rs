@@ -287,16 +287,29 @@ impl MetaStore for MemoryMeta {
             .filter(|((k, seq), _)| versions::is_after(after, k, *seq))
             .map(|((k, seq), rec)| (k, *seq, rec))
             .peekable();
+        // Current records: plain ones are listed, mirrors of versions are
+        // skipped, but only as far as the versions stream has got (as in
+        // the redb backend: no scan ahead through a fully versioned bucket).
         let mut plain = b
             .objects
             .range::<str, _>((Bound::Included(start), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
-            .filter(|(k, rec)| rec.version_id.is_none() && versions::is_after(after, k, PLAIN_SEQ))
             .map(|(k, rec)| (k, PLAIN_SEQ, rec))
             .peekable();
         let mut out = Vec::new();
         while out.len() < limit {
-            // Merge the two ordered streams by (key, seq).
+            let until = versioned.peek().map(|v| v.0);
+            while let Some((k, _, rec)) = plain.peek() {
+                if until.is_some_and(|u| *k > u) {
+                    break;
+                }
+                if rec.version_id.is_none() && versions::is_after(after, k, PLAIN_SEQ) {
+                    break;
+                }
+                plain.next();
+            }
+            // Merge the two ordered streams by (key, seq); a plain head
+            // beyond the versions head is only taken once it was checked.
             let take_plain = match (versioned.peek(), plain.peek()) {
                 (None, None) => break,
                 (Some(_), None) => false,

@@ -105,6 +105,7 @@ conformance!(
     versions::unknown_versions_and_buckets,
     versions::copy_from_old_version,
     versions::versions_listing_pages_and_rolls_up,
+    versions::versions_listing_merges_plain_records,
     versions::concurrent_versioned_puts_stay_ordered,
 );
 

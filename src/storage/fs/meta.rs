@@ -439,14 +439,18 @@ impl MetaStore for RedbMeta {
                 },
             )
             .peekable();
-        // Skips what the cursor excludes (and, for `plain`, mirrors of
-        // versions); an `Ok(None)` ends a stream.
+        // Skips what the cursor excludes and, for `plain`, the mirrors of
+        // versioned keys, but never past `until`: the plain stream only
+        // needs to be read as far as the versions stream has got, so a
+        // bucket without plain records costs no extra scan. An `Ok(None)`
+        // ends a stream.
         fn advance(
             it: &mut std::iter::Peekable<
                 impl Iterator<Item = Result<Option<(String, Seq, ObjectRecord)>, StorageError>>,
             >,
             after: &VersionCursor,
             plain_only: bool,
+            until: Option<&str>,
         ) -> Result<(), StorageError> {
             while let Some(item) = it.peek() {
                 match item {
@@ -457,6 +461,9 @@ impl MetaStore for RedbMeta {
                     }
                     Ok(None) => return Ok(()),
                     Ok(Some((key, seq, rec))) => {
+                        if until.is_some_and(|u| key.as_str() > u) {
+                            return Ok(());
+                        }
                         let skip = !versions::is_after(after, key, *seq)
                             || (plain_only && rec.version_id.is_some());
                         if !skip {
@@ -481,9 +488,12 @@ impl MetaStore for RedbMeta {
         let mut out = Vec::new();
         let mut last_key: Option<String> = after.seq.map(|_| after.key.clone());
         while out.len() < limit {
-            advance(&mut versioned, after, false)?;
-            advance(&mut plain, after, true)?;
-            let take_plain = match (head(&mut versioned), head(&mut plain)) {
+            advance(&mut versioned, after, false, None)?;
+            let v = head(&mut versioned);
+            advance(&mut plain, after, true, v.as_ref().map(|(k, _)| k.as_str()))?;
+            // A plain head beyond `v` may still be a mirror: it is only taken
+            // once the versions stream has passed it (and `advance` skipped it).
+            let take_plain = match (v, head(&mut plain)) {
                 (None, None) => break,
                 (Some(_), None) => false,
                 (None, Some(_)) => true,

@@ -492,3 +492,77 @@ pub(super) async fn concurrent_versioned_puts_stay_ordered(env: Env) {
     assert!(rows[0].2 && rows[1..].iter().all(|r| !r.2));
     assert_eq!(blob_count(&env).await, 8);
 }
+
+pub(super) async fn versions_listing_merges_plain_records(env: Env) {
+    with_bucket(&env).await;
+    let s = &env.store;
+    // Plain records from before versioning, interleaved with versioned keys.
+    for key in ["a", "c", "e", "g/1", "g/2"] {
+        put(s, key, key.as_bytes()).await;
+    }
+    s.set_versioning(B, Versioning::Enabled).await.unwrap();
+    let b = put(s, "b", b"b").await.version_id.unwrap();
+    let c = put(s, "c", b"c2").await.version_id.unwrap();
+    let d = delete(s, "d", None)
+        .await
+        .marker
+        .unwrap()
+        .version_id
+        .unwrap();
+    let g = put(s, "g/1", b"g1").await.version_id.unwrap();
+    let rows = all_versions(s, "").await;
+    assert_eq!(
+        rows,
+        [
+            row("a", "null", true, false),
+            row("b", &b, true, false),
+            row("c", &c, true, false),
+            row("c", "null", false, false),
+            row("d", &d, true, true),
+            row("e", "null", true, false),
+            row("g/1", &g, true, false),
+            row("g/1", "null", false, false),
+            row("g/2", "null", true, false),
+        ]
+    );
+    for delimiter in ["", "/"] {
+        for max_keys in [1, 2, 3] {
+            let mut q = VersionsQuery {
+                delimiter: delimiter.into(),
+                max_keys,
+                ..Default::default()
+            };
+            let mut after_seq = None;
+            for _ in 0..20 {
+                let page = s.list_versions(B, &q).await.unwrap();
+                let got: Vec<Row> = page
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.key.clone(),
+                            e.version_id().to_string(),
+                            e.is_latest,
+                            e.record.delete_marker,
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    (got, page.common_prefixes.clone(), page.is_truncated),
+                    model(&rows, &q, after_seq),
+                    "{q:?}"
+                );
+                if !page.is_truncated {
+                    break;
+                }
+                q.key_marker = page.next_key_marker.unwrap();
+                q.version_id_marker = page.next_version_id_marker;
+                after_seq = q.version_id_marker.as_ref().map(|v| {
+                    rows.iter()
+                        .position(|r| r.0 == q.key_marker && r.1 == *v)
+                        .unwrap()
+                });
+            }
+        }
+    }
+}
