@@ -7,4 +7,5 @@ mod hostile;
 mod objects;
 mod readme;
 mod s3_auth;
+mod versions;
 mod wire;
