@@ -36,6 +36,7 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
             &state.config.addressing.region,
         )?,
         created_ms: now_ms(),
+        versioning: Default::default(),
     };
     match state.store.create_bucket(rec).await {
         Ok(()) => Ok(ResponseBuilder::new(StatusCode::OK)

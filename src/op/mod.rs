@@ -8,6 +8,8 @@ mod list;
 mod list_v2;
 mod object;
 mod service;
+mod versioning;
+mod versions;
 
 use std::sync::Arc;
 
@@ -63,6 +65,9 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::ListObjectsV2(b) => list_v2::list_objects_v2(state, &b, req).await,
         Operation::GetBucketLocation(b) => bucket::location(state, &b, req).await,
         Operation::DeleteObjects(b) => delete_multiple::delete_objects(state, &b, req).await,
+        Operation::GetBucketVersioning(b) => versioning::get(state, &b).await,
+        Operation::PutBucketVersioning(b) => versioning::put(state, &b, req).await,
+        Operation::ListObjectVersions(b) => versions::list(state, &b, req).await,
         Operation::PutObject(b, k) => object::put(state, &b, &k, req).await,
         Operation::CopyObject(b, k) => copy::copy(state, &b, &k, req).await,
         Operation::GetObject(b, k) => object::get(state, &b, &k, req).await,

@@ -333,6 +333,9 @@ pub fn copy_result(rec: &ObjectRecord, family: Family) -> String {
             x.elem("ETag", &format!("\"{}\"", rec.etag))
                 .elem("LastModified", &iso8601(rec.last_modified()))
                 .elem("CRC64", &rec.crc64.to_string());
+            if let Some(v) = rec.version_id.as_deref().filter(|v| *v != "null") {
+                x.elem("VersionId", v);
+            }
         }
         Family::S3 | Family::Oss => {
             x.elem("LastModified", &iso8601(rec.last_modified()))
@@ -346,9 +349,16 @@ pub fn copy_result(rec: &ObjectRecord, family: Family) -> String {
 pub enum DeleteOutcome {
     Deleted {
         key: String,
+        /// The version named in the request, echoed.
+        version_id: Option<String>,
+        /// A delete marker was written, or the version removed was one.
+        delete_marker: bool,
+        /// That marker's id.
+        delete_marker_version_id: Option<String>,
     },
     Error {
         key: String,
+        version_id: Option<String>,
         code: &'static str,
         message: String,
     },
@@ -358,16 +368,36 @@ pub fn delete_result(outcomes: &[DeleteOutcome], quiet: bool, family: Family) ->
     let mut x = Xml::for_family("DeleteResult", family);
     for o in outcomes {
         match o {
-            DeleteOutcome::Deleted { key } if !quiet => {
-                x.open("Deleted").elem("Key", key).close("Deleted");
+            DeleteOutcome::Deleted {
+                key,
+                version_id,
+                delete_marker,
+                delete_marker_version_id,
+            } if !quiet => {
+                x.open("Deleted").elem("Key", key);
+                if let Some(v) = version_id {
+                    x.elem("VersionId", v);
+                }
+                if *delete_marker {
+                    x.elem("DeleteMarker", "true");
+                }
+                if let Some(v) = delete_marker_version_id {
+                    x.elem("DeleteMarkerVersionId", v);
+                }
+                x.close("Deleted");
             }
             DeleteOutcome::Deleted { .. } => {}
-            DeleteOutcome::Error { key, code, message } => {
-                x.open("Error")
-                    .elem("Key", key)
-                    .elem("Code", code)
-                    .elem("Message", message)
-                    .close("Error");
+            DeleteOutcome::Error {
+                key,
+                version_id,
+                code,
+                message,
+            } => {
+                x.open("Error").elem("Key", key);
+                if let Some(v) = version_id {
+                    x.elem("VersionId", v);
+                }
+                x.elem("Code", code).elem("Message", message).close("Error");
             }
         }
     }
@@ -483,6 +513,7 @@ mod tests {
             name: "photos".into(),
             region: "eu-central-1".into(),
             created_ms: 0,
+            versioning: Default::default(),
         };
         assert_eq!(
             list_buckets(&owner, std::slice::from_ref(&b), Family::S3),

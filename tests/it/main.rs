@@ -9,4 +9,5 @@ mod objects;
 mod readme;
 mod s3_auth;
 mod s3_rust_sdk;
+mod versions;
 mod wire;
