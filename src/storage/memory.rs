@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::hash::BodyHasher;
 use super::{
-    BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, ByteStream, MetaStore,
-    ObjectRecord, StorageError, WriteCondition,
+    BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, BucketUpdate, ByteStream,
+    MetaStore, ObjectRecord, StorageError, WriteCondition,
 };
 
 /// Chunk size of streamed reads. Slicing `Bytes` copies nothing; the chunks
@@ -184,6 +184,20 @@ impl MetaStore for MemoryMeta {
 
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError> {
         Ok(self.lock().refs.contains_key(blob))
+    }
+
+    async fn update_bucket(
+        &self,
+        name: &str,
+        update: BucketUpdate,
+    ) -> Result<BucketRecord, StorageError> {
+        let mut st = self.lock();
+        let b = st.buckets.get_mut(name).ok_or(StorageError::NoSuchBucket)?;
+        let mut rec = b.rec.clone();
+        update(&mut rec);
+        rec.name = name.to_string();
+        b.rec = rec.clone();
+        Ok(rec)
     }
 }
 

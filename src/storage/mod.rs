@@ -110,6 +110,9 @@ pub struct BucketRecord {
     pub region: String,
     /// Unix milliseconds.
     pub created_ms: i64,
+    /// `None`: never set, i.e. private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// A contiguous piece of an object's bytes: `len` bytes of `blob` from `offset`.
@@ -157,6 +160,9 @@ pub struct ObjectRecord {
     pub storage_class: String,
     /// The object's bytes, in order; their lengths add up to `size`.
     pub segments: Vec<Segment>,
+    /// `None`: never set, i.e. `default` (the bucket's ACL decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<crate::acl::Acl>,
 }
 
 fn default_storage_class() -> String {
@@ -283,7 +289,20 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Whether any record references `blob` (used by the orphan sweep).
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError>;
+
+    /// Changes a bucket's record (its sub-resource configuration) with
+    /// `update`, in one transaction, and returns the new record.
+    /// # Behavior
+    /// - `NoSuchBucket` if absent. `update` must not change the name.
+    async fn update_bucket(
+        &self,
+        name: &str,
+        update: BucketUpdate,
+    ) -> Result<BucketRecord, StorageError>;
 }
+
+/// A change to a bucket record, applied inside a `MetaStore` transaction.
+pub type BucketUpdate = Box<dyn FnOnce(&mut BucketRecord) + Send + 'static>;
 
 /// Writes one new blob. Dropping it without `finish` discards the blob.
 #[async_trait::async_trait]

@@ -3,6 +3,7 @@
 //! backend bug shows up here rather than in handler tests. The cases live in
 //! the submodules by topic; `fs_only` holds those that only make sense on disk.
 
+mod acl;
 mod copy;
 mod fs_only;
 mod listing;
@@ -97,6 +98,8 @@ conformance!(
     races::copy_racing_delete,
     copy::refcounts_back_to_zero,
     objects::stream_64_mib,
+    acl::bucket_acl_update,
+    acl::object_acl_keeps_bytes,
 );
 
 // ---------------------------------------------------------------------------
@@ -109,6 +112,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         name: name.to_string(),
         region: "ap-guangzhou".to_string(),
         created_ms: 1_700_000_000_000,
+        acl: None,
     }
 }
 
@@ -209,6 +213,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         headers: Default::default(),
         storage_class: "STANDARD".to_string(),
         segments,
+        acl: None,
     }
 }
 

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
-use crate::storage::{BlobId, BucketRecord, MetaStore, ObjectRecord, StorageError, WriteCondition};
+use crate::storage::{
+    BlobId, BucketRecord, BucketUpdate, MetaStore, ObjectRecord, StorageError, WriteCondition,
+};
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
@@ -363,6 +365,32 @@ impl MetaStore for RedbMeta {
             .get(blob.as_str())
             .map_err(db_err)?
             .is_some_and(|g| g.value() > 0))
+    }
+
+    async fn update_bucket(
+        &self,
+        name: &str,
+        update: BucketUpdate,
+    ) -> Result<BucketRecord, StorageError> {
+        let name = name.to_string();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+            let mut rec: BucketRecord = {
+                let found = buckets.get(name.as_str()).map_err(db_err)?;
+                match found {
+                    Some(g) => decode(g.value())?,
+                    None => return Err(StorageError::NoSuchBucket),
+                }
+            };
+            update(&mut rec);
+            rec.name = name.clone();
+            let value = encode(&rec)?;
+            buckets
+                .insert(name.as_str(), value.as_slice())
+                .map_err(db_err)?;
+            Ok(rec)
+        })
+        .await
     }
 }
 

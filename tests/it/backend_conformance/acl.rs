@@ -1,0 +1,56 @@
+//! Conformance cases for ACL storage: bucket record updates and object ACL
+//! changes that keep the bytes, headers and blob references.
+
+use super::*;
+use localcos::acl::{Acl, CannedAcl};
+
+pub(super) async fn bucket_acl_update(env: Env) {
+    let s = &env.store;
+    is(
+        s.set_bucket_acl(B, Acl::canned(CannedAcl::PublicRead))
+            .await,
+        |e| matches!(e, StorageError::NoSuchBucket),
+    );
+    with_bucket(&env).await;
+    assert_eq!(s.bucket(B).await.unwrap().unwrap().acl, None);
+    let rec = s
+        .set_bucket_acl(B, Acl::canned(CannedAcl::PublicReadWrite))
+        .await
+        .unwrap();
+    assert_eq!(rec.name, B);
+    assert_eq!(rec.created_ms, 1_700_000_000_000);
+    let stored = s.bucket(B).await.unwrap().unwrap();
+    assert_eq!(stored.acl, Some(Acl::canned(CannedAcl::PublicReadWrite)));
+    assert_eq!(s.list_buckets().await.unwrap()[0].acl, stored.acl);
+}
+
+pub(super) async fn object_acl_keeps_bytes(env: Env) {
+    with_bucket(&env).await;
+    let s = &env.store;
+    is(
+        s.set_object_acl(B, "nope", Acl::canned(CannedAcl::Private))
+            .await,
+        |e| matches!(e, StorageError::NoSuchKey),
+    );
+    let data = payload(3, 150_000);
+    let before = put(s, "k", &data).await;
+    let blobs = blob_count(&env).await;
+    let after = s
+        .set_object_acl(B, "k", Acl::canned(CannedAcl::PublicRead))
+        .await
+        .unwrap();
+    assert_eq!(after.acl, Some(Acl::canned(CannedAcl::PublicRead)));
+    assert_eq!(
+        ObjectRecord {
+            acl: None,
+            ..after.clone()
+        },
+        before
+    );
+    assert_eq!(s.head_object(B, "k").await.unwrap(), after);
+    assert_eq!(get(s, "k").await, data);
+    assert_eq!(blob_count(&env).await, blobs);
+    // The blob is still referenced exactly once: deleting frees it.
+    s.delete_object(B, "k").await.unwrap();
+    assert_eq!(blob_count(&env).await, 0);
+}
