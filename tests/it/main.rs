@@ -1,4 +1,5 @@
 //! The one integration-test binary (STYLE habit 11).
+mod acl;
 mod backend_conformance;
 mod common;
 mod crash;
