@@ -6,5 +6,6 @@ mod crash;
 mod errors;
 mod hostile;
 mod objects;
+mod presign;
 mod readme;
 mod wire;
