@@ -227,7 +227,7 @@ impl Acl {
         for (name, permission) in GRANT_HEADERS {
             for value in h.get_all(*name) {
                 let value = value.to_str().map_err(|_| bad_grant(name))?;
-                for grantee in parse_grantees(value).map_err(|_| bad_grant(name))? {
+                for grantee in parse_grantees(value).ok_or_else(|| bad_grant(name))? {
                     let g = Grant {
                         grantee,
                         permission: *permission,
@@ -273,17 +273,17 @@ fn bad_grant(name: &str) -> Error {
 /// `id="qcs::cam::uin/1:uin/2", id="100000000001", uri="…/AllUsers"`:
 /// comma-separated, spaces allowed after commas; a bare uin becomes
 /// `qcs::cam::uin/<uin>:uin/<uin>` (the doc's short form).
-pub fn parse_grantees(value: &str) -> std::result::Result<Vec<Grantee>, ()> {
+pub fn parse_grantees(value: &str) -> Option<Vec<Grantee>> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (k, v) = item.split_once('=').ok_or(())?;
+        let (k, v) = item.split_once('=')?;
         let v = v.trim();
         let v = v
             .strip_prefix('"')
             .and_then(|v| v.strip_suffix('"'))
             .unwrap_or(v);
         if v.is_empty() || v.contains('"') {
-            return Err(());
+            return None;
         }
         let grantee = match k.trim().to_ascii_lowercase().as_str() {
             "id" if v.bytes().all(|b| b.is_ascii_digit()) => Grantee::User {
@@ -291,16 +291,16 @@ pub fn parse_grantees(value: &str) -> std::result::Result<Vec<Grantee>, ()> {
             },
             "id" => Grantee::User { id: v.to_string() },
             "uri" => Grantee::Group { uri: v.to_string() },
-            _ => return Err(()),
+            _ => return None,
         };
         if !out.contains(&grantee) {
             out.push(grantee);
         }
     }
     if out.is_empty() {
-        return Err(());
+        return None;
     }
-    Ok(out)
+    Some(out)
 }
 
 /// `<AccessControlPolicy>` as GET ?acl answers it (§3.4).
@@ -346,9 +346,9 @@ struct GrantDraft {
 /// Parses a PUT ?acl document. `<Owner>` is not checked (Node sends a
 /// placeholder); a Grantee is a user by `<ID>`, a group by `<URI>`, whatever
 /// its `xsi:type` says (Node sends none). Anything unparsable, an unknown
-/// Permission or a Grantee with neither → `Err` (400 MalformedXML).
-pub fn parse_document(body: &[u8]) -> std::result::Result<Vec<Grant>, ()> {
-    let text = std::str::from_utf8(body).map_err(|_| ())?;
+/// Permission or a Grantee with neither → `None` (400 MalformedXML).
+pub fn parse_document(body: &[u8]) -> Option<Vec<Grant>> {
+    let text = std::str::from_utf8(body).ok()?;
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().trim_text(true);
     let mut path: Vec<String> = Vec::new();
@@ -357,12 +357,12 @@ pub fn parse_document(body: &[u8]) -> std::result::Result<Vec<Grant>, ()> {
     let mut saw_root = false;
     let local = |e: &BytesStart<'_>| String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
     loop {
-        match reader.read_event().map_err(|_| ())? {
+        match reader.read_event().ok()? {
             Event::Start(e) => {
                 let name = local(&e);
                 if path.is_empty() {
                     if name != "AccessControlPolicy" || saw_root {
-                        return Err(());
+                        return None;
                     }
                     saw_root = true;
                 }
@@ -375,18 +375,18 @@ pub fn parse_document(body: &[u8]) -> std::result::Result<Vec<Grant>, ()> {
                 if path.is_empty() {
                     // `<AccessControlPolicy/>`: well-formed, no grants.
                     if local(&e) != "AccessControlPolicy" || saw_root {
-                        return Err(());
+                        return None;
                     }
                     saw_root = true;
                 } else if local(&e) == "Grant" {
-                    return Err(());
+                    return None;
                 }
             }
             Event::Text(t) => {
-                let value = t.unescape().map_err(|_| ())?.into_owned();
+                let value = t.unescape().ok()?.into_owned();
                 let n = path.len();
                 let (parent, leaf) = match n {
-                    0 => return Err(()),
+                    0 => return None,
                     1 => ("", path[0].as_str()),
                     _ => (path[n - 2].as_str(), path[n - 1].as_str()),
                 };
@@ -400,9 +400,9 @@ pub fn parse_document(body: &[u8]) -> std::result::Result<Vec<Grant>, ()> {
                 }
             }
             Event::End(_) => {
-                let name = path.pop().ok_or(())?;
+                let name = path.pop()?;
                 if name == "Grant" && path.last().map(String::as_str) == Some("AccessControlList") {
-                    let d = draft.take().ok_or(())?;
+                    let d = draft.take()?;
                     let permission = d.permission.as_deref().and_then(Permission::parse);
                     let grantee = match (d.id, d.uri) {
                         (Some(id), _) if !id.trim().is_empty() => Grantee::User {
@@ -411,11 +411,11 @@ pub fn parse_document(body: &[u8]) -> std::result::Result<Vec<Grant>, ()> {
                         (_, Some(uri)) if !uri.trim().is_empty() => Grantee::Group {
                             uri: uri.trim().to_string(),
                         },
-                        _ => return Err(()),
+                        _ => return None,
                     };
                     let g = Grant {
                         grantee,
-                        permission: permission.ok_or(())?,
+                        permission: permission?,
                     };
                     if !grants.contains(&g) {
                         grants.push(g);
@@ -427,9 +427,9 @@ pub fn parse_document(body: &[u8]) -> std::result::Result<Vec<Grant>, ()> {
         }
     }
     if !saw_root || !path.is_empty() {
-        return Err(());
+        return None;
     }
-    Ok(grants)
+    Some(grants)
 }
 
 #[cfg(test)]
@@ -496,10 +496,10 @@ mod tests {
             (r#"ID=qcs::cam::anyone:anyone"#, vec![user(ANYONE_ID)]),
         ];
         for (value, want) in ok {
-            assert_eq!(parse_grantees(value).as_ref(), Ok(want), "{value}");
+            assert_eq!(parse_grantees(value).as_ref(), Some(want), "{value}");
         }
         for bad in ["", "100", r#"name="x""#, r#"id="""#, r#"id="a"b""#, ","] {
-            assert!(parse_grantees(bad).is_err(), "{bad:?}");
+            assert!(parse_grantees(bad).is_none(), "{bad:?}");
         }
     }
 
@@ -608,7 +608,11 @@ mod tests {
             b"not xml at all",
         ];
         for b in bad {
-            assert!(parse_document(b).is_err(), "{}", String::from_utf8_lossy(b));
+            assert!(
+                parse_document(b).is_none(),
+                "{}",
+                String::from_utf8_lossy(b)
+            );
         }
     }
 }

@@ -587,6 +587,61 @@ mod tests {
     }
 
     #[test]
+    fn credential_scopes() {
+        let raw: RawConfig = toml::from_str(
+            r#"
+[[credentials]]
+secret_id = "ro"
+secret_key = "k"
+buckets = ["alpha", "beta-1300000000"]
+access = "read-only"
+
+[[credentials]]
+secret_id = "owner"
+secret_key = "k"
+
+[[temporary_credentials]]
+secret_id = "tmp"
+secret_key = "k"
+token = "t"
+access = "read-only"
+"#,
+        )
+        .unwrap();
+        let c = Config::from_parts(&args(), raw).unwrap();
+        assert_eq!(
+            c.scopes,
+            vec![
+                (
+                    "ro".to_string(),
+                    Scope {
+                        buckets: Some(vec![
+                            "alpha-1250000000".to_string(),
+                            "beta-1300000000".to_string()
+                        ]),
+                        read_only: true,
+                    }
+                ),
+                (
+                    "tmp".to_string(),
+                    Scope {
+                        buckets: None,
+                        read_only: true,
+                    }
+                ),
+            ]
+        );
+        for bad in [
+            "[[credentials]]\nsecret_id = \"x\"\nsecret_key = \"k\"\naccess = \"write\"",
+            "[[credentials]]\nsecret_id = \"x\"\nsecret_key = \"k\"\nbuckets = [\"Bad_Name\"]",
+        ] {
+            let raw: RawConfig = toml::from_str(bad).unwrap();
+            let e = Config::from_parts(&args(), raw).unwrap_err().0;
+            assert!(e.contains("credential x"), "{e}");
+        }
+    }
+
+    #[test]
     fn shipped_example_config_parses() {
         let text = include_str!("../config/localcos.toml");
         let raw: RawConfig = toml::from_str(text).unwrap();

@@ -41,7 +41,7 @@ async fn requested_acl(req: Req, kind: AclKind) -> Result<Acl> {
         (Some(acl), false) => Ok(acl),
         (None, true) => {
             let grants =
-                acl::parse_document(&body).map_err(|()| Error::new(ErrorCode::MalformedXML))?;
+                acl::parse_document(&body).ok_or_else(|| Error::new(ErrorCode::MalformedXML))?;
             Ok(Acl {
                 canned: None,
                 grants,
