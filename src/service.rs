@@ -179,8 +179,10 @@ impl Service {
             query: query.pairs(),
             headers: req.headers(),
         };
-        let identity = auth::verify(&parts, &self.state.keys, config::now(), &self.auth)
+        let verified = auth::verify_request(&parts, &self.state.keys, config::now(), &self.auth)
             .map_err(|e| fail(e.into()))?;
+        let dialect = verified.dialect;
+        let identity = verified.identity;
         let who = identity.as_ref().map(|i| i.secret_id.clone());
         let query = Query::from_pairs(
             query
@@ -216,6 +218,7 @@ impl Service {
             query,
             body: request_stream(body, config.body_idle_timeout),
             identity,
+            dialect,
             sendfile: parts
                 .extensions
                 .remove::<crate::http::sendfile::SendfileQueue>(),
