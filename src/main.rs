@@ -279,7 +279,7 @@ fn presign_url(args: &PresignArgs) -> Result<String, String> {
         params: &params,
         // A minute of slack for clocks slightly behind ours.
         start: now.saturating_sub(60),
-        end: now + args.expires,
+        end: now.saturating_add(args.expires),
     };
     let signer = Signer {
         secret_id: &cred.secret_id,
