@@ -198,6 +198,9 @@ pub enum WriteCondition {
     IfNoneMatch,
     /// Fail with `PreconditionFailed` unless the current ETag (unquoted) equals this.
     IfMatch(String),
+    /// Fail with `PreconditionFailed` unless the current record is exactly
+    /// this one: a metadata-only change (an ACL) of the record that was read.
+    IfUnchanged(Box<ObjectRecord>),
 }
 
 impl WriteCondition {
@@ -207,6 +210,7 @@ impl WriteCondition {
     /// # Behavior
     /// - `IfNoneMatch`: `AlreadyExists` if a record exists.
     /// - `IfMatch(etag)`: `PreconditionFailed` if absent or the ETag differs.
+    /// - `IfUnchanged(rec)`: `PreconditionFailed` if absent or any field differs.
     pub fn check(&self, current: Option<&ObjectRecord>) -> Result<(), StorageError> {
         match (self, current) {
             (WriteCondition::None, _) => Ok(()),
@@ -214,6 +218,8 @@ impl WriteCondition {
             (WriteCondition::IfNoneMatch, Some(_)) => Err(StorageError::AlreadyExists),
             (WriteCondition::IfMatch(etag), Some(cur)) if cur.etag == *etag => Ok(()),
             (WriteCondition::IfMatch(_), _) => Err(StorageError::PreconditionFailed),
+            (WriteCondition::IfUnchanged(rec), Some(cur)) if **rec == *cur => Ok(()),
+            (WriteCondition::IfUnchanged(_), _) => Err(StorageError::PreconditionFailed),
         }
     }
 }

@@ -221,9 +221,9 @@ impl Store {
     /// Sets the ACL of `key`'s current record; bytes, headers and time stay.
     /// # Behavior
     /// - `NoSuchBucket` / `NoSuchKey`.
-    /// - Written as a conditional replace of the same record (`If-Match` on
-    ///   its ETag, no fresh blobs): a racing overwrite makes it retry on the
-    ///   new record, a racing delete makes it `NoSuchKey`.
+    /// - Written as a conditional replace of exactly the record that was read
+    ///   (`IfUnchanged`, no fresh blobs): a racing overwrite makes it retry on
+    ///   the new record, a racing delete makes it `NoSuchKey`.
     pub async fn set_object_acl(
         &self,
         bucket: &str,
@@ -236,7 +236,7 @@ impl Store {
                 acl: Some(acl.clone()),
                 ..current.clone()
             };
-            let cond = WriteCondition::IfMatch(current.etag.clone());
+            let cond = WriteCondition::IfUnchanged(Box::new(current));
             match self
                 .meta
                 .put_object(bucket, key, rec.clone(), &[], cond)

@@ -100,6 +100,7 @@ conformance!(
     objects::stream_64_mib,
     acl::bucket_acl_update,
     acl::object_acl_keeps_bytes,
+    acl::acl_change_is_conditional_on_the_whole_record,
 );
 
 // ---------------------------------------------------------------------------

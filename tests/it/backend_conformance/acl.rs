@@ -54,3 +54,41 @@ pub(super) async fn object_acl_keeps_bytes(env: Env) {
     s.delete_object(B, "k").await.unwrap();
     assert_eq!(blob_count(&env).await, 0);
 }
+
+/// An ACL change is a replace of exactly the record that was read: a record
+/// with the same ETag but other metadata (a concurrent overwrite with the same
+/// bytes) does not satisfy it, so the overwrite is never undone.
+pub(super) async fn acl_change_is_conditional_on_the_whole_record(env: Env) {
+    with_bucket(&env).await;
+    let s = &env.store;
+    let first = put(s, "k", b"same bytes").await;
+    let opts = PutOptions {
+        headers: localcos::storage::ObjectHeaders {
+            content_type: Some("text/plain".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let second = s
+        .put_object(B, "k", body(b"same bytes"), opts)
+        .await
+        .unwrap();
+    assert_eq!(first.etag, second.etag);
+    let stale = WriteCondition::IfUnchanged(Box::new(first.clone()));
+    let forged = ObjectRecord {
+        acl: Some(Acl::canned(CannedAcl::Private)),
+        ..first.clone()
+    };
+    is(s.meta().put_object(B, "k", forged, &[], stale).await, |e| {
+        matches!(e, StorageError::PreconditionFailed)
+    });
+    let current = s.head_object(B, "k").await.unwrap();
+    assert_eq!(current, second);
+    // Through the Store, the change applies to the current record.
+    let after = s
+        .set_object_acl(B, "k", Acl::canned(CannedAcl::PublicRead))
+        .await
+        .unwrap();
+    assert_eq!(after.headers.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(get(s, "k").await, b"same bytes");
+}
