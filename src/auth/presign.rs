@@ -167,6 +167,25 @@ mod tests {
         assert!(authorization(&p, &signer())
             .ends_with("q-signature=4dd71c5d8f602ec3962b8aebcee030b0571a0c84"));
 
+        // py_presign_get_params_ip: signed response-content-disposition and versionId.
+        let p = Presign {
+            method: "GET",
+            path: "/exampleobject",
+            host: Some("127.0.0.1"),
+            params: &[
+                (
+                    "response-content-disposition",
+                    "attachment; filename=\"a b.txt\"",
+                ),
+                ("versionId", "MTg0NDUxNTc1NjIzMTQ1MDAwODg"),
+            ],
+            start: 1699999940,
+            end: 1700000600,
+        };
+        assert!(authorization(&p, &signer()).ends_with(
+            "&q-url-param-list=response-content-disposition;versionid&q-signature=9805ec8a124741279db094c0735bd7179ab99a8a"
+        ));
+
         // go_presign_get_token: the token is a signed parameter.
         let p = Presign {
             method: "GET",
