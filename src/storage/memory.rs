@@ -186,6 +186,32 @@ impl MetaStore for MemoryMeta {
         Ok(self.lock().refs.contains_key(blob))
     }
 
+    async fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &ObjectRecord,
+        new: ObjectRecord,
+    ) -> Result<(), StorageError> {
+        if new.segments != expected.segments {
+            return Err(StorageError::Corrupt(
+                "a metadata update must keep the segments".into(),
+            ));
+        }
+        let mut st = self.lock();
+        let b = st
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StorageError::NoSuchBucket)?;
+        match b.objects.get_mut(key) {
+            Some(cur) if cur == expected => {
+                *cur = new;
+                Ok(())
+            }
+            _ => Err(StorageError::PreconditionFailed),
+        }
+    }
+
     async fn update_bucket(
         &self,
         name: &str,

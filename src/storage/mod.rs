@@ -198,9 +198,6 @@ pub enum WriteCondition {
     IfNoneMatch,
     /// Fail with `PreconditionFailed` unless the current ETag (unquoted) equals this.
     IfMatch(String),
-    /// Fail with `PreconditionFailed` unless the current record is exactly
-    /// this one: a metadata-only change (an ACL) of the record that was read.
-    IfUnchanged(Box<ObjectRecord>),
 }
 
 impl WriteCondition {
@@ -210,7 +207,6 @@ impl WriteCondition {
     /// # Behavior
     /// - `IfNoneMatch`: `AlreadyExists` if a record exists.
     /// - `IfMatch(etag)`: `PreconditionFailed` if absent or the ETag differs.
-    /// - `IfUnchanged(rec)`: `PreconditionFailed` if absent or any field differs.
     pub fn check(&self, current: Option<&ObjectRecord>) -> Result<(), StorageError> {
         match (self, current) {
             (WriteCondition::None, _) => Ok(()),
@@ -218,8 +214,6 @@ impl WriteCondition {
             (WriteCondition::IfNoneMatch, Some(_)) => Err(StorageError::AlreadyExists),
             (WriteCondition::IfMatch(etag), Some(cur)) if cur.etag == *etag => Ok(()),
             (WriteCondition::IfMatch(_), _) => Err(StorageError::PreconditionFailed),
-            (WriteCondition::IfUnchanged(rec), Some(cur)) if **rec == *cur => Ok(()),
-            (WriteCondition::IfUnchanged(_), _) => Err(StorageError::PreconditionFailed),
         }
     }
 }
@@ -295,6 +289,21 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Whether any record references `blob` (used by the orphan sweep).
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError>;
+
+    /// Replaces `key`'s record `expected` by `new` in place: a metadata-only
+    /// change (an ACL), not a write: no new version, blob references untouched.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent.
+    /// - `PreconditionFailed` unless the current record equals `expected`
+    ///   (a racing write or delete: read again and retry); nothing changes.
+    /// - `Corrupt` if `new` does not reference exactly `expected`'s segments.
+    async fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &ObjectRecord,
+        new: ObjectRecord,
+    ) -> Result<(), StorageError>;
 
     /// Changes a bucket's record (its sub-resource configuration) with
     /// `update`, in one transaction, and returns the new record.

@@ -221,9 +221,9 @@ impl Store {
     /// Sets the ACL of `key`'s current record; bytes, headers and time stay.
     /// # Behavior
     /// - `NoSuchBucket` / `NoSuchKey`.
-    /// - Written as a conditional replace of exactly the record that was read
-    ///   (`IfUnchanged`, no fresh blobs): a racing overwrite makes it retry on
-    ///   the new record, a racing delete makes it `NoSuchKey`.
+    /// - A metadata-only update of exactly the record read
+    ///   (`MetaStore::update_object_meta`): a racing overwrite makes it retry
+    ///   on the new record, a racing delete makes it `NoSuchKey`.
     pub async fn set_object_acl(
         &self,
         bucket: &str,
@@ -236,17 +236,13 @@ impl Store {
                 acl: Some(acl.clone()),
                 ..current.clone()
             };
-            let cond = WriteCondition::IfUnchanged(Box::new(current));
             match self
                 .meta
-                .put_object(bucket, key, rec.clone(), &[], cond)
+                .update_object_meta(bucket, key, &current, rec.clone())
                 .await
             {
-                Ok(freed) => {
-                    self.free(&freed).await;
-                    return Ok(rec);
-                }
-                Err(StorageError::PreconditionFailed) | Err(StorageError::Conflict) => continue,
+                Ok(()) => return Ok(rec),
+                Err(StorageError::PreconditionFailed) => continue,
                 Err(e) => return Err(e),
             }
         }

@@ -367,6 +367,40 @@ impl MetaStore for RedbMeta {
             .is_some_and(|g| g.value() > 0))
     }
 
+    async fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &ObjectRecord,
+        new: ObjectRecord,
+    ) -> Result<(), StorageError> {
+        if new.segments != expected.segments {
+            return Err(StorageError::Corrupt(
+                "a metadata update must keep the segments".into(),
+            ));
+        }
+        let (bucket, key, expected) = (bucket.to_string(), key.to_string(), expected.clone());
+        let value = encode(&new)?;
+        self.write(move |txn| {
+            require_bucket(txn, &bucket)?;
+            let mut objects = txn.open_table(OBJECTS).map_err(db_err)?;
+            let current: Option<ObjectRecord> = {
+                let found = objects
+                    .get((bucket.as_str(), key.as_str()))
+                    .map_err(db_err)?;
+                found.map(|g| decode(g.value())).transpose()?
+            };
+            if current.as_ref() != Some(&expected) {
+                return Err(StorageError::PreconditionFailed);
+            }
+            objects
+                .insert((bucket.as_str(), key.as_str()), value.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn update_bucket(
         &self,
         name: &str,

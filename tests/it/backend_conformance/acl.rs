@@ -55,9 +55,9 @@ pub(super) async fn object_acl_keeps_bytes(env: Env) {
     assert_eq!(blob_count(&env).await, 0);
 }
 
-/// An ACL change is a replace of exactly the record that was read: a record
-/// with the same ETag but other metadata (a concurrent overwrite with the same
-/// bytes) does not satisfy it, so the overwrite is never undone.
+/// An ACL change replaces exactly the record that was read: a record with the
+/// same ETag but other metadata (a concurrent overwrite with the same bytes)
+/// does not match, so the overwrite is never undone.
 pub(super) async fn acl_change_is_conditional_on_the_whole_record(env: Env) {
     with_bucket(&env).await;
     let s = &env.store;
@@ -74,14 +74,29 @@ pub(super) async fn acl_change_is_conditional_on_the_whole_record(env: Env) {
         .await
         .unwrap();
     assert_eq!(first.etag, second.etag);
-    let stale = WriteCondition::IfUnchanged(Box::new(first.clone()));
     let forged = ObjectRecord {
         acl: Some(Acl::canned(CannedAcl::Private)),
         ..first.clone()
     };
-    is(s.meta().put_object(B, "k", forged, &[], stale).await, |e| {
-        matches!(e, StorageError::PreconditionFailed)
-    });
+    is(
+        s.meta().update_object_meta(B, "k", &first, forged).await,
+        |e| matches!(e, StorageError::PreconditionFailed),
+    );
+    // Changing the bytes is not a metadata update.
+    let moved = ObjectRecord {
+        segments: vec![],
+        ..second.clone()
+    };
+    is(
+        s.meta().update_object_meta(B, "k", &second, moved).await,
+        |e| matches!(e, StorageError::Corrupt(_)),
+    );
+    is(
+        s.meta()
+            .update_object_meta(B, "gone", &second, second.clone())
+            .await,
+        |e| matches!(e, StorageError::PreconditionFailed),
+    );
     let current = s.head_object(B, "k").await.unwrap();
     assert_eq!(current, second);
     // Through the Store, the change applies to the current record.
