@@ -341,3 +341,61 @@ fn cli_presign_against_a_live_server() {
         assert!(r.text().await.unwrap().contains("Request has expired"));
     });
 }
+
+/// `localcos presign --credential <temporary id>`: the URL carries the token.
+#[test]
+fn cli_presign_with_a_temporary_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "buckets = [\"clitmp\"]\n[[temporary_credentials]]\nsecret_id = \"{TMP_ID}\"\nsecret_key = \"{TMP_KEY}\"\ntoken = \"{TOKEN}\"\n"
+    );
+    let path = dir.path().join("localcos.toml");
+    std::fs::write(&path, &toml).unwrap();
+    let args = ServeArgs {
+        listen: Some("127.0.0.1:0".into()),
+        ephemeral: true,
+        secret_id: Some(ID.into()),
+        secret_key: Some(KEY.into()),
+        ..Default::default()
+    };
+    let config = Config::from_parts(&args, toml::from_str(&toml).unwrap()).unwrap();
+    let server = localcos::TestServer::start_with(config).unwrap();
+    let endpoint = server.endpoint();
+    let presign = |extra: &[&str]| -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_localcos"))
+            .arg("presign")
+            .args(["--ephemeral", "--config"])
+            .arg(&path)
+            .args(["--endpoint", &endpoint, "--bucket", "clitmp"])
+            .args(extra)
+            .env("LOCALCOS_SECRET_ID", ID)
+            .env("LOCALCOS_SECRET_KEY", KEY)
+            .output()
+            .unwrap()
+    };
+    let out = presign(&["--method", "PUT", "--credential", TMP_ID, "t.txt"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(url.contains(&format!("q-ak={TMP_ID}&")), "{url}");
+    assert!(
+        url.ends_with(&format!("&x-cos-security-token={TOKEN}")),
+        "{url}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let r = client.put(&url).body("temporary cli").send().await.unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    });
+    // An unknown credential is a clear error, not a URL.
+    let out = presign(&["--credential", "AKIDnotconfigured", "t.txt"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AKIDnotconfigured"));
+}
