@@ -118,6 +118,7 @@ mod tests {
             segments: Vec::new(),
             version_id: version_id.map(str::to_string),
             delete_marker,
+            acl: None,
         }
     }
 
