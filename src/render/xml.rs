@@ -56,6 +56,12 @@ impl Xml {
         self.0.push_str(&quick_xml::escape::partial_escape(text));
         self.close(tag)
     }
+    /// Appends markup as is: only for fixed text the helpers cannot write
+    /// (an element with attributes).
+    pub fn raw(&mut self, markup: &str) -> &mut Self {
+        self.0.push_str(markup);
+        self
+    }
     pub fn finish(mut self, root: &str) -> String {
         self.close(root);
         self.0
@@ -514,6 +520,7 @@ mod tests {
             region: "eu-central-1".into(),
             created_ms: 0,
             versioning: Default::default(),
+            acl: None,
         };
         assert_eq!(
             list_buckets(&owner, std::slice::from_ref(&b), Family::S3),
