@@ -10,6 +10,8 @@
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::auth::{AuthError, Family};
+use crate::http::aws_chunked::ChunkError;
+use crate::http::payload::PayloadError;
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 use crate::storage::StorageError;
@@ -245,6 +247,8 @@ impl From<StorageError> for Error {
             StorageError::TooLarge => Error::new(ErrorCode::EntityTooLarge),
             StorageError::Client(msg) => Error::with_message(ErrorCode::IncompleteBody, msg),
             StorageError::ClientTimeout => Error::new(ErrorCode::RequestTimeout),
+            StorageError::DeleteMarker { version_id } => delete_marker_error(&version_id),
+            StorageError::NoSuchVersion => Error::new(ErrorCode::NoSuchVersion),
             StorageError::Conflict => Error::with_message(
                 ErrorCode::ServiceUnavailable,
                 "concurrent modification, please retry",
@@ -258,6 +262,45 @@ impl From<StorageError> for Error {
                 Error::new(ErrorCode::InternalError)
             }
         }
+    }
+}
+
+impl From<PayloadError> for Error {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::Sha256Mismatch { expected, computed } => {
+                let mut err = Error::new(ErrorCode::XAmzContentSHA256Mismatch);
+                err.extra = vec![
+                    ("ClientComputedContentSHA256", expected),
+                    ("S3ComputedContentSHA256", computed),
+                ];
+                err
+            }
+            PayloadError::ChecksumMismatch(_) => {
+                Error::with_message(ErrorCode::BadDigest, e.to_string())
+            }
+            PayloadError::Chunked(ChunkError::Signature(_)) => {
+                Error::new(ErrorCode::SignatureDoesNotMatch)
+            }
+            PayloadError::Chunked(ChunkError::Truncated) | PayloadError::DecodedLength { .. } => {
+                Error::with_message(ErrorCode::IncompleteBody, e.to_string())
+            }
+            PayloadError::Chunked(ChunkError::Framing(msg)) => {
+                Error::with_message(ErrorCode::InvalidRequest, msg)
+            }
+        }
+    }
+}
+
+/// GET/HEAD whose latest (or named) version is a delete marker: 404
+/// NoSuchKey with the marker's headers (spec cos.md §6 "Versioning"; Node
+/// surfaces `x-cos-delete-marker` as `DeleteMarker`).
+fn delete_marker_error(version_id: &str) -> Error {
+    let err = Error::new(ErrorCode::NoSuchKey)
+        .header("x-cos-delete-marker", HeaderValue::from_static("true"));
+    match HeaderValue::from_str(version_id) {
+        Ok(v) => err.header("x-cos-version-id", v),
+        Err(_) => err,
     }
 }
 

@@ -1,6 +1,6 @@
 //! (method, target, query, copy-source) → [`Operation`]. Pure: no I/O.
 //!
-//! Sub-resources that later issues implement (`?acl`, `?uploads`, `?cors`, …)
+//! Sub-resources that later issues implement (`?uploads`, `?cors`, …)
 //! answer 501 NotImplemented until they land, never a silent fallback to a
 //! plain object operation.
 
@@ -24,11 +24,18 @@ pub enum Operation {
     /// `GET /?location`.
     GetBucketLocation(BucketName),
     DeleteObjects(BucketName),
+    GetBucketVersioning(BucketName),
+    PutBucketVersioning(BucketName),
+    ListObjectVersions(BucketName),
     PutObject(BucketName, ObjectKey),
     CopyObject(BucketName, ObjectKey),
     GetObject(BucketName, ObjectKey),
     HeadObject(BucketName, ObjectKey),
     DeleteObject(BucketName, ObjectKey),
+    GetBucketAcl(BucketName),
+    PutBucketAcl(BucketName),
+    GetObjectAcl(BucketName, ObjectKey),
+    PutObjectAcl(BucketName, ObjectKey),
 }
 
 impl Operation {
@@ -43,11 +50,18 @@ impl Operation {
             Operation::ListObjectsV2(_) => "ListObjectsV2",
             Operation::GetBucketLocation(_) => "GetBucketLocation",
             Operation::DeleteObjects(_) => "DeleteObjects",
+            Operation::GetBucketVersioning(_) => "GetBucketVersioning",
+            Operation::PutBucketVersioning(_) => "PutBucketVersioning",
+            Operation::ListObjectVersions(_) => "ListObjectVersions",
             Operation::PutObject(..) => "PutObject",
             Operation::CopyObject(..) => "CopyObject",
             Operation::GetObject(..) => "GetObject",
             Operation::HeadObject(..) => "HeadObject",
             Operation::DeleteObject(..) => "DeleteObject",
+            Operation::GetBucketAcl(_) => "GetBucketAcl",
+            Operation::PutBucketAcl(_) => "PutBucketAcl",
+            Operation::GetObjectAcl(..) => "GetObjectAcl",
+            Operation::PutObjectAcl(..) => "PutObjectAcl",
         }
     }
 }
@@ -144,6 +158,11 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, None) => Ok(Operation::ListObjects(b)),
                 (Method::GET, Some("location")) => Ok(Operation::GetBucketLocation(b)),
                 (Method::POST, Some("delete")) => Ok(Operation::DeleteObjects(b)),
+                (Method::GET, Some("versioning")) => Ok(Operation::GetBucketVersioning(b)),
+                (Method::PUT, Some("versioning")) => Ok(Operation::PutBucketVersioning(b)),
+                (Method::GET, Some("versions")) => Ok(Operation::ListObjectVersions(b)),
+                (Method::GET, Some("acl")) => Ok(Operation::GetBucketAcl(b)),
+                (Method::PUT, Some("acl")) => Ok(Operation::PutBucketAcl(b)),
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
@@ -158,6 +177,8 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, None) => Ok(Operation::GetObject(b, k)),
                 (Method::HEAD, None) => Ok(Operation::HeadObject(b, k)),
                 (Method::DELETE, None) => Ok(Operation::DeleteObject(b, k)),
+                (Method::GET, Some("acl")) => Ok(Operation::GetObjectAcl(b, k)),
+                (Method::PUT, Some("acl")) => Ok(Operation::PutObjectAcl(b, k)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }
@@ -209,6 +230,17 @@ mod tests {
             ),
             (Method::GET, b(), "location", &none, "GetBucketLocation"),
             (Method::POST, b(), "delete", &none, "DeleteObjects"),
+            (Method::GET, b(), "versioning", &none, "GetBucketVersioning"),
+            (Method::PUT, b(), "versioning=", &none, "PutBucketVersioning"),
+            (
+                Method::GET,
+                b(),
+                "versions&prefix=&delimiter=&key-marker=&version-id-marker=&max-keys=1000&encoding-type=url",
+                &none,
+                "ListObjectVersions",
+            ),
+            (Method::GET, o(), "versionId=MTg0NDUxNTc1NjIzMTQ1MDAwODg", &none, "GetObject"),
+            (Method::DELETE, o(), "versionId=null", &none, "DeleteObject"),
             (Method::PUT, o(), "", &none, "PutObject"),
             (Method::PUT, o(), "", &copy, "CopyObject"),
             (
@@ -220,12 +252,29 @@ mod tests {
             ),
             (Method::HEAD, o(), "versionId=null", &none, "HeadObject"),
             (Method::DELETE, o(), "", &none, "DeleteObject"),
+            (Method::GET, b(), "acl", &none, "GetBucketAcl"),
+            (Method::PUT, b(), "acl", &none, "PutBucketAcl"),
+            (Method::GET, o(), "acl", &none, "GetObjectAcl"),
+            (
+                Method::PUT,
+                o(),
+                "acl&versionId=null",
+                &none,
+                "PutObjectAcl",
+            ),
+            (Method::PUT, o(), "acl", &copy, "PutObjectAcl"),
         ];
         for (m, t, qs, h, want) in cases {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
         }
         assert_eq!(
             resolve(&Method::GET, &b(), &q("cors"), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::NotImplemented
+        );
+        assert_eq!(
+            resolve(&Method::DELETE, &b(), &q("versioning"), &none)
                 .unwrap_err()
                 .code,
             ErrorCode::NotImplemented

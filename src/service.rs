@@ -1,6 +1,6 @@
 //! The request pipeline for one request:
 //! limits → Target → (reserved `/-/` endpoints) → auth::verify → route::resolve
-//! → op::dispatch → common headers; any failure is rendered by
+//! → authz::check → op::dispatch → common headers; any failure is rendered by
 //! `Error::into_response`, the only error renderer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +13,12 @@ use http::{HeaderValue, Request};
 use tower::ServiceExt;
 
 use crate::auth::{self, AuthOptions, Dialect, Family, RequestParts};
+use crate::authz;
 use crate::config;
 use crate::dialect;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
+use crate::http::payload;
 use crate::http::query::{decode_path, Query};
 use crate::http::target::{self, Target};
 use crate::op::{self, AppState, Req};
@@ -215,16 +217,8 @@ impl Service {
         .map_err(|e| fail(e.into()))?;
         let dialect = verified.dialect;
         let family = *family;
-        let identity = verified.identity;
+        let identity = verified.identity.clone();
         let who = identity.as_ref().map(|i| i.secret_id.clone());
-        let Some(identity) = identity else {
-            // Everything is private until ACLs and policies land.
-            return Err((
-                Error::with_message(ErrorCode::AccessDenied, "Anonymous access is not allowed."),
-                "-",
-                None,
-            ));
-        };
         let query = Query::from_pairs(
             query
                 .pairs()
@@ -256,22 +250,56 @@ impl Service {
         let op = route::resolve(req.method(), &target, &query, req.headers())
             .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
+        // Authorization (§1.10 step 7): scope of the key, or the ACLs for
+        // anonymous callers (`Req::identity` stays `None` for them).
+        let scope = identity
+            .as_ref()
+            .map(|i| self.state.keys.scope(&i.secret_id));
+        authz::check(
+            &self.state.store,
+            scope.as_ref(),
+            &op,
+            &query,
+            req.headers(),
+            &config.addressing.appid,
+            &config.addressing.region,
+            family,
+        )
+        .await
+        .map_err(|e| (e, name, who.clone()))?;
         let (mut parts, body) = req.into_parts();
+        // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):
+        // the body is decoded and verified while the handler streams it.
+        let body_is_empty = body.is_end_stream();
+        let checked = payload::prepare(
+            request_stream(body, config.body_idle_timeout),
+            body_is_empty,
+            &verified.payload,
+            &mut parts.headers,
+        )
+        .await
+        .map_err(|e| (e, name, who.clone()))?;
         let r = Req {
             method: parts.method,
             headers: parts.headers,
             query,
-            body: request_stream(body, config.body_idle_timeout),
-            identity: Some(identity),
+            body: checked.body,
+            identity,
             dialect,
             family,
             sendfile: parts
                 .extensions
                 .remove::<crate::http::sendfile::SendfileQueue>(),
+            checksum: checked.checksum,
         };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),
-            Err(e) => Err((e, name, who)),
+            // A body that failed its checks says why, whatever the handler made of it.
+            Err(e) => Err((
+                checked.failure.get().cloned().map_or(e, Error::from),
+                name,
+                who,
+            )),
         }
     }
 }

@@ -169,7 +169,8 @@ pub fn verify(
     // Step 3: the key (temporary keys present x-amz-security-token).
     let cred = keys.lookup(access_key).ok_or(AuthError::UnknownKey)?;
     if let Some(token) = cred.token.as_deref() {
-        let sent = header(parts, "x-amz-security-token");
+        let sent =
+            header(parts, "x-amz-security-token").or_else(|| query(parts, "x-amz-security-token"));
         if !sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(token.as_bytes()))) {
             return Err(AuthError::TokenMismatch);
         }

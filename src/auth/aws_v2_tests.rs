@@ -132,3 +132,38 @@ fn header_form_time_window_and_query_expiry() {
     );
     assert!(verify_request(&raw_plus.parts(), &keys, at, &opts).is_ok());
 }
+
+#[test]
+fn temporary_credentials_need_their_token() {
+    use crate::auth::{Credential, KeyStore, SecretKey};
+    let sts = "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/bucket/key";
+    let auth = format!("AWS AKIAIOSFODNN7EXAMPLE:{}", hmac_b64(sts));
+    let keys = KeyStore::new([Credential {
+        secret_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_key: SecretKey::new(SECRET),
+        token: Some("tok".into()),
+        expires: None,
+    }]);
+    let opts = AuthOptions::default();
+    let base = [
+        ("host", "127.0.0.1"),
+        ("date", DATE),
+        ("authorization", auth.as_str()),
+    ];
+    let req = Req::new("GET", "/bucket/key", &base);
+    assert_eq!(
+        verify_request(&req.parts(), &keys, now(), &opts).unwrap_err(),
+        AuthError::TokenMismatch
+    );
+    // The token is an x-amz-* header, so it is signed too.
+    let sts = "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\nx-amz-security-token:tok\n/bucket/key";
+    let auth = format!("AWS AKIAIOSFODNN7EXAMPLE:{}", hmac_b64(sts));
+    let with = [
+        ("host", "127.0.0.1"),
+        ("date", DATE),
+        ("authorization", auth.as_str()),
+        ("x-amz-security-token", "tok"),
+    ];
+    let req = Req::new("GET", "/bucket/key", &with);
+    assert!(verify_request(&req.parts(), &keys, now(), &opts).is_ok());
+}

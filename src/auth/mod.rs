@@ -13,13 +13,14 @@ pub mod oss_v1;
 pub mod oss_v4;
 #[cfg(test)]
 mod oss_vectors_test;
+pub mod presign;
 
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method};
 
 pub use aws_v4::{ChunkSigning, Chunked, Payload};
-pub use keys::{Credential, Identity, KeyStore, SecretKey};
+pub use keys::{Credential, Identity, KeyStore, Scope, SecretKey};
 
 /// Why a signed request was refused. `error.rs` maps each to a COS code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,8 +5,10 @@
 use http::StatusCode;
 
 use super::bucket::now_ms;
-use super::object::{copied_record, replaced_headers, write_condition};
+use super::object::{copied_record, new_version_header, replaced_headers};
+use super::versioning::write_condition_for;
 use super::{AppState, Req, Response};
+use crate::acl::{Acl, AclKind};
 use crate::auth::Family;
 use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -76,6 +78,7 @@ pub async fn copy(
     key: &ObjectKey,
     req: Req,
 ) -> Result<Response> {
+    let family = req.family;
     let h = &req.headers;
     let a = &state.config.addressing;
     let mut src = parse_copy_source(
@@ -85,9 +88,6 @@ pub async fn copy(
         req.family,
     )?;
     src.bucket = super::resolve_bucket(state, req.family, src.bucket).await?;
-    if src.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(Error::new(ErrorCode::NoSuchVersion));
-    }
     let replace = match header::get(h, header::X_COS_METADATA_DIRECTIVE) {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("copy") => false,
@@ -100,6 +100,8 @@ pub async fn copy(
         }
     };
     let storage_class = header::storage_class(h)?;
+    // The destination's ACL comes from this request, never from the source.
+    let acl = Acl::from_headers(h, AclKind::Object)?;
     let new_headers = if replace {
         Some(replaced_headers(h, key)?)
     } else {
@@ -126,32 +128,54 @@ pub async fn copy(
         }
         let mut out = copied_record(rec, now);
         out.storage_class = storage_class.clone();
+        out.acl = acl.clone();
         if let Some(headers) = &new_headers {
             out.headers = headers.clone();
         }
         Ok(out)
     };
+    let src_version = src.version_id.as_deref().filter(|v| !v.is_empty());
+    let cond = write_condition_for(state, bucket, h).await?;
     let result = state
         .store
-        .copy_object(
+        .copy_version(
             src.bucket.as_str(),
             src.key.as_str(),
+            src_version,
             bucket.as_str(),
             key.as_str(),
-            write_condition(h),
+            cond,
             build,
         )
         .await;
     let rec = match result {
         Ok(rec) => rec,
-        Err(e) if e.code == ErrorCode::NoSuchKey => {
-            return Err(Error::new(ErrorCode::NoSuchCopySource))
-        }
-        Err(e) => return Err(e),
+        Err(e) => return Err(copy_source_error(e, src_version.is_some())),
     };
-    Ok(ResponseBuilder::new(StatusCode::OK)
+    let rb = ResponseBuilder::new(StatusCode::OK)
         .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
-        .xml(xml::copy_result(&rec, req.family)))
+        .header_opt("x-cos-copy-source-version-id", src_version);
+    Ok(new_version_header(rb, &rec).xml(xml::copy_result(&rec, family)))
+}
+
+/// Source lookup failures as copy errors (spec cos.md §6A.4): a missing
+/// key or version, or a delete marker on top → 404 NoSuchCopySource; a
+/// versionId naming a delete marker → 400 InvalidRequest.
+fn copy_source_error(e: Error, version_named: bool) -> Error {
+    let marker = e
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "x-cos-delete-marker");
+    match e.code {
+        ErrorCode::NoSuchKey if marker && version_named => Error::with_message(
+            ErrorCode::InvalidRequest,
+            "The source of a copy request may not specifically refer to a delete marker by version id.",
+        ),
+        ErrorCode::NoSuchKey | ErrorCode::NoSuchVersion => {
+            Error::new(ErrorCode::NoSuchCopySource)
+        }
+        _ => e,
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! COS API operations. [`dispatch`] is one `match` with one line per
 //! operation; each file holds one resource family.
 
+mod acl;
 mod bucket;
 mod copy;
 mod delete_multiple;
@@ -8,6 +9,8 @@ mod list;
 mod list_v2;
 mod object;
 mod service;
+mod versioning;
+mod versions;
 
 use std::sync::Arc;
 
@@ -22,6 +25,8 @@ use crate::http::sendfile::SendfileQueue;
 use crate::http::target::BucketName;
 use crate::route::Operation;
 use crate::storage::{ByteStream, Store};
+
+pub use copy::{parse_copy_source, CopySource};
 
 pub type Response = http::Response<Body>;
 
@@ -48,6 +53,9 @@ pub struct Req {
     pub family: Family,
     /// Set on HTTP/1 connections over plain TCP: bodies may be sent with sendfile.
     pub sendfile: Option<SendfileQueue>,
+    /// The flexible checksum (`x-amz-checksum-*`) the body was verified
+    /// against, filled when `body` ended well (S3 dialect).
+    pub checksum: crate::http::checksum::ChecksumSlot,
 }
 
 pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Response> {
@@ -60,11 +68,18 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::ListObjectsV2(b) => list_v2::list_objects_v2(state, &b, req).await,
         Operation::GetBucketLocation(b) => bucket::location(state, &b, req).await,
         Operation::DeleteObjects(b) => delete_multiple::delete_objects(state, &b, req).await,
+        Operation::GetBucketVersioning(b) => versioning::get(state, &b).await,
+        Operation::PutBucketVersioning(b) => versioning::put(state, &b, req).await,
+        Operation::ListObjectVersions(b) => versions::list(state, &b, req).await,
         Operation::PutObject(b, k) => object::put(state, &b, &k, req).await,
         Operation::CopyObject(b, k) => copy::copy(state, &b, &k, req).await,
         Operation::GetObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::HeadObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::DeleteObject(b, k) => object::delete(state, &b, &k, req).await,
+        Operation::GetBucketAcl(b) => acl::get_bucket_acl(state, &b).await,
+        Operation::PutBucketAcl(b) => acl::put_bucket_acl(state, &b, req).await,
+        Operation::GetObjectAcl(b, k) => acl::get_object_acl(state, &b, &k, req).await,
+        Operation::PutObjectAcl(b, k) => acl::put_object_acl(state, &b, &k, req).await,
     }
 }
 

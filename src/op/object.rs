@@ -4,7 +4,9 @@
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
+use super::versioning::version_param;
 use super::{AppState, Req, Response};
+use crate::acl::{Acl, AclKind};
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -14,7 +16,7 @@ use crate::http::query::Query;
 use crate::http::sendfile;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::render::headers::{self as render, ResponseBuilder};
-use crate::storage::{ObjectRecord, PutOptions, WriteCondition};
+use crate::storage::{ObjectRecord, PutOptions, WriteCondition, NULL_VERSION};
 
 /// Bodies at least this large go out with sendfile when they can; smaller
 /// ones are one positioned read, cheaper than a second system call.
@@ -73,25 +75,48 @@ pub async fn put(
         content_md5,
         content_length,
         max_size: max,
-        condition: write_condition(h),
+        condition: super::versioning::write_condition_for(state, bucket, h).await?,
+        checksum: req.checksum.clone(),
+        acl: Acl::from_headers(h, AclKind::Object)?,
     };
     // Step 3: stream, hash, commit atomically.
     let rec = state
         .store
         .put_object(bucket.as_str(), key.as_str(), req.body, opts)
         .await?;
-    Ok(
-        render::validators(ResponseBuilder::new(StatusCode::OK), &rec)
-            .content_length(0)
-            .empty(),
-    )
+    // S3 clients check the verified checksum echoed back (boto3 does).
+    let rb = checksum_headers(
+        render::validators(ResponseBuilder::new(StatusCode::OK), &rec),
+        rec.checksum.as_ref(),
+    );
+    Ok(new_version_header(rb, &rec).content_length(0).empty())
 }
 
-/// `versionId` on an unversioned object: only `null` names the current one.
-fn check_version(q: &Query) -> Result<()> {
-    match q.get("versionId") {
-        None | Some("") | Some("null") => Ok(()),
-        Some(_) => Err(Error::new(ErrorCode::NoSuchVersion)),
+/// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored
+/// flexible checksum (PUT responses, full GET/HEAD with checksum mode).
+pub fn checksum_headers(
+    mut rb: ResponseBuilder,
+    checksum: Option<&crate::http::checksum::Checksum>,
+) -> ResponseBuilder {
+    if let Some(c) = checksum {
+        if let Ok(v) = HeaderValue::from_str(&c.value) {
+            rb.headers_mut().insert(c.algorithm.header_name(), v);
+            rb.headers_mut().insert(
+                "x-amz-checksum-type",
+                HeaderValue::from_static("FULL_OBJECT"),
+            );
+        }
+    }
+    rb
+}
+
+/// `x-cos-version-id` of a write: the new version's id when the bucket has
+/// versioning enabled; none when suspended (`null`, spec cos.md §6A.2) or
+/// never versioned.
+pub fn new_version_header(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
+    match rec.version_id.as_deref() {
+        Some(id) if id != NULL_VERSION => rb.header("x-cos-version-id", id),
+        _ => rb,
     }
 }
 
@@ -104,21 +129,22 @@ pub async fn get(
     key: &ObjectKey,
     req: Req,
 ) -> Result<Response> {
-    check_version(&req.query)?;
     let is_head = req.method == Method::HEAD;
-    // Step 1: lookup (HEAD needs no blob handles).
+    // Step 1: lookup of the latest or the named version (HEAD needs no blob
+    // handles); a delete marker answers 404 with its headers.
+    let version = version_param(&req.query);
     let (rec, reader) = if is_head {
         (
             state
                 .store
-                .head_object(bucket.as_str(), key.as_str())
+                .head_version(bucket.as_str(), key.as_str(), version)
                 .await?,
             None,
         )
     } else {
         let reader = state
             .store
-            .open_object(bucket.as_str(), key.as_str())
+            .open_version(bucket.as_str(), key.as_str(), version)
             .await?;
         (reader.record.clone(), Some(reader))
     };
@@ -170,9 +196,14 @@ pub async fn get(
     let mut rb = render::object(ResponseBuilder::new(status), &rec);
     if let Some(r) = &range {
         rb = rb.header("content-range", content_range(r, size));
+    } else if header::get(&req.headers, "x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+    {
+        // The full-object checksum describes only the whole body: never on a range.
+        rb = checksum_headers(rb, rec.checksum.as_ref());
     }
-    // Step 6: response-* overrides (signed requests only; anonymous ones
-    // never get here in this version).
+    // Step 6: response-* overrides (signed requests only: `authz` refuses
+    // anonymous ones).
     rb = apply_overrides(rb, &req.query);
     let len = body_range.end - body_range.start;
     let rb = rb.content_length(len);
@@ -216,12 +247,34 @@ pub async fn delete(
     key: &ObjectKey,
     req: Req,
 ) -> Result<Response> {
-    check_version(&req.query)?;
-    state
+    // Versioned buckets (spec cos.md §6): no versionId writes a delete
+    // marker; a versionId removes that version for good.
+    let version = version_param(&req.query);
+    let done = state
         .store
-        .delete_object(bucket.as_str(), key.as_str())
+        .delete_version(bucket.as_str(), key.as_str(), version)
         .await?;
-    Ok(ResponseBuilder::new(StatusCode::NO_CONTENT).empty())
+    let rb = ResponseBuilder::new(StatusCode::NO_CONTENT);
+    let rb = match (&done.marker, &done.removed, version) {
+        (Some(marker), _, _) => deleted_headers(rb, marker),
+        (None, Some(removed), Some(_)) => deleted_headers(rb, removed),
+        // Nothing removed: fine for a key (or `null`) that is absent,
+        // NoSuchVersion for any other id.
+        (None, None, Some(v)) if v != NULL_VERSION => {
+            return Err(Error::new(ErrorCode::NoSuchVersion))
+        }
+        _ => rb,
+    };
+    Ok(rb.empty())
+}
+
+/// The headers of a DELETE that wrote or removed `rec`: its version id
+/// (none for a plain record) and `x-cos-delete-marker: true` for a marker.
+fn deleted_headers(mut rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
+    if rec.delete_marker {
+        rb = rb.header("x-cos-delete-marker", "true");
+    }
+    rb.header_opt("x-cos-version-id", rec.version_id.as_deref())
 }
 
 /// For copy: the headers a `Replaced` directive takes from the request.

@@ -56,6 +56,12 @@ impl Xml {
         self.0.push_str(&quick_xml::escape::partial_escape(text));
         self.close(tag)
     }
+    /// Appends markup as is: only for fixed text the helpers cannot write
+    /// (an element with attributes).
+    pub fn raw(&mut self, markup: &str) -> &mut Self {
+        self.0.push_str(markup);
+        self
+    }
     pub fn finish(mut self, root: &str) -> String {
         self.close(root);
         self.0
@@ -415,6 +421,9 @@ pub fn copy_result(rec: &ObjectRecord, family: Family) -> String {
             x.elem("ETag", &format!("\"{}\"", rec.etag))
                 .elem("LastModified", &iso8601(rec.last_modified()))
                 .elem("CRC64", &rec.crc64.to_string());
+            if let Some(v) = rec.version_id.as_deref().filter(|v| *v != "null") {
+                x.elem("VersionId", v);
+            }
         }
         Family::S3 | Family::Oss => {
             x.elem("LastModified", &iso8601(rec.last_modified()))
@@ -428,9 +437,16 @@ pub fn copy_result(rec: &ObjectRecord, family: Family) -> String {
 pub enum DeleteOutcome {
     Deleted {
         key: String,
+        /// The version named in the request, echoed.
+        version_id: Option<String>,
+        /// A delete marker was written, or the version removed was one.
+        delete_marker: bool,
+        /// That marker's id.
+        delete_marker_version_id: Option<String>,
     },
     Error {
         key: String,
+        version_id: Option<String>,
         code: &'static str,
         message: String,
     },
@@ -440,16 +456,36 @@ pub fn delete_result(outcomes: &[DeleteOutcome], quiet: bool, family: Family) ->
     let mut x = Xml::for_family("DeleteResult", family);
     for o in outcomes {
         match o {
-            DeleteOutcome::Deleted { key } if !quiet => {
-                x.open("Deleted").elem("Key", key).close("Deleted");
+            DeleteOutcome::Deleted {
+                key,
+                version_id,
+                delete_marker,
+                delete_marker_version_id,
+            } if !quiet => {
+                x.open("Deleted").elem("Key", key);
+                if let Some(v) = version_id {
+                    x.elem("VersionId", v);
+                }
+                if *delete_marker {
+                    x.elem("DeleteMarker", "true");
+                }
+                if let Some(v) = delete_marker_version_id {
+                    x.elem("DeleteMarkerVersionId", v);
+                }
+                x.close("Deleted");
             }
             DeleteOutcome::Deleted { .. } => {}
-            DeleteOutcome::Error { key, code, message } => {
-                x.open("Error")
-                    .elem("Key", key)
-                    .elem("Code", code)
-                    .elem("Message", message)
-                    .close("Error");
+            DeleteOutcome::Error {
+                key,
+                version_id,
+                code,
+                message,
+            } => {
+                x.open("Error").elem("Key", key);
+                if let Some(v) = version_id {
+                    x.elem("VersionId", v);
+                }
+                x.elem("Code", code).elem("Message", message).close("Error");
             }
         }
     }
@@ -555,6 +591,28 @@ mod tests {
             list_objects_v2(&p, &owner, &[], &cps, Some("tok")),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name><Prefix>a%20b/</Prefix><StartAfter>a%20b/0</StartAfter><NextContinuationToken>tok</NextContinuationToken><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><Delimiter>/</Delimiter><IsTruncated>true</IsTruncated><EncodingType>url</EncodingType><CommonPrefixes><Prefix>a%20b/c/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>a%20b/d/</Prefix></CommonPrefixes></ListBucketResult>"
         );
+    }
+
+    #[test]
+    fn list_buckets_per_family() {
+        let owner = Owner {
+            id: "o",
+            display_name: "d",
+        };
+        let b = BucketRecord {
+            name: "photos".into(),
+            region: "eu-central-1".into(),
+            created_ms: 0,
+            versioning: Default::default(),
+            acl: None,
+        };
+        assert_eq!(
+            list_buckets(&owner, std::slice::from_ref(&b), Family::S3),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>o</ID><DisplayName>d</DisplayName></Owner><Buckets><Bucket><Name>photos</Name><CreationDate>1970-01-01T00:00:00.000Z</CreationDate><BucketRegion>eu-central-1</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>"
+        );
+        assert!(list_buckets(&owner, &[b], Family::Cos).contains(
+            "<Bucket><Name>photos</Name><Location>eu-central-1</Location><CreationDate>1970-01-01T00:00:00.000Z</CreationDate><BucketType>cos</BucketType></Bucket>"
+        ));
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub struct PutOptions {
     /// that `PutOptions::default()` does not refuse every non-empty body).
     pub max_size: u64,
     pub condition: WriteCondition,
+    /// Filled by the body pipeline with the verified flexible checksum; read
+    /// when the record is built, after the body ended.
+    pub checksum: crate::http::checksum::ChecksumSlot,
+    /// From `x-cos-acl` / `x-cos-grant-*`; `None` stores no ACL (`default`).
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// GET Bucket (list v1) input.
@@ -205,6 +210,50 @@ impl Store {
         self.meta.delete_bucket(name).await
     }
 
+    /// Sets a bucket's ACL. # Behavior: `NoSuchBucket`.
+    pub async fn set_bucket_acl(
+        &self,
+        name: &str,
+        acl: crate::acl::Acl,
+    ) -> Result<BucketRecord, StorageError> {
+        self.meta
+            .update_bucket(name, Box::new(move |rec| rec.acl = Some(acl)))
+            .await
+    }
+
+    /// Sets the ACL of `key`'s current record (or of the version named);
+    /// bytes, headers and time stay, and no new version is written.
+    /// # Behavior
+    /// - `NoSuchBucket` / `NoSuchKey` / `NoSuchVersion` / `DeleteMarker`.
+    /// - A metadata-only update of exactly the record read
+    ///   (`MetaStore::update_object_meta`): a racing overwrite makes it retry
+    ///   on the new record, a racing delete makes it `NoSuchKey`.
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        acl: crate::acl::Acl,
+    ) -> Result<ObjectRecord, StorageError> {
+        for _ in 0..RACE_RETRIES {
+            let current = self.head_version(bucket, key, version_id).await?;
+            let rec = ObjectRecord {
+                acl: Some(acl.clone()),
+                ..current.clone()
+            };
+            match self
+                .meta
+                .update_object_meta(bucket, key, &current, rec.clone())
+                .await
+            {
+                Ok(()) => return Ok(rec),
+                Err(StorageError::PreconditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StorageError::Conflict)
+    }
+
     /// Streams `body` into a new blob (hashing MD5 + CRC-64/XZ while
     /// streaming, never buffering the whole body), verifies `content_md5`
     /// (`BadDigest`) / `content_length` (`IncompleteBody`; bytes beyond it are
@@ -317,7 +366,7 @@ impl Store {
             self.free(&fresh).await;
             return Err(StorageError::BadDigest);
         }
-        let rec = ObjectRecord {
+        let mut rec = ObjectRecord {
             size: info.len,
             etag: md5_hex(&info.md5),
             crc64: info.crc64,
@@ -336,6 +385,10 @@ impl Store {
                     len: info.len,
                 })
                 .collect(),
+            checksum: opts.checksum.get(),
+            version_id: None,
+            delete_marker: false,
+            acl: opts.acl,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self
@@ -343,8 +396,9 @@ impl Store {
             .put_object(bucket, key, rec.clone(), &fresh, opts.condition)
             .await
         {
-            Ok(freed) => {
-                self.free(&freed).await;
+            Ok(committed) => {
+                self.free(&committed.freed).await;
+                rec.version_id = committed.version_id;
                 Ok(rec)
             }
             Err(e) => {
@@ -364,14 +418,63 @@ impl Store {
         }
     }
 
-    /// The current record of `key`.
+    /// The current record of `key`: one index lookup when it exists.
     /// # Behavior
-    /// - `NoSuchBucket` / `NoSuchKey`.
+    /// - `NoSuchBucket` / `NoSuchKey`; `DeleteMarker` when the latest
+    ///   version is a delete marker.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, StorageError> {
-        self.meta
-            .object(bucket, key)
-            .await?
-            .ok_or(StorageError::NoSuchKey)
+        match self.meta.object(bucket, key).await? {
+            Some(rec) => Ok(rec),
+            None => Err(self.why_missing(bucket, key).await),
+        }
+    }
+
+    /// Why `key` has no current record: a delete marker on top, or nothing.
+    async fn why_missing(&self, bucket: &str, key: &str) -> StorageError {
+        match self.meta.object_version(bucket, key, None).await {
+            Ok(Some(marker)) if marker.delete_marker => StorageError::DeleteMarker {
+                version_id: marker.version_id.unwrap_or_default(),
+            },
+            Ok(_) => StorageError::NoSuchKey,
+            Err(e) => e,
+        }
+    }
+
+    /// The record of one version of `key` (`None`: the current one, as
+    /// [`Store::head_object`]).
+    /// # Behavior
+    /// - `NoSuchBucket`; `DeleteMarker` when the version named (or the
+    ///   latest) is a delete marker.
+    /// - A version that does not exist: `NoSuchVersion`, except `null`,
+    ///   which is the plain object of never-versioned buckets: `NoSuchKey`.
+    pub async fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectRecord, StorageError> {
+        let Some(id) = version_id else {
+            return self.head_object(bucket, key).await;
+        };
+        match self.meta.object_version(bucket, key, Some(id)).await? {
+            Some(rec) if rec.delete_marker => Err(StorageError::DeleteMarker {
+                version_id: rec.version_id.unwrap_or_default(),
+            }),
+            Some(rec) => Ok(rec),
+            None if id == NULL_VERSION => Err(StorageError::NoSuchKey),
+            None => Err(StorageError::NoSuchVersion),
+        }
+    }
+
+    /// Sets the bucket's versioning state.
+    /// # Behavior
+    /// - `NoSuchBucket`.
+    pub async fn set_versioning(
+        &self,
+        bucket: &str,
+        state: Versioning,
+    ) -> Result<(), StorageError> {
+        self.meta.set_versioning(bucket, state).await
     }
 
     /// Looks the record up and opens all its blobs.
@@ -381,9 +484,19 @@ impl Store {
     ///   overwrite freed it), looks up again, a bounded number of times; a blob
     ///   still missing after that is reported as `Corrupt`.
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StorageError> {
+        self.open_version(bucket, key, None).await
+    }
+
+    /// [`Store::open_object`] for one version (errors as [`Store::head_version`]).
+    pub async fn open_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectReader, StorageError> {
         let mut missing = None;
         'lookup: for _ in 0..RACE_RETRIES {
-            let record = self.head_object(bucket, key).await?;
+            let record = self.head_version(bucket, key, version_id).await?;
             let mut blobs: Vec<Arc<dyn BlobReader>> = Vec::with_capacity(record.segments.len());
             let mut opened: HashMap<&BlobId, usize> = HashMap::new();
             for seg in &record.segments {
@@ -411,7 +524,8 @@ impl Store {
         )))
     }
 
-    /// Removes `key`.
+    /// Removes `key` ([`Store::delete_version`] without a version; on a
+    /// versioned bucket that writes a delete marker and returns `None`).
     /// # Behavior
     /// - `NoSuchBucket`; `Ok(None)` when the key was absent.
     /// - Deletes the blobs no other record references after the commit.
@@ -420,13 +534,24 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<Option<ObjectRecord>, StorageError> {
-        match self.meta.delete_object(bucket, key).await? {
-            Some((rec, freed)) => {
-                self.free(&freed).await;
-                Ok(Some(rec))
-            }
-            None => Ok(None),
-        }
+        Ok(self.delete_version(bucket, key, None).await?.removed)
+    }
+
+    /// Deletes `key` or one version of it (see `MetaStore::delete_object`:
+    /// on a versioned bucket, no version named writes a delete marker).
+    /// # Behavior
+    /// - `NoSuchBucket`; an unknown version changes nothing (`removed` and
+    ///   `marker` are `None`).
+    /// - Deletes the blobs no other record references after the commit.
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Deletion, StorageError> {
+        let mut done = self.meta.delete_object(bucket, key, version_id).await?;
+        self.free(&std::mem::take(&mut done.freed)).await;
+        Ok(done)
     }
 
     /// Copies without moving bytes: `build(&src)` makes the destination record
@@ -447,16 +572,36 @@ impl Store {
         cond: WriteCondition,
         build: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
     ) -> Result<ObjectRecord, E> {
+        self.copy_version(src_bucket, src_key, None, dst_bucket, dst_key, cond, build)
+            .await
+    }
+
+    /// [`Store::copy_object`] from one version of the source (errors as
+    /// [`Store::head_version`]). `build` sees the source record, its
+    /// `version_id` included; the returned record carries the destination's.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_version<E: From<StorageError> + Send>(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        src_version: Option<&str>,
+        dst_bucket: &str,
+        dst_key: &str,
+        cond: WriteCondition,
+        build: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
+    ) -> Result<ObjectRecord, E> {
         for _ in 0..RACE_RETRIES {
-            let src = self.head_object(src_bucket, src_key).await?;
-            let dst = build(&src)?;
+            let src = self.head_version(src_bucket, src_key, src_version).await?;
+            let mut dst = build(&src)?;
             match self
                 .meta
                 .put_object(dst_bucket, dst_key, dst.clone(), &[], cond.clone())
                 .await
             {
-                Ok(freed) => {
-                    self.free(&freed).await;
+                Ok(committed) => {
+                    self.free(&committed.freed).await;
+                    dst.version_id = committed.version_id;
+                    dst.delete_marker = false;
                     return Ok(dst);
                 }
                 Err(StorageError::Conflict) => continue,
@@ -571,7 +716,7 @@ impl Store {
 /// past a common prefix): `prefix` followed by the greatest code point. Only
 /// keys continuing with U+10FFFF and more sort after it; `list_objects`
 /// skips those one by one.
-fn past_prefix(prefix: &str) -> String {
+pub(super) fn past_prefix(prefix: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + 4);
     s.push_str(prefix);
     s.push(char::MAX);

@@ -1,4 +1,5 @@
 //! The one integration-test binary (STYLE habit 11).
+mod acl;
 mod backend_conformance;
 mod common;
 mod crash;
@@ -7,6 +8,9 @@ mod errors;
 mod hostile;
 mod objects;
 mod oss;
+mod presign;
 mod readme;
+mod s3_auth;
 mod s3_rust_sdk;
+mod versions;
 mod wire;
