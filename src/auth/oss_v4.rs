@@ -18,7 +18,9 @@
 //! * a request time outside ±leeway (header form) is `TooSkewed`, a URL
 //!   whose `x-oss-date` lies beyond the leeway in the future `NotYetValid`
 //!   (both 403 RequestTimeTooSkewed);
-//! * a name in `AdditionalHeaders` that the request lacks is `Malformed`.
+//! * a name in `AdditionalHeaders` that the request lacks is `Malformed`;
+//! * an `x-oss-content-sha256` other than `UNSIGNED-PAYLOAD` is
+//!   `InvalidArgument` (400, as for a bad AWS payload hash).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -124,7 +126,7 @@ impl<'a> OssV4Auth<'a> {
         // Payload: only UNSIGNED-PAYLOAD exists in OSS V4 (EC 0002-00000214).
         if let Some(payload) = header_str(parts.headers, "x-oss-content-sha256") {
             if payload != UNSIGNED_PAYLOAD {
-                return Err(AuthError::Malformed(format!(
+                return Err(AuthError::InvalidArgument(format!(
                     "x-oss-content-sha256 must be {UNSIGNED_PAYLOAD}"
                 )));
             }
