@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::versioning::version_param;
 use super::{AppState, Req, Response};
+use crate::acl::{Acl, AclKind};
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -76,6 +77,7 @@ pub async fn put(
         max_size: max,
         condition: super::versioning::write_condition_for(state, bucket, h).await?,
         checksum: req.checksum.clone(),
+        acl: Acl::from_headers(h, AclKind::Object)?,
     };
     // Step 3: stream, hash, commit atomically.
     let rec = state
@@ -200,8 +202,8 @@ pub async fn get(
         // The full-object checksum describes only the whole body: never on a range.
         rb = checksum_headers(rb, rec.checksum.as_ref());
     }
-    // Step 6: response-* overrides (signed requests only; anonymous ones
-    // never get here in this version).
+    // Step 6: response-* overrides (signed requests only: `authz` refuses
+    // anonymous ones).
     rb = apply_overrides(rb, &req.query);
     let len = body_range.end - body_range.start;
     let rb = rb.content_length(len);
