@@ -114,6 +114,7 @@ fn denied() -> Error {
 /// - Keys: pure scope check; a copy also needs READ on the source bucket.
 /// - Anonymous: a missing bucket is `NoSuchBucket` (as COS answers); the ACLs
 ///   are read from the store (object ACL only for object reads and ACL calls).
+#[allow(clippy::too_many_arguments)]
 pub async fn check(
     store: &Store,
     scope: Option<&Scope>,
