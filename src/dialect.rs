@@ -18,7 +18,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::auth::{Dialect, Family};
 use crate::error::{Error, ErrorCode};
 use crate::http::query::Query;
-use crate::http::target::host_without_port;
+use crate::http::target::{has_appid_suffix, host_without_port};
 
 /// The family a request speaks. A signature says it; an anonymous request
 /// has no signal but its Host: S3 endpoints (`s3.amazonaws.com`,
@@ -34,11 +34,21 @@ pub fn family_of(dialect: Dialect, host: &str) -> Family {
 /// The family an anonymous request's Host suggests (see [`family_of`]).
 pub fn family_of_host(host: &str) -> Family {
     let host = host_without_port(host);
-    let labels = || host.split('.');
-    if host.ends_with(".aliyuncs.com") || labels().any(|l| l.starts_with("oss-")) {
+    let labels: Vec<&str> = host.split('.').collect();
+    // An endpoint label (`s3`, `s3-<region>`, `oss-<region>`) comes after the
+    // bucket label, or first on a service host; a first label that is a COS
+    // bucket name (`s3-logs-1250000000`) is never one.
+    let endpoint = |i: usize, l: &str| i > 0 || (labels.len() > 1 && !has_appid_suffix(l));
+    let any = |f: &dyn Fn(&str) -> bool| {
+        labels
+            .iter()
+            .enumerate()
+            .any(|(i, l)| f(l) && endpoint(i, l))
+    };
+    if host.ends_with(".aliyuncs.com") || any(&|l| l.starts_with("oss-") && l.len() > 4) {
         Family::Oss
     } else if host.ends_with("amazonaws.com")
-        || labels().any(|l| l == "s3" || (l.starts_with("s3-") && l.len() > 3))
+        || any(&|l| l == "s3" || (l.starts_with("s3-") && l.len() > 3))
     {
         Family::S3
     } else {
@@ -198,6 +208,14 @@ fn s3_value_to_cos(cos_suffix: &str, v: &HeaderValue) -> HeaderValue {
         }
         ("metadata-directive" | "tagging-directive", b) if b.eq_ignore_ascii_case(b"COPY") => {
             HeaderValue::from_static("Copy")
+        }
+        // S3-only canned ACLs: with one account, the bucket owner owning the
+        // object is COS's `private`.
+        ("acl", b)
+            if b.eq_ignore_ascii_case(b"bucket-owner-full-control")
+                || b.eq_ignore_ascii_case(b"bucket-owner-read") =>
+        {
+            HeaderValue::from_static("private")
         }
         // S3 sends `bucket/key`; COS's parser reads a leading `/` as path style.
         ("copy-source", b) if !b.starts_with(b"/") => {
@@ -434,6 +452,17 @@ mod tests {
             ("127.0.0.1:9000", Family::Cos),
             ("localhost", Family::Cos),
             ("s3data-1250000000.cos.local", Family::Cos),
+            // COS buckets whose names look like endpoint labels.
+            (
+                "s3-logs-1250000000.cos.ap-guangzhou.myqcloud.com",
+                Family::Cos,
+            ),
+            (
+                "oss-backup-1250000000.cos.ap-guangzhou.myqcloud.com",
+                Family::Cos,
+            ),
+            ("s3-logs.s3.amazonaws.com", Family::S3),
+            ("oss-cn-hangzhou.localhost", Family::Oss),
         ] {
             assert_eq!(family_of(Dialect::Anonymous, host), want, "{host}");
         }
@@ -496,13 +525,15 @@ mod tests {
         let mut h = map(&[
             ("x-amz-copy-source", "/b/k"),
             ("x-amz-metadata-directive", "COPY"),
+            ("x-amz-acl", "bucket-owner-full-control"),
         ]);
         translate_request(Family::S3, &mut h);
         assert_eq!(
             pairs(&h),
             owned(&[
                 ("x-cos-copy-source", "/b/k"),
-                ("x-cos-metadata-directive", "Copy")
+                ("x-cos-metadata-directive", "Copy"),
+                ("x-cos-acl", "private"),
             ])
         );
     }

@@ -116,7 +116,8 @@ impl fmt::Display for BucketName {
     }
 }
 
-fn has_appid_suffix(name: &str) -> bool {
+/// `<name>-<digits>`: a COS bucket name with its APPID.
+pub fn has_appid_suffix(name: &str) -> bool {
     match name.rsplit_once('-') {
         Some((head, digits)) => {
             !head.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
@@ -292,7 +293,8 @@ fn classify_s3_host(labels: &[&str], a: &Addressing) -> Option<HostKind> {
         let domain_of = |r: &[&str]| r.join(".");
         let known = |d: &str| d == "amazonaws.com" || a.base_domains.iter().any(|b| b == d);
         // s3.<d> | s3-<region>.<d> | s3.<region>.<d>
-        known(&domain_of(rest)) || (rest.len() > 1 && known(&domain_of(&rest[1..])))
+        known(&domain_of(rest))
+            || (*first == "s3" && rest.len() > 1 && known(&domain_of(&rest[1..])))
     };
     if is_s3_endpoint(labels) {
         return Some(HostKind::Service);
@@ -505,6 +507,13 @@ mod tests {
                 exact("mybucket", "k"),
             ),
             ("mybucket.localhost:9000", "/k", exact("mybucket", "k")),
+            // A bucket named like a legacy `s3-<region>` endpoint label.
+            ("s3-photos.s3.amazonaws.com", "/k", exact("s3-photos", "k")),
+            (
+                "s3-photos.s3.us-east-1.amazonaws.com",
+                "/k",
+                exact("s3-photos", "k"),
+            ),
             ("127.0.0.1:9000", "/mybucket/k", exact("mybucket", "k")),
             (
                 "127.0.0.1:9000",

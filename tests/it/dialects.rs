@@ -90,17 +90,15 @@ async fn anonymous_oss_hosts_get_oss_errors() {
     let r = app
         .send(
             R::get("k")
-                .host("plain.oss-cn-hangzhou.aliyuncs.com")
+                .host("oss-cn-hangzhou.aliyuncs.com")
+                .raw_path("/plain/k")
                 .anonymous(),
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.text());
     let t = r.text();
     assert_eq!(element(&t, "Code"), vec!["AccessDenied"]);
-    assert_eq!(
-        element(&t, "HostId"),
-        vec!["plain.oss-cn-hangzhou.aliyuncs.com"]
-    );
+    assert_eq!(element(&t, "HostId"), vec!["oss-cn-hangzhou.aliyuncs.com"]);
     assert!(element(&t, "Resource").is_empty(), "{t}");
     assert_eq!(
         element(&t, "RequestId"),

@@ -319,3 +319,23 @@ def test_multipart_is_not_implemented_yet(s3, s3_bucket):
     assert resp["Error"]["Code"] == "NotImplemented"
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert_s3_headers(resp["ResponseMetadata"])
+
+
+def test_public_read_acl_and_anonymous_family(server, s3, s3_bucket):
+    """x-amz-acl reaches the ACL layer; an anonymous request answers in the family
+    its Host names (an S3 host → S3 headers and error XML)."""
+    s3.put_object(Bucket=s3_bucket, Key="public.txt", Body=b"for everyone", ACL="public-read")
+    s3.put_object(Bucket=s3_bucket, Key="private.txt", Body=b"owner only",
+                  ACL="bucket-owner-full-control")
+    proxies = {"http": server.url}
+    r = requests.get(f"http://{s3_bucket}.s3.amazonaws.com/public.txt", proxies=proxies,
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.content == b"for everyone"
+    assert r.headers["Server"] == "AmazonS3"
+    assert r.headers["x-amz-request-id"]
+    r = requests.get(f"http://{s3_bucket}.s3.amazonaws.com/private.txt", proxies=proxies,
+                     timeout=30)
+    assert r.status_code == 403
+    assert "<Code>AccessDenied</Code>" in r.text and "<HostId>" in r.text
+    assert "x-cos-request-id" not in r.headers

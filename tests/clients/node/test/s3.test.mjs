@@ -3,6 +3,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   S3Client, CreateBucketCommand, HeadBucketCommand, ListBucketsCommand, DeleteBucketCommand,
   PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, CopyObjectCommand,
@@ -130,4 +133,22 @@ test('what S3 writes, COS reads: x-amz-meta-* is x-cos-meta-*', async () => {
   const got = await cos.getObject({ Bucket: `${Bucket}-${APPID}`, Region: REGION, Key: 'shared.txt' });
   assert.equal(got.headers['x-cos-meta-foo'], 'bar');
   assert.equal(got.Body.toString(), 'shared');
+});
+
+test('stream body: aws-chunked with a CRC32 trailer over plain HTTP', async () => {
+  // JS v3 sends stream bodies as STREAMING-UNSIGNED-PAYLOAD-TRAILER even on HTTP (s3.md §2).
+  const data = crypto.randomBytes(300_000);
+  const file = path.join(os.tmpdir(), `localcos-js-stream-${process.pid}.bin`);
+  fs.writeFileSync(file, data);
+  try {
+    const put = await s3.send(new PutObjectCommand({
+      Bucket, Key: 'stream.bin', Body: fs.createReadStream(file), ContentLength: data.length,
+    }));
+    assert.equal(put.ETag, `"${crypto.createHash('md5').update(data).digest('hex')}"`);
+  } finally {
+    fs.unlinkSync(file);
+  }
+  const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'stream.bin' }));
+  assert.equal(got.ContentLength, data.length);
+  assert.ok(Buffer.from(await got.Body.transformToByteArray()).equals(data));
 });
