@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// Log one line per request (target `localcos::access`, level info).
     #[arg(long, env = "LOCALCOS_ACCESS_LOG")]
     pub access_log: bool,
+    /// Active SSE-COS master key (base64 of 32 bytes); default: generated
+    /// into <data-dir>/sse-master.key.
+    #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
+    pub sse_master_key: Option<String>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -101,6 +105,7 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub limits: RawLimits,
     pub log: RawLog,
+    pub sse: crate::storage::sse::keys::RawSse,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +178,8 @@ pub struct Config {
     pub log_json: bool,
     /// One `localcos::access` line per request.
     pub access_log: bool,
+    /// Server-side encryption keys (master keys, KMS keys).
+    pub sse: crate::storage::sse::SseSettings,
 }
 
 /// A configuration error, printed as is at start-up.
@@ -358,6 +365,9 @@ impl Config {
         if log_format != "text" && log_format != "json" {
             return err(format!("log format `{log_format}` must be text or json"));
         }
+        let sse =
+            crate::storage::sse::SseSettings::from_raw(args.sse_master_key.as_deref(), &raw.sse)
+                .map_err(ConfigError)?;
         Ok(Config {
             listen,
             storage,
@@ -385,6 +395,7 @@ impl Config {
                 .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
             access_log: args.access_log || log.access.unwrap_or(false),
+            sse,
         })
     }
 

@@ -7,6 +7,7 @@ mod delete_multiple;
 mod list;
 mod object;
 mod service;
+mod sse;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use super::{AppState, Req, Response};
+use super::{sse, AppState, Req, Response};
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -74,17 +74,15 @@ pub async fn put(
         content_length,
         max_size: max,
         condition: write_condition(h),
+        sse: sse::sealing(state, h)?,
     };
     // Step 3: stream, hash, commit atomically.
     let rec = state
         .store
         .put_object(bucket.as_str(), key.as_str(), req.body, opts)
         .await?;
-    Ok(
-        render::validators(ResponseBuilder::new(StatusCode::OK), &rec)
-            .content_length(0)
-            .empty(),
-    )
+    let rb = render::validators(ResponseBuilder::new(StatusCode::OK), &rec);
+    Ok(render::sse(rb, &rec).content_length(0).empty())
 }
 
 /// `versionId` on an unversioned object: only `null` names the current one.
@@ -121,6 +119,16 @@ pub async fn get(
             .open_object(bucket.as_str(), key.as_str())
             .await?;
         (reader.record.clone(), Some(reader))
+    };
+
+    // Step 3: SSE-C headers; an encrypted object's data key must be at hand.
+    let customer_key = sse::read_access(&req.headers, sse::CUSTOMER, &rec)?;
+    let reader = match reader {
+        Some(mut r) => {
+            sse::unlock(&mut r, customer_key.as_ref())?;
+            Some(r)
+        }
+        None => None,
     };
 
     // Step 4: conditionals, RFC 9110 order.
@@ -186,7 +194,11 @@ pub async fn get(
             .map(|r| sendfile::body(queue.clone(), r)),
         _ => None,
     };
-    let stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
+    let encrypted = rec.sse.is_some();
+    let mut stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
+    if encrypted {
+        stream = sse::check_first_piece(stream).await?;
+    }
     Ok(rb.body(Body::Stream { stream, len }))
 }
 
