@@ -6,4 +6,5 @@ mod errors;
 mod hostile;
 mod objects;
 mod readme;
+mod sse;
 mod wire;
