@@ -90,7 +90,10 @@ async fn fs_app(dir: &Path) -> App {
 fn ssec(r: R, key: &str) -> R {
     r.h("x-cos-server-side-encryption-customer-algorithm", "AES256")
         .h("x-cos-server-side-encryption-customer-key", key)
-        .h("x-cos-server-side-encryption-customer-key-MD5", &key_md5(key))
+        .h(
+            "x-cos-server-side-encryption-customer-key-MD5",
+            &key_md5(key),
+        )
 }
 
 fn copy_ssec(r: R, key: &str) -> R {
@@ -327,7 +330,10 @@ async fn sse_c_keys_on_every_read() {
         get.header("x-cos-server-side-encryption-customer-key-md5"),
         Some(C_MD5)
     );
-    assert_eq!(get.header("x-cos-server-side-encryption-customer-key"), None);
+    assert_eq!(
+        get.header("x-cos-server-side-encryption-customer-key"),
+        None
+    );
     let ranged = app
         .send(ssec(R::get("c.bin").h("range", "bytes=65530-65545"), C_KEY))
         .await;
@@ -399,11 +405,15 @@ async fn sse_c_keys_on_every_read() {
     got.assert_error(400, "SSEHeaderNotAllowed");
     // SSE-C cannot be combined with x-cos-server-side-encryption.
     let both = app
-        .send(ssec(R::put("both", b"x".to_vec()), C_KEY).h("x-cos-server-side-encryption", "AES256"))
+        .send(
+            ssec(R::put("both", b"x".to_vec()), C_KEY).h("x-cos-server-side-encryption", "AES256"),
+        )
         .await;
     both.assert_error(400, "InvalidArgument");
     // An overwrite with another key: only the new key opens it.
-    let put = app.send(ssec(R::put("c.bin", b"v2".to_vec()), C_KEY2)).await;
+    let put = app
+        .send(ssec(R::put("c.bin", b"v2".to_vec()), C_KEY2))
+        .await;
     assert_eq!(put.status, 200);
     app.send(ssec(R::get("c.bin"), C_KEY))
         .await
@@ -512,8 +522,7 @@ async fn copy_between_sse_kinds() {
             "SsecDecryptHeaderInvalid",
         ),
         (
-            copy_ssec(copy("to-kms", "to-c"), C_KEY2)
-                .h("x-cos-server-side-encryption", "cos/kms"),
+            copy_ssec(copy("to-kms", "to-c"), C_KEY2).h("x-cos-server-side-encryption", "cos/kms"),
             403,
             "AccessDenied",
         ),
@@ -683,10 +692,7 @@ fn corruption_mid_stream_cuts_the_connection() {
             "PUT",
             "/big",
             &[],
-            &[
-                ("host", HOST),
-                ("x-cos-server-side-encryption", "AES256"),
-            ],
+            &[("host", HOST), ("x-cos-server-side-encryption", "AES256")],
             window(),
         );
         client
@@ -709,7 +715,11 @@ fn corruption_mid_stream_cuts_the_connection() {
     flip_byte(&blob, (HEADER + 4 * (CHUNK + TAG) + 5) as u64);
     let (status, len, got) = raw_get(server.addr(), "big");
     assert_eq!((status, len), (200, body.len()));
-    assert!(got.len() < len, "response cut short: {} of {len}", got.len());
+    assert!(
+        got.len() < len,
+        "response cut short: {} of {len}",
+        got.len()
+    );
     assert!(got.len() <= 4 * CHUNK, "nothing from the damaged chunk on");
     assert!(body.starts_with(&got), "only verified plaintext was sent");
 }
@@ -726,7 +736,9 @@ async fn keys_survive_a_restart_and_rotation() {
         assert_eq!(put.status, 200);
     }
     let key_file = dir.path().join("sse-master.key");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key_file).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_file).unwrap().permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
     // Same data dir, generated key reloaded.
     {
@@ -738,7 +750,8 @@ async fn keys_survive_a_restart_and_rotation() {
     // A configured master key takes over; the generated one still decrypts,
     // and a copy in place re-encrypts under the new key.
     let mut cfg = config(dir.path());
-    cfg.sse.master_keys = vec![localcos::storage::sse::KeyBytes::from_base64(&b64(&[0x33; 32])).unwrap()];
+    cfg.sse.master_keys =
+        vec![localcos::storage::sse::KeyBytes::from_base64(&b64(&[0x33; 32])).unwrap()];
     let app = App {
         svc: localcos::testing::app(cfg.clone()).await.unwrap(),
     };

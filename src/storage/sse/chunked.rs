@@ -20,10 +20,9 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use aes_gcm::aead::{AeadInPlace, KeyInit, OsRng};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use localcos_aead::Aes256GcmKey;
 use rand::RngCore;
 
 use super::KeyBytes;
@@ -111,7 +110,7 @@ impl Layout {
 /// AES-256-GCM with this blob's nonce prefix and AAD.
 #[derive(Clone)]
 struct ChunkCipher {
-    cipher: Aes256Gcm,
+    cipher: Aes256GcmKey,
     prefix: [u8; 8],
     /// Label ‖ blob id; index and final flag are appended per chunk.
     aad_base: Vec<u8>,
@@ -122,7 +121,7 @@ impl ChunkCipher {
         let mut aad_base = AAD_LABEL.to_vec();
         aad_base.extend_from_slice(blob.as_str().as_bytes());
         ChunkCipher {
-            cipher: Aes256Gcm::new(&dek.0.into()),
+            cipher: Aes256GcmKey::new(&dek.0),
             prefix,
             aad_base,
         }
@@ -152,10 +151,7 @@ impl ChunkCipher {
         let (nonce, aad) = self.nonce_aad(index, last)?;
         let start = out.len();
         out.extend_from_slice(plain);
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, &mut out[start..])
-            .map_err(|_| StorageError::Io(std::io::Error::other("AES-GCM encryption failed")))?;
+        let tag = self.cipher.seal_in_place(&nonce, &aad, &mut out[start..]);
         out.extend_from_slice(&tag);
         Ok(())
     }
@@ -172,15 +168,12 @@ impl ChunkCipher {
         let (nonce, aad) = self.nonce_aad(index, last)?;
         let split = sealed.len() - TAG_LEN as usize;
         let (ct, tag) = sealed.split_at(split);
+        let mut tag16 = [0u8; TAG_LEN as usize];
+        tag16.copy_from_slice(tag);
         let start = out.len();
         out.extend_from_slice(ct);
         self.cipher
-            .decrypt_in_place_detached(
-                Nonce::from_slice(&nonce),
-                &aad,
-                &mut out[start..],
-                Tag::from_slice(tag),
-            )
+            .open_in_place(&nonce, &aad, &mut out[start..], &tag16)
             .map_err(|_| {
                 StorageError::Corrupt(format!(
                     "encrypted chunk {index} failed authentication (data altered on disk)"
@@ -234,7 +227,7 @@ impl EncryptingWriter {
         chunk_size: u32,
     ) -> EncryptingWriter {
         let mut prefix = [0u8; 8];
-        OsRng.fill_bytes(&mut prefix);
+        rand::rngs::OsRng.fill_bytes(&mut prefix);
         let mut header = BytesMut::with_capacity(HEADER_LEN as usize);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&prefix);

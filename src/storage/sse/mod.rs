@@ -23,9 +23,9 @@
 pub mod chunked;
 pub mod keys;
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use aes_gcm::Aes256Gcm;
 use base64::Engine;
+use localcos_aead::Aes256GcmKey;
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 pub use chunked::{EncryptingWriter, CHUNK_SIZE};
@@ -83,7 +83,9 @@ pub struct KeyBytes(pub(crate) [u8; 32]);
 
 impl KeyBytes {
     pub fn random() -> Self {
-        KeyBytes(Aes256Gcm::generate_key(OsRng).into())
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        KeyBytes(k)
     }
 
     /// Decodes standard base64 of exactly 32 bytes.
@@ -102,8 +104,8 @@ impl KeyBytes {
         B64.encode(Md5::digest(self.0))
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.0.into())
+    fn cipher(&self) -> Aes256GcmKey {
+        Aes256GcmKey::new(&self.0)
     }
 }
 
@@ -197,20 +199,15 @@ fn dek_aad(kind: SseKind, wrapping_id: &str) -> Vec<u8> {
 /// base64(nonce ‖ ciphertext ‖ tag) of the data key under `key`; the kind
 /// and wrapping id are authenticated too.
 fn wrap(key: &KeyBytes, kind: SseKind, wrapping_id: &str, dek: &KeyBytes) -> String {
-    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-    let aad = dek_aad(kind, wrapping_id);
-    let sealed = key
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let mut sealed = dek.0;
+    let tag = key
         .cipher()
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: &dek.0,
-                aad: &aad,
-            },
-        )
-        .expect("AES-GCM encryption of 32 bytes cannot fail");
+        .seal_in_place(&nonce, &dek_aad(kind, wrapping_id), &mut sealed);
     let mut out = nonce.to_vec();
     out.extend_from_slice(&sealed);
+    out.extend_from_slice(&tag);
     B64.encode(out)
 }
 
@@ -225,21 +222,17 @@ pub fn unwrap_dek(info: &SseInfo, key: &KeyBytes) -> Result<KeyBytes, KeyError> 
     if raw.len() != 12 + 32 + 16 {
         return Err(KeyError::WrongKey);
     }
-    let (nonce, sealed) = raw.split_at(12);
+    let mut nonce = [0u8; 12];
+    nonce.copy_from_slice(&raw[..12]);
+    let mut dek = [0u8; 32];
+    dek.copy_from_slice(&raw[12..44]);
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&raw[44..]);
     let aad = dek_aad(info.kind, &info.wrapping_key);
-    let plain = key
-        .cipher()
-        .decrypt(
-            nonce.into(),
-            Payload {
-                msg: sealed,
-                aad: &aad,
-            },
-        )
+    key.cipher()
+        .open_in_place(&nonce, &aad, &mut dek, &tag)
         .map_err(|_| KeyError::WrongKey)?;
-    <[u8; 32]>::try_from(plain.as_slice())
-        .map(KeyBytes)
-        .map_err(|_| KeyError::WrongKey)
+    Ok(KeyBytes(dek))
 }
 
 /// The data key of a COS- or KMS-encrypted object, unwrapped with the key
@@ -258,6 +251,23 @@ pub fn managed_dek(keys: &dyn KeyProvider, info: &SseInfo) -> Result<KeyBytes, K
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// AES-256-GCM known answer (McGrew & Viega, "The Galois/Counter Mode
+    /// of Operation", test case 14: zero key and IV, one zero block), through
+    /// the wrapper crate `localcos-aead`.
+    #[test]
+    fn aead_known_answer() {
+        let k = Aes256GcmKey::new(&[0u8; 32]);
+        let mut buf = [0u8; 16];
+        let tag = k.seal_in_place(&[0u8; 12], &[], &mut buf);
+        assert_eq!(hex::encode(buf), "cea7403d4d606b6e074ec5d3baf39d18");
+        assert_eq!(hex::encode(tag), "d0d1c8a799996bf0265b98b5d48ab919");
+        k.open_in_place(&[0u8; 12], &[], &mut buf, &tag).unwrap();
+        assert_eq!(buf, [0u8; 16]);
+        let mut bad = tag;
+        bad[0] ^= 1;
+        assert!(k.open_in_place(&[0u8; 12], &[], &mut buf, &bad).is_err());
+    }
 
     #[test]
     fn doc_example_key_md5() {
