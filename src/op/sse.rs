@@ -320,6 +320,18 @@ mod tests {
         ]
     }
 
+    /// (headers, expected request or error code)
+    type WriteCase<'a> = (
+        Vec<(&'a str, &'a str)>,
+        std::result::Result<Option<SseRequest>, ErrorCode>,
+    );
+    /// (object, headers, whether a key came back or the error code)
+    type ReadCase<'a> = (
+        &'a ObjectRecord,
+        Vec<(&'a str, String)>,
+        std::result::Result<bool, ErrorCode>,
+    );
+
     /// PUT header sets → the request, or the error code.
     #[test]
     fn write_request_table() {
@@ -333,10 +345,7 @@ mod tests {
             v
         };
         let ok = |v: SseRequest| Ok::<_, ErrorCode>(Some(v));
-        let cases: Vec<(
-            Vec<(&str, &str)>,
-            std::result::Result<Option<SseRequest>, ErrorCode>,
-        )> = vec![
+        let cases: Vec<WriteCase> = vec![
             (vec![], Ok(None)),
             (vec![(X_COS_SSE, "AES256")], ok(SseRequest::Cos)),
             (
@@ -462,11 +471,7 @@ mod tests {
         let bad_alg = ssec("AES128", KEY, MD5);
         let short = ssec("AES256", "MDEy", MD5);
         let as_refs = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
-        let cases: Vec<(
-            &ObjectRecord,
-            Vec<(&str, String)>,
-            std::result::Result<bool, ErrorCode>,
-        )> = vec![
+        let cases: Vec<ReadCase> = vec![
             (&plain, vec![], Ok(false)),
             (&cos, vec![], Ok(false)),
             (&plain, as_refs(&good), Err(ErrorCode::SSEHeaderNotAllowed)),

@@ -508,7 +508,8 @@ mod tests {
         let l = Layout::new(10);
         let h = HEADER_LEN;
         // (plaintext length, range) → (first, last, sealed range, skip)
-        let cases: &[(u64, Range<u64>, (u64, u64, Range<u64>, u64))] = &[
+        type Case = (u64, Range<u64>, (u64, u64, Range<u64>, u64));
+        let cases: &[Case] = &[
             (25, 0..25, (0, 2, h..h + 73, 0)),
             (25, 0..1, (0, 0, h..h + 26, 0)),
             (25, 9..11, (0, 1, h..h + 52, 9)),
