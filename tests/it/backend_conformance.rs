@@ -8,6 +8,7 @@ mod fs_only;
 mod listing;
 mod objects;
 mod races;
+mod sse;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,8 @@ conformance!(
     races::copy_racing_delete,
     copy::refcounts_back_to_zero,
     objects::stream_64_mib,
+    sse::sealed_objects_round_trip,
+    sse::rewrite_between_kinds,
 );
 
 // ---------------------------------------------------------------------------

@@ -770,3 +770,41 @@ async fn keys_survive_a_restart_and_rotation() {
     assert_eq!(got.status, 200, "{}", got.text());
     assert!(got.body[..] == body[..]);
 }
+
+/// A CMK disabled or removed after objects were written under it: GET
+/// answers 400 KmsKeyDisabled / 500 (key missing), HEAD still answers.
+#[tokio::test]
+async fn kms_key_disabled_or_removed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = payload(1000, 11);
+    {
+        let app = fs_app(dir.path()).await;
+        let put = app
+            .send(
+                R::put("k", body.clone())
+                    .h("x-cos-server-side-encryption", "cos/kms")
+                    .h("x-cos-server-side-encryption-cos-kms-key-id", "cmk-test"),
+            )
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text());
+    }
+    let mut cfg = config(dir.path());
+    cfg.sse.kms_keys[0].enabled = false;
+    {
+        let app = App {
+            svc: localcos::testing::app(cfg.clone()).await.unwrap(),
+        };
+        app.send(R::get("k"))
+            .await
+            .assert_error(400, "KmsKeyDisabled");
+        let head = app.send(R::new(Method::HEAD, "k")).await;
+        assert_eq!(head.status, 200);
+    }
+    cfg.sse.kms_keys.remove(0);
+    let app = App {
+        svc: localcos::testing::app(cfg).await.unwrap(),
+    };
+    let got = app.send(R::get("k")).await;
+    got.assert_error(500, "InternalError");
+    assert!(got.text().contains("not configured"), "{}", got.text());
+}
