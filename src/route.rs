@@ -20,6 +20,9 @@ pub enum Operation {
     DeleteBucket(BucketName),
     ListObjects(BucketName),
     DeleteObjects(BucketName),
+    GetBucketVersioning(BucketName),
+    PutBucketVersioning(BucketName),
+    ListObjectVersions(BucketName),
     PutObject(BucketName, ObjectKey),
     CopyObject(BucketName, ObjectKey),
     GetObject(BucketName, ObjectKey),
@@ -37,6 +40,9 @@ impl Operation {
             Operation::DeleteBucket(_) => "DeleteBucket",
             Operation::ListObjects(_) => "ListObjects",
             Operation::DeleteObjects(_) => "DeleteObjects",
+            Operation::GetBucketVersioning(_) => "GetBucketVersioning",
+            Operation::PutBucketVersioning(_) => "PutBucketVersioning",
+            Operation::ListObjectVersions(_) => "ListObjectVersions",
             Operation::PutObject(..) => "PutObject",
             Operation::CopyObject(..) => "CopyObject",
             Operation::GetObject(..) => "GetObject",
@@ -134,6 +140,9 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::DELETE, None) => Ok(Operation::DeleteBucket(b)),
                 (Method::GET, None) => Ok(Operation::ListObjects(b)),
                 (Method::POST, Some("delete")) => Ok(Operation::DeleteObjects(b)),
+                (Method::GET, Some("versioning")) => Ok(Operation::GetBucketVersioning(b)),
+                (Method::PUT, Some("versioning")) => Ok(Operation::PutBucketVersioning(b)),
+                (Method::GET, Some("versions")) => Ok(Operation::ListObjectVersions(b)),
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
@@ -191,6 +200,17 @@ mod tests {
                 "ListObjects",
             ),
             (Method::POST, b(), "delete", &none, "DeleteObjects"),
+            (Method::GET, b(), "versioning", &none, "GetBucketVersioning"),
+            (Method::PUT, b(), "versioning=", &none, "PutBucketVersioning"),
+            (
+                Method::GET,
+                b(),
+                "versions&prefix=&delimiter=&key-marker=&version-id-marker=&max-keys=1000&encoding-type=url",
+                &none,
+                "ListObjectVersions",
+            ),
+            (Method::GET, o(), "versionId=MTg0NDUxNTc1NjIzMTQ1MDAwODg", &none, "GetObject"),
+            (Method::DELETE, o(), "versionId=null", &none, "DeleteObject"),
             (Method::PUT, o(), "", &none, "PutObject"),
             (Method::PUT, o(), "", &copy, "CopyObject"),
             (
@@ -208,6 +228,12 @@ mod tests {
         }
         assert_eq!(
             resolve(&Method::GET, &b(), &q("cors"), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::NotImplemented
+        );
+        assert_eq!(
+            resolve(&Method::DELETE, &b(), &q("versioning"), &none)
                 .unwrap_err()
                 .code,
             ErrorCode::NotImplemented

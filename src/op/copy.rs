@@ -7,7 +7,8 @@
 use http::StatusCode;
 
 use super::bucket::now_ms;
-use super::object::{copied_record, replaced_headers, write_condition};
+use super::object::{copied_record, new_version_header, replaced_headers};
+use super::versioning::write_condition_for;
 use super::{sse, AppState, Req, Response};
 use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -73,9 +74,6 @@ pub async fn copy(
         &a.appid,
         &a.region,
     )?;
-    if src.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(Error::new(ErrorCode::NoSuchVersion));
-    }
     let replace = match header::get(h, header::X_COS_METADATA_DIRECTIVE) {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("copy") => false,
@@ -123,13 +121,9 @@ pub async fn copy(
         }
         Ok(out)
     };
-    let no_such_source = |e: Error| {
-        if e.code == ErrorCode::NoSuchKey {
-            Error::new(ErrorCode::NoSuchCopySource)
-        } else {
-            e
-        }
-    };
+    let src_version = src.version_id.as_deref().filter(|v| !v.is_empty());
+    let cond = write_condition_for(state, bucket, h).await?;
+    let source_error = |e: Error| copy_source_error(e, src_version.is_some());
     // Blobs can be shared when the source's encryption is what the
     // destination asks for; otherwise the bytes are re-encrypted.
     let shares = |rec: &crate::storage::ObjectRecord| match &dst_sse {
@@ -138,18 +132,19 @@ pub async fn copy(
     };
     let src_rec = state
         .store
-        .head_object(src.bucket.as_str(), src.key.as_str())
+        .head_version(src.bucket.as_str(), src.key.as_str(), src_version)
         .await
-        .map_err(|e| no_such_source(e.into()))?;
+        .map_err(|e| source_error(e.into()))?;
     let result = if shares(&src_rec) {
         state
             .store
-            .copy_object(
+            .copy_version(
                 src.bucket.as_str(),
                 src.key.as_str(),
+                src_version,
                 bucket.as_str(),
                 key.as_str(),
-                write_condition(h),
+                cond,
                 |rec| {
                     if !shares(rec) {
                         // Overwritten meanwhile with another encryption.
@@ -162,9 +157,9 @@ pub async fn copy(
     } else {
         let mut reader = state
             .store
-            .open_object(src.bucket.as_str(), src.key.as_str())
+            .open_version(src.bucket.as_str(), src.key.as_str(), src_version)
             .await
-            .map_err(|e| no_such_source(e.into()))?;
+            .map_err(|e| source_error(e.into()))?;
         let key_for_source = sse::read_access(h, sse::COPY_SOURCE_CUSTOMER, &reader.record)?;
         sse::unlock(&mut reader, key_for_source.as_ref())?;
         state
@@ -173,16 +168,37 @@ pub async fn copy(
                 reader,
                 bucket.as_str(),
                 key.as_str(),
-                write_condition(h),
+                cond,
                 dst_sse.clone(),
                 build,
             )
             .await
     };
-    let rec = result.map_err(no_such_source)?;
-    let rb =
-        ResponseBuilder::new(StatusCode::OK).header("x-cos-hash-crc64ecma", rec.crc64.to_string());
-    Ok(render::sse(rb, &rec).xml(xml::copy_result(&rec)))
+    let rec = result.map_err(source_error)?;
+    let rb = ResponseBuilder::new(StatusCode::OK)
+        .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
+        .header_opt("x-cos-copy-source-version-id", src_version);
+    Ok(new_version_header(render::sse(rb, &rec), &rec).xml(xml::copy_result(&rec)))
+}
+
+/// Source lookup failures as copy errors (spec cos.md §6A.4): a missing
+/// key or version, or a delete marker on top → 404 NoSuchCopySource; a
+/// versionId naming a delete marker → 400 InvalidRequest.
+fn copy_source_error(e: Error, version_named: bool) -> Error {
+    let marker = e
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "x-cos-delete-marker");
+    match e.code {
+        ErrorCode::NoSuchKey if marker && version_named => Error::with_message(
+            ErrorCode::InvalidRequest,
+            "The source of a copy request may not specifically refer to a delete marker by version id.",
+        ),
+        ErrorCode::NoSuchKey | ErrorCode::NoSuchVersion => {
+            Error::new(ErrorCode::NoSuchCopySource)
+        }
+        _ => e,
+    }
 }
 
 #[cfg(test)]

@@ -458,6 +458,8 @@ mod tests {
             storage_class: "STANDARD".into(),
             segments: vec![],
             sse: sse.map(|r| Sealing::new(&keys, &r).unwrap().info),
+            version_id: None,
+            delete_marker: false,
         };
         let plain = record(None);
         let cos = record(Some(SseRequest::Cos));

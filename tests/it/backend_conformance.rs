@@ -9,6 +9,7 @@ mod listing;
 mod objects;
 mod races;
 mod sse;
+mod versions;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,15 @@ conformance!(
     objects::stream_64_mib,
     sse::sealed_objects_round_trip,
     sse::rewrite_between_kinds,
+    versions::versions_and_delete_markers,
+    versions::plain_object_becomes_null_version,
+    versions::suspended_writes_replace_null,
+    versions::versions_keep_bucket_non_empty,
+    versions::unknown_versions_and_buckets,
+    versions::copy_from_old_version,
+    versions::versions_listing_pages_and_rolls_up,
+    versions::versions_listing_merges_plain_records,
+    versions::concurrent_versioned_puts_stay_ordered,
 );
 
 // ---------------------------------------------------------------------------
@@ -112,6 +122,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         name: name.to_string(),
         region: "ap-guangzhou".to_string(),
         created_ms: 1_700_000_000_000,
+        versioning: Default::default(),
     }
 }
 
@@ -213,6 +224,8 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         storage_class: "STANDARD".to_string(),
         segments,
         sse: None,
+        version_id: None,
+        delete_marker: false,
     }
 }
 
@@ -239,6 +252,16 @@ fn store_futures_are_send() {
     send(&s.copy_object(B, "a", B, "b", WriteCondition::None, |r| {
         Ok::<_, StorageError>(r.clone())
     }));
+    send(&s.open_version(B, "k", Some("null")));
+    send(&s.head_version(B, "k", None));
+    send(&s.delete_version(B, "k", Some("null")));
+    send(&s.set_versioning(B, localcos::storage::Versioning::Enabled));
+    send(&s.list_versions(B, &localcos::storage::VersionsQuery::default()));
+    send(
+        &s.copy_version(B, "a", Some("null"), B, "b", WriteCondition::None, |r| {
+            Ok::<_, StorageError>(r.clone())
+        }),
+    );
     send(&Store::open_fs(Path::new("/nonexistent")));
     fn reader_is_send_and_sync<T: Send + Sync>() {}
     reader_is_send_and_sync::<localcos::storage::ObjectReader>();

@@ -7,4 +7,5 @@ mod hostile;
 mod objects;
 mod readme;
 mod sse;
+mod versions;
 mod wire;
