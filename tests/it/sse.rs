@@ -647,9 +647,10 @@ async fn corruption_later_fails_the_body_stream() {
     assert!(ok.body[..] == body[..2 * CHUNK]);
 }
 
-/// Raw HTTP/1.1 GET; returns (status, Content-Length, body bytes read
-/// before the server closed the connection).
-fn raw_get(addr: std::net::SocketAddr, key: &str) -> (u16, usize, Vec<u8>) {
+/// Raw HTTP/1.1 GET: `None` when the connection closed before a response
+/// head arrived, else (status, Content-Length, the body bytes read before
+/// the server closed the connection).
+fn raw_get(addr: std::net::SocketAddr, key: &str) -> Option<(u16, usize, Vec<u8>)> {
     let path = format!("/{key}");
     let auth = sign("GET", &path, &[], &[("host", HOST)], window());
     let mut s = TcpStream::connect(addr).unwrap();
@@ -661,8 +662,12 @@ fn raw_get(addr: std::net::SocketAddr, key: &str) -> (u16, usize, Vec<u8>) {
     .unwrap();
     let mut out = Vec::new();
     // A cut connection may end in a reset rather than a clean EOF.
-    let _ = s.read_to_end(&mut out);
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let r = s.read_to_end(&mut out);
+    assert!(
+        !matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "the server must end the connection, not hang: {r:?}"
+    );
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&out[..split]).to_string();
     let status = head[9..12].parse().unwrap();
     let len = head
@@ -672,11 +677,13 @@ fn raw_get(addr: std::net::SocketAddr, key: &str) -> (u16, usize, Vec<u8>) {
         .trim()
         .parse()
         .unwrap();
-    (status, len, out[split..].to_vec())
+    Some((status, len, out[split..].to_vec()))
 }
 
 /// Over a real socket (plain HTTP/1, where sendfile would be used for plain
-/// objects): the 200 is cut short and the connection closed.
+/// objects): the connection is cut. Depending on how far hyper had flushed,
+/// the client sees a 200 whose body stops short of `Content-Length`, or no
+/// response at all; never a byte of the damaged chunk or after it.
 #[test]
 fn corruption_mid_stream_cuts_the_connection() {
     let dir = tempfile::tempdir().unwrap();
@@ -707,21 +714,27 @@ fn corruption_mid_stream_cuts_the_connection() {
             .status()
     });
     assert_eq!(put, 200);
-    let (status, len, got) = raw_get(server.addr(), "big");
+    let (status, len, got) = raw_get(server.addr(), "big").expect("a response");
     assert_eq!((status, len), (200, body.len()));
     assert!(got == body, "intact object streams whole");
 
     let blob = blob_of_size(dir.path(), sealed_len(body.len()));
     flip_byte(&blob, (HEADER + 4 * (CHUNK + TAG) + 5) as u64);
-    let (status, len, got) = raw_get(server.addr(), "big");
-    assert_eq!((status, len), (200, body.len()));
-    assert!(
-        got.len() < len,
-        "response cut short: {} of {len}",
-        got.len()
-    );
-    assert!(got.len() <= 4 * CHUNK, "nothing from the damaged chunk on");
-    assert!(body.starts_with(&got), "only verified plaintext was sent");
+    for _ in 0..5 {
+        if let Some((status, len, got)) = raw_get(server.addr(), "big") {
+            assert_eq!((status, len), (200, body.len()));
+            assert!(
+                got.len() < len,
+                "response cut short: {} of {len}",
+                got.len()
+            );
+            assert!(got.len() <= 4 * CHUNK, "nothing from the damaged chunk on");
+            assert!(body.starts_with(&got), "only verified plaintext was sent");
+        }
+    }
+    // The server is still serving.
+    let ok = raw_get(server.addr(), "nope").expect("a response");
+    assert_eq!(ok.0, 404);
 }
 
 #[tokio::test]
