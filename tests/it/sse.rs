@@ -821,3 +821,66 @@ async fn kms_key_disabled_or_removed_later() {
     got.assert_error(500, "InternalError");
     assert!(got.text().contains("not configured"), "{}", got.text());
 }
+
+/// Each version keeps its own encryption: older versions read back with
+/// their own key, and a copy from an encrypted version re-encrypts.
+#[tokio::test]
+async fn versions_keep_their_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = fs_app(dir.path()).await;
+    let body = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .raw_path("/")
+                .q("versioning", "")
+                .with_body(body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let v1_body = payload(70_000, 12);
+    let v1 = app.send(ssec(R::put("v", v1_body.clone()), C_KEY)).await;
+    assert_eq!(v1.status, 200, "{}", v1.text());
+    let v1_id = v1.header("x-cos-version-id").unwrap().to_string();
+    let v2 = app
+        .send(R::put("v", b"v2 bytes".to_vec()).h("x-cos-server-side-encryption", "AES256"))
+        .await;
+    assert_eq!(v2.status, 200);
+
+    // The latest is SSE-COS; the older version still needs its SSE-C key.
+    let latest = app.send(R::get("v")).await;
+    assert_eq!(&latest.body[..], b"v2 bytes");
+    assert_eq!(
+        latest.header("x-cos-server-side-encryption"),
+        Some("AES256")
+    );
+    app.send(R::get("v").q("versionId", &v1_id))
+        .await
+        .assert_error(400, "SsecDecryptHeaderInvalid");
+    let old = app
+        .send(ssec(R::get("v").q("versionId", &v1_id), C_KEY))
+        .await;
+    assert_eq!(old.status, 200, "{}", old.text());
+    assert!(old.body[..] == v1_body[..]);
+    assert_eq!(
+        old.header("x-cos-server-side-encryption-customer-key-md5"),
+        Some(C_MD5)
+    );
+
+    // Copy from the SSE-C version into a plain object.
+    let r = app
+        .send(copy_ssec(
+            copy("from-v1", &format!("v?versionId={v1_id}")),
+            C_KEY,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("x-cos-copy-source-version-id"),
+        Some(v1_id.as_str())
+    );
+    let got = app.send(R::get("from-v1")).await;
+    assert_eq!(got.header("x-cos-server-side-encryption"), None);
+    assert!(got.body[..] == v1_body[..]);
+}
