@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::versioning::version_param;
 use super::{sse, AppState, Req, Response};
+use crate::acl::{Acl, AclKind};
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -75,6 +76,7 @@ pub async fn put(
         content_length,
         max_size: max,
         condition: super::versioning::write_condition_for(state, bucket, h).await?,
+        acl: Acl::from_headers(h, AclKind::Object)?,
         sse: sse::sealing(state, h)?,
     };
     // Step 3: stream, hash, commit atomically.
@@ -185,8 +187,8 @@ pub async fn get(
     if let Some(r) = &range {
         rb = rb.header("content-range", content_range(r, size));
     }
-    // Step 6: response-* overrides (signed requests only; anonymous ones
-    // never get here in this version).
+    // Step 6: response-* overrides (signed requests only: `authz` refuses
+    // anonymous ones).
     rb = apply_overrides(rb, &req.query);
     let len = body_range.end - body_range.start;
     let rb = rb.content_length(len);

@@ -460,6 +460,7 @@ mod tests {
             sse: sse.map(|r| Sealing::new(&keys, &r).unwrap().info),
             version_id: None,
             delete_marker: false,
+            acl: None,
         };
         let plain = record(None);
         let cos = record(Some(SseRequest::Cos));

@@ -42,6 +42,8 @@ pub struct PutOptions {
     pub condition: WriteCondition,
     /// Encrypt at rest with this data key and record its `SseInfo` (SSE).
     pub sse: Option<Sealing>,
+    /// From `x-cos-acl` / `x-cos-grant-*`; `None` stores no ACL (`default`).
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// GET Bucket (list v1) input.
@@ -323,6 +325,50 @@ impl Store {
         self.meta.delete_bucket(name).await
     }
 
+    /// Sets a bucket's ACL. # Behavior: `NoSuchBucket`.
+    pub async fn set_bucket_acl(
+        &self,
+        name: &str,
+        acl: crate::acl::Acl,
+    ) -> Result<BucketRecord, StorageError> {
+        self.meta
+            .update_bucket(name, Box::new(move |rec| rec.acl = Some(acl)))
+            .await
+    }
+
+    /// Sets the ACL of `key`'s current record (or of the version named);
+    /// bytes, headers and time stay, and no new version is written.
+    /// # Behavior
+    /// - `NoSuchBucket` / `NoSuchKey` / `NoSuchVersion` / `DeleteMarker`.
+    /// - A metadata-only update of exactly the record read
+    ///   (`MetaStore::update_object_meta`): a racing overwrite makes it retry
+    ///   on the new record, a racing delete makes it `NoSuchKey`.
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        acl: crate::acl::Acl,
+    ) -> Result<ObjectRecord, StorageError> {
+        for _ in 0..RACE_RETRIES {
+            let current = self.head_version(bucket, key, version_id).await?;
+            let rec = ObjectRecord {
+                acl: Some(acl.clone()),
+                ..current.clone()
+            };
+            match self
+                .meta
+                .update_object_meta(bucket, key, &current, rec.clone())
+                .await
+            {
+                Ok(()) => return Ok(rec),
+                Err(StorageError::PreconditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StorageError::Conflict)
+    }
+
     /// Streams `body` into a new blob (hashing MD5 + CRC-64/XZ while
     /// streaming, never buffering the whole body), verifies `content_md5`
     /// (`BadDigest`) / `content_length` (`IncompleteBody`; bytes beyond it are
@@ -457,6 +503,7 @@ impl Store {
             sse: opts.sse.map(|s| s.info),
             version_id: None,
             delete_marker: false,
+            acl: opts.acl,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self

@@ -1,10 +1,12 @@
 //! The one integration-test binary (STYLE habit 11).
+mod acl;
 mod backend_conformance;
 mod common;
 mod crash;
 mod errors;
 mod hostile;
 mod objects;
+mod presign;
 mod readme;
 mod sse;
 mod versions;
