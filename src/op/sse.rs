@@ -461,6 +461,7 @@ mod tests {
             version_id: None,
             delete_marker: false,
             acl: None,
+            checksum: None,
         };
         let plain = record(None);
         let cos = record(Some(SseRequest::Cos));

@@ -181,6 +181,9 @@ pub struct ObjectRecord {
     /// still count plaintext bytes; see [`sse`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<sse::SseInfo>,
+    /// The S3 flexible checksum verified when the object was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<crate::http::checksum::Checksum>,
     /// `None` for a record written while the bucket had never been
     /// versioned; else the version id (`null` when written while suspended).
     /// Set by the `MetaStore` when it commits.

@@ -42,6 +42,9 @@ pub struct PutOptions {
     pub condition: WriteCondition,
     /// Encrypt at rest with this data key and record its `SseInfo` (SSE).
     pub sse: Option<Sealing>,
+    /// Filled by the body pipeline with the verified flexible checksum; read
+    /// when the record is built, after the body ended.
+    pub checksum: crate::http::checksum::ChecksumSlot,
     /// From `x-cos-acl` / `x-cos-grant-*`; `None` stores no ACL (`default`).
     pub acl: Option<crate::acl::Acl>,
 }
@@ -501,6 +504,7 @@ impl Store {
                 })
                 .collect(),
             sse: opts.sse.map(|s| s.info),
+            checksum: opts.checksum.get(),
             version_id: None,
             delete_marker: false,
             acl: opts.acl,

@@ -230,6 +230,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         storage_class: "STANDARD".to_string(),
         segments,
         sse: None,
+        checksum: None,
         version_id: None,
         delete_marker: false,
         acl: None,

@@ -8,6 +8,7 @@ mod hostile;
 mod objects;
 mod presign;
 mod readme;
+mod s3_auth;
 mod sse;
 mod versions;
 mod wire;
