@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// Log one line per request (target `localcos::access`, level info).
     #[arg(long, env = "LOCALCOS_ACCESS_LOG")]
     pub access_log: bool,
+    /// Active SSE-COS master key (base64 of 32 bytes); default: generated
+    /// into <data-dir>/sse-master.key.
+    #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
+    pub sse_master_key: Option<String>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -105,6 +109,7 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub limits: RawLimits,
     pub log: RawLog,
+    pub sse: crate::storage::sse::keys::RawSse,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +199,8 @@ pub struct Config {
     pub log_json: bool,
     /// One `localcos::access` line per request.
     pub access_log: bool,
+    /// Server-side encryption keys (master keys, KMS keys).
+    pub sse: crate::storage::sse::SseSettings,
 }
 
 /// A configuration error, printed as is at start-up.
@@ -413,6 +420,9 @@ impl Config {
         if log_format != "text" && log_format != "json" {
             return err(format!("log format `{log_format}` must be text or json"));
         }
+        let sse =
+            crate::storage::sse::SseSettings::from_raw(args.sse_master_key.as_deref(), &raw.sse)
+                .map_err(ConfigError)?;
         Ok(Config {
             listen,
             storage,
@@ -442,6 +452,7 @@ impl Config {
                 .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
             access_log: args.access_log || log.access.unwrap_or(false),
+            sse,
         })
     }
 

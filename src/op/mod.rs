@@ -9,6 +9,7 @@ mod list;
 mod list_v2;
 mod object;
 mod service;
+mod sse;
 mod versioning;
 mod versions;
 

@@ -5,7 +5,7 @@
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::versioning::version_param;
-use super::{AppState, Req, Response};
+use super::{sse, AppState, Req, Response};
 use crate::acl::{Acl, AclKind};
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
@@ -78,6 +78,7 @@ pub async fn put(
         condition: super::versioning::write_condition_for(state, bucket, h).await?,
         checksum: req.checksum.clone(),
         acl: Acl::from_headers(h, AclKind::Object)?,
+        sse: sse::sealing(state, h)?,
     };
     // Step 3: stream, hash, commit atomically.
     let rec = state
@@ -89,7 +90,9 @@ pub async fn put(
         render::validators(ResponseBuilder::new(StatusCode::OK), &rec),
         rec.checksum.as_ref(),
     );
-    Ok(new_version_header(rb, &rec).content_length(0).empty())
+    Ok(new_version_header(render::sse(rb, &rec), &rec)
+        .content_length(0)
+        .empty())
 }
 
 /// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored
@@ -147,6 +150,16 @@ pub async fn get(
             .open_version(bucket.as_str(), key.as_str(), version)
             .await?;
         (reader.record.clone(), Some(reader))
+    };
+
+    // Step 3: SSE-C headers; an encrypted object's data key must be at hand.
+    let customer_key = sse::read_access(&req.headers, sse::CUSTOMER, &rec)?;
+    let reader = match reader {
+        Some(mut r) => {
+            sse::unlock(&mut r, customer_key.as_ref())?;
+            Some(r)
+        }
+        None => None,
     };
 
     // Step 4: conditionals, RFC 9110 order.
@@ -217,7 +230,11 @@ pub async fn get(
             .map(|r| sendfile::body(queue.clone(), r)),
         _ => None,
     };
-    let stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
+    let encrypted = rec.sse.is_some();
+    let mut stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
+    if encrypted {
+        stream = sse::check_first_piece(stream).await?;
+    }
     Ok(rb.body(Body::Stream { stream, len }))
 }
 

@@ -9,6 +9,7 @@ mod fs_only;
 mod listing;
 mod objects;
 mod races;
+mod sse;
 mod versions;
 
 use std::collections::HashSet;
@@ -99,6 +100,8 @@ conformance!(
     races::copy_racing_delete,
     copy::refcounts_back_to_zero,
     objects::stream_64_mib,
+    sse::sealed_objects_round_trip,
+    sse::rewrite_between_kinds,
     versions::versions_and_delete_markers,
     versions::plain_object_becomes_null_version,
     versions::suspended_writes_replace_null,
@@ -226,6 +229,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         headers: Default::default(),
         storage_class: "STANDARD".to_string(),
         segments,
+        sse: None,
         checksum: None,
         version_id: None,
         delete_marker: false,

@@ -12,5 +12,6 @@ mod presign;
 mod readme;
 mod s3_auth;
 mod s3_rust_sdk;
+mod sse;
 mod versions;
 mod wire;
