@@ -12,12 +12,15 @@
 //! `storage` is a transactional index (`MetaStore`) over immutable blobs
 //! (`BlobStore`); see ARCHITECTURE.md for the whole map.
 
+pub mod archive;
 pub mod auth;
+pub mod bucket_settings;
 pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod op;
+pub mod origin;
 pub mod render;
 pub mod route;
 pub mod server;

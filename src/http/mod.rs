@@ -4,3 +4,4 @@ pub mod header;
 pub mod query;
 pub mod sendfile;
 pub mod target;
+pub mod traffic;

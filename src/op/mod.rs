@@ -6,6 +6,7 @@ mod copy;
 mod delete_multiple;
 mod list;
 mod object;
+mod restore;
 mod service;
 
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::GetObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::HeadObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::DeleteObject(b, k) => object::delete(state, &b, &k, req).await,
+        Operation::RestoreObject(b, k) => restore::restore(state, &b, &k, req).await,
     }
 }
 

@@ -4,7 +4,9 @@
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
+use super::bucket::now_ms;
 use super::{AppState, Req, Response};
+use crate::archive;
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -13,6 +15,7 @@ use crate::http::header;
 use crate::http::query::Query;
 use crate::http::sendfile;
 use crate::http::target::{BucketName, ObjectKey};
+use crate::http::traffic;
 use crate::render::headers::{self as render, ResponseBuilder};
 use crate::storage::{ObjectRecord, PutOptions, WriteCondition};
 
@@ -75,10 +78,14 @@ pub async fn put(
         max_size: max,
         condition: write_condition(h),
     };
+    let body = match traffic::cos_limit(h, &req.query)? {
+        Some(limit) => traffic::pace(req.body, limit),
+        None => req.body,
+    };
     // Step 3: stream, hash, commit atomically.
     let rec = state
         .store
-        .put_object(bucket.as_str(), key.as_str(), req.body, opts)
+        .put_object(bucket.as_str(), key.as_str(), body, opts)
         .await?;
     Ok(
         render::validators(ResponseBuilder::new(StatusCode::OK), &rec)
@@ -106,22 +113,38 @@ pub async fn get(
 ) -> Result<Response> {
     check_version(&req.query)?;
     let is_head = req.method == Method::HEAD;
+    // Traffic limit (§6A.9): a bad value fails before anything is looked up.
+    let traffic_limit = traffic::cos_limit(&req.headers, &req.query)?;
+    let settings = state.config.bucket_settings.get(bucket.as_str());
+    // Original image protection (bucket_settings.rs), an access rule: first.
+    if let (Some(s), false) = (settings, is_head) {
+        s.check_original_image(key.as_str(), &req.query, req.identity.is_some())?;
+    }
     // Step 1: lookup (HEAD needs no blob handles).
-    let (rec, reader) = if is_head {
-        (
-            state
+    let lookup = async {
+        if is_head {
+            let rec = state
                 .store
                 .head_object(bucket.as_str(), key.as_str())
-                .await?,
-            None,
-        )
-    } else {
-        let reader = state
-            .store
-            .open_object(bucket.as_str(), key.as_str())
-            .await?;
-        (reader.record.clone(), Some(reader))
+                .await?;
+            Ok::<_, Error>((rec, None))
+        } else {
+            let reader = state
+                .store
+                .open_object(bucket.as_str(), key.as_str())
+                .await?;
+            Ok((reader.record.clone(), Some(reader)))
+        }
     };
+    let (rec, reader) = match lookup.await {
+        Ok(found) => found,
+        Err(e) => return redirect_to_origin(settings, key, e),
+    };
+    // Step 2: archive state. HEAD still answers (with the restore headers).
+    let now = now_ms();
+    if !is_head {
+        archive::check_readable(&rec, now)?;
+    }
 
     // Step 4: conditionals, RFC 9110 order.
     let validators = Validators {
@@ -171,6 +194,9 @@ pub async fn get(
     if let Some(r) = &range {
         rb = rb.header("content-range", content_range(r, size));
     }
+    for (name, value) in archive::response_headers(&rec, now) {
+        rb = rb.header(name, value);
+    }
     // Step 6: response-* overrides (signed requests only; anonymous ones
     // never get here in this version).
     rb = apply_overrides(rb, &req.query);
@@ -179,15 +205,37 @@ pub async fn get(
     let Some(reader) = reader.filter(|_| len > 0) else {
         return Ok(rb.empty());
     };
-    // Large bodies of local blobs on plain HTTP/1: sendfile, no copy.
+    // Large bodies of local blobs on plain HTTP/1: sendfile, no copy
+    // (unless paced: the pacer needs the bytes in user space).
     let zero_copy = match &req.sendfile {
-        Some(queue) if len >= ZERO_COPY_MIN => reader
+        Some(queue) if len >= ZERO_COPY_MIN && traffic_limit.is_none() => reader
             .file_regions(body_range.clone())
             .map(|r| sendfile::body(queue.clone(), r)),
         _ => None,
     };
-    let stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
+    let mut stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
+    if let Some(limit) = traffic_limit {
+        stream = traffic::pace(stream, limit);
+    }
     Ok(rb.body(Body::Stream { stream, len }))
+}
+
+/// A missing key of a bucket with an origin: 302 to the origin URL for the
+/// key (redirect mode, origin.rs); any other error stays as it is.
+fn redirect_to_origin(
+    settings: Option<&crate::bucket_settings::BucketSettings>,
+    key: &ObjectKey,
+    e: Error,
+) -> Result<Response> {
+    match settings.and_then(|s| s.origin.as_ref()) {
+        Some(origin) if e.code == ErrorCode::NoSuchKey => {
+            Ok(ResponseBuilder::new(StatusCode::FOUND)
+                .header("location", origin.location(key.as_str()))
+                .content_length(0)
+                .empty())
+        }
+        _ => Err(e),
+    }
 }
 
 /// `response-<header>` query parameters replace the stored header.
@@ -235,6 +283,8 @@ pub fn replaced_headers(h: &HeaderMap, key: &ObjectKey) -> Result<crate::storage
 pub fn copied_record(src: &ObjectRecord, now_ms: i64) -> ObjectRecord {
     ObjectRecord {
         last_modified_ms: now_ms,
+        // A restored copy belongs to the source, not to the new object.
+        restore: None,
         ..src.clone()
     }
 }

@@ -336,6 +336,7 @@ impl Store {
                     len: info.len,
                 })
                 .collect(),
+            restore: None,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self

@@ -209,6 +209,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         headers: Default::default(),
         storage_class: "STANDARD".to_string(),
         segments,
+        restore: None,
     }
 }
 

@@ -1,9 +1,12 @@
 //! The one integration-test binary (STYLE habit 11).
+mod archive;
 mod backend_conformance;
 mod common;
 mod crash;
 mod errors;
 mod hostile;
 mod objects;
+mod origin;
 mod readme;
+mod traffic;
 mod wire;
