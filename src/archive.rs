@@ -233,6 +233,11 @@ impl RestoreOutcome {
     }
 }
 
+/// Expiry times are whole seconds, so the RFC 1123 `expiry-date` is exact.
+fn whole_second(ms: i64) -> i64 {
+    ms.saturating_add(999) / 1000 * 1000
+}
+
 fn days_ms(days: u32, timing: &RestoreTiming) -> i64 {
     i64::try_from(timing.day.as_millis().saturating_mul(u128::from(days))).unwrap_or(i64::MAX)
 }
@@ -265,7 +270,7 @@ pub fn request_restore(
         Phase::Restored(r) => Ok(RestoreOutcome::Extended(RestoreRecord {
             expires_ms: r
                 .expires_ms
-                .max(now_ms.saturating_add(days_ms(days, timing))),
+                .max(whole_second(now_ms.saturating_add(days_ms(days, timing)))),
             ..r.clone()
         })),
         Phase::Cold => {
@@ -274,7 +279,7 @@ pub fn request_restore(
             Ok(RestoreOutcome::Started(RestoreRecord {
                 requested_ms: now_ms,
                 ready_ms,
-                expires_ms: ready_ms.saturating_add(days_ms(days, timing)),
+                expires_ms: whole_second(ready_ms.saturating_add(days_ms(days, timing))),
                 tier: tier.as_str().to_string(),
             }))
         }
@@ -446,6 +451,9 @@ mod tests {
         let e = check_readable(&rec("DEEP_ARCHIVE"), 0).unwrap_err();
         assert_eq!(e.headers[0].0, "x-cos-storage-class");
         assert_eq!(e.headers[0].1, "DEEP_ARCHIVE");
+        // Expiry is a whole second (the header has no milliseconds).
+        let odd = request_restore(&rec("ARCHIVE"), 1_234, 1, Tier::Bulk, &timing).unwrap();
+        assert_eq!(odd.record().expires_ms, 86_404_000);
         // Huge Days saturate instead of overflowing.
         let far = request_restore(&rec("ARCHIVE"), 0, u32::MAX, Tier::Bulk, &timing).unwrap();
         assert!(far.record().expires_ms > 0);

@@ -149,7 +149,7 @@ def test_restore_errors(c):
     assert_error(service_error(ei), 400, "InvalidArgument")
 
 
-def test_change_storage_class_by_copy(c):
+def test_change_storage_class_by_copy(arch_server, c):
     """change_object_storage_class is a copy onto itself with `Replaced`."""
     c.put_object(Bucket=BUCKET, Key="move.txt", Body=b"moving")
     c.change_object_storage_class(Bucket=BUCKET, Key="move.txt", StorageClass="ARCHIVE")
@@ -168,9 +168,12 @@ def test_change_storage_class_by_copy(c):
     assert "x-cos-storage-class" not in head
     assert "x-cos-restore" not in head
     assert read_body(c.get_object(Bucket=BUCKET, Key="move.txt")) == b"moving"
-    # The SDK's copy() helper compares classes in lower case and copies.
+    # The SDK's copy() helper HEADs the source on its real domain name
+    # (so it runs with localcos as the HTTP proxy), compares the classes in
+    # lower case, then copies.
+    proxied = make_client(arch_server, IP=None, Port=None, Proxies={"http": arch_server.url})
     src = {"Bucket": BUCKET, "Key": "move.txt", "Region": "ap-guangzhou"}
-    c.copy(Bucket=BUCKET, Key="moved-ia.txt", CopySource=src, StorageClass="STANDARD_IA")
+    proxied.copy(Bucket=BUCKET, Key="moved-ia.txt", CopySource=src, StorageClass="STANDARD_IA")
     assert c.head_object(Bucket=BUCKET, Key="moved-ia.txt")["x-cos-storage-class"] == "STANDARD_IA"
 
 
@@ -240,20 +243,27 @@ def test_original_image_protection(arch_server, c):
     with pytest.raises(CosServiceError) as ei:
         c.get_object(Bucket=BUCKET, Key="img/logo.png")
     assert_error(service_error(ei), 403, "AccessDenied")
-    # Signed ci-process=originImage (a pre-signed URL that signs the
-    # parameter, as in the SDK vector py_presign_ci_origin_image).
-    url = c.get_presigned_download_url(
+    # Signed ci-process=originImage: a pre-signed URL that signs the parameter
+    # (as in the SDK vector py_presign_ci_origin_image), minted on the real
+    # domain name and fetched with localcos as the HTTP proxy.
+    proxied = make_client(arch_server, IP=None, Port=None, Proxies={"http": arch_server.url})
+    url = proxied.get_presigned_download_url(
         Bucket=BUCKET, Key="img/logo.png", Expired=300, Params={"ci-process": "originImage"}
     )
     assert "ci-process=originImage" in url
-    r = requests.get(url, headers={"Host": bucket_host(BUCKET)}, timeout=10)
+    assert urlsplit(url).hostname == bucket_host(BUCKET)
+
+    def fetch(u):
+        return requests.get(u, proxies={"http": arch_server.url}, allow_redirects=False, timeout=10)
+
+    r = fetch(url)
     assert r.status_code == 200, r.text
     assert r.content == img
     assert r.headers["Content-Type"] == "image/png"
     assert r.headers["ETag"].startswith('"')
     # The same request without the signature: 403.
     unsigned = url.split("?")[0] + "?ci-process=originImage"
-    r = requests.get(unsigned, headers={"Host": bucket_host(BUCKET)}, timeout=10)
+    r = fetch(unsigned)
     assert r.status_code == 403, r.text
     assert "<Code>AccessDenied</Code>" in r.text
     # Unprotected suffixes are unaffected.
