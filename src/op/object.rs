@@ -102,8 +102,9 @@ fn check_version(q: &Query) -> Result<()> {
     }
 }
 
-/// GET and HEAD (spec cos.md §4.4): lookup → conditionals → Range →
-/// response-* overrides. Conditions are evaluated on the record of the
+/// GET and HEAD (spec cos.md §4.4): lookup (a missing key may redirect to
+/// the bucket's origin) → archive state → conditionals → Range →
+/// response-* overrides; a traffic limit paces the body. Conditions are evaluated on the record of the
 /// object that was opened, and the bytes come from that same opened object.
 pub async fn get(
     state: &AppState,
