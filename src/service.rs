@@ -178,8 +178,10 @@ impl Service {
             query: query.pairs(),
             headers: req.headers(),
         };
-        let identity = auth::verify(&parts, &self.state.keys, config::now(), &self.auth)
+        let verified = auth::verify_request(&parts, &self.state.keys, config::now(), &self.auth)
             .map_err(|e| fail(e.into()))?;
+        let dialect = verified.dialect;
+        let identity = verified.identity;
         let who = identity.as_ref().map(|i| i.secret_id.clone());
         let Some(identity) = identity else {
             // Everything is private until ACLs and policies land.
@@ -207,6 +209,7 @@ impl Service {
             query,
             body: request_stream(body, config.body_idle_timeout),
             identity: Some(identity),
+            dialect,
             sendfile: parts
                 .extensions
                 .remove::<crate::http::sendfile::SendfileQueue>(),

@@ -76,12 +76,94 @@ pub enum Dialect {
     CosHeader,
     /// Pre-signed: `?q-sign-algorithm=sha1&q-ak=...` or the merged `?sign=...`.
     CosQuery,
+    /// `Authorization: AWS4-HMAC-SHA256 Credential=...`
+    AwsV4Header,
+    /// Pre-signed: `?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=...`
+    AwsV4Query,
+    /// `Authorization: AWS <AccessKeyId>:<Signature>`
+    AwsV2Header,
+    /// Pre-signed: `?AWSAccessKeyId=...&Expires=...&Signature=...`
+    AwsV2Query,
+    /// `Authorization: OSS4-HMAC-SHA256 Credential=...`
+    OssV4Header,
+    /// Pre-signed: `?x-oss-signature-version=OSS4-HMAC-SHA256&x-oss-credential=...`
+    OssV4Query,
+    /// `Authorization: OSS <AccessKeyId>:<Signature>`
+    OssV1Header,
+    /// Pre-signed: `?OSSAccessKeyId=...&Expires=...&Signature=...`
+    OssV1Query,
+}
+
+/// The protocol family a request speaks. Responses answer in the same family
+/// (header prefixes, error XML); the stored data is shared by all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Cos,
+    S3,
+    Oss,
 }
 
 impl Dialect {
+    /// Looks at the `Authorization` header first, then the query.
     pub fn detect(parts: &RequestParts<'_>) -> Dialect {
-        cos::detect(parts)
+        if let Some(auth) = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes().trim_ascii())
+            .filter(|v| !v.is_empty())
+        {
+            return if auth.starts_with(b"AWS4-HMAC-SHA256") {
+                Dialect::AwsV4Header
+            } else if auth.starts_with(b"AWS ") {
+                Dialect::AwsV2Header
+            } else if auth.starts_with(b"OSS4-HMAC-SHA256") {
+                Dialect::OssV4Header
+            } else if auth.starts_with(b"OSS ") {
+                Dialect::OssV1Header
+            } else {
+                Dialect::CosHeader
+            };
+        }
+        let has = |name: &str| {
+            parts
+                .query
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
+        if has("X-Amz-Algorithm") || has("X-Amz-Signature") {
+            Dialect::AwsV4Query
+        } else if has("AWSAccessKeyId") {
+            Dialect::AwsV2Query
+        } else if has("x-oss-signature-version") || has("x-oss-credential") {
+            Dialect::OssV4Query
+        } else if has("OSSAccessKeyId") {
+            Dialect::OssV1Query
+        } else {
+            cos::detect(parts)
+        }
     }
+
+    pub fn family(self) -> Family {
+        match self {
+            Dialect::Anonymous | Dialect::CosHeader | Dialect::CosQuery => Family::Cos,
+            Dialect::AwsV4Header
+            | Dialect::AwsV4Query
+            | Dialect::AwsV2Header
+            | Dialect::AwsV2Query => Family::S3,
+            Dialect::OssV4Header
+            | Dialect::OssV4Query
+            | Dialect::OssV1Header
+            | Dialect::OssV1Query => Family::Oss,
+        }
+    }
+}
+
+/// The outcome of verifying one request.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub dialect: Dialect,
+    /// `None` for anonymous requests.
+    pub identity: Option<Identity>,
 }
 
 /// Verifies a request. `Ok(None)` means anonymous (no signature at all).
@@ -91,10 +173,27 @@ pub fn verify(
     now: SystemTime,
     opts: &AuthOptions,
 ) -> Result<Option<Identity>, AuthError> {
-    match Dialect::detect(parts) {
-        Dialect::Anonymous => Ok(None),
-        Dialect::CosHeader | Dialect::CosQuery => cos::verify(parts, keys, now, opts).map(Some),
-    }
+    verify_request(parts, keys, now, opts).map(|v| v.identity)
+}
+
+/// Detects the dialect and verifies the request in it.
+pub fn verify_request(
+    parts: &RequestParts<'_>,
+    keys: &KeyStore,
+    now: SystemTime,
+    opts: &AuthOptions,
+) -> Result<Verified, AuthError> {
+    let dialect = Dialect::detect(parts);
+    let identity = match dialect {
+        Dialect::Anonymous => None,
+        Dialect::CosHeader | Dialect::CosQuery => Some(cos::verify(parts, keys, now, opts)?),
+        other => {
+            return Err(AuthError::Malformed(format!(
+                "{other:?} signatures are not supported yet"
+            )))
+        }
+    };
+    Ok(Verified { dialect, identity })
 }
 
 /// Query parameters that carry authentication and are not operation input.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Method};
 
-use crate::auth::{Identity, KeyStore};
+use crate::auth::{Dialect, Identity, KeyStore};
 use crate::config::Config;
 use crate::error::Result;
 use crate::http::body::Body;
@@ -40,6 +40,8 @@ pub struct Req {
     pub body: ByteStream,
     /// `None` for anonymous requests.
     pub identity: Option<Identity>,
+    /// How the request was signed; `dialect.family()` is the protocol to answer in.
+    pub dialect: Dialect,
     /// Set on HTTP/1 connections over plain TCP: bodies may be sent with sendfile.
     pub sendfile: Option<SendfileQueue>,
 }
