@@ -117,10 +117,14 @@ async fn get_and_put_are_paced_without_blocking_others() {
     );
     assert!(app.send(R::get("paced-put")).await.body == data);
 
-    // Unlimited, the same GET is quick.
+    // Unlimited, the same GET is not held back.
     let t = Instant::now();
     assert!(app.send(R::get("paced")).await.body == data);
-    assert!(t.elapsed() < Duration::from_millis(500));
+    assert!(
+        t.elapsed() < Duration::from_millis(800),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 /// Over a real socket with the embedded store, where large GETs normally go

@@ -1,8 +1,8 @@
 """Storage classes, archive restore, traffic limits, back-to-origin redirects and
 original image protection, with cos-python-sdk-v5 against a real localcos.
 
-This file starts its own server: restores take 1 s and a restore "day" lasts
-3 s (``--restore-seconds 1 --day-seconds 3``), and a config file gives the
+This file starts its own server: restores take 2 s and a restore "day" lasts
+3 s (``--restore-seconds 2 --day-seconds 3``), and a config file gives the
 bucket ``arch-<APPID>`` an origin on 127.0.0.1 (allowed by
 ``--origin-allow-private``) and original image protection for jpg/png.
 """
@@ -46,7 +46,7 @@ def arch_server(log_dir):
         [
             "--bucket", BUCKET,
             "--config", str(conf),
-            "--restore-seconds", "1",
+            "--restore-seconds", "2",
             "--day-seconds", "3",
             "--origin-allow-private",
         ],

@@ -1,5 +1,5 @@
 // cos-nodejs-sdk-v5 against a localcos started for this file: archive restore
-// (restores take 1 s, a restore "day" 3 s), traffic-limit errors, and the
+// (restores take 2 s, a restore "day" 3 s), traffic-limit errors, and the
 // back-to-origin 302 of a bucket configured with an origin on 127.0.0.1.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ before(async () => {
   );
   server = await startServer([
     '--bucket', Bucket, '--config', conf,
-    '--restore-seconds', '1', '--day-seconds', '3', '--origin-allow-private',
+    '--restore-seconds', '2', '--day-seconds', '3', '--origin-allow-private',
   ]);
   cos = makeCos(server);
 });
