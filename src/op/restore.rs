@@ -18,6 +18,10 @@ use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 use crate::storage::WriteCondition;
 
+/// Restores are rare: one at a time per process, so two racing requests for
+/// the same object get 202 and 409, never 202 twice.
+static RESTORE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A restore document is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -87,6 +91,7 @@ pub async fn restore(
     // Last-Modified, new restore state (a copy onto itself, as the store
     // already offers it atomically).
     let outcome: Mutex<Option<RestoreOutcome>> = Mutex::new(None);
+    let _one_at_a_time = RESTORE_LOCK.lock().await;
     state
         .store
         .copy_object(

@@ -242,6 +242,38 @@ async fn restore_errors() {
     );
 }
 
+/// Racing restores of one object: exactly one starts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_restores_start_once() {
+    // The embedded store: its index transactions run on blocking threads,
+    // so racing requests really interleave.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(ID, KEY);
+    config.storage = localcos::config::StorageMode::Dir(dir.path().to_path_buf());
+    config.buckets = vec![localcos::http::target::BucketName::parse(
+        "examplebucket",
+        "1250000000",
+        "ap-guangzhou",
+    )
+    .unwrap()];
+    let app = std::sync::Arc::new(App {
+        svc: localcos::testing::app(config).await.unwrap(),
+    });
+    put_class(&app, "race", "ARCHIVE").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.send(restore("race", RESTORE)).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [202, 409, 409, 409, 409, 409, 409, 409]);
+}
+
 /// Copy: an unrestored archive source is refused; the destination's class is
 /// what the request says (STANDARD by default); a restored source copies.
 #[tokio::test]
