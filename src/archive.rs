@@ -300,6 +300,8 @@ mod tests {
             storage_class: class.into(),
             segments: vec![],
             restore: None,
+            version_id: None,
+            delete_marker: false,
         }
     }
 

@@ -174,6 +174,8 @@ impl From<StorageError> for Error {
             StorageError::TooLarge => Error::new(ErrorCode::EntityTooLarge),
             StorageError::Client(msg) => Error::with_message(ErrorCode::IncompleteBody, msg),
             StorageError::ClientTimeout => Error::new(ErrorCode::RequestTimeout),
+            StorageError::DeleteMarker { version_id } => delete_marker_error(&version_id),
+            StorageError::NoSuchVersion => Error::new(ErrorCode::NoSuchVersion),
             StorageError::Conflict => Error::with_message(
                 ErrorCode::ServiceUnavailable,
                 "concurrent modification, please retry",
@@ -187,6 +189,18 @@ impl From<StorageError> for Error {
                 Error::new(ErrorCode::InternalError)
             }
         }
+    }
+}
+
+/// GET/HEAD whose latest (or named) version is a delete marker: 404
+/// NoSuchKey with the marker's headers (spec cos.md §6 "Versioning"; Node
+/// surfaces `x-cos-delete-marker` as `DeleteMarker`).
+fn delete_marker_error(version_id: &str) -> Error {
+    let err = Error::new(ErrorCode::NoSuchKey)
+        .header("x-cos-delete-marker", HeaderValue::from_static("true"));
+    match HeaderValue::from_str(version_id) {
+        Ok(v) => err.header("x-cos-version-id", v),
+        Err(_) => err,
     }
 }
 

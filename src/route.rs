@@ -20,6 +20,9 @@ pub enum Operation {
     DeleteBucket(BucketName),
     ListObjects(BucketName),
     DeleteObjects(BucketName),
+    GetBucketVersioning(BucketName),
+    PutBucketVersioning(BucketName),
+    ListObjectVersions(BucketName),
     PutObject(BucketName, ObjectKey),
     CopyObject(BucketName, ObjectKey),
     GetObject(BucketName, ObjectKey),
@@ -38,6 +41,9 @@ impl Operation {
             Operation::DeleteBucket(_) => "DeleteBucket",
             Operation::ListObjects(_) => "ListObjects",
             Operation::DeleteObjects(_) => "DeleteObjects",
+            Operation::GetBucketVersioning(_) => "GetBucketVersioning",
+            Operation::PutBucketVersioning(_) => "PutBucketVersioning",
+            Operation::ListObjectVersions(_) => "ListObjectVersions",
             Operation::PutObject(..) => "PutObject",
             Operation::CopyObject(..) => "CopyObject",
             Operation::GetObject(..) => "GetObject",
@@ -136,6 +142,9 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::DELETE, None) => Ok(Operation::DeleteBucket(b)),
                 (Method::GET, None) => Ok(Operation::ListObjects(b)),
                 (Method::POST, Some("delete")) => Ok(Operation::DeleteObjects(b)),
+                (Method::GET, Some("versioning")) => Ok(Operation::GetBucketVersioning(b)),
+                (Method::PUT, Some("versioning")) => Ok(Operation::PutBucketVersioning(b)),
+                (Method::GET, Some("versions")) => Ok(Operation::ListObjectVersions(b)),
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
@@ -201,6 +210,17 @@ mod tests {
                 "ListObjects",
             ),
             (Method::POST, b(), "delete", &none, "DeleteObjects"),
+            (Method::GET, b(), "versioning", &none, "GetBucketVersioning"),
+            (Method::PUT, b(), "versioning=", &none, "PutBucketVersioning"),
+            (
+                Method::GET,
+                b(),
+                "versions&prefix=&delimiter=&key-marker=&version-id-marker=&max-keys=1000&encoding-type=url",
+                &none,
+                "ListObjectVersions",
+            ),
+            (Method::GET, o(), "versionId=MTg0NDUxNTc1NjIzMTQ1MDAwODg", &none, "GetObject"),
+            (Method::DELETE, o(), "versionId=null", &none, "DeleteObject"),
             (Method::PUT, o(), "", &none, "PutObject"),
             (Method::PUT, o(), "", &copy, "CopyObject"),
             (
@@ -248,6 +268,12 @@ mod tests {
                 "{m} {qs}"
             );
         }
+        assert_eq!(
+            resolve(&Method::DELETE, &b(), &q("versioning"), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::NotImplemented
+        );
         assert_eq!(
             resolve(&Method::PATCH, &o(), &q(""), &none)
                 .unwrap_err()

@@ -67,6 +67,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
             name: b.as_str().to_string(),
             region: config.addressing.region.clone(),
             created_ms: now_ms,
+            versioning: Default::default(),
         };
         match store.create_bucket(rec).await {
             Ok(()) | Err(StorageError::BucketExists) => {}

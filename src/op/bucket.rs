@@ -32,6 +32,7 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
         name: bucket.as_str().to_string(),
         region: state.config.addressing.region.clone(),
         created_ms: now_ms(),
+        versioning: Default::default(),
     };
     match state.store.create_bucket(rec).await {
         Ok(()) => Ok(ResponseBuilder::new(StatusCode::OK)

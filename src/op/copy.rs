@@ -5,7 +5,8 @@
 use http::StatusCode;
 
 use super::bucket::now_ms;
-use super::object::{copied_record, replaced_headers, write_condition};
+use super::object::{copied_record, new_version_header, replaced_headers};
+use super::versioning::write_condition_for;
 use super::{AppState, Req, Response};
 use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -71,9 +72,6 @@ pub async fn copy(
         &a.appid,
         &a.region,
     )?;
-    if src.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(Error::new(ErrorCode::NoSuchVersion));
-    }
     let replace = match header::get(h, header::X_COS_METADATA_DIRECTIVE) {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("copy") => false,
@@ -119,27 +117,48 @@ pub async fn copy(
         }
         Ok(out)
     };
+    let src_version = src.version_id.as_deref().filter(|v| !v.is_empty());
+    let cond = write_condition_for(state, bucket, h).await?;
     let result = state
         .store
-        .copy_object(
+        .copy_version(
             src.bucket.as_str(),
             src.key.as_str(),
+            src_version,
             bucket.as_str(),
             key.as_str(),
-            write_condition(h),
+            cond,
             build,
         )
         .await;
     let rec = match result {
         Ok(rec) => rec,
-        Err(e) if e.code == ErrorCode::NoSuchKey => {
-            return Err(Error::new(ErrorCode::NoSuchCopySource))
-        }
-        Err(e) => return Err(e),
+        Err(e) => return Err(copy_source_error(e, src_version.is_some())),
     };
-    Ok(ResponseBuilder::new(StatusCode::OK)
+    let rb = ResponseBuilder::new(StatusCode::OK)
         .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
-        .xml(xml::copy_result(&rec)))
+        .header_opt("x-cos-copy-source-version-id", src_version);
+    Ok(new_version_header(rb, &rec).xml(xml::copy_result(&rec)))
+}
+
+/// Source lookup failures as copy errors (spec cos.md §6A.4): a missing
+/// key or version, or a delete marker on top → 404 NoSuchCopySource; a
+/// versionId naming a delete marker → 400 InvalidRequest.
+fn copy_source_error(e: Error, version_named: bool) -> Error {
+    let marker = e
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "x-cos-delete-marker");
+    match e.code {
+        ErrorCode::NoSuchKey if marker && version_named => Error::with_message(
+            ErrorCode::InvalidRequest,
+            "The source of a copy request may not specifically refer to a delete marker by version id.",
+        ),
+        ErrorCode::NoSuchKey | ErrorCode::NoSuchVersion => {
+            Error::new(ErrorCode::NoSuchCopySource)
+        }
+        _ => e,
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::http::header;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml::{self, DeleteOutcome, DeleteRequest};
+use crate::storage::{Deletion, StorageError, NULL_VERSION};
 
 /// At most 1000 keys per request (436/14518).
 const MAX_KEYS: usize = 1000;
@@ -49,41 +50,74 @@ pub async fn delete_objects(state: &AppState, bucket: &BucketName, req: Req) -> 
     }
     let mut outcomes = Vec::with_capacity(doc.objects.len());
     for obj in doc.objects {
+        let version = obj.version_id.filter(|v| !v.is_empty());
         let outcome = match ObjectKey::parse(&obj.key) {
             Err(e) => DeleteOutcome::Error {
                 key: obj.key,
+                version_id: version,
                 code: e.code.as_str(),
                 message: e.message().to_string(),
             },
-            Ok(_)
-                if obj
-                    .version_id
-                    .as_deref()
-                    .is_some_and(|v| !v.is_empty() && v != "null") =>
-            {
-                DeleteOutcome::Error {
-                    key: obj.key,
-                    code: ErrorCode::NoSuchVersion.as_str(),
-                    message: ErrorCode::NoSuchVersion.default_message().into(),
-                }
+            Ok(key) => {
+                let result = state
+                    .store
+                    .delete_version(bucket.as_str(), key.as_str(), version.as_deref())
+                    .await;
+                outcome(obj.key, version, result)
             }
-            Ok(key) => match state
-                .store
-                .delete_object(bucket.as_str(), key.as_str())
-                .await
-            {
-                Ok(_) => DeleteOutcome::Deleted { key: obj.key },
-                Err(e) => {
-                    let e = Error::from(e);
-                    DeleteOutcome::Error {
-                        key: obj.key,
-                        code: e.code.as_str(),
-                        message: e.message().to_string(),
-                    }
-                }
-            },
         };
         outcomes.push(outcome);
     }
     Ok(ResponseBuilder::new(StatusCode::OK).xml(xml::delete_result(&outcomes, quiet)))
+}
+
+/// One object's entry (spec cos.md §3.1 Delete Multiple): a marker written
+/// → `DeleteMarker` + `DeleteMarkerVersionId`; a version removed → its
+/// `VersionId` (+ the marker fields when it was a marker); an unknown
+/// version other than `null` → NoSuchVersion.
+fn outcome(
+    key: String,
+    version: Option<String>,
+    result: std::result::Result<Deletion, StorageError>,
+) -> DeleteOutcome {
+    let done = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let e = Error::from(e);
+            return DeleteOutcome::Error {
+                key,
+                version_id: version,
+                code: e.code.as_str(),
+                message: e.message().to_string(),
+            };
+        }
+    };
+    if let Some(marker) = done.marker {
+        return DeleteOutcome::Deleted {
+            key,
+            version_id: None,
+            delete_marker: true,
+            delete_marker_version_id: marker.version_id,
+        };
+    }
+    match (done.removed, version) {
+        (Some(removed), version) if removed.delete_marker => DeleteOutcome::Deleted {
+            key,
+            version_id: version,
+            delete_marker: true,
+            delete_marker_version_id: removed.version_id,
+        },
+        (None, Some(v)) if v != NULL_VERSION => DeleteOutcome::Error {
+            key,
+            version_id: Some(v),
+            code: ErrorCode::NoSuchVersion.as_str(),
+            message: ErrorCode::NoSuchVersion.default_message().into(),
+        },
+        (_, version) => DeleteOutcome::Deleted {
+            key,
+            version_id: version,
+            delete_marker: false,
+            delete_marker_version_id: None,
+        },
+    }
 }

@@ -8,6 +8,8 @@ mod list;
 mod object;
 mod restore;
 mod service;
+mod versioning;
+mod versions;
 
 use std::sync::Arc;
 
@@ -54,6 +56,9 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::DeleteBucket(b) => bucket::delete(state, &b).await,
         Operation::ListObjects(b) => list::list_objects(state, &b, req).await,
         Operation::DeleteObjects(b) => delete_multiple::delete_objects(state, &b, req).await,
+        Operation::GetBucketVersioning(b) => versioning::get(state, &b).await,
+        Operation::PutBucketVersioning(b) => versioning::put(state, &b, req).await,
+        Operation::ListObjectVersions(b) => versions::list(state, &b, req).await,
         Operation::PutObject(b, k) => object::put(state, &b, &k, req).await,
         Operation::CopyObject(b, k) => copy::copy(state, &b, &k, req).await,
         Operation::GetObject(b, k) => object::get(state, &b, &k, req).await,

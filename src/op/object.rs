@@ -5,6 +5,7 @@
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::bucket::now_ms;
+use super::versioning::version_param;
 use super::{AppState, Req, Response};
 use crate::archive;
 use crate::conditional::range::{content_range, unsatisfied_content_range};
@@ -17,7 +18,7 @@ use crate::http::sendfile;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::http::traffic;
 use crate::render::headers::{self as render, ResponseBuilder};
-use crate::storage::{ObjectRecord, PutOptions, WriteCondition};
+use crate::storage::{ObjectRecord, PutOptions, WriteCondition, NULL_VERSION};
 
 /// Bodies at least this large go out with sendfile when they can; smaller
 /// ones are one positioned read, cheaper than a second system call.
@@ -76,7 +77,7 @@ pub async fn put(
         content_md5,
         content_length,
         max_size: max,
-        condition: write_condition(h),
+        condition: super::versioning::write_condition_for(state, bucket, h).await?,
     };
     let body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
@@ -87,18 +88,17 @@ pub async fn put(
         .store
         .put_object(bucket.as_str(), key.as_str(), body, opts)
         .await?;
-    Ok(
-        render::validators(ResponseBuilder::new(StatusCode::OK), &rec)
-            .content_length(0)
-            .empty(),
-    )
+    let rb = render::validators(ResponseBuilder::new(StatusCode::OK), &rec);
+    Ok(new_version_header(rb, &rec).content_length(0).empty())
 }
 
-/// `versionId` on an unversioned object: only `null` names the current one.
-fn check_version(q: &Query) -> Result<()> {
-    match q.get("versionId") {
-        None | Some("") | Some("null") => Ok(()),
-        Some(_) => Err(Error::new(ErrorCode::NoSuchVersion)),
+/// `x-cos-version-id` of a write: the new version's id when the bucket has
+/// versioning enabled; none when suspended (`null`, spec cos.md §6A.2) or
+/// never versioned.
+pub fn new_version_header(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
+    match rec.version_id.as_deref() {
+        Some(id) if id != NULL_VERSION => rb.header("x-cos-version-id", id),
+        _ => rb,
     }
 }
 
@@ -112,7 +112,6 @@ pub async fn get(
     key: &ObjectKey,
     req: Req,
 ) -> Result<Response> {
-    check_version(&req.query)?;
     let is_head = req.method == Method::HEAD;
     // Traffic limit (§6A.9): a bad value fails before anything is looked up.
     let traffic_limit = traffic::cos_limit(&req.headers, &req.query)?;
@@ -121,25 +120,29 @@ pub async fn get(
     if let (Some(s), false) = (settings, is_head) {
         s.check_original_image(key.as_str(), &req.query, req.identity.is_some())?;
     }
-    // Step 1: lookup (HEAD needs no blob handles).
+    // Step 1: lookup of the latest or the named version (HEAD needs no blob
+    // handles); a delete marker answers 404 with its headers.
+    let version = version_param(&req.query);
     let lookup = async {
         if is_head {
             let rec = state
                 .store
-                .head_object(bucket.as_str(), key.as_str())
+                .head_version(bucket.as_str(), key.as_str(), version)
                 .await?;
             Ok::<_, Error>((rec, None))
         } else {
             let reader = state
                 .store
-                .open_object(bucket.as_str(), key.as_str())
+                .open_version(bucket.as_str(), key.as_str(), version)
                 .await?;
             Ok((reader.record.clone(), Some(reader)))
         }
     };
     let (rec, reader) = match lookup.await {
         Ok(found) => found,
-        Err(e) => return redirect_to_origin(settings, key, e),
+        // A named version that is missing is not a missing key.
+        Err(e) if version.is_none() => return redirect_to_origin(settings, key, e),
+        Err(e) => return Err(e),
     };
     // Step 2: archive state. HEAD still answers (with the restore headers).
     let now = now_ms();
@@ -265,12 +268,34 @@ pub async fn delete(
     key: &ObjectKey,
     req: Req,
 ) -> Result<Response> {
-    check_version(&req.query)?;
-    state
+    // Versioned buckets (spec cos.md §6): no versionId writes a delete
+    // marker; a versionId removes that version for good.
+    let version = version_param(&req.query);
+    let done = state
         .store
-        .delete_object(bucket.as_str(), key.as_str())
+        .delete_version(bucket.as_str(), key.as_str(), version)
         .await?;
-    Ok(ResponseBuilder::new(StatusCode::NO_CONTENT).empty())
+    let rb = ResponseBuilder::new(StatusCode::NO_CONTENT);
+    let rb = match (&done.marker, &done.removed, version) {
+        (Some(marker), _, _) => deleted_headers(rb, marker),
+        (None, Some(removed), Some(_)) => deleted_headers(rb, removed),
+        // Nothing removed: fine for a key (or `null`) that is absent,
+        // NoSuchVersion for any other id.
+        (None, None, Some(v)) if v != NULL_VERSION => {
+            return Err(Error::new(ErrorCode::NoSuchVersion))
+        }
+        _ => rb,
+    };
+    Ok(rb.empty())
+}
+
+/// The headers of a DELETE that wrote or removed `rec`: its version id
+/// (none for a plain record) and `x-cos-delete-marker: true` for a marker.
+fn deleted_headers(mut rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
+    if rec.delete_marker {
+        rb = rb.header("x-cos-delete-marker", "true");
+    }
+    rb.header_opt("x-cos-version-id", rec.version_id.as_deref())
 }
 
 /// For copy: the headers a `Replaced` directive takes from the request.

@@ -173,6 +173,9 @@ pub fn copy_result(rec: &ObjectRecord) -> String {
     x.elem("ETag", &format!("\"{}\"", rec.etag))
         .elem("LastModified", &iso8601(rec.last_modified()))
         .elem("CRC64", &rec.crc64.to_string());
+    if let Some(v) = rec.version_id.as_deref().filter(|v| *v != "null") {
+        x.elem("VersionId", v);
+    }
     x.finish("CopyObjectResult")
 }
 
@@ -180,9 +183,16 @@ pub fn copy_result(rec: &ObjectRecord) -> String {
 pub enum DeleteOutcome {
     Deleted {
         key: String,
+        /// The version named in the request, echoed.
+        version_id: Option<String>,
+        /// A delete marker was written, or the version removed was one.
+        delete_marker: bool,
+        /// That marker's id.
+        delete_marker_version_id: Option<String>,
     },
     Error {
         key: String,
+        version_id: Option<String>,
         code: &'static str,
         message: String,
     },
@@ -192,16 +202,36 @@ pub fn delete_result(outcomes: &[DeleteOutcome], quiet: bool) -> String {
     let mut x = Xml::new("DeleteResult");
     for o in outcomes {
         match o {
-            DeleteOutcome::Deleted { key } if !quiet => {
-                x.open("Deleted").elem("Key", key).close("Deleted");
+            DeleteOutcome::Deleted {
+                key,
+                version_id,
+                delete_marker,
+                delete_marker_version_id,
+            } if !quiet => {
+                x.open("Deleted").elem("Key", key);
+                if let Some(v) = version_id {
+                    x.elem("VersionId", v);
+                }
+                if *delete_marker {
+                    x.elem("DeleteMarker", "true");
+                }
+                if let Some(v) = delete_marker_version_id {
+                    x.elem("DeleteMarkerVersionId", v);
+                }
+                x.close("Deleted");
             }
             DeleteOutcome::Deleted { .. } => {}
-            DeleteOutcome::Error { key, code, message } => {
-                x.open("Error")
-                    .elem("Key", key)
-                    .elem("Code", code)
-                    .elem("Message", message)
-                    .close("Error");
+            DeleteOutcome::Error {
+                key,
+                version_id,
+                code,
+                message,
+            } => {
+                x.open("Error").elem("Key", key);
+                if let Some(v) = version_id {
+                    x.elem("VersionId", v);
+                }
+                x.elem("Code", code).elem("Message", message).close("Error");
             }
         }
     }

@@ -10,9 +10,11 @@ use std::time::SystemTime;
 use bytes::{Bytes, BytesMut};
 
 use super::hash::BodyHasher;
+use super::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
 use super::{
-    BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, ByteStream, MetaStore,
-    ObjectRecord, StorageError, WriteCondition,
+    BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, ByteStream, Committed,
+    Deletion, MetaStore, ObjectRecord, Seq, StorageError, VersionCursor, VersionEntry, Versioning,
+    WriteCondition,
 };
 
 /// Chunk size of streamed reads. Slicing `Bytes` copies nothing; the chunks
@@ -35,7 +37,85 @@ struct MetaState {
 
 struct MemBucket {
     rec: BucketRecord,
+    /// Current non-marker records (see `versions.rs` for the layout).
     objects: BTreeMap<String, ObjectRecord>,
+    /// (key, seq) → version or delete marker; a key's versions newest first.
+    versions: BTreeMap<(String, Seq), ObjectRecord>,
+}
+
+impl MemBucket {
+    fn key_versions<'a>(&'a self, key: &str) -> impl Iterator<Item = (Seq, &'a ObjectRecord)> + 'a {
+        self.versions
+            .range((key.to_string(), 0)..=(key.to_string(), Seq::MAX))
+            .map(|((_, seq), rec)| (*seq, rec))
+    }
+}
+
+/// One key of one bucket, for the shared rules in `versions.rs`.
+struct MemKey<'a> {
+    b: &'a mut MemBucket,
+    refs: &'a mut HashMap<BlobId, u64>,
+    key: &'a str,
+}
+
+impl KeyView for MemKey<'_> {
+    fn current(&self) -> Result<Option<ObjectRecord>, StorageError> {
+        Ok(self.b.objects.get(self.key).cloned())
+    }
+    fn newest(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        Ok(self
+            .b
+            .key_versions(self.key)
+            .next()
+            .map(|(s, r)| (s, r.clone())))
+    }
+    fn version(&self, seq: Seq) -> Result<Option<ObjectRecord>, StorageError> {
+        Ok(self.b.versions.get(&(self.key.to_string(), seq)).cloned())
+    }
+    fn find_null(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        Ok(self
+            .b
+            .key_versions(self.key)
+            .find(|(_, r)| r.version_id.as_deref() == Some(super::NULL_VERSION))
+            .map(|(s, r)| (s, r.clone())))
+    }
+}
+
+impl KeyTxn for MemKey<'_> {
+    fn set_current(&mut self, rec: Option<&ObjectRecord>) -> Result<(), StorageError> {
+        match rec {
+            Some(rec) => self.b.objects.insert(self.key.to_string(), rec.clone()),
+            None => self.b.objects.remove(self.key),
+        };
+        Ok(())
+    }
+    fn insert_version(&mut self, seq: Seq, rec: &ObjectRecord) -> Result<(), StorageError> {
+        self.b
+            .versions
+            .insert((self.key.to_string(), seq), rec.clone());
+        Ok(())
+    }
+    fn remove_version(&mut self, seq: Seq) -> Result<(), StorageError> {
+        self.b.versions.remove(&(self.key.to_string(), seq));
+        Ok(())
+    }
+    fn take_refs(&mut self, rec: &ObjectRecord, fresh: &[BlobId]) -> Result<(), StorageError> {
+        // Validate before mutating: a reused blob must still be alive.
+        let ids = rec.blob_ids();
+        if ids
+            .iter()
+            .any(|id| !fresh.contains(id) && !self.refs.contains_key(*id))
+        {
+            return Err(StorageError::Conflict);
+        }
+        for id in ids {
+            *self.refs.entry(id.clone()).or_insert(0) += 1;
+        }
+        Ok(())
+    }
+    fn release(&mut self, rec: &ObjectRecord) -> Result<Vec<BlobId>, StorageError> {
+        Ok(release(self.refs, rec))
+    }
 }
 
 impl MemoryMeta {
@@ -77,6 +157,7 @@ impl MetaStore for MemoryMeta {
             MemBucket {
                 rec,
                 objects: BTreeMap::new(),
+                versions: BTreeMap::new(),
             },
         );
         Ok(())
@@ -99,7 +180,9 @@ impl MetaStore for MemoryMeta {
         let mut st = self.lock();
         match st.buckets.get(name) {
             None => Err(StorageError::NoSuchBucket),
-            Some(b) if !b.objects.is_empty() => Err(StorageError::BucketNotEmpty),
+            Some(b) if !b.objects.is_empty() || !b.versions.is_empty() => {
+                Err(StorageError::BucketNotEmpty)
+            }
             Some(_) => {
                 st.buckets.remove(name);
                 Ok(())
@@ -113,6 +196,25 @@ impl MetaStore for MemoryMeta {
         Ok(b.objects.get(key).cloned())
     }
 
+    async fn set_versioning(&self, name: &str, state: Versioning) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        let b = st.buckets.get_mut(name).ok_or(StorageError::NoSuchBucket)?;
+        b.rec.versioning = state;
+        Ok(())
+    }
+
+    async fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectRecord>, StorageError> {
+        let mut guard = self.lock();
+        let MetaState { buckets, refs } = &mut *guard;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        versions::lookup(&MemKey { b, refs, key }, version_id)
+    }
+
     async fn put_object(
         &self,
         bucket: &str,
@@ -120,43 +222,25 @@ impl MetaStore for MemoryMeta {
         rec: ObjectRecord,
         fresh: &[BlobId],
         cond: WriteCondition,
-    ) -> Result<Vec<BlobId>, StorageError> {
+    ) -> Result<Committed, StorageError> {
         let mut guard = self.lock();
         let MetaState { buckets, refs } = &mut *guard;
         let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
-        cond.check(b.objects.get(key))?;
-        // Validate before mutating: a reused blob must still be alive.
-        let ids = rec.blob_ids();
-        if ids
-            .iter()
-            .any(|id| !fresh.contains(id) && !refs.contains_key(*id))
-        {
-            return Err(StorageError::Conflict);
-        }
-        // Take the new references first so a blob shared by the old and the
-        // new record (copy onto itself) never drops to zero.
-        for id in ids {
-            *refs.entry(id.clone()).or_insert(0) += 1;
-        }
-        let freed = match b.objects.insert(key.to_string(), rec) {
-            Some(old) => release(refs, &old),
-            None => Vec::new(),
-        };
-        Ok(freed)
+        let state = b.rec.versioning;
+        versions::commit_put(&mut MemKey { b, refs, key }, state, rec, fresh, &cond)
     }
 
     async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
+        version_id: Option<&str>,
+    ) -> Result<Deletion, StorageError> {
         let mut guard = self.lock();
         let MetaState { buckets, refs } = &mut *guard;
         let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
-        Ok(b.objects.remove(key).map(|old| {
-            let freed = release(refs, &old);
-            (old, freed)
-        }))
+        let state = b.rec.versioning;
+        versions::commit_delete(&mut MemKey { b, refs, key }, state, version_id)
     }
 
     async fn list_objects(
@@ -180,6 +264,74 @@ impl MetaStore for MemoryMeta {
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &VersionCursor,
+        limit: usize,
+    ) -> Result<Vec<VersionEntry>, StorageError> {
+        let st = self.lock();
+        let b = st.buckets.get(bucket).ok_or(StorageError::NoSuchBucket)?;
+        let start = if after.key.as_str() < prefix {
+            prefix
+        } else {
+            after.key.as_str()
+        };
+        let mut versioned = b
+            .versions
+            .range((start.to_string(), 0)..)
+            .take_while(|((k, _), _)| k.starts_with(prefix))
+            .filter(|((k, seq), _)| versions::is_after(after, k, *seq))
+            .map(|((k, seq), rec)| (k, *seq, rec))
+            .peekable();
+        // Current records: plain ones are listed, mirrors of versions are
+        // skipped, but only as far as the versions stream has got (as in
+        // the redb backend: no scan ahead through a fully versioned bucket).
+        let mut plain = b
+            .objects
+            .range::<str, _>((Bound::Included(start), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, rec)| (k, PLAIN_SEQ, rec))
+            .peekable();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let until = versioned.peek().map(|v| v.0);
+            while let Some((k, _, rec)) = plain.peek() {
+                if until.is_some_and(|u| *k > u) {
+                    break;
+                }
+                if rec.version_id.is_none() && versions::is_after(after, k, PLAIN_SEQ) {
+                    break;
+                }
+                plain.next();
+            }
+            // Merge the two ordered streams by (key, seq); a plain head
+            // beyond the versions head is only taken once it was checked.
+            let take_plain = match (versioned.peek(), plain.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(v), Some(p)) => (p.0, p.1) < (v.0, v.1),
+            };
+            let next = if take_plain {
+                plain.next()
+            } else {
+                versioned.next()
+            };
+            let Some((key, seq, rec)) = next else { break };
+            let is_latest =
+                seq == PLAIN_SEQ || b.key_versions(key).next().is_some_and(|(s, _)| s == seq);
+            out.push(VersionEntry {
+                key: key.clone(),
+                seq,
+                record: rec.clone(),
+                is_latest,
+            });
+        }
+        Ok(out)
     }
 
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError> {

@@ -15,6 +15,8 @@ pub mod fs;
 pub mod hash;
 pub mod memory;
 mod store;
+mod version_list;
+pub mod versions;
 
 use std::ops::Range;
 use std::pin::Pin;
@@ -25,6 +27,10 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 pub use store::{ListPage, ListQuery, ObjectReader, PutOptions, Store};
+pub use version_list::{VersionsPage, VersionsQuery};
+pub use versions::{
+    Committed, Deletion, Seq, VersionCursor, VersionEntry, Versioning, NULL_VERSION,
+};
 
 /// A stream of body bytes (request or response).
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send + 'static>>;
@@ -64,6 +70,13 @@ pub enum StorageError {
     /// A referenced blob vanished between read and write (a racing delete); retry.
     #[error("conflict, retry")]
     Conflict,
+    /// The latest version of the key is a delete marker (`version_id` is the
+    /// marker's): reads answer 404 with the marker's headers.
+    #[error("the latest version is a delete marker")]
+    DeleteMarker { version_id: String },
+    /// A named version does not exist (or the id is not one of ours).
+    #[error("no such version")]
+    NoSuchVersion,
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("corrupt metadata: {0}")]
@@ -110,6 +123,9 @@ pub struct BucketRecord {
     pub region: String,
     /// Unix milliseconds.
     pub created_ms: i64,
+    /// `PUT ?versioning`; `Off` until first set.
+    #[serde(default, skip_serializing_if = "Versioning::is_off")]
+    pub versioning: Versioning,
 }
 
 /// A contiguous piece of an object's bytes: `len` bytes of `blob` from `offset`.
@@ -161,6 +177,14 @@ pub struct ObjectRecord {
     /// never restored. Its phase is computed from the times (`crate::archive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreRecord>,
+    /// `None` for a record written while the bucket had never been
+    /// versioned; else the version id (`null` when written while suspended).
+    /// Set by the `MetaStore` when it commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker: no bytes, no segments, never in the `objects` index.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
 }
 
 /// A restore request, as stored: when it was made, when the temporary copy
@@ -246,25 +270,54 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Deletes an empty bucket.
     /// # Behavior
-    /// - `NoSuchBucket` if absent; `BucketNotEmpty` if it holds any object.
+    /// - `NoSuchBucket` if absent; `BucketNotEmpty` if it holds any object,
+    ///   version or delete marker.
     async fn delete_bucket(&self, name: &str) -> Result<(), StorageError>;
 
-    /// The current record of `key`.
+    /// Sets the bucket's versioning state (`PUT ?versioning`).
     /// # Behavior
-    /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key is.
+    /// - `NoSuchBucket` if absent. Writes after it commit use the new state.
+    async fn set_versioning(&self, name: &str, state: Versioning) -> Result<(), StorageError>;
+
+    /// The current record of `key`: one index lookup (the GET fast path).
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key is,
+    ///   or if its latest version is a delete marker.
     async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError>;
 
-    /// Makes `rec` the current record of `key`, checking `cond` in the same
-    /// transaction, and moves blob references.
+    /// One version of `key`: the latest including delete markers (`None`),
+    /// the `null` version (`Some("null")`, also a plain record), or the
+    /// version with that id.
     /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if there is no
+    ///   such version (an id this store cannot have made included).
+    async fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectRecord>, StorageError>;
+
+    /// Makes `rec` the current record of `key`, checking `cond` in the same
+    /// transaction, and moves blob references. What happens to the record it
+    /// replaces follows the bucket's versioning state, read in the same
+    /// transaction (see [`versions`]):
+    /// - `Off`: `rec` replaces the current record; `version_id` is `None`.
+    /// - `Enabled`: `rec` becomes a new version with a fresh id, newer than
+    ///   every other version of the key; older versions stay.
+    /// - `Suspended`: `rec` becomes the `null` version, replacing the previous
+    ///   `null` version (or marker); other versions stay.
+    /// # Behavior
+    /// - `rec.version_id` and `rec.delete_marker` are ignored (set by the store).
     /// - `NoSuchBucket` if the bucket is absent; `AlreadyExists` /
-    ///   `PreconditionFailed` if `cond` does not hold. On any error nothing changes.
+    ///   `PreconditionFailed` if `cond` does not hold against the current
+    ///   record (a delete marker counts as absent). On any error nothing changes.
     /// - Blobs listed in `fresh` were just written and gain their first
     ///   reference. Every other blob `rec` references must already be
     ///   referenced (by any record), else `Conflict` (it may have been freed by a
     ///   racing delete) and nothing changes.
-    /// - Returns the blobs that no record references any more (the replaced
-    ///   record's, unless shared); the caller deletes them.
+    /// - Returns the new version id and the blobs that no record references
+    ///   any more (a replaced record's, unless shared); the caller deletes them.
     async fn put_object(
         &self,
         bucket: &str,
@@ -272,17 +325,28 @@ pub trait MetaStore: Send + Sync + 'static {
         rec: ObjectRecord,
         fresh: &[BlobId],
         cond: WriteCondition,
-    ) -> Result<Vec<BlobId>, StorageError>;
+    ) -> Result<Committed, StorageError>;
 
-    /// Removes `key`.
+    /// Deletes `key` (`version_id == None`) or one of its versions.
     /// # Behavior
-    /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key was absent.
-    /// - Otherwise returns the removed record and the blobs no longer referenced.
+    /// - `NoSuchBucket` if the bucket is absent.
+    /// - No version named, bucket `Off`: removes the current record
+    ///   (`removed`); nothing when absent.
+    /// - No version named, versioned bucket: writes a delete marker as the
+    ///   new latest version (`marker`), even if the key has no versions;
+    ///   `Enabled` gives it a fresh id, `Suspended` makes it the `null`
+    ///   version, replacing (`removed`) the previous `null` version.
+    /// - A version named: removes exactly that version, marker or not, for
+    ///   good (`removed`); when it was the latest, the next
+    ///   version becomes current (unless it is a marker). An unknown version
+    ///   changes nothing (`removed == None`).
+    /// - `freed` lists the blobs no record references any more.
     async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError>;
+        version_id: Option<&str>,
+    ) -> Result<Deletion, StorageError>;
 
     /// Up to `limit` objects with `prefix` whose key is strictly greater than
     /// `start_after`, in key order.
@@ -295,6 +359,20 @@ pub trait MetaStore: Send + Sync + 'static {
         start_after: &str,
         limit: usize,
     ) -> Result<Vec<(String, ObjectRecord)>, StorageError>;
+
+    /// Up to `limit` versions and delete markers of keys with `prefix`
+    /// after `after`, in key order and, within a key, newest first. Plain
+    /// records appear as their key's only version.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent.
+    /// - `is_latest` is set on the newest entry of each key.
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &VersionCursor,
+        limit: usize,
+    ) -> Result<Vec<VersionEntry>, StorageError>;
 
     /// Whether any record references `blob` (used by the orphan sweep).
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError>;

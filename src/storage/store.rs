@@ -317,7 +317,7 @@ impl Store {
             self.free(&fresh).await;
             return Err(StorageError::BadDigest);
         }
-        let rec = ObjectRecord {
+        let mut rec = ObjectRecord {
             size: info.len,
             etag: md5_hex(&info.md5),
             crc64: info.crc64,
@@ -337,6 +337,8 @@ impl Store {
                 })
                 .collect(),
             restore: None,
+            version_id: None,
+            delete_marker: false,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self
@@ -344,8 +346,9 @@ impl Store {
             .put_object(bucket, key, rec.clone(), &fresh, opts.condition)
             .await
         {
-            Ok(freed) => {
-                self.free(&freed).await;
+            Ok(committed) => {
+                self.free(&committed.freed).await;
+                rec.version_id = committed.version_id;
                 Ok(rec)
             }
             Err(e) => {
@@ -365,14 +368,63 @@ impl Store {
         }
     }
 
-    /// The current record of `key`.
+    /// The current record of `key`: one index lookup when it exists.
     /// # Behavior
-    /// - `NoSuchBucket` / `NoSuchKey`.
+    /// - `NoSuchBucket` / `NoSuchKey`; `DeleteMarker` when the latest
+    ///   version is a delete marker.
     pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, StorageError> {
-        self.meta
-            .object(bucket, key)
-            .await?
-            .ok_or(StorageError::NoSuchKey)
+        match self.meta.object(bucket, key).await? {
+            Some(rec) => Ok(rec),
+            None => Err(self.why_missing(bucket, key).await),
+        }
+    }
+
+    /// Why `key` has no current record: a delete marker on top, or nothing.
+    async fn why_missing(&self, bucket: &str, key: &str) -> StorageError {
+        match self.meta.object_version(bucket, key, None).await {
+            Ok(Some(marker)) if marker.delete_marker => StorageError::DeleteMarker {
+                version_id: marker.version_id.unwrap_or_default(),
+            },
+            Ok(_) => StorageError::NoSuchKey,
+            Err(e) => e,
+        }
+    }
+
+    /// The record of one version of `key` (`None`: the current one, as
+    /// [`Store::head_object`]).
+    /// # Behavior
+    /// - `NoSuchBucket`; `DeleteMarker` when the version named (or the
+    ///   latest) is a delete marker.
+    /// - A version that does not exist: `NoSuchVersion`, except `null`,
+    ///   which is the plain object of never-versioned buckets: `NoSuchKey`.
+    pub async fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectRecord, StorageError> {
+        let Some(id) = version_id else {
+            return self.head_object(bucket, key).await;
+        };
+        match self.meta.object_version(bucket, key, Some(id)).await? {
+            Some(rec) if rec.delete_marker => Err(StorageError::DeleteMarker {
+                version_id: rec.version_id.unwrap_or_default(),
+            }),
+            Some(rec) => Ok(rec),
+            None if id == NULL_VERSION => Err(StorageError::NoSuchKey),
+            None => Err(StorageError::NoSuchVersion),
+        }
+    }
+
+    /// Sets the bucket's versioning state.
+    /// # Behavior
+    /// - `NoSuchBucket`.
+    pub async fn set_versioning(
+        &self,
+        bucket: &str,
+        state: Versioning,
+    ) -> Result<(), StorageError> {
+        self.meta.set_versioning(bucket, state).await
     }
 
     /// Looks the record up and opens all its blobs.
@@ -382,9 +434,19 @@ impl Store {
     ///   overwrite freed it), looks up again, a bounded number of times; a blob
     ///   still missing after that is reported as `Corrupt`.
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader, StorageError> {
+        self.open_version(bucket, key, None).await
+    }
+
+    /// [`Store::open_object`] for one version (errors as [`Store::head_version`]).
+    pub async fn open_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectReader, StorageError> {
         let mut missing = None;
         'lookup: for _ in 0..RACE_RETRIES {
-            let record = self.head_object(bucket, key).await?;
+            let record = self.head_version(bucket, key, version_id).await?;
             let mut blobs: Vec<Arc<dyn BlobReader>> = Vec::with_capacity(record.segments.len());
             let mut opened: HashMap<&BlobId, usize> = HashMap::new();
             for seg in &record.segments {
@@ -412,7 +474,8 @@ impl Store {
         )))
     }
 
-    /// Removes `key`.
+    /// Removes `key` ([`Store::delete_version`] without a version; on a
+    /// versioned bucket that writes a delete marker and returns `None`).
     /// # Behavior
     /// - `NoSuchBucket`; `Ok(None)` when the key was absent.
     /// - Deletes the blobs no other record references after the commit.
@@ -421,13 +484,24 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<Option<ObjectRecord>, StorageError> {
-        match self.meta.delete_object(bucket, key).await? {
-            Some((rec, freed)) => {
-                self.free(&freed).await;
-                Ok(Some(rec))
-            }
-            None => Ok(None),
-        }
+        Ok(self.delete_version(bucket, key, None).await?.removed)
+    }
+
+    /// Deletes `key` or one version of it (see `MetaStore::delete_object`:
+    /// on a versioned bucket, no version named writes a delete marker).
+    /// # Behavior
+    /// - `NoSuchBucket`; an unknown version changes nothing (`removed` and
+    ///   `marker` are `None`).
+    /// - Deletes the blobs no other record references after the commit.
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Deletion, StorageError> {
+        let mut done = self.meta.delete_object(bucket, key, version_id).await?;
+        self.free(&std::mem::take(&mut done.freed)).await;
+        Ok(done)
     }
 
     /// Copies without moving bytes: `build(&src)` makes the destination record
@@ -448,16 +522,36 @@ impl Store {
         cond: WriteCondition,
         build: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
     ) -> Result<ObjectRecord, E> {
+        self.copy_version(src_bucket, src_key, None, dst_bucket, dst_key, cond, build)
+            .await
+    }
+
+    /// [`Store::copy_object`] from one version of the source (errors as
+    /// [`Store::head_version`]). `build` sees the source record, its
+    /// `version_id` included; the returned record carries the destination's.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_version<E: From<StorageError> + Send>(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        src_version: Option<&str>,
+        dst_bucket: &str,
+        dst_key: &str,
+        cond: WriteCondition,
+        build: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
+    ) -> Result<ObjectRecord, E> {
         for _ in 0..RACE_RETRIES {
-            let src = self.head_object(src_bucket, src_key).await?;
-            let dst = build(&src)?;
+            let src = self.head_version(src_bucket, src_key, src_version).await?;
+            let mut dst = build(&src)?;
             match self
                 .meta
                 .put_object(dst_bucket, dst_key, dst.clone(), &[], cond.clone())
                 .await
             {
-                Ok(freed) => {
-                    self.free(&freed).await;
+                Ok(committed) => {
+                    self.free(&committed.freed).await;
+                    dst.version_id = committed.version_id;
+                    dst.delete_marker = false;
                     return Ok(dst);
                 }
                 Err(StorageError::Conflict) => continue,
@@ -572,7 +666,7 @@ impl Store {
 /// past a common prefix): `prefix` followed by the greatest code point. Only
 /// keys continuing with U+10FFFF and more sort after it; `list_objects`
 /// skips those one by one.
-fn past_prefix(prefix: &str) -> String {
+pub(super) fn past_prefix(prefix: &str) -> String {
     let mut s = String::with_capacity(prefix.len() + 4);
     s.push_str(prefix);
     s.push(char::MAX);

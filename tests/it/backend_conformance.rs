@@ -8,6 +8,7 @@ mod fs_only;
 mod listing;
 mod objects;
 mod races;
+mod versions;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,15 @@ conformance!(
     races::copy_racing_delete,
     copy::refcounts_back_to_zero,
     objects::stream_64_mib,
+    versions::versions_and_delete_markers,
+    versions::plain_object_becomes_null_version,
+    versions::suspended_writes_replace_null,
+    versions::versions_keep_bucket_non_empty,
+    versions::unknown_versions_and_buckets,
+    versions::copy_from_old_version,
+    versions::versions_listing_pages_and_rolls_up,
+    versions::versions_listing_merges_plain_records,
+    versions::concurrent_versioned_puts_stay_ordered,
 );
 
 // ---------------------------------------------------------------------------
@@ -109,6 +119,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         name: name.to_string(),
         region: "ap-guangzhou".to_string(),
         created_ms: 1_700_000_000_000,
+        versioning: Default::default(),
     }
 }
 
@@ -210,6 +221,8 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         storage_class: "STANDARD".to_string(),
         segments,
         restore: None,
+        version_id: None,
+        delete_marker: false,
     }
 }
 
@@ -236,6 +249,16 @@ fn store_futures_are_send() {
     send(&s.copy_object(B, "a", B, "b", WriteCondition::None, |r| {
         Ok::<_, StorageError>(r.clone())
     }));
+    send(&s.open_version(B, "k", Some("null")));
+    send(&s.head_version(B, "k", None));
+    send(&s.delete_version(B, "k", Some("null")));
+    send(&s.set_versioning(B, localcos::storage::Versioning::Enabled));
+    send(&s.list_versions(B, &localcos::storage::VersionsQuery::default()));
+    send(
+        &s.copy_version(B, "a", Some("null"), B, "b", WriteCondition::None, |r| {
+            Ok::<_, StorageError>(r.clone())
+        }),
+    );
     send(&Store::open_fs(Path::new("/nonexistent")));
     fn reader_is_send_and_sync<T: Send + Sync>() {}
     reader_is_send_and_sync::<localcos::storage::ObjectReader>();

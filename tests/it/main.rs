@@ -9,4 +9,5 @@ mod objects;
 mod origin;
 mod readme;
 mod traffic;
+mod versions;
 mod wire;

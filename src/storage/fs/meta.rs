@@ -6,6 +6,10 @@
 //!   element by element and `&str` bytewise, so a bucket's keys are one
 //!   contiguous range in UTF-8 byte order (`a` and `a/b` coexist) and a
 //!   listing is one range scan.
+//! - `versions`:  (bucket, key, seq) → JSON `ObjectRecord` of a version or
+//!   delete marker; `seq` is the inverted creation time, so one key's
+//!   versions are contiguous, newest first, and listing them is one range
+//!   scan (layout in `storage/versions.rs`).
 //! - `blob_refs`: blob id → number of records referencing it (absent = 0).
 //!
 //! Every method is one transaction. Write transactions commit with redb's
@@ -22,10 +26,15 @@ use std::time::Duration;
 
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
-use crate::storage::{BlobId, BucketRecord, MetaStore, ObjectRecord, StorageError, WriteCondition};
+use crate::storage::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
+use crate::storage::{
+    BlobId, BucketRecord, Committed, Deletion, MetaStore, ObjectRecord, Seq, StorageError,
+    VersionCursor, VersionEntry, Versioning, WriteCondition, NULL_VERSION,
+};
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
+const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("versions");
 const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
 
 /// How long `open` waits for another handle on the same file (in this
@@ -115,6 +124,7 @@ impl RedbMeta {
             meta.write(|txn| {
                 txn.open_table(BUCKETS).map_err(db_err)?;
                 txn.open_table(OBJECTS).map_err(db_err)?;
+                txn.open_table(VERSIONS).map_err(db_err)?;
                 txn.open_table(BLOB_REFS).map_err(db_err)?;
                 Ok(())
             })
@@ -129,6 +139,7 @@ impl RedbMeta {
         let txn = self.db.begin_read().map_err(db_err)?;
         Ok(txn.open_table(BUCKETS).is_ok()
             && txn.open_table(OBJECTS).is_ok()
+            && txn.open_table(VERSIONS).is_ok()
             && txn.open_table(BLOB_REFS).is_ok())
     }
 
@@ -223,6 +234,15 @@ impl MetaStore for RedbMeta {
                     return Err(StorageError::BucketNotEmpty);
                 }
             }
+            // Noncurrent versions and delete markers count too.
+            let versions = txn.open_table(VERSIONS).map_err(db_err)?;
+            let mut range = versions.range((name.as_str(), "", 0)..).map_err(db_err)?;
+            if let Some(entry) = range.next() {
+                let (k, _) = entry.map_err(db_err)?;
+                if k.value().0 == name {
+                    return Err(StorageError::BucketNotEmpty);
+                }
+            }
             buckets.remove(name.as_str()).map_err(db_err)?;
             Ok(())
         })
@@ -244,6 +264,48 @@ impl MetaStore for RedbMeta {
         Ok(None)
     }
 
+    async fn set_versioning(&self, name: &str, state: Versioning) -> Result<(), StorageError> {
+        let name = name.to_string();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+            let mut rec: BucketRecord = {
+                let found = buckets.get(name.as_str()).map_err(db_err)?;
+                match found {
+                    Some(g) => decode(g.value())?,
+                    None => return Err(StorageError::NoSuchBucket),
+                }
+            };
+            rec.versioning = state;
+            let value = encode(&rec)?;
+            buckets
+                .insert(name.as_str(), value.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectRecord>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+        if buckets.get(bucket).map_err(db_err)?.is_none() {
+            return Err(StorageError::NoSuchBucket);
+        }
+        let view = RedbKey {
+            objects: txn.open_table(OBJECTS).map_err(db_err)?,
+            versions: txn.open_table(VERSIONS).map_err(db_err)?,
+            refs: (),
+            bucket,
+            key,
+        };
+        versions::lookup(&view, version_id)
+    }
+
     async fn put_object(
         &self,
         bucket: &str,
@@ -251,42 +313,18 @@ impl MetaStore for RedbMeta {
         rec: ObjectRecord,
         fresh: &[BlobId],
         cond: WriteCondition,
-    ) -> Result<Vec<BlobId>, StorageError> {
+    ) -> Result<Committed, StorageError> {
         let (bucket, key, fresh) = (bucket.to_string(), key.to_string(), fresh.to_vec());
-        let value = encode(&rec)?;
         self.write(move |txn| {
-            require_bucket(txn, &bucket)?;
-            let mut objects = txn.open_table(OBJECTS).map_err(db_err)?;
-            let old: Option<ObjectRecord> = {
-                let found = objects
-                    .get((bucket.as_str(), key.as_str()))
-                    .map_err(db_err)?;
-                found.map(|g| decode(g.value())).transpose()?
+            let state = bucket_state(txn, &bucket)?;
+            let mut t = RedbKey {
+                objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                bucket: &bucket,
+                key: &key,
             };
-            cond.check(old.as_ref())?;
-            let mut refs = txn.open_table(BLOB_REFS).map_err(db_err)?;
-            // Take the new references first so a blob shared by the old and
-            // the new record (copy onto itself) never drops to zero. A reused
-            // blob must still be alive; an error here aborts the transaction.
-            for id in rec.blob_ids() {
-                let n = refs
-                    .get(id.as_str())
-                    .map_err(db_err)?
-                    .map(|g| g.value())
-                    .unwrap_or(0);
-                if n == 0 && !fresh.contains(id) {
-                    return Err(StorageError::Conflict);
-                }
-                refs.insert(id.as_str(), n + 1).map_err(db_err)?;
-            }
-            let freed = match &old {
-                Some(old) => release(&mut refs, old)?,
-                None => Vec::new(),
-            };
-            objects
-                .insert((bucket.as_str(), key.as_str()), value.as_slice())
-                .map_err(db_err)?;
-            Ok(freed)
+            versions::commit_put(&mut t, state, rec, &fresh, &cond)
         })
         .await
     }
@@ -295,25 +333,20 @@ impl MetaStore for RedbMeta {
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
+        version_id: Option<&str>,
+    ) -> Result<Deletion, StorageError> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
+        let version_id = version_id.map(str::to_string);
         self.write(move |txn| {
-            require_bucket(txn, &bucket)?;
-            let mut objects = txn.open_table(OBJECTS).map_err(db_err)?;
-            let old: Option<ObjectRecord> = {
-                let removed = objects
-                    .remove((bucket.as_str(), key.as_str()))
-                    .map_err(db_err)?;
-                removed.map(|g| decode(g.value())).transpose()?
+            let state = bucket_state(txn, &bucket)?;
+            let mut t = RedbKey {
+                objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                bucket: &bucket,
+                key: &key,
             };
-            match old {
-                Some(old) => {
-                    let mut refs = txn.open_table(BLOB_REFS).map_err(db_err)?;
-                    let freed = release(&mut refs, &old)?;
-                    Ok(Some((old, freed)))
-                }
-                None => Ok(None),
-            }
+            versions::commit_delete(&mut t, state, version_id.as_deref())
         })
         .await
     }
@@ -356,6 +389,138 @@ impl MetaStore for RedbMeta {
         Ok(out)
     }
 
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &VersionCursor,
+        limit: usize,
+    ) -> Result<Vec<VersionEntry>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+        if buckets.get(bucket).map_err(db_err)?.is_none() {
+            return Err(StorageError::NoSuchBucket);
+        }
+        let objects = txn.open_table(OBJECTS).map_err(db_err)?;
+        let versions_t = txn.open_table(VERSIONS).map_err(db_err)?;
+        let start = if after.key.as_str() < prefix {
+            prefix
+        } else {
+            after.key.as_str()
+        };
+        // Two ordered streams, merged by (key, seq): the versions, and the
+        // plain records among the current ones. Sorted: the first key outside
+        // the bucket or the prefix ends each.
+        let mut versioned = versions_t
+            .range::<(&str, &str, u64)>((bucket, start, 0)..)
+            .map_err(db_err)?
+            .map(
+                |entry| -> Result<Option<(String, Seq, ObjectRecord)>, StorageError> {
+                    let (k, v) = entry.map_err(db_err)?;
+                    let (b, key, seq) = k.value();
+                    if b != bucket || !key.starts_with(prefix) {
+                        return Ok(None);
+                    }
+                    Ok(Some((key.to_string(), seq, decode(v.value())?)))
+                },
+            )
+            .peekable();
+        let mut plain = objects
+            .range::<(&str, &str)>((bucket, start)..)
+            .map_err(db_err)?
+            .map(
+                |entry| -> Result<Option<(String, Seq, ObjectRecord)>, StorageError> {
+                    let (k, v) = entry.map_err(db_err)?;
+                    let (b, key) = k.value();
+                    if b != bucket || !key.starts_with(prefix) {
+                        return Ok(None);
+                    }
+                    Ok(Some((key.to_string(), PLAIN_SEQ, decode(v.value())?)))
+                },
+            )
+            .peekable();
+        // Skips what the cursor excludes and, for `plain`, the mirrors of
+        // versioned keys, but never past `until`: the plain stream only
+        // needs to be read as far as the versions stream has got, so a
+        // bucket without plain records costs no extra scan. An `Ok(None)`
+        // ends a stream.
+        fn advance(
+            it: &mut std::iter::Peekable<
+                impl Iterator<Item = Result<Option<(String, Seq, ObjectRecord)>, StorageError>>,
+            >,
+            after: &VersionCursor,
+            plain_only: bool,
+            until: Option<&str>,
+        ) -> Result<(), StorageError> {
+            while let Some(item) = it.peek() {
+                match item {
+                    Err(_) => {
+                        if let Some(Err(e)) = it.next() {
+                            return Err(e);
+                        }
+                    }
+                    Ok(None) => return Ok(()),
+                    Ok(Some((key, seq, rec))) => {
+                        if until.is_some_and(|u| key.as_str() > u) {
+                            return Ok(());
+                        }
+                        let skip = !versions::is_after(after, key, *seq)
+                            || (plain_only && rec.version_id.is_some());
+                        if !skip {
+                            return Ok(());
+                        }
+                        it.next();
+                    }
+                }
+            }
+            Ok(())
+        }
+        fn head(
+            it: &mut std::iter::Peekable<
+                impl Iterator<Item = Result<Option<(String, Seq, ObjectRecord)>, StorageError>>,
+            >,
+        ) -> Option<(String, Seq)> {
+            match it.peek() {
+                Some(Ok(Some((k, s, _)))) => Some((k.clone(), *s)),
+                _ => None,
+            }
+        }
+        let mut out = Vec::new();
+        let mut last_key: Option<String> = after.seq.map(|_| after.key.clone());
+        while out.len() < limit {
+            advance(&mut versioned, after, false, None)?;
+            let v = head(&mut versioned);
+            advance(&mut plain, after, true, v.as_ref().map(|(k, _)| k.as_str()))?;
+            // A plain head beyond `v` may still be a mirror: it is only taken
+            // once the versions stream has passed it (and `advance` skipped it).
+            let take_plain = match (v, head(&mut plain)) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(v), Some(p)) => p < v,
+            };
+            let next = if take_plain {
+                plain.next()
+            } else {
+                versioned.next()
+            };
+            let Some(Ok(Some((key, seq, record)))) = next else {
+                break;
+            };
+            // Newest first within a key: the first entry seen of a key is its
+            // latest, unless the scan resumed inside that key.
+            let is_latest = seq == PLAIN_SEQ || last_key.as_deref() != Some(key.as_str());
+            last_key = Some(key.clone());
+            out.push(VersionEntry {
+                key,
+                seq,
+                record,
+                is_latest,
+            });
+        }
+        Ok(out)
+    }
+
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let refs = txn.open_table(BLOB_REFS).map_err(db_err)?;
@@ -366,11 +531,126 @@ impl MetaStore for RedbMeta {
     }
 }
 
-/// `NoSuchBucket` unless `bucket` exists, inside a write transaction.
-fn require_bucket(txn: &WriteTransaction, bucket: &str) -> Result<(), StorageError> {
+/// The bucket's versioning state inside a write transaction; `NoSuchBucket`
+/// if it does not exist.
+fn bucket_state(txn: &WriteTransaction, bucket: &str) -> Result<Versioning, StorageError> {
     let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-    if buckets.get(bucket).map_err(db_err)?.is_none() {
-        return Err(StorageError::NoSuchBucket);
+    let found = buckets.get(bucket).map_err(db_err)?;
+    match found {
+        Some(g) => Ok(decode::<BucketRecord>(g.value())?.versioning),
+        None => Err(StorageError::NoSuchBucket),
     }
-    Ok(())
+}
+
+/// One key inside a transaction, for the shared rules in `versions.rs`
+/// (read-only tables and `refs: ()` for lookups).
+struct RedbKey<'k, O, V, R> {
+    objects: O,
+    versions: V,
+    refs: R,
+    bucket: &'k str,
+    key: &'k str,
+}
+
+impl<O, V, R> KeyView for RedbKey<'_, O, V, R>
+where
+    O: ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    V: ReadableTable<(&'static str, &'static str, u64), &'static [u8]>,
+{
+    fn current(&self) -> Result<Option<ObjectRecord>, StorageError> {
+        let found = self.objects.get((self.bucket, self.key)).map_err(db_err)?;
+        found.map(|g| decode(g.value())).transpose()
+    }
+    fn newest(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        let mut range = self
+            .versions
+            .range((self.bucket, self.key, 0)..=(self.bucket, self.key, Seq::MAX))
+            .map_err(db_err)?;
+        match range.next() {
+            Some(entry) => {
+                let (k, v) = entry.map_err(db_err)?;
+                Ok(Some((k.value().2, decode(v.value())?)))
+            }
+            None => Ok(None),
+        }
+    }
+    fn version(&self, seq: Seq) -> Result<Option<ObjectRecord>, StorageError> {
+        let found = self
+            .versions
+            .get((self.bucket, self.key, seq))
+            .map_err(db_err)?;
+        found.map(|g| decode(g.value())).transpose()
+    }
+    fn find_null(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        let range = self
+            .versions
+            .range((self.bucket, self.key, 0)..=(self.bucket, self.key, Seq::MAX))
+            .map_err(db_err)?;
+        for entry in range {
+            let (k, v) = entry.map_err(db_err)?;
+            let rec: ObjectRecord = decode(v.value())?;
+            if rec.version_id.as_deref() == Some(NULL_VERSION) {
+                return Ok(Some((k.value().2, rec)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl KeyTxn
+    for RedbKey<
+        '_,
+        redb::Table<'_, (&'static str, &'static str), &'static [u8]>,
+        redb::Table<'_, (&'static str, &'static str, u64), &'static [u8]>,
+        redb::Table<'_, &'static str, u64>,
+    >
+{
+    fn set_current(&mut self, rec: Option<&ObjectRecord>) -> Result<(), StorageError> {
+        match rec {
+            Some(rec) => {
+                let value = encode(rec)?;
+                self.objects
+                    .insert((self.bucket, self.key), value.as_slice())
+                    .map_err(db_err)?;
+            }
+            None => {
+                self.objects
+                    .remove((self.bucket, self.key))
+                    .map_err(db_err)?;
+            }
+        }
+        Ok(())
+    }
+    fn insert_version(&mut self, seq: Seq, rec: &ObjectRecord) -> Result<(), StorageError> {
+        let value = encode(rec)?;
+        self.versions
+            .insert((self.bucket, self.key, seq), value.as_slice())
+            .map_err(db_err)?;
+        Ok(())
+    }
+    fn remove_version(&mut self, seq: Seq) -> Result<(), StorageError> {
+        self.versions
+            .remove((self.bucket, self.key, seq))
+            .map_err(db_err)?;
+        Ok(())
+    }
+    fn take_refs(&mut self, rec: &ObjectRecord, fresh: &[BlobId]) -> Result<(), StorageError> {
+        // A reused blob must still be alive; an error aborts the transaction.
+        for id in rec.blob_ids() {
+            let n = self
+                .refs
+                .get(id.as_str())
+                .map_err(db_err)?
+                .map(|g| g.value())
+                .unwrap_or(0);
+            if n == 0 && !fresh.contains(id) {
+                return Err(StorageError::Conflict);
+            }
+            self.refs.insert(id.as_str(), n + 1).map_err(db_err)?;
+        }
+        Ok(())
+    }
+    fn release(&mut self, rec: &ObjectRecord) -> Result<Vec<BlobId>, StorageError> {
+        release(&mut self.refs, rec)
+    }
 }

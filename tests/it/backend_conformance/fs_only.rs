@@ -126,3 +126,45 @@ async fn fs_damaged_blob_id_never_becomes_a_path() {
         matches!(e, StorageError::Corrupt(_))
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_reopen_keeps_versions_and_upgrades_old_indexes() {
+    use localcos::storage::Versioning;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_fs(dir.path()).await.unwrap();
+        store.create_bucket(bucket_rec(B)).await.unwrap();
+        put(&store, "plain", b"from before versioning").await;
+    }
+    // An index written before versions existed has no `versions` table.
+    {
+        let db = redb::Database::create(dir.path().join("meta.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        let versions: redb::TableDefinition<(&str, &str, u64), &[u8]> =
+            redb::TableDefinition::new("versions");
+        assert!(txn.delete_table(versions).unwrap());
+        txn.commit().unwrap();
+    }
+    let v = {
+        let store = Store::open_fs(dir.path()).await.unwrap();
+        assert_eq!(get(&store, "plain").await, b"from before versioning");
+        store.set_versioning(B, Versioning::Enabled).await.unwrap();
+        let v = put(&store, "plain", b"new").await.version_id.unwrap();
+        store.delete_version(B, "plain", None).await.unwrap();
+        v
+    };
+    let store = Store::open_fs(dir.path()).await.unwrap();
+    assert_eq!(
+        store.bucket(B).await.unwrap().unwrap().versioning,
+        Versioning::Enabled
+    );
+    assert!(matches!(
+        store.head_object(B, "plain").await,
+        Err(StorageError::DeleteMarker { .. })
+    ));
+    let reader = store.open_version(B, "plain", Some(&v)).await.unwrap();
+    assert_eq!(read_all(reader.stream(0..3)).await, b"new");
+    let reader = store.open_version(B, "plain", Some("null")).await.unwrap();
+    assert_eq!(reader.len(), 22);
+    assert_eq!(files_under(&dir.path().join("blobs")).len(), 2);
+}
