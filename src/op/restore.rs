@@ -16,11 +16,6 @@ use crate::http::body::read_limited;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
-use crate::storage::WriteCondition;
-
-/// Restores are rare: one at a time per process, so two racing requests for
-/// the same object get 202 and 409, never 202 twice.
-static RESTORE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A restore document is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -74,10 +69,7 @@ pub async fn restore(
     key: &ObjectKey,
     req: Req,
 ) -> Result<Response> {
-    match req.query.get("versionId") {
-        None | Some("") | Some("null") => {}
-        Some(_) => return Err(Error::new(ErrorCode::NoSuchVersion)),
-    }
+    let version = super::versioning::version_param(&req.query);
     let body = read_limited(req.body, MAX_BODY)
         .await
         .map_err(|e| match e {
@@ -87,27 +79,19 @@ pub async fn restore(
     let (days, tier) = parse_request(&body)?;
     let timing = state.config.archive;
     let now = now_ms();
-    // Read-modify-write of the record in place: same bytes, same
-    // Last-Modified, new restore state (a copy onto itself, as the store
-    // already offers it atomically).
+    // Read-modify-write of that version in place (compare-and-swap, so two
+    // racing restores get 202 and 409): same bytes, same version id and
+    // Last-Modified, new restore state.
     let outcome: Mutex<Option<RestoreOutcome>> = Mutex::new(None);
-    let _one_at_a_time = RESTORE_LOCK.lock().await;
     state
         .store
-        .copy_object(
-            bucket.as_str(),
-            key.as_str(),
-            bucket.as_str(),
-            key.as_str(),
-            WriteCondition::None,
-            |rec| -> Result<_> {
-                let decided = archive::request_restore(rec, now, days, tier, &timing)?;
-                let mut out = rec.clone();
-                out.restore = Some(decided.record().clone());
-                *outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(decided);
-                Ok(out)
-            },
-        )
+        .update_version(bucket.as_str(), key.as_str(), version, |rec| -> Result<_> {
+            let decided = archive::request_restore(rec, now, days, tier, &timing)?;
+            let mut out = rec.clone();
+            out.restore = Some(decided.record().clone());
+            *outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(decided);
+            Ok(out)
+        })
         .await?;
     let status = match outcome.into_inner().unwrap_or_else(|p| p.into_inner()) {
         Some(RestoreOutcome::Extended(_)) => StatusCode::OK,

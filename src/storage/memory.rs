@@ -230,6 +230,20 @@ impl MetaStore for MemoryMeta {
         versions::commit_put(&mut MemKey { b, refs, key }, state, rec, fresh, &cond)
     }
 
+    async fn update_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        expected: &ObjectRecord,
+        rec: ObjectRecord,
+    ) -> Result<(), StorageError> {
+        let mut guard = self.lock();
+        let MetaState { buckets, refs } = &mut *guard;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        versions::commit_update(&mut MemKey { b, refs, key }, version_id, expected, rec)
+    }
+
     async fn delete_object(
         &self,
         bucket: &str,

@@ -327,6 +327,23 @@ pub trait MetaStore: Send + Sync + 'static {
         cond: WriteCondition,
     ) -> Result<Committed, StorageError>;
 
+    /// Replaces one version of `key` (as `object_version` names it) with
+    /// `rec` in place, if it still equals `expected` (compare-and-swap):
+    /// metadata only, such as an archive restore's state.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent; `Conflict` (nothing changes)
+    ///   if the version is gone, is a delete marker, or differs from `expected`.
+    /// - `rec` keeps `expected`'s version id and blob references; different
+    ///   segments → `Corrupt`. The latest version stays the latest.
+    async fn update_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        expected: &ObjectRecord,
+        rec: ObjectRecord,
+    ) -> Result<(), StorageError>;
+
     /// Deletes `key` (`version_id == None`) or one of its versions.
     /// # Behavior
     /// - `NoSuchBucket` if the bucket is absent.

@@ -561,6 +561,36 @@ impl Store {
         Err(StorageError::Conflict.into())
     }
 
+    /// Changes one version's metadata in place (no new version, same bytes,
+    /// same Last-Modified unless `update` changes it): `update(&current)` makes
+    /// the new record, committed only if the version did not change meanwhile.
+    /// # Behavior
+    /// - Errors as [`Store::head_version`]; errors from `update` as they are.
+    /// - A racing write to the same version: read again and retry (a few
+    ///   times), so `update` always decides on the record it replaces.
+    pub async fn update_version<E: From<StorageError> + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        update: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
+    ) -> Result<ObjectRecord, E> {
+        for _ in 0..RACE_RETRIES {
+            let current = self.head_version(bucket, key, version_id).await?;
+            let next = update(&current)?;
+            match self
+                .meta
+                .update_object(bucket, key, version_id, &current, next.clone())
+                .await
+            {
+                Ok(()) => return Ok(next),
+                Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StorageError::Conflict.into())
+    }
+
     /// GET Bucket (v1): keys with `prefix`, after `marker`, in UTF-8 byte order.
     /// # Behavior
     /// - `NoSuchBucket` if the bucket is absent.

@@ -327,6 +327,44 @@ pub fn commit_put(
     })
 }
 
+/// `MetaStore::update_object` (see there) inside the backend's transaction:
+/// replaces one record where it lives (the `objects` entry of a plain
+/// record; the `versions` entry of a version, mirrored in `objects` when it
+/// is the current one). No new version, no change to blob references.
+pub fn commit_update(
+    t: &mut impl KeyTxn,
+    version_id: Option<&str>,
+    expected: &ObjectRecord,
+    mut rec: ObjectRecord,
+) -> Result<(), StorageError> {
+    if lookup(t, version_id)?.as_ref() != Some(expected) || expected.delete_marker {
+        return Err(StorageError::Conflict);
+    }
+    if rec.segments != expected.segments {
+        return Err(StorageError::Corrupt(
+            "an in-place update cannot change an object's bytes".to_string(),
+        ));
+    }
+    rec.version_id = expected.version_id.clone();
+    rec.delete_marker = false;
+    let Some(id) = expected.version_id.as_deref() else {
+        return t.set_current(Some(&rec));
+    };
+    let seq = if id == NULL_VERSION {
+        t.find_null()?.map(|(seq, _)| seq)
+    } else {
+        parse_version_id(id)
+    }
+    .ok_or(StorageError::Conflict)?;
+    t.insert_version(seq, &rec)?;
+    if t.current()?
+        .is_some_and(|c| c.version_id.as_deref() == Some(id))
+    {
+        t.set_current(Some(&rec))?;
+    }
+    Ok(())
+}
+
 /// `MetaStore::delete_object` (see there) inside the backend's transaction.
 pub fn commit_delete(
     t: &mut impl KeyTxn,

@@ -396,3 +396,58 @@ async fn restore_state_is_durable() {
     let rec: localcos::storage::ObjectRecord = serde_json::from_str(old).unwrap();
     assert_eq!(rec.restore, None);
 }
+
+/// On a versioned bucket a restore names a version (`versionId`) and changes
+/// that version in place: no new version, ids unchanged.
+#[tokio::test]
+async fn restore_of_a_version() {
+    let app = archive_app(Duration::from_millis(200), Duration::from_secs(86_400)).await;
+    let enable = app
+        .send(R::new(Method::PUT, "").q("versioning", "").with_body(
+            "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+        ))
+        .await;
+    assert_eq!(enable.status, 200, "{}", enable.text());
+    let put =
+        |body: &'static [u8]| R::put("v.bin", body.to_vec()).h("x-cos-storage-class", "ARCHIVE");
+    let v1 = app.send(put(b"first")).await;
+    let v1 = v1.header("x-cos-version-id").unwrap().to_string();
+    let v2 = app.send(put(b"second")).await;
+    let v2 = v2.header("x-cos-version-id").unwrap().to_string();
+
+    let started = app
+        .send(restore("v.bin", RESTORE).q("versionId", &v1))
+        .await;
+    assert_eq!(started.status, 202, "{}", started.text());
+    let head = |v: &str| R::new(Method::HEAD, "v.bin").q("versionId", v);
+    let h1 = app.send(head(&v1)).await;
+    assert_eq!(h1.header("x-cos-restore"), Some("ongoing-request=\"true\""));
+    assert_eq!(h1.header("x-cos-version-id"), Some(v1.as_str()));
+    let latest = app.send(R::new(Method::HEAD, "v.bin")).await;
+    assert_eq!(latest.header("x-cos-restore"), None, "only v1 is restoring");
+    assert_eq!(latest.header("x-cos-version-id"), Some(v2.as_str()));
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = app.send(R::get("v.bin").q("versionId", &v1)).await;
+    assert_eq!(
+        (got.status, &got.body[..]),
+        (200, &b"first"[..]),
+        "{}",
+        got.text()
+    );
+    app.send(R::get("v.bin"))
+        .await
+        .assert_error(403, "InvalidObjectState");
+
+    let listing = app.send(R::new(Method::GET, "").q("versions", "")).await;
+    assert_eq!(listing.status, 200, "{}", listing.text());
+    assert_eq!(
+        listing.text().matches("<Version>").count(),
+        2,
+        "{}",
+        listing.text()
+    );
+    app.send(restore("v.bin", RESTORE).q("versionId", "MTg0NDUxNTc1NjIzMTQ1MDAwODg"))
+        .await
+        .assert_error(404, "NoSuchVersion");
+}

@@ -8,6 +8,7 @@ mod fs_only;
 mod listing;
 mod objects;
 mod races;
+mod update;
 mod versions;
 
 use std::collections::HashSet;
@@ -107,6 +108,7 @@ conformance!(
     versions::versions_listing_pages_and_rolls_up,
     versions::versions_listing_merges_plain_records,
     versions::concurrent_versioned_puts_stay_ordered,
+    update::update_in_place,
 );
 
 // ---------------------------------------------------------------------------

@@ -329,6 +329,31 @@ impl MetaStore for RedbMeta {
         .await
     }
 
+    async fn update_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        expected: &ObjectRecord,
+        rec: ObjectRecord,
+    ) -> Result<(), StorageError> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let version_id = version_id.map(str::to_string);
+        let expected = expected.clone();
+        self.write(move |txn| {
+            bucket_state(txn, &bucket)?; // NoSuchBucket
+            let mut t = RedbKey {
+                objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                bucket: &bucket,
+                key: &key,
+            };
+            versions::commit_update(&mut t, version_id.as_deref(), &expected, rec)
+        })
+        .await
+    }
+
     async fn delete_object(
         &self,
         bucket: &str,
