@@ -302,6 +302,7 @@ mod tests {
             restore: None,
             version_id: None,
             delete_marker: false,
+            acl: None,
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::auth::{Credential, SecretKey};
+use crate::auth::{Credential, Scope, SecretKey};
 use crate::http::target::{Addressing, BucketName};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
@@ -146,6 +146,12 @@ pub struct RawBucketSettings {
 pub struct RawCredential {
     pub secret_id: String,
     pub secret_key: String,
+    /// Buckets this key may use (`-<appid>` added when missing); empty: all.
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    /// `read-write` (default) or `read-only`.
+    #[serde(default)]
+    pub access: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +162,11 @@ pub struct RawTemporaryCredential {
     pub token: String,
     /// RFC 3339 instant after which the token is refused (ExpiredToken).
     pub expires: Option<String>,
+    /// As for `[[credentials]]`: bucket scope and access.
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    #[serde(default)]
+    pub access: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -202,6 +213,8 @@ pub struct Config {
     pub credentials: Vec<Credential>,
     /// True when the default pair was generated (the banner prints it).
     pub generated_credentials: bool,
+    /// Bucket scopes of the credentials that have one (by SecretId).
+    pub scopes: Vec<(String, Scope)>,
     pub auth_leeway: Duration,
     pub max_object_size: u64,
     pub max_header_bytes: usize,
@@ -359,11 +372,41 @@ impl Config {
             (None, None) => {}
             _ => return err("LOCALCOS_SECRET_ID and LOCALCOS_SECRET_KEY must be set together"),
         }
+        let mut scopes = Vec::new();
+        let scope_of = |id: &str, buckets: &[String], access: &Option<String>| {
+            let read_only = match access.as_deref() {
+                None | Some("read-write") => false,
+                Some("read-only") => true,
+                Some(other) => {
+                    return err(format!(
+                        "credential {id}: access `{other}` must be read-only or read-write"
+                    ))
+                }
+            };
+            let buckets = if buckets.is_empty() {
+                None
+            } else {
+                Some(
+                    buckets
+                        .iter()
+                        .map(|b| {
+                            parse_bucket(b, &format!("credential {id}: bucket"))
+                                .map(|b| b.as_str().to_string())
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
+            };
+            Ok(Scope { buckets, read_only })
+        };
         for c in &raw.credentials {
             if c.secret_id.is_empty() || c.secret_key.is_empty() {
                 return err("credentials: secret_id and secret_key must not be empty");
             }
             credentials.push(permanent(&c.secret_id, &c.secret_key));
+            let scope = scope_of(&c.secret_id, &c.buckets, &c.access)?;
+            if !scope.is_owner() {
+                scopes.push((c.secret_id.clone(), scope));
+            }
         }
         for t in &raw.temporary_credentials {
             let expires = match &t.expires {
@@ -381,6 +424,10 @@ impl Config {
                 token: Some(t.token.clone()),
                 expires,
             });
+            let scope = scope_of(&t.secret_id, &t.buckets, &t.access)?;
+            if !scope.is_owner() {
+                scopes.push((t.secret_id.clone(), scope));
+            }
         }
         if credentials.iter().all(|c| c.token.is_some()) {
             let (id, key) = match &storage {
@@ -458,6 +505,7 @@ impl Config {
             buckets,
             credentials,
             generated_credentials,
+            scopes,
             auth_leeway: Duration::from_secs(raw.auth.leeway_seconds.unwrap_or(900)),
             max_object_size: raw.limits.max_object_size.unwrap_or(5 * 1024 * 1024 * 1024),
             max_header_bytes: raw.limits.max_header_bytes.unwrap_or(64 * 1024),
@@ -672,6 +720,61 @@ mod tests {
             toml::from_str("[bucket_settings.b]\noriginal_image_protection = [\"a/b\"]\n").unwrap();
         assert!(Config::from_parts(&args(), raw).is_err());
         assert!(toml::from_str::<RawConfig>("[bucket_settings.b]\norigins = \"x\"").is_err());
+    }
+
+    #[test]
+    fn credential_scopes() {
+        let raw: RawConfig = toml::from_str(
+            r#"
+[[credentials]]
+secret_id = "ro"
+secret_key = "k"
+buckets = ["alpha", "beta-1300000000"]
+access = "read-only"
+
+[[credentials]]
+secret_id = "owner"
+secret_key = "k"
+
+[[temporary_credentials]]
+secret_id = "tmp"
+secret_key = "k"
+token = "t"
+access = "read-only"
+"#,
+        )
+        .unwrap();
+        let c = Config::from_parts(&args(), raw).unwrap();
+        assert_eq!(
+            c.scopes,
+            vec![
+                (
+                    "ro".to_string(),
+                    Scope {
+                        buckets: Some(vec![
+                            "alpha-1250000000".to_string(),
+                            "beta-1300000000".to_string()
+                        ]),
+                        read_only: true,
+                    }
+                ),
+                (
+                    "tmp".to_string(),
+                    Scope {
+                        buckets: None,
+                        read_only: true,
+                    }
+                ),
+            ]
+        );
+        for bad in [
+            "[[credentials]]\nsecret_id = \"x\"\nsecret_key = \"k\"\naccess = \"write\"",
+            "[[credentials]]\nsecret_id = \"x\"\nsecret_key = \"k\"\nbuckets = [\"Bad_Name\"]",
+        ] {
+            let raw: RawConfig = toml::from_str(bad).unwrap();
+            let e = Config::from_parts(&args(), raw).unwrap_err().0;
+            assert!(e.contains("credential x"), "{e}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! server (hyper accept loop, limits, exact header case)
-//!   └─ service: Target::resolve (http::target) ─ auth::verify ─ route::resolve
+//!   └─ service: Target::resolve (http::target) ─ auth::verify ─ route::resolve ─ authz::check
 //!        └─ op::dispatch ─ Op handler (conditional, storage::Store)
 //!             └─ render (headers, XML)  ── on failure: error::Error::into_response
 //! ```
@@ -12,8 +12,10 @@
 //! `storage` is a transactional index (`MetaStore`) over immutable blobs
 //! (`BlobStore`); see ARCHITECTURE.md for the whole map.
 
+pub mod acl;
 pub mod archive;
 pub mod auth;
+pub mod authz;
 pub mod bucket_settings;
 pub mod conditional;
 pub mod config;

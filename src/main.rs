@@ -41,6 +41,36 @@ enum Command {
         #[arg(long, env = "LOCALCOS_LISTEN", default_value = localcos::config::DEFAULT_LISTEN)]
         url: String,
     },
+    /// Print a pre-signed URL for KEY, signed with the server's credentials
+    /// (same flags, environment and config file as `serve`; `--bucket` names
+    /// the bucket).
+    Presign(PresignArgs),
+}
+
+#[derive(clap::Args)]
+struct PresignArgs {
+    /// The object key.
+    key: String,
+    /// HTTP method the URL is for.
+    #[arg(long, default_value = "GET", value_parser = ["GET", "PUT", "HEAD", "DELETE"])]
+    method: String,
+    /// Seconds the URL stays valid.
+    #[arg(long, default_value_t = 3600)]
+    expires: u64,
+    /// Base URL the URL points at (default: http://<listen address>). The
+    /// bucket goes in the path unless the endpoint's host is the bucket's own.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// Sign with this configured credential (a SecretId from the config
+    /// file, e.g. a scoped or temporary key) instead of the default pair.
+    #[arg(long, value_name = "SECRET_ID")]
+    credential: Option<String>,
+    /// Extra query parameter, signed (repeatable), e.g.
+    /// `response-content-disposition=attachment; filename="a.txt"`.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 fn main() -> ExitCode {
@@ -48,6 +78,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Healthcheck { url }) => healthcheck(&url),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Presign(args)) => presign(args),
         None => serve(cli.serve),
     }
 }
@@ -183,6 +214,83 @@ fn print_banner(server: &Server) {
     );
     let _ = writeln!(out, "  coscmd:\n    http_proxy=http://{shown} coscmd -b <bucket> -r {region} ...   (after: coscmd config -a <id> -s <key> -b <bucket> -r {region} --do-not-use-ssl)");
     let _ = out.flush();
+}
+
+/// `localcos presign`: one URL on stdout.
+fn presign(args: PresignArgs) -> ExitCode {
+    match presign_url(&args) {
+        Ok(url) => {
+            println!("{url}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("localcos presign: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn presign_url(args: &PresignArgs) -> Result<String, String> {
+    use localcos::auth::presign::{encode_path, query, Presign, Signer};
+    let config = Config::load(&args.serve).map_err(|e| e.to_string())?;
+    let cred = match &args.credential {
+        Some(id) => config
+            .credentials
+            .iter()
+            .find(|c| &c.secret_id == id)
+            .ok_or_else(|| format!("no configured credential has SecretId {id}"))?,
+        None => config.default_credential(),
+    };
+    let endpoint = match &args.endpoint {
+        Some(e) => e.trim_end_matches('/').to_string(),
+        None => format!("http://{}", config.listen).replace("0.0.0.0", "127.0.0.1"),
+    };
+    let host = endpoint
+        .split_once("://")
+        .map_or(endpoint.as_str(), |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    if host.is_empty() {
+        return Err(format!("--endpoint `{endpoint}` has no host"));
+    }
+    let key = args.key.trim_start_matches('/');
+    // The bucket: --bucket, else the default bucket (served on bare hosts).
+    let path = match (config.buckets.first(), &config.addressing.default_bucket) {
+        (Some(b), _) if !host.starts_with(&format!("{}.", b.as_str())) => {
+            format!("/{}/{key}", b.as_str())
+        }
+        (Some(_), _) | (None, Some(_)) => format!("/{key}"),
+        (None, None) => return Err("name the bucket with --bucket".into()),
+    };
+    let params: Vec<(&str, &str)> = args
+        .params
+        .iter()
+        .map(|p| p.split_once('=').unwrap_or((p.as_str(), "")))
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let p = Presign {
+        method: &args.method,
+        path: &path,
+        host: Some(&host),
+        params: &params,
+        // A minute of slack for clocks slightly behind ours.
+        start: now.saturating_sub(60),
+        end: now.saturating_add(args.expires),
+    };
+    let signer = Signer {
+        secret_id: &cred.secret_id,
+        secret_key: cred.secret_key.expose(),
+        token: cred.token.as_deref(),
+    };
+    Ok(format!(
+        "{endpoint}{}?{}",
+        encode_path(&path),
+        query(&p, &signer)
+    ))
 }
 
 /// GET /-/health/ready over plain TCP (no HTTP client in the image needed).

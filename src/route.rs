@@ -1,6 +1,6 @@
 //! (method, target, query, copy-source) → [`Operation`]. Pure: no I/O.
 //!
-//! Sub-resources that later issues implement (`?acl`, `?uploads`, `?cors`, …)
+//! Sub-resources that later issues implement (`?uploads`, `?cors`, …)
 //! answer 501 NotImplemented until they land, never a silent fallback to a
 //! plain object operation.
 
@@ -29,6 +29,10 @@ pub enum Operation {
     HeadObject(BucketName, ObjectKey),
     DeleteObject(BucketName, ObjectKey),
     RestoreObject(BucketName, ObjectKey),
+    GetBucketAcl(BucketName),
+    PutBucketAcl(BucketName),
+    GetObjectAcl(BucketName, ObjectKey),
+    PutObjectAcl(BucketName, ObjectKey),
 }
 
 impl Operation {
@@ -50,6 +54,10 @@ impl Operation {
             Operation::HeadObject(..) => "HeadObject",
             Operation::DeleteObject(..) => "DeleteObject",
             Operation::RestoreObject(..) => "RestoreObject",
+            Operation::GetBucketAcl(_) => "GetBucketAcl",
+            Operation::PutBucketAcl(_) => "PutBucketAcl",
+            Operation::GetObjectAcl(..) => "GetObjectAcl",
+            Operation::PutObjectAcl(..) => "PutObjectAcl",
         }
     }
 }
@@ -145,6 +153,8 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, Some("versioning")) => Ok(Operation::GetBucketVersioning(b)),
                 (Method::PUT, Some("versioning")) => Ok(Operation::PutBucketVersioning(b)),
                 (Method::GET, Some("versions")) => Ok(Operation::ListObjectVersions(b)),
+                (Method::GET, Some("acl")) => Ok(Operation::GetBucketAcl(b)),
+                (Method::PUT, Some("acl")) => Ok(Operation::PutBucketAcl(b)),
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
@@ -167,6 +177,8 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 {
                     Ok(Operation::GetObject(b, k))
                 }
+                (Method::GET, Some("acl")) => Ok(Operation::GetObjectAcl(b, k)),
+                (Method::PUT, Some("acl")) => Ok(Operation::PutObjectAcl(b, k)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }
@@ -247,6 +259,17 @@ mod tests {
                 &none,
                 "GetObject",
             ),
+            (Method::GET, b(), "acl", &none, "GetBucketAcl"),
+            (Method::PUT, b(), "acl", &none, "PutBucketAcl"),
+            (Method::GET, o(), "acl", &none, "GetObjectAcl"),
+            (
+                Method::PUT,
+                o(),
+                "acl&versionId=null",
+                &none,
+                "PutObjectAcl",
+            ),
+            (Method::PUT, o(), "acl", &copy, "PutObjectAcl"),
         ];
         for (m, t, qs, h, want) in cases {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");

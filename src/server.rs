@@ -68,13 +68,14 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
             region: config.addressing.region.clone(),
             created_ms: now_ms,
             versioning: Default::default(),
+            acl: None,
         };
         match store.create_bucket(rec).await {
             Ok(()) | Err(StorageError::BucketExists) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let keys = KeyStore::new(config.credentials.clone());
+    let keys = KeyStore::new(config.credentials.clone()).with_scopes(config.scopes.clone());
     Ok(Arc::new(AppState {
         store,
         config: Arc::new(config),

@@ -1,6 +1,6 @@
 //! The request pipeline for one request:
 //! limits → Target → (reserved `/-/` endpoints) → auth::verify → route::resolve
-//! → op::dispatch → common headers; any failure is rendered by
+//! → authz::check → op::dispatch → common headers; any failure is rendered by
 //! `Error::into_response`, the only error renderer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +13,7 @@ use http::{HeaderValue, Request};
 use tower::ServiceExt;
 
 use crate::auth::{self, AuthOptions, RequestParts};
+use crate::authz;
 use crate::config;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
@@ -183,14 +184,6 @@ impl Service {
         let dialect = verified.dialect;
         let identity = verified.identity;
         let who = identity.as_ref().map(|i| i.secret_id.clone());
-        let Some(identity) = identity else {
-            // Everything is private until ACLs and policies land.
-            return Err((
-                Error::with_message(ErrorCode::AccessDenied, "Anonymous access is not allowed."),
-                "-",
-                None,
-            ));
-        };
         let query = Query::from_pairs(
             query
                 .pairs()
@@ -202,13 +195,29 @@ impl Service {
         let op = route::resolve(req.method(), &target, &query, req.headers())
             .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
+        // Authorization (§1.10 step 7): scope of the key, or the ACLs for
+        // anonymous callers (`Req::identity` stays `None` for them).
+        let scope = identity
+            .as_ref()
+            .map(|i| self.state.keys.scope(&i.secret_id));
+        authz::check(
+            &self.state.store,
+            scope.as_ref(),
+            &op,
+            &query,
+            req.headers(),
+            &config.addressing.appid,
+            &config.addressing.region,
+        )
+        .await
+        .map_err(|e| (e, name, who.clone()))?;
         let (mut parts, body) = req.into_parts();
         let r = Req {
             method: parts.method,
             headers: parts.headers,
             query,
             body: request_stream(body, config.body_idle_timeout),
-            identity: Some(identity),
+            identity,
             dialect,
             sendfile: parts
                 .extensions

@@ -41,10 +41,35 @@ pub struct Identity {
     pub secret_id: String,
 }
 
+/// What a credential may touch, from its config entry (`buckets`, `access`).
+/// The default, an unscoped read-write key, is the owner: it may do everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Full bucket names (`<name>-<appid>`) the key may use; `None`: every bucket.
+    pub buckets: Option<Vec<String>>,
+    /// `access = "read-only"`: reads (data and ACLs) only.
+    pub read_only: bool,
+}
+
+impl Scope {
+    /// An unscoped read-write key: the account owner.
+    pub fn is_owner(&self) -> bool {
+        self.buckets.is_none() && !self.read_only
+    }
+
+    pub fn covers_bucket(&self, bucket: &str) -> bool {
+        self.buckets
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|b| b == bucket))
+    }
+}
+
 /// The credentials the server accepts, by SecretId.
 #[derive(Debug, Clone, Default)]
 pub struct KeyStore {
     by_id: HashMap<String, Credential>,
+    /// Scopes of the keys that have one; absent means owner.
+    scopes: HashMap<String, Scope>,
 }
 
 impl KeyStore {
@@ -54,7 +79,19 @@ impl KeyStore {
                 .into_iter()
                 .map(|c| (c.secret_id.clone(), c))
                 .collect(),
+            scopes: HashMap::new(),
         }
+    }
+
+    /// Adds scopes by SecretId (keys without one stay owners).
+    pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = (String, Scope)>) -> Self {
+        self.scopes.extend(scopes);
+        self
+    }
+
+    /// The scope of a verified SecretId.
+    pub fn scope(&self, secret_id: &str) -> Scope {
+        self.scopes.get(secret_id).cloned().unwrap_or_default()
     }
     pub fn lookup(&self, secret_id: &str) -> Option<&Credential> {
         self.by_id.get(secret_id)

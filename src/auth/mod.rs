@@ -7,12 +7,13 @@
 pub mod canonical;
 pub mod cos;
 pub mod keys;
+pub mod presign;
 
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method};
 
-pub use keys::{Credential, Identity, KeyStore, SecretKey};
+pub use keys::{Credential, Identity, KeyStore, Scope, SecretKey};
 
 /// Why a signed request was refused. `error.rs` maps each to a COS code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,6 +5,7 @@
 use http::StatusCode;
 
 use super::{AppState, Req, Response};
+use crate::acl::{Acl, AclKind};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::body::read_limited;
 use crate::http::target::BucketName;
@@ -16,6 +17,7 @@ use crate::storage::{BucketRecord, StorageError};
 pub const MAX_XML_BODY: usize = 64 * 1024;
 
 pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
+    let acl = Acl::from_headers(&req.headers, AclKind::Bucket)?;
     // An optional <CreateBucketConfiguration> (MAZ / OFS); an empty body is fine.
     let body = read_limited(req.body, MAX_XML_BODY)
         .await
@@ -33,6 +35,7 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
         region: state.config.addressing.region.clone(),
         created_ms: now_ms(),
         versioning: Default::default(),
+        acl,
     };
     match state.store.create_bucket(rec).await {
         Ok(()) => Ok(ResponseBuilder::new(StatusCode::OK)

@@ -8,6 +8,7 @@ use super::bucket::now_ms;
 use super::object::{copied_record, new_version_header, replaced_headers};
 use super::versioning::write_condition_for;
 use super::{AppState, Req, Response};
+use crate::acl::{Acl, AclKind};
 use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
@@ -84,6 +85,8 @@ pub async fn copy(
         }
     };
     let storage_class = header::storage_class(h)?;
+    // The destination's ACL comes from this request, never from the source.
+    let acl = Acl::from_headers(h, AclKind::Object)?;
     let new_headers = if replace {
         Some(replaced_headers(h, key)?)
     } else {
@@ -112,6 +115,7 @@ pub async fn copy(
         }
         let mut out = copied_record(rec, now);
         out.storage_class = storage_class.clone();
+        out.acl = acl.clone();
         if let Some(headers) = &new_headers {
             out.headers = headers.clone();
         }

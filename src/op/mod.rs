@@ -1,6 +1,7 @@
 //! COS API operations. [`dispatch`] is one `match` with one line per
 //! operation; each file holds one resource family.
 
+mod acl;
 mod bucket;
 mod copy;
 mod delete_multiple;
@@ -23,6 +24,8 @@ use crate::http::query::Query;
 use crate::http::sendfile::SendfileQueue;
 use crate::route::Operation;
 use crate::storage::{ByteStream, Store};
+
+pub use copy::{parse_copy_source, CopySource};
 
 pub type Response = http::Response<Body>;
 
@@ -65,6 +68,10 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::HeadObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::DeleteObject(b, k) => object::delete(state, &b, &k, req).await,
         Operation::RestoreObject(b, k) => restore::restore(state, &b, &k, req).await,
+        Operation::GetBucketAcl(b) => acl::get_bucket_acl(state, &b).await,
+        Operation::PutBucketAcl(b) => acl::put_bucket_acl(state, &b, req).await,
+        Operation::GetObjectAcl(b, k) => acl::get_object_acl(state, &b, &k, req).await,
+        Operation::PutObjectAcl(b, k) => acl::put_object_acl(state, &b, &k, req).await,
     }
 }
 

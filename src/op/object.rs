@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use super::bucket::now_ms;
 use super::versioning::version_param;
 use super::{AppState, Req, Response};
+use crate::acl::{Acl, AclKind};
 use crate::archive;
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
@@ -78,6 +79,7 @@ pub async fn put(
         content_length,
         max_size: max,
         condition: super::versioning::write_condition_for(state, bucket, h).await?,
+        acl: Acl::from_headers(h, AclKind::Object)?,
     };
     let body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
@@ -201,8 +203,8 @@ pub async fn get(
     for (name, value) in archive::response_headers(&rec, now) {
         rb = rb.header(name, value);
     }
-    // Step 6: response-* overrides (signed requests only; anonymous ones
-    // never get here in this version).
+    // Step 6: response-* overrides (signed requests only: `authz` refuses
+    // anonymous ones).
     rb = apply_overrides(rb, &req.query);
     let len = body_range.end - body_range.start;
     let rb = rb.content_length(len);

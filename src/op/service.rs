@@ -7,8 +7,13 @@ use crate::error::Result;
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 
-pub async fn list_buckets(state: &AppState, _req: Req) -> Result<Response> {
-    let buckets = state.store.list_buckets().await?;
+pub async fn list_buckets(state: &AppState, req: Req) -> Result<Response> {
+    let mut buckets = state.store.list_buckets().await?;
+    // A key scoped to some buckets lists only those.
+    if let Some(id) = &req.identity {
+        let scope = state.keys.scope(&id.secret_id);
+        buckets.retain(|b| scope.covers_bucket(&b.name));
+    }
     let id = owner_id(state);
     let body = xml::list_buckets(
         &xml::Owner {

@@ -42,6 +42,12 @@ impl Xml {
         self.0.push_str(&quick_xml::escape::partial_escape(text));
         self.close(tag)
     }
+    /// Appends markup as is: only for fixed text the helpers cannot write
+    /// (an element with attributes).
+    pub fn raw(&mut self, markup: &str) -> &mut Self {
+        self.0.push_str(markup);
+        self
+    }
     pub fn finish(mut self, root: &str) -> String {
         self.close(root);
         self.0

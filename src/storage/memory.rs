@@ -12,9 +12,9 @@ use bytes::{Bytes, BytesMut};
 use super::hash::BodyHasher;
 use super::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
 use super::{
-    BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, ByteStream, Committed,
-    Deletion, MetaStore, ObjectRecord, Seq, StorageError, VersionCursor, VersionEntry, Versioning,
-    WriteCondition,
+    BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, BucketUpdate, ByteStream,
+    Committed, Deletion, MetaStore, ObjectRecord, Seq, StorageError, VersionCursor, VersionEntry,
+    Versioning, WriteCondition,
 };
 
 /// Chunk size of streamed reads. Slicing `Bytes` copies nothing; the chunks
@@ -230,20 +230,6 @@ impl MetaStore for MemoryMeta {
         versions::commit_put(&mut MemKey { b, refs, key }, state, rec, fresh, &cond)
     }
 
-    async fn update_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        expected: &ObjectRecord,
-        rec: ObjectRecord,
-    ) -> Result<(), StorageError> {
-        let mut guard = self.lock();
-        let MetaState { buckets, refs } = &mut *guard;
-        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
-        versions::commit_update(&mut MemKey { b, refs, key }, version_id, expected, rec)
-    }
-
     async fn delete_object(
         &self,
         bucket: &str,
@@ -350,6 +336,33 @@ impl MetaStore for MemoryMeta {
 
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError> {
         Ok(self.lock().refs.contains_key(blob))
+    }
+
+    async fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &ObjectRecord,
+        new: ObjectRecord,
+    ) -> Result<(), StorageError> {
+        let mut guard = self.lock();
+        let MetaState { buckets, refs } = &mut *guard;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        versions::update_meta(&mut MemKey { b, refs, key }, expected, new)
+    }
+
+    async fn update_bucket(
+        &self,
+        name: &str,
+        update: BucketUpdate,
+    ) -> Result<BucketRecord, StorageError> {
+        let mut st = self.lock();
+        let b = st.buckets.get_mut(name).ok_or(StorageError::NoSuchBucket)?;
+        let mut rec = b.rec.clone();
+        update(&mut rec);
+        rec.name = name.to_string();
+        b.rec = rec.clone();
+        Ok(rec)
     }
 }
 

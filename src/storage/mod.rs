@@ -126,6 +126,9 @@ pub struct BucketRecord {
     /// `PUT ?versioning`; `Off` until first set.
     #[serde(default, skip_serializing_if = "Versioning::is_off")]
     pub versioning: Versioning,
+    /// `None`: never set, i.e. private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// A contiguous piece of an object's bytes: `len` bytes of `blob` from `offset`.
@@ -185,6 +188,9 @@ pub struct ObjectRecord {
     /// A delete marker: no bytes, no segments, never in the `objects` index.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_marker: bool,
+    /// `None`: never set, i.e. `default` (the bucket's ACL decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// A restore request, as stored: when it was made, when the temporary copy
@@ -327,23 +333,6 @@ pub trait MetaStore: Send + Sync + 'static {
         cond: WriteCondition,
     ) -> Result<Committed, StorageError>;
 
-    /// Replaces one version of `key` (as `object_version` names it) with
-    /// `rec` in place, if it still equals `expected` (compare-and-swap):
-    /// metadata only, such as an archive restore's state.
-    /// # Behavior
-    /// - `NoSuchBucket` if the bucket is absent; `Conflict` (nothing changes)
-    ///   if the version is gone, is a delete marker, or differs from `expected`.
-    /// - `rec` keeps `expected`'s version id and blob references; different
-    ///   segments → `Corrupt`. The latest version stays the latest.
-    async fn update_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        expected: &ObjectRecord,
-        rec: ObjectRecord,
-    ) -> Result<(), StorageError>;
-
     /// Deletes `key` (`version_id == None`) or one of its versions.
     /// # Behavior
     /// - `NoSuchBucket` if the bucket is absent.
@@ -393,7 +382,35 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Whether any record references `blob` (used by the orphan sweep).
     async fn blob_referenced(&self, blob: &BlobId) -> Result<bool, StorageError>;
+
+    /// Replaces `key`'s record `expected` by `new` in place: a metadata-only
+    /// change (an ACL), not a write: no new version, blob references untouched.
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent.
+    /// - `PreconditionFailed` unless the current record equals `expected`
+    ///   (a racing write or delete: read again and retry); nothing changes.
+    /// - `Corrupt` if `new` does not reference exactly `expected`'s segments.
+    async fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &ObjectRecord,
+        new: ObjectRecord,
+    ) -> Result<(), StorageError>;
+
+    /// Changes a bucket's record (its sub-resource configuration) with
+    /// `update`, in one transaction, and returns the new record.
+    /// # Behavior
+    /// - `NoSuchBucket` if absent. `update` must not change the name.
+    async fn update_bucket(
+        &self,
+        name: &str,
+        update: BucketUpdate,
+    ) -> Result<BucketRecord, StorageError>;
 }
+
+/// A change to a bucket record, applied inside a `MetaStore` transaction.
+pub type BucketUpdate = Box<dyn FnOnce(&mut BucketRecord) + Send + 'static>;
 
 /// Writes one new blob. Dropping it without `finish` discards the blob.
 #[async_trait::async_trait]

@@ -39,6 +39,8 @@ pub struct PutOptions {
     /// that `PutOptions::default()` does not refuse every non-empty body).
     pub max_size: u64,
     pub condition: WriteCondition,
+    /// From `x-cos-acl` / `x-cos-grant-*`; `None` stores no ACL (`default`).
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// GET Bucket (list v1) input.
@@ -205,6 +207,50 @@ impl Store {
         self.meta.delete_bucket(name).await
     }
 
+    /// Sets a bucket's ACL. # Behavior: `NoSuchBucket`.
+    pub async fn set_bucket_acl(
+        &self,
+        name: &str,
+        acl: crate::acl::Acl,
+    ) -> Result<BucketRecord, StorageError> {
+        self.meta
+            .update_bucket(name, Box::new(move |rec| rec.acl = Some(acl)))
+            .await
+    }
+
+    /// Sets the ACL of `key`'s current record (or of the version named);
+    /// bytes, headers and time stay, and no new version is written.
+    /// # Behavior
+    /// - `NoSuchBucket` / `NoSuchKey` / `NoSuchVersion` / `DeleteMarker`.
+    /// - A metadata-only update of exactly the record read
+    ///   (`MetaStore::update_object_meta`): a racing overwrite makes it retry
+    ///   on the new record, a racing delete makes it `NoSuchKey`.
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        acl: crate::acl::Acl,
+    ) -> Result<ObjectRecord, StorageError> {
+        for _ in 0..RACE_RETRIES {
+            let current = self.head_version(bucket, key, version_id).await?;
+            let rec = ObjectRecord {
+                acl: Some(acl.clone()),
+                ..current.clone()
+            };
+            match self
+                .meta
+                .update_object_meta(bucket, key, &current, rec.clone())
+                .await
+            {
+                Ok(()) => return Ok(rec),
+                Err(StorageError::PreconditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StorageError::Conflict)
+    }
+
     /// Streams `body` into a new blob (hashing MD5 + CRC-64/XZ while
     /// streaming, never buffering the whole body), verifies `content_md5`
     /// (`BadDigest`) / `content_length` (`IncompleteBody`; bytes beyond it are
@@ -339,6 +385,7 @@ impl Store {
             restore: None,
             version_id: None,
             delete_marker: false,
+            acl: opts.acl,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self
@@ -563,7 +610,9 @@ impl Store {
 
     /// Changes one version's metadata in place (no new version, same bytes,
     /// same Last-Modified unless `update` changes it): `update(&current)` makes
-    /// the new record, committed only if the version did not change meanwhile.
+    /// the new record, committed with `MetaStore::update_object_meta` only if
+    /// the record did not change meanwhile ([`Store::set_object_acl`] with a
+    /// caller's rule; archive restores use it).
     /// # Behavior
     /// - Errors as [`Store::head_version`]; errors from `update` as they are.
     /// - A racing write to the same version: read again and retry (a few
@@ -580,11 +629,11 @@ impl Store {
             let next = update(&current)?;
             match self
                 .meta
-                .update_object(bucket, key, version_id, &current, next.clone())
+                .update_object_meta(bucket, key, &current, next.clone())
                 .await
             {
                 Ok(()) => return Ok(next),
-                Err(StorageError::Conflict) => continue,
+                Err(StorageError::PreconditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

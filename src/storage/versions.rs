@@ -199,6 +199,7 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         version_id: Some(version_id),
         delete_marker: true,
         restore: None,
+        acl: None,
     }
 }
 
@@ -253,6 +254,46 @@ pub fn lookup(
             None => Ok(None),
         },
     }
+}
+
+/// `MetaStore::update_object_meta` (see there): replaces the record `expected`
+/// (the current one, or the version it names) by `new` in place. When that
+/// version is also the current record, both index entries change together.
+pub fn update_meta(
+    t: &mut impl KeyTxn,
+    expected: &ObjectRecord,
+    new: ObjectRecord,
+) -> Result<(), StorageError> {
+    if new.segments != expected.segments || new.version_id != expected.version_id {
+        return Err(StorageError::Corrupt(
+            "a metadata update must keep the segments and the version".into(),
+        ));
+    }
+    let current = t.current()?;
+    let is_current = current.as_ref() == Some(expected);
+    let version = match expected.version_id.as_deref() {
+        // A plain record lives only in `objects`.
+        None => None,
+        Some(NULL_VERSION) => match t.find_null()? {
+            Some((seq, rec)) => Some((seq, rec)),
+            None if is_current => None,
+            None => return Err(StorageError::PreconditionFailed),
+        },
+        Some(id) => {
+            let seq = parse_version_id(id).ok_or(StorageError::PreconditionFailed)?;
+            t.version(seq)?.map(|rec| (seq, rec))
+        }
+    };
+    match version {
+        Some((seq, rec)) if rec == *expected => t.insert_version(seq, &new)?,
+        Some(_) => return Err(StorageError::PreconditionFailed),
+        None if is_current => {}
+        None => return Err(StorageError::PreconditionFailed),
+    }
+    if is_current {
+        t.set_current(Some(&new))?;
+    }
+    Ok(())
 }
 
 /// Moves a plain current record into `versions` as the `null` version (it
@@ -325,44 +366,6 @@ pub fn commit_put(
         version_id: rec.version_id,
         freed,
     })
-}
-
-/// `MetaStore::update_object` (see there) inside the backend's transaction:
-/// replaces one record where it lives (the `objects` entry of a plain
-/// record; the `versions` entry of a version, mirrored in `objects` when it
-/// is the current one). No new version, no change to blob references.
-pub fn commit_update(
-    t: &mut impl KeyTxn,
-    version_id: Option<&str>,
-    expected: &ObjectRecord,
-    mut rec: ObjectRecord,
-) -> Result<(), StorageError> {
-    if lookup(t, version_id)?.as_ref() != Some(expected) || expected.delete_marker {
-        return Err(StorageError::Conflict);
-    }
-    if rec.segments != expected.segments {
-        return Err(StorageError::Corrupt(
-            "an in-place update cannot change an object's bytes".to_string(),
-        ));
-    }
-    rec.version_id = expected.version_id.clone();
-    rec.delete_marker = false;
-    let Some(id) = expected.version_id.as_deref() else {
-        return t.set_current(Some(&rec));
-    };
-    let seq = if id == NULL_VERSION {
-        t.find_null()?.map(|(seq, _)| seq)
-    } else {
-        parse_version_id(id)
-    }
-    .ok_or(StorageError::Conflict)?;
-    t.insert_version(seq, &rec)?;
-    if t.current()?
-        .is_some_and(|c| c.version_id.as_deref() == Some(id))
-    {
-        t.set_current(Some(&rec))?;
-    }
-    Ok(())
 }
 
 /// `MetaStore::delete_object` (see there) inside the backend's transaction.

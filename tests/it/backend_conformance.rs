@@ -3,6 +3,7 @@
 //! backend bug shows up here rather than in handler tests. The cases live in
 //! the submodules by topic; `fs_only` holds those that only make sense on disk.
 
+mod acl;
 mod copy;
 mod fs_only;
 mod listing;
@@ -109,6 +110,10 @@ conformance!(
     versions::versions_listing_merges_plain_records,
     versions::concurrent_versioned_puts_stay_ordered,
     update::update_in_place,
+    acl::bucket_acl_update,
+    acl::object_acl_keeps_bytes,
+    acl::acl_change_is_conditional_on_the_whole_record,
+    acl::object_acl_per_version,
 );
 
 // ---------------------------------------------------------------------------
@@ -122,6 +127,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         region: "ap-guangzhou".to_string(),
         created_ms: 1_700_000_000_000,
         versioning: Default::default(),
+        acl: None,
     }
 }
 
@@ -225,6 +231,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         restore: None,
         version_id: None,
         delete_marker: false,
+        acl: None,
     }
 }
 

@@ -1,4 +1,5 @@
 //! The one integration-test binary (STYLE habit 11).
+mod acl;
 mod archive;
 mod backend_conformance;
 mod common;
@@ -7,6 +8,7 @@ mod errors;
 mod hostile;
 mod objects;
 mod origin;
+mod presign;
 mod readme;
 mod traffic;
 mod versions;

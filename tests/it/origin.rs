@@ -202,3 +202,43 @@ fn origins_are_checked_at_start_up() {
     let ftp = "[bucket_settings.b]\norigin = \"ftp://203.0.113.9/\"\n";
     assert!(load(ftp, false).is_err());
 }
+
+/// On a public-read bucket anonymous reads are allowed, yet a protected
+/// image stays refused to them, with or without `ci-process=originImage`.
+#[tokio::test]
+async fn original_image_protection_on_a_public_bucket() {
+    let app = app_from_toml(SETTINGS, false).await;
+    let acl = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("acl", "")
+                .h("x-cos-acl", "public-read"),
+        )
+        .await;
+    assert_eq!(acl.status, 200, "{}", acl.text());
+    app.put("cat.jpg", b"jpeg").await;
+    app.put("notes.txt", b"text").await;
+    let open = app.send(R::get("notes.txt").anonymous()).await;
+    assert_eq!(
+        (open.status, &open.body[..]),
+        (200, &b"text"[..]),
+        "public-read works"
+    );
+    app.send(R::get("cat.jpg").anonymous())
+        .await
+        .assert_error(403, "AccessDenied");
+    app.send(R::get("cat.jpg").q("ci-process", "originImage").anonymous())
+        .await
+        .assert_error(403, "AccessDenied");
+    let signed = app
+        .send(R::get("cat.jpg").q("ci-process", "originImage"))
+        .await;
+    assert_eq!((signed.status, &signed.body[..]), (200, &b"jpeg"[..]));
+    // Anonymous GET of a missing key on a public bucket: the origin redirect.
+    let r = app.send(R::get("elsewhere.txt").anonymous()).await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    assert_eq!(
+        r.header("location"),
+        Some("https://203.0.113.9/static/elsewhere.txt")
+    );
+}

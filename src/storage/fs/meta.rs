@@ -28,8 +28,8 @@ use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
 use crate::storage::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
 use crate::storage::{
-    BlobId, BucketRecord, Committed, Deletion, MetaStore, ObjectRecord, Seq, StorageError,
-    VersionCursor, VersionEntry, Versioning, WriteCondition, NULL_VERSION,
+    BlobId, BucketRecord, BucketUpdate, Committed, Deletion, MetaStore, ObjectRecord, Seq,
+    StorageError, VersionCursor, VersionEntry, Versioning, WriteCondition, NULL_VERSION,
 };
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
@@ -329,31 +329,6 @@ impl MetaStore for RedbMeta {
         .await
     }
 
-    async fn update_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        expected: &ObjectRecord,
-        rec: ObjectRecord,
-    ) -> Result<(), StorageError> {
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let version_id = version_id.map(str::to_string);
-        let expected = expected.clone();
-        self.write(move |txn| {
-            bucket_state(txn, &bucket)?; // NoSuchBucket
-            let mut t = RedbKey {
-                objects: txn.open_table(OBJECTS).map_err(db_err)?,
-                versions: txn.open_table(VERSIONS).map_err(db_err)?,
-                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
-                bucket: &bucket,
-                key: &key,
-            };
-            versions::commit_update(&mut t, version_id.as_deref(), &expected, rec)
-        })
-        .await
-    }
-
     async fn delete_object(
         &self,
         bucket: &str,
@@ -553,6 +528,54 @@ impl MetaStore for RedbMeta {
             .get(blob.as_str())
             .map_err(db_err)?
             .is_some_and(|g| g.value() > 0))
+    }
+
+    async fn update_object_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: &ObjectRecord,
+        new: ObjectRecord,
+    ) -> Result<(), StorageError> {
+        let (bucket, key, expected) = (bucket.to_string(), key.to_string(), expected.clone());
+        self.write(move |txn| {
+            bucket_state(txn, &bucket)?;
+            let mut t = RedbKey {
+                objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                bucket: &bucket,
+                key: &key,
+            };
+            versions::update_meta(&mut t, &expected, new)
+        })
+        .await
+    }
+
+    async fn update_bucket(
+        &self,
+        name: &str,
+        update: BucketUpdate,
+    ) -> Result<BucketRecord, StorageError> {
+        let name = name.to_string();
+        self.write(move |txn| {
+            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+            let mut rec: BucketRecord = {
+                let found = buckets.get(name.as_str()).map_err(db_err)?;
+                match found {
+                    Some(g) => decode(g.value())?,
+                    None => return Err(StorageError::NoSuchBucket),
+                }
+            };
+            update(&mut rec);
+            rec.name = name.clone();
+            let value = encode(&rec)?;
+            buckets
+                .insert(name.as_str(), value.as_slice())
+                .map_err(db_err)?;
+            Ok(rec)
+        })
+        .await
     }
 }
 

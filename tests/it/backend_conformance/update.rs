@@ -1,5 +1,5 @@
-//! Conformance cases for in-place metadata updates (`MetaStore::update_object`,
-//! `Store::update_version`), used by archive restores: no new version, same
+//! Conformance cases for in-place metadata updates (`Store::update_version`
+//! over `MetaStore::update_object_meta`), used by archive restores: no new version, same
 //! bytes and blob references, compare-and-swap against racing writes.
 
 use localcos::storage::{Versioning, VersionsQuery};
@@ -48,13 +48,16 @@ pub async fn update_in_place(env: Env) {
     // Compare-and-swap: a stale `expected` changes nothing.
     let stale = s
         .meta()
-        .update_object(B, "plain", None, &plain, plain.clone())
+        .update_object_meta(B, "plain", &plain, plain.clone())
         .await;
-    assert!(matches!(stale, Err(StorageError::Conflict)), "{stale:?}");
+    assert!(
+        matches!(stale, Err(StorageError::PreconditionFailed)),
+        "{stale:?}"
+    );
     // Bytes cannot change this way.
     let mut other = head.clone();
     other.segments.clear();
-    let r = s.meta().update_object(B, "plain", None, &head, other).await;
+    let r = s.meta().update_object_meta(B, "plain", &head, other).await;
     assert!(matches!(r, Err(StorageError::Corrupt(_))), "{r:?}");
     assert_eq!(s.head_object(B, "plain").await.unwrap(), head);
 

@@ -171,13 +171,17 @@ pub struct App {
 }
 
 pub async fn app() -> App {
-    let mut config = Config::for_tests(ID, KEY);
-    config.buckets = vec![localcos::http::target::BucketName::parse(
-        "examplebucket",
-        "1250000000",
-        "ap-guangzhou",
-    )
-    .unwrap()];
+    app_with(Config::for_tests(ID, KEY)).await
+}
+
+/// The in-process app with `config` (plus the `examplebucket` bucket).
+pub async fn app_with(mut config: Config) -> App {
+    let example =
+        localcos::http::target::BucketName::parse("examplebucket", "1250000000", "ap-guangzhou")
+            .unwrap();
+    if !config.buckets.contains(&example) {
+        config.buckets.insert(0, example);
+    }
     App {
         svc: localcos::testing::app(config).await.unwrap(),
     }
@@ -192,6 +196,8 @@ pub struct R {
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
     pub signed: bool,
+    /// The credential that signs (default `ID`/`KEY`).
+    pub creds: (String, String),
 }
 
 impl R {
@@ -204,6 +210,7 @@ impl R {
             headers: vec![],
             body: Bytes::new(),
             signed: true,
+            creds: (ID.to_string(), KEY.to_string()),
         }
     }
     pub fn get(key: &str) -> R {
@@ -236,6 +243,11 @@ impl R {
     }
     pub fn anonymous(mut self) -> R {
         self.signed = false;
+        self
+    }
+    /// Signs with another credential.
+    pub fn signed_by(mut self, id: &str, key: &str) -> R {
+        self.creds = (id.to_string(), key.to_string());
         self
     }
 
@@ -281,7 +293,15 @@ impl R {
                 hs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             b = b.header(
                 "authorization",
-                sign(self.method.as_str(), &decoded, &qs, &signed, window()),
+                sign_with(
+                    &self.creds.0,
+                    &self.creds.1,
+                    self.method.as_str(),
+                    &decoded,
+                    &qs,
+                    &signed,
+                    window(),
+                ),
             );
         }
         for (k, v) in &hs {

@@ -1,0 +1,322 @@
+//! Authorization: after `auth::verify` said who is calling (a key or
+//! anonymous) and `route::resolve` said what they want, decide whether they
+//! may (spec cos.md §1.10 step 7, §3.4, §4.4 step 6, §6A.10, §6A.11).
+//!
+//! * An unscoped key is the owner and may do everything.
+//! * A scoped key (config `buckets` / `access`) may use only its buckets, and
+//!   only read when `read-only`. ListBuckets is filtered, not refused.
+//! * Anonymous callers get what the ACLs grant to everyone: objects by the
+//!   object's ACL (`default` falls back to the bucket's), everything else by
+//!   the bucket's. Listing buckets, creating and deleting buckets are never
+//!   anonymous, and an anonymous GET/HEAD with a `response-*` parameter is
+//!   refused (cos.md §4.4 step 6, [REC]).
+//!
+//! The decisions ([`key_allows`], [`anonymous_allows`]) are pure; [`check`]
+//! loads the ACLs an anonymous decision needs.
+
+use http::HeaderMap;
+
+use crate::acl::{Acl, AclKind, Permission};
+use crate::auth::Scope;
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::header;
+use crate::http::query::Query;
+use crate::http::target::{BucketName, ObjectKey};
+use crate::route::Operation;
+use crate::storage::{StorageError, Store};
+
+/// What an operation needs, and on what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need<'a> {
+    /// GET Service: any key (filtered by scope), never anonymous.
+    ListBuckets,
+    /// Create or delete a bucket: owner-level, never anonymous.
+    ManageBucket(&'a BucketName),
+    /// A permission on a bucket (its data or its ACL).
+    Bucket(&'a BucketName, Permission),
+    /// A permission on an object (its data or its ACL).
+    Object(&'a BucketName, &'a ObjectKey, Permission),
+}
+
+impl Need<'_> {
+    fn bucket(&self) -> Option<&BucketName> {
+        match self {
+            Need::ListBuckets => None,
+            Need::ManageBucket(b) | Need::Bucket(b, _) | Need::Object(b, _, _) => Some(b),
+        }
+    }
+}
+
+/// The need of each operation. Writes to objects need WRITE on the bucket
+/// (as on COS, an object's ACL governs reading it and its ACL, not writing).
+pub fn need(op: &Operation) -> Need<'_> {
+    use Permission::{Read, ReadAcp, Write, WriteAcp};
+    match op {
+        Operation::ListBuckets => Need::ListBuckets,
+        Operation::CreateBucket(b) | Operation::DeleteBucket(b) => Need::ManageBucket(b),
+        Operation::PutBucketVersioning(b) => Need::ManageBucket(b),
+        Operation::HeadBucket(b)
+        | Operation::ListObjects(b)
+        | Operation::ListObjectVersions(b)
+        | Operation::GetBucketVersioning(b) => Need::Bucket(b, Read),
+        Operation::GetBucketAcl(b) => Need::Bucket(b, ReadAcp),
+        Operation::PutBucketAcl(b) => Need::Bucket(b, WriteAcp),
+        Operation::DeleteObjects(b)
+        | Operation::PutObject(b, _)
+        | Operation::CopyObject(b, _)
+        | Operation::DeleteObject(b, _)
+        | Operation::RestoreObject(b, _) => Need::Bucket(b, Write),
+        Operation::GetObject(b, k) | Operation::HeadObject(b, k) => Need::Object(b, k, Read),
+        Operation::GetObjectAcl(b, k) => Need::Object(b, k, ReadAcp),
+        Operation::PutObjectAcl(b, k) => Need::Object(b, k, WriteAcp),
+    }
+}
+
+/// A key's decision: its buckets, and no writes when read-only.
+pub fn key_allows(scope: &Scope, need: &Need<'_>) -> bool {
+    if let Some(b) = need.bucket() {
+        if !scope.covers_bucket(b.as_str()) {
+            return false;
+        }
+    }
+    let writes = match need {
+        Need::ListBuckets => false,
+        Need::ManageBucket(_) => true,
+        Need::Bucket(_, p) | Need::Object(_, _, p) => {
+            !matches!(p, Permission::Read | Permission::ReadAcp)
+        }
+    };
+    !(writes && scope.read_only)
+}
+
+/// An anonymous caller's decision from the ACLs (`bucket`: the bucket's,
+/// implicit private when never set; `object`: the object's when the need is
+/// on an existing object, `None` otherwise).
+pub fn anonymous_allows(need: &Need<'_>, bucket: &Acl, object: Option<&Acl>) -> bool {
+    match need {
+        Need::ListBuckets | Need::ManageBucket(_) => false,
+        Need::Bucket(_, p) => bucket.allows_everyone(*p),
+        Need::Object(_, _, p) => match object {
+            Some(o) if !o.inherits() => o.allows_everyone(*p),
+            Some(o) => o.allows_everyone(*p) || bucket.allows_everyone(*p),
+            None => bucket.allows_everyone(*p),
+        },
+    }
+}
+
+fn denied() -> Error {
+    Error::with_message(ErrorCode::AccessDenied, "Access Denied.")
+}
+
+/// Decides for one request. `scope` is `None` for anonymous callers.
+/// # Behavior
+/// - Keys: pure scope check; a copy also needs READ on the source bucket.
+/// - Anonymous: a missing bucket is `NoSuchBucket` (as COS answers); the ACLs
+///   are read from the store (object ACL only for object reads and ACL calls).
+pub async fn check(
+    store: &Store,
+    scope: Option<&Scope>,
+    op: &Operation,
+    query: &Query,
+    headers: &HeaderMap,
+    appid: &str,
+    region: &str,
+) -> Result<()> {
+    let need = need(op);
+    let copy_source = match op {
+        Operation::CopyObject(..) => header::get(headers, header::X_COS_COPY_SOURCE)
+            .and_then(|s| crate::op::parse_copy_source(s, appid, region).ok()),
+        _ => None,
+    };
+    let source_need = copy_source
+        .as_ref()
+        .map(|s| Need::Object(&s.bucket, &s.key, Permission::Read));
+    let Some(scope) = scope else {
+        let is_object_read = matches!(op, Operation::GetObject(..) | Operation::HeadObject(..));
+        if is_object_read
+            && query
+                .pairs()
+                .iter()
+                .any(|(k, _)| k.starts_with("response-"))
+        {
+            return Err(Error::with_message(
+                ErrorCode::AccessDenied,
+                "Anonymous requests cannot use response-* parameters.",
+            ));
+        }
+        for n in std::iter::once(need).chain(source_need) {
+            if !anonymous_check(store, &n).await? {
+                return Err(denied());
+            }
+        }
+        return Ok(());
+    };
+    if scope.is_owner() {
+        return Ok(());
+    }
+    for n in std::iter::once(need).chain(source_need) {
+        if !key_allows(scope, &n) {
+            return Err(denied());
+        }
+    }
+    Ok(())
+}
+
+async fn anonymous_check(store: &Store, need: &Need<'_>) -> Result<bool> {
+    let Some(bucket) = need.bucket() else {
+        return Ok(false);
+    };
+    if matches!(need, Need::ManageBucket(_)) {
+        return Ok(false);
+    }
+    let Some(rec) = store.bucket(bucket.as_str()).await? else {
+        return Err(Error::new(ErrorCode::NoSuchBucket));
+    };
+    let bucket_acl = rec.acl.unwrap_or_else(|| Acl::implicit(AclKind::Bucket));
+    let object_acl = match need {
+        Need::Object(b, k, _) => match store.head_object(b.as_str(), k.as_str()).await {
+            Ok(o) => Some(o.acl.unwrap_or_else(|| Acl::implicit(AclKind::Object))),
+            Err(StorageError::NoSuchKey) => None,
+            Err(e) => return Err(e.into()),
+        },
+        _ => None,
+    };
+    Ok(anonymous_allows(need, &bucket_acl, object_acl.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::{CannedAcl, Grant, Grantee, ANYONE_ID};
+
+    fn b(name: &str) -> BucketName {
+        BucketName::parse(name, "1250000000", "ap-guangzhou").unwrap()
+    }
+
+    #[test]
+    fn scoped_keys_table() {
+        let mine = b("mine");
+        let other = b("other");
+        let k = ObjectKey::parse("k").unwrap();
+        let owner = Scope::default();
+        let rw = Scope {
+            buckets: Some(vec!["mine-1250000000".into()]),
+            read_only: false,
+        };
+        let ro = Scope {
+            buckets: Some(vec!["mine-1250000000".into()]),
+            read_only: true,
+        };
+        let ro_all = Scope {
+            buckets: None,
+            read_only: true,
+        };
+        use Permission::*;
+        let cases: Vec<(Need<'_>, [bool; 4])> = vec![
+            // need                                  owner  rw     ro     ro_all
+            (Need::ListBuckets, [true, true, true, true]),
+            (Need::ManageBucket(&mine), [true, true, false, false]),
+            (Need::ManageBucket(&other), [true, false, false, false]),
+            (Need::Bucket(&mine, Read), [true, true, true, true]),
+            (Need::Bucket(&mine, Write), [true, true, false, false]),
+            (Need::Bucket(&mine, ReadAcp), [true, true, true, true]),
+            (Need::Bucket(&mine, WriteAcp), [true, true, false, false]),
+            (Need::Bucket(&other, Read), [true, false, false, true]),
+            (Need::Object(&mine, &k, Read), [true, true, true, true]),
+            (
+                Need::Object(&mine, &k, WriteAcp),
+                [true, true, false, false],
+            ),
+            (Need::Object(&other, &k, Read), [true, false, false, true]),
+        ];
+        for (need, want) in cases {
+            for (scope, want) in [&owner, &rw, &ro, &ro_all].into_iter().zip(want) {
+                assert_eq!(key_allows(scope, &need), want, "{need:?} {scope:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn anonymous_table() {
+        let bk = b("pub");
+        let k = ObjectKey::parse("k").unwrap();
+        let private = Acl::canned(CannedAcl::Private);
+        let public_read = Acl::canned(CannedAcl::PublicRead);
+        let public_rw = Acl::canned(CannedAcl::PublicReadWrite);
+        let default = Acl::canned(CannedAcl::Default);
+        let anyone_read_acp = Acl {
+            canned: Some(CannedAcl::Default),
+            grants: vec![Grant {
+                grantee: Grantee::User {
+                    id: ANYONE_ID.into(),
+                },
+                permission: Permission::ReadAcp,
+            }],
+        };
+        use Permission::*;
+        let get = Need::Object(&bk, &k, Read);
+        let put = Need::Bucket(&bk, Write);
+        let list = Need::Bucket(&bk, Read);
+        let obj_acl = Need::Object(&bk, &k, ReadAcp);
+        let manage = Need::ManageBucket(&bk);
+        let cases: Vec<(&Need<'_>, &Acl, Option<&Acl>, bool)> = vec![
+            // bucket ACL decides for bucket needs
+            (&list, &private, None, false),
+            (&list, &public_read, None, true),
+            (&put, &public_read, None, false),
+            (&put, &public_rw, None, true),
+            // object reads: the object's ACL, `default` inherits
+            (&get, &private, None, false),
+            (&get, &public_read, None, true),
+            (&get, &public_read, Some(&default), true),
+            (&get, &public_read, Some(&private), false),
+            (&get, &private, Some(&public_read), true),
+            (&get, &private, Some(&default), false),
+            (&get, &public_rw, Some(&default), true),
+            // grants on a default object add to the bucket's
+            (&obj_acl, &private, Some(&anyone_read_acp), true),
+            (&obj_acl, &public_read, Some(&default), false),
+            // never anonymous
+            (&Need::ListBuckets, &public_rw, None, false),
+            (&manage, &public_rw, None, false),
+        ];
+        for (need, bucket, object, want) in cases {
+            assert_eq!(
+                anonymous_allows(need, bucket, object),
+                want,
+                "{need:?} bucket {bucket:?} object {object:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn operations_map_to_needs() {
+        let bk = b("x");
+        let k = ObjectKey::parse("k").unwrap();
+        use Permission::*;
+        let cases = [
+            (Operation::ListBuckets, Need::ListBuckets),
+            (Operation::CreateBucket(bk.clone()), Need::ManageBucket(&bk)),
+            (Operation::ListObjects(bk.clone()), Need::Bucket(&bk, Read)),
+            (
+                Operation::PutBucketAcl(bk.clone()),
+                Need::Bucket(&bk, WriteAcp),
+            ),
+            (
+                Operation::PutObject(bk.clone(), k.clone()),
+                Need::Bucket(&bk, Write),
+            ),
+            (
+                Operation::HeadObject(bk.clone(), k.clone()),
+                Need::Object(&bk, &k, Read),
+            ),
+            (
+                Operation::GetObjectAcl(bk.clone(), k.clone()),
+                Need::Object(&bk, &k, ReadAcp),
+            ),
+        ];
+        for (op, want) in &cases {
+            assert_eq!(need(op), *want, "{op:?}");
+        }
+    }
+}
