@@ -303,6 +303,7 @@ mod tests {
             version_id: None,
             delete_marker: false,
             acl: None,
+            checksum: None,
         }
     }
 

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Region reported for buckets.
     #[arg(long, env = "LOCALCOS_REGION")]
     pub region: Option<String>,
+    /// AWS SigV4: refuse a credential scope whose region is not `region`
+    /// (400 AuthorizationHeaderMalformed). Off: any region signs.
+    #[arg(long, env = "LOCALCOS_STRICT_REGION")]
+    pub strict_region: bool,
     /// APPID appended to bucket names created without one.
     #[arg(long, env = "LOCALCOS_APPID")]
     pub appid: Option<String>,
@@ -174,6 +178,8 @@ pub struct RawTemporaryCredential {
 pub struct RawAuth {
     /// How far in the future a signature's start time may lie (default 900 s).
     pub leeway_seconds: Option<u64>,
+    /// AWS SigV4: the credential scope's region must equal `region` (default false).
+    pub strict_region: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -216,6 +222,8 @@ pub struct Config {
     /// Bucket scopes of the credentials that have one (by SecretId).
     pub scopes: Vec<(String, Scope)>,
     pub auth_leeway: Duration,
+    /// AWS SigV4 credential scopes must name `addressing.region`.
+    pub auth_strict_region: bool,
     pub max_object_size: u64,
     pub max_header_bytes: usize,
     /// A request body silent for this long fails with 400 RequestTimeout.
@@ -507,6 +515,7 @@ impl Config {
             generated_credentials,
             scopes,
             auth_leeway: Duration::from_secs(raw.auth.leeway_seconds.unwrap_or(900)),
+            auth_strict_region: args.strict_region || raw.auth.strict_region.unwrap_or(false),
             max_object_size: raw.limits.max_object_size.unwrap_or(5 * 1024 * 1024 * 1024),
             max_header_bytes: raw.limits.max_header_bytes.unwrap_or(64 * 1024),
             body_idle_timeout: Duration::from_secs(

@@ -10,6 +10,8 @@
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::auth::AuthError;
+use crate::http::aws_chunked::ChunkError;
+use crate::http::payload::PayloadError;
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml;
 use crate::storage::StorageError;
@@ -36,6 +38,8 @@ macro_rules! error_codes {
 
 error_codes! {
     // 400
+    AuthorizationHeaderMalformed => (StatusCode::BAD_REQUEST, "The authorization header is malformed."),
+    AuthorizationQueryParametersError => (StatusCode::BAD_REQUEST, "Error parsing the X-Amz-Credential parameter."),
     BadDigest => (StatusCode::BAD_REQUEST, "The Content-MD5 you specified did not match what was received."),
     BucketNameTooLong => (StatusCode::BAD_REQUEST, "The bucket name is too long."),
     EntityTooLarge => (StatusCode::BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size."),
@@ -54,6 +58,7 @@ error_codes! {
     MissingRequestBodyError => (StatusCode::BAD_REQUEST, "Request body is empty."),
     RequestTimeout => (StatusCode::BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period."),
     RequestHeaderSectionTooLarge => (StatusCode::BAD_REQUEST, "Your request header section exceeds the maximum allowed size."),
+    XAmzContentSHA256Mismatch => (StatusCode::BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed."),
     UnexpectedContent => (StatusCode::BAD_REQUEST, "This request does not support content."),
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
     // 403
@@ -95,6 +100,10 @@ pub struct Error {
     pub code: ErrorCode,
     pub message: Option<String>,
     pub headers: Vec<(&'static str, HeaderValue)>,
+    /// Extra elements for the S3 error body, in order (e.g. `StringToSign`,
+    /// `CanonicalRequest`, `SignatureProvided`, `AWSAccessKeyId` on an AWS
+    /// SignatureDoesNotMatch). The COS body never shows them.
+    pub extra: Vec<(&'static str, String)>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -105,6 +114,7 @@ impl Error {
             code,
             message: None,
             headers: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -113,6 +123,7 @@ impl Error {
             code,
             message: Some(message.into()),
             headers: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -192,6 +203,33 @@ impl From<StorageError> for Error {
     }
 }
 
+impl From<PayloadError> for Error {
+    fn from(e: PayloadError) -> Self {
+        match e {
+            PayloadError::Sha256Mismatch { expected, computed } => {
+                let mut err = Error::new(ErrorCode::XAmzContentSHA256Mismatch);
+                err.extra = vec![
+                    ("ClientComputedContentSHA256", expected),
+                    ("S3ComputedContentSHA256", computed),
+                ];
+                err
+            }
+            PayloadError::ChecksumMismatch(_) => {
+                Error::with_message(ErrorCode::BadDigest, e.to_string())
+            }
+            PayloadError::Chunked(ChunkError::Signature(_)) => {
+                Error::new(ErrorCode::SignatureDoesNotMatch)
+            }
+            PayloadError::Chunked(ChunkError::Truncated) | PayloadError::DecodedLength { .. } => {
+                Error::with_message(ErrorCode::IncompleteBody, e.to_string())
+            }
+            PayloadError::Chunked(ChunkError::Framing(msg)) => {
+                Error::with_message(ErrorCode::InvalidRequest, msg)
+            }
+        }
+    }
+}
+
 /// GET/HEAD whose latest (or named) version is a delete marker: 404
 /// NoSuchKey with the marker's headers (spec cos.md §6 "Versioning"; Node
 /// surfaces `x-cos-delete-marker` as `DeleteMarker`).
@@ -219,6 +257,25 @@ impl From<AuthError> for Error {
             ),
             AuthError::TokenExpired => Error::new(ErrorCode::ExpiredToken),
             AuthError::SignatureMismatch => Error::new(ErrorCode::SignatureDoesNotMatch),
+            AuthError::SignatureDoesNotMatch(d) => {
+                let mut e = Error::new(ErrorCode::SignatureDoesNotMatch);
+                e.extra = vec![
+                    ("AWSAccessKeyId", d.access_key),
+                    ("StringToSign", d.string_to_sign),
+                    ("SignatureProvided", d.signature_provided),
+                    ("CanonicalRequest", d.canonical_request),
+                ];
+                e
+            }
+            AuthError::HeaderMalformed(msg) => {
+                Error::with_message(ErrorCode::AuthorizationHeaderMalformed, msg)
+            }
+            AuthError::QueryMalformed(msg) => {
+                Error::with_message(ErrorCode::AuthorizationQueryParametersError, msg)
+            }
+            AuthError::TooSkewed => Error::new(ErrorCode::RequestTimeTooSkewed),
+            AuthError::InvalidArgument(msg) => Error::with_message(ErrorCode::InvalidArgument, msg),
+            AuthError::InvalidRequest(msg) => Error::with_message(ErrorCode::InvalidRequest, msg),
         }
     }
 }

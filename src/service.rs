@@ -17,6 +17,7 @@ use crate::authz;
 use crate::config;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
+use crate::http::payload;
 use crate::http::query::{decode_path, Query};
 use crate::http::target::{self, Target};
 use crate::op::{self, AppState, Req};
@@ -48,6 +49,10 @@ impl Service {
     pub fn new(state: Arc<AppState>) -> Service {
         let auth = AuthOptions {
             leeway: state.config.auth_leeway,
+            strict_region: state
+                .config
+                .auth_strict_region
+                .then(|| state.config.addressing.region.clone()),
         };
         Service {
             admin: crate::server::admin_router(state.clone()),
@@ -182,13 +187,13 @@ impl Service {
         let verified = auth::verify_request(&parts, &self.state.keys, config::now(), &self.auth)
             .map_err(|e| fail(e.into()))?;
         let dialect = verified.dialect;
-        let identity = verified.identity;
+        let identity = verified.identity.clone();
         let who = identity.as_ref().map(|i| i.secret_id.clone());
         let query = Query::from_pairs(
             query
                 .pairs()
                 .iter()
-                .filter(|(k, _)| !auth::is_auth_param(k))
+                .filter(|(k, _)| !auth::is_auth_param(dialect, k))
                 .cloned()
                 .collect(),
         );
@@ -212,20 +217,37 @@ impl Service {
         .await
         .map_err(|e| (e, name, who.clone()))?;
         let (mut parts, body) = req.into_parts();
+        // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):
+        // the body is decoded and verified while the handler streams it.
+        let body_is_empty = body.is_end_stream();
+        let checked = payload::prepare(
+            request_stream(body, config.body_idle_timeout),
+            body_is_empty,
+            &verified.payload,
+            &mut parts.headers,
+        )
+        .await
+        .map_err(|e| (e, name, who.clone()))?;
         let r = Req {
             method: parts.method,
             headers: parts.headers,
             query,
-            body: request_stream(body, config.body_idle_timeout),
+            body: checked.body,
             identity,
             dialect,
             sendfile: parts
                 .extensions
                 .remove::<crate::http::sendfile::SendfileQueue>(),
+            checksum: checked.checksum,
         };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),
-            Err(e) => Err((e, name, who)),
+            // A body that failed its checks says why, whatever the handler made of it.
+            Err(e) => Err((
+                checked.failure.get().cloned().map_or(e, Error::from),
+                name,
+                who,
+            )),
         }
     }
 }

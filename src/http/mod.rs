@@ -1,6 +1,9 @@
 //! HTTP vocabulary: targets, query, headers, bodies. No business rules.
+pub mod aws_chunked;
 pub mod body;
+pub mod checksum;
 pub mod header;
+pub mod payload;
 pub mod query;
 pub mod sendfile;
 pub mod target;

@@ -49,6 +49,9 @@ pub struct Req {
     pub dialect: Dialect,
     /// Set on HTTP/1 connections over plain TCP: bodies may be sent with sendfile.
     pub sendfile: Option<SendfileQueue>,
+    /// The flexible checksum (`x-amz-checksum-*`) the body was verified
+    /// against, filled when `body` ended well (S3 dialect).
+    pub checksum: crate::http::checksum::ChecksumSlot,
 }
 
 pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Response> {

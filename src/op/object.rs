@@ -79,6 +79,7 @@ pub async fn put(
         content_length,
         max_size: max,
         condition: super::versioning::write_condition_for(state, bucket, h).await?,
+        checksum: req.checksum.clone(),
         acl: Acl::from_headers(h, AclKind::Object)?,
     };
     let body = match traffic::cos_limit(h, &req.query)? {
@@ -90,8 +91,30 @@ pub async fn put(
         .store
         .put_object(bucket.as_str(), key.as_str(), body, opts)
         .await?;
-    let rb = render::validators(ResponseBuilder::new(StatusCode::OK), &rec);
+    // S3 clients check the verified checksum echoed back (boto3 does).
+    let rb = checksum_headers(
+        render::validators(ResponseBuilder::new(StatusCode::OK), &rec),
+        rec.checksum.as_ref(),
+    );
     Ok(new_version_header(rb, &rec).content_length(0).empty())
+}
+
+/// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored
+/// flexible checksum (PUT responses, full GET/HEAD with checksum mode).
+pub fn checksum_headers(
+    mut rb: ResponseBuilder,
+    checksum: Option<&crate::http::checksum::Checksum>,
+) -> ResponseBuilder {
+    if let Some(c) = checksum {
+        if let Ok(v) = HeaderValue::from_str(&c.value) {
+            rb.headers_mut().insert(c.algorithm.header_name(), v);
+            rb.headers_mut().insert(
+                "x-amz-checksum-type",
+                HeaderValue::from_static("FULL_OBJECT"),
+            );
+        }
+    }
+    rb
 }
 
 /// `x-cos-version-id` of a write: the new version's id when the bucket has
@@ -199,6 +222,11 @@ pub async fn get(
     let mut rb = render::object(ResponseBuilder::new(status), &rec);
     if let Some(r) = &range {
         rb = rb.header("content-range", content_range(r, size));
+    } else if header::get(&req.headers, "x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+    {
+        // The full-object checksum describes only the whole body: never on a range.
+        rb = checksum_headers(rb, rec.checksum.as_ref());
     }
     for (name, value) in archive::response_headers(&rec, now) {
         rb = rb.header(name, value);

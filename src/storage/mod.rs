@@ -180,6 +180,9 @@ pub struct ObjectRecord {
     /// never restored. Its phase is computed from the times (`crate::archive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreRecord>,
+    /// The S3 flexible checksum verified when the object was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<crate::http::checksum::Checksum>,
     /// `None` for a record written while the bucket had never been
     /// versioned; else the version id (`null` when written while suspended).
     /// Set by the `MetaStore` when it commits.

@@ -39,6 +39,9 @@ pub struct PutOptions {
     /// that `PutOptions::default()` does not refuse every non-empty body).
     pub max_size: u64,
     pub condition: WriteCondition,
+    /// Filled by the body pipeline with the verified flexible checksum; read
+    /// when the record is built, after the body ended.
+    pub checksum: crate::http::checksum::ChecksumSlot,
     /// From `x-cos-acl` / `x-cos-grant-*`; `None` stores no ACL (`default`).
     pub acl: Option<crate::acl::Acl>,
 }
@@ -383,6 +386,7 @@ impl Store {
                 })
                 .collect(),
             restore: None,
+            checksum: opts.checksum.get(),
             version_id: None,
             delete_marker: false,
             acl: opts.acl,

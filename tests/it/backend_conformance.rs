@@ -229,6 +229,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         storage_class: "STANDARD".to_string(),
         segments,
         restore: None,
+        checksum: None,
         version_id: None,
         delete_marker: false,
         acl: None,

@@ -10,6 +10,7 @@ mod objects;
 mod origin;
 mod presign;
 mod readme;
+mod s3_auth;
 mod traffic;
 mod versions;
 mod wire;
