@@ -269,3 +269,26 @@ def test_original_image_protection(arch_server, c):
     # Unprotected suffixes are unaffected.
     c.put_object(Bucket=BUCKET, Key="img/readme.txt", Body=b"txt")
     assert read_body(c.get_object(Bucket=BUCKET, Key="img/readme.txt")) == b"txt"
+
+
+def test_restore_of_a_version(c):
+    """restore_object(VersionId=...) restores that version in place: no new version."""
+    bucket = "archver-" + APPID
+    c.create_bucket(Bucket=bucket)
+    c.put_bucket_versioning(Bucket=bucket, Status="Enabled")
+    v1 = c.put_object(Bucket=bucket, Key="v.bin", Body=b"one", StorageClass="ARCHIVE")["x-cos-version-id"]
+    v2 = c.put_object(Bucket=bucket, Key="v.bin", Body=b"two", StorageClass="ARCHIVE")["x-cos-version-id"]
+    c.restore_object(Bucket=bucket, Key="v.bin", RestoreRequest=RESTORE, VersionId=v1)
+    head = c.head_object(Bucket=bucket, Key="v.bin", VersionId=v1)
+    assert head["x-cos-restore"] == 'ongoing-request="true"'
+    assert head["x-cos-version-id"] == v1
+    assert "x-cos-restore" not in c.head_object(Bucket=bucket, Key="v.bin")
+    assert wait_until(
+        lambda: "false" in c.head_object(Bucket=bucket, Key="v.bin", VersionId=v1).get("x-cos-restore", "")
+    )
+    assert read_body(c.get_object(Bucket=bucket, Key="v.bin", VersionId=v1)) == b"one"
+    with pytest.raises(CosServiceError) as ei:
+        c.get_object(Bucket=bucket, Key="v.bin")
+    assert_error(service_error(ei), 403, "InvalidObjectState")
+    versions = c.list_objects_versions(Bucket=bucket)["Version"]
+    assert sorted(v["VersionId"] for v in versions) == sorted([v1, v2])
