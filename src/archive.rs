@@ -304,6 +304,7 @@ mod tests {
             delete_marker: false,
             acl: None,
             checksum: None,
+            sse: None,
         }
     }
 

@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// Allow loopback, private and link-local origin addresses (tests).
     #[arg(long, env = "LOCALCOS_ORIGIN_ALLOW_PRIVATE")]
     pub origin_allow_private: bool,
+    /// Active SSE-COS master key (base64 of 32 bytes); default: generated
+    /// into <data-dir>/sse-master.key.
+    #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
+    pub sse_master_key: Option<String>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -118,6 +122,7 @@ pub struct RawConfig {
     pub origin: RawOrigin,
     /// Per-bucket settings: `[bucket_settings."<name>"]`.
     pub bucket_settings: HashMap<String, RawBucketSettings>,
+    pub sse: crate::storage::sse::keys::RawSse,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -236,6 +241,8 @@ pub struct Config {
     pub archive: crate::archive::RestoreTiming,
     /// Per-bucket settings, by full bucket name.
     pub bucket_settings: HashMap<String, crate::bucket_settings::BucketSettings>,
+    /// Server-side encryption keys (master keys, KMS keys).
+    pub sse: crate::storage::sse::SseSettings,
 }
 
 /// A configuration error, printed as is at start-up.
@@ -499,6 +506,9 @@ impl Config {
         if log_format != "text" && log_format != "json" {
             return err(format!("log format `{log_format}` must be text or json"));
         }
+        let sse =
+            crate::storage::sse::SseSettings::from_raw(args.sse_master_key.as_deref(), &raw.sse)
+                .map_err(ConfigError)?;
         Ok(Config {
             listen,
             storage,
@@ -530,6 +540,7 @@ impl Config {
             access_log: args.access_log || log.access.unwrap_or(false),
             archive,
             bucket_settings,
+            sse,
         })
     }
 

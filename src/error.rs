@@ -58,6 +58,12 @@ error_codes! {
     MissingRequestBodyError => (StatusCode::BAD_REQUEST, "Request body is empty."),
     RequestTimeout => (StatusCode::BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period."),
     RequestHeaderSectionTooLarge => (StatusCode::BAD_REQUEST, "Your request header section exceeds the maximum allowed size."),
+    // SSE (spec cos.md §5)
+    KmsKeyDisabled => (StatusCode::BAD_REQUEST, "The specified KMS key is disabled."),
+    KmsKeyNotExist => (StatusCode::BAD_REQUEST, "The specified KMS key does not exist."),
+    SSEContentNotSupported => (StatusCode::BAD_REQUEST, "The specified server-side encryption is not supported."),
+    SSEHeaderNotAllowed => (StatusCode::BAD_REQUEST, "Server-side encryption headers are not allowed for this request."),
+    SsecDecryptHeaderInvalid => (StatusCode::BAD_REQUEST, "The object is encrypted with a customer-provided key; the SSE-C headers are missing or invalid."),
     XAmzContentSHA256Mismatch => (StatusCode::BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed."),
     UnexpectedContent => (StatusCode::BAD_REQUEST, "This request does not support content."),
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),

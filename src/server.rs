@@ -20,6 +20,7 @@ use crate::config::{Config, StorageMode};
 use crate::http::sendfile::{SendfileQueue, SendfileStream};
 use crate::op::AppState;
 use crate::service::Service;
+use crate::storage::sse::SseKeys;
 use crate::storage::{BucketRecord, StorageError, Store};
 
 /// Paths under `/-/` that exist; anything else there is 404 NoSuchResource.
@@ -50,6 +51,8 @@ pub enum StartError {
     Storage(#[from] StorageError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("server-side encryption keys: {0}")]
+    SseKeys(String),
 }
 
 /// Opens the storage the config names and creates the configured buckets.
@@ -58,6 +61,12 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         StorageMode::Memory => Store::memory(),
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,
     };
+    let data_dir = match &config.storage {
+        StorageMode::Memory => None,
+        StorageMode::Dir(dir) => Some(dir.as_path()),
+    };
+    let sse_keys = SseKeys::load(&config.sse, data_dir).map_err(StartError::SseKeys)?;
+    let store = store.with_sse_keys(Arc::new(sse_keys));
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -1,20 +1,22 @@
 //! PUT Object - Copy: https://cloud.tencent.com/document/product/436/10881
-//! (spec cos.md §3.1 and §6A.4). No bytes move: the destination record
-//! references the source's blobs.
+//! (spec cos.md §3.1 and §6A.4). No bytes move when the encryption stays
+//! the same: the destination record references the source's blobs. A copy
+//! that changes the encryption (none ↔ SSE, another kind or key) streams the
+//! plaintext into a new blob (`op/sse.rs`, `Store::copy_object_rewrite`).
 
 use http::StatusCode;
 
 use super::bucket::now_ms;
 use super::object::{copied_record, new_version_header, replaced_headers};
 use super::versioning::write_condition_for;
-use super::{AppState, Req, Response};
+use super::{sse, AppState, Req, Response};
 use crate::acl::{Acl, AclKind};
 use crate::conditional::{evaluate_copy_source, Conditions, Decision, Validators};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
 use crate::http::query::decode_path;
 use crate::http::target::{BucketName, ObjectKey};
-use crate::render::headers::ResponseBuilder;
+use crate::render::headers::{self as render, ResponseBuilder};
 use crate::render::xml;
 
 /// A parsed `x-cos-copy-source`.
@@ -95,8 +97,12 @@ pub async fn copy(
     let same_object = src.bucket == *bucket && src.key == *key;
     let conds = Conditions::from_copy_source_headers(h);
     let now = now_ms();
+    // The destination's encryption: none unless the request asks (§6A.4).
+    let dst_sse = sse::sealing(state, h)?;
 
     let build = |rec: &crate::storage::ObjectRecord| -> Result<crate::storage::ObjectRecord> {
+        // The source's SSE-C key (copy-source headers), before conditionals (§4.4).
+        sse::read_access(h, sse::COPY_SOURCE_CUSTOMER, rec)?;
         // Copy-source conditionals: every failure is 412 (COS/S3 copy semantics).
         let v = Validators {
             etag: &rec.etag,
@@ -107,7 +113,7 @@ pub async fn copy(
         }
         // An archived source needs a live restored copy (§6A.4).
         crate::archive::check_readable(rec, now)?;
-        if same_object && !replace && storage_class == rec.storage_class {
+        if same_object && !replace && storage_class == rec.storage_class && dst_sse.is_none() {
             return Err(Error::with_message(
                 ErrorCode::InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata or storage class.",
@@ -123,26 +129,62 @@ pub async fn copy(
     };
     let src_version = src.version_id.as_deref().filter(|v| !v.is_empty());
     let cond = write_condition_for(state, bucket, h).await?;
-    let result = state
-        .store
-        .copy_version(
-            src.bucket.as_str(),
-            src.key.as_str(),
-            src_version,
-            bucket.as_str(),
-            key.as_str(),
-            cond,
-            build,
-        )
-        .await;
-    let rec = match result {
-        Ok(rec) => rec,
-        Err(e) => return Err(copy_source_error(e, src_version.is_some())),
+    let source_error = |e: Error| copy_source_error(e, src_version.is_some());
+    // Blobs can be shared when the source's encryption is what the
+    // destination asks for; otherwise the bytes are re-encrypted.
+    let shares = |rec: &crate::storage::ObjectRecord| match &dst_sse {
+        None => rec.sse.is_none(),
+        Some(s) => s.can_share(rec.sse.as_ref()),
     };
+    let src_rec = state
+        .store
+        .head_version(src.bucket.as_str(), src.key.as_str(), src_version)
+        .await
+        .map_err(|e| source_error(e.into()))?;
+    let result = if shares(&src_rec) {
+        state
+            .store
+            .copy_version(
+                src.bucket.as_str(),
+                src.key.as_str(),
+                src_version,
+                bucket.as_str(),
+                key.as_str(),
+                cond,
+                |rec| {
+                    if !shares(rec) {
+                        // Overwritten meanwhile with another encryption.
+                        return Err(Error::from(crate::storage::StorageError::Conflict));
+                    }
+                    build(rec)
+                },
+            )
+            .await
+    } else {
+        let mut reader = state
+            .store
+            .open_version(src.bucket.as_str(), src.key.as_str(), src_version)
+            .await
+            .map_err(|e| source_error(e.into()))?;
+        let key_for_source = sse::read_access(h, sse::COPY_SOURCE_CUSTOMER, &reader.record)?;
+        sse::unlock(&mut reader, key_for_source.as_ref())?;
+        state
+            .store
+            .copy_object_rewrite(
+                reader,
+                bucket.as_str(),
+                key.as_str(),
+                cond,
+                dst_sse.clone(),
+                build,
+            )
+            .await
+    };
+    let rec = result.map_err(source_error)?;
     let rb = ResponseBuilder::new(StatusCode::OK)
         .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
         .header_opt("x-cos-copy-source-version-id", src_version);
-    Ok(new_version_header(rb, &rec).xml(xml::copy_result(&rec)))
+    Ok(new_version_header(render::sse(rb, &rec), &rec).xml(xml::copy_result(&rec)))
 }
 
 /// Source lookup failures as copy errors (spec cos.md §6A.4): a missing

@@ -9,6 +9,7 @@ mod list;
 mod object;
 mod restore;
 mod service;
+mod sse;
 mod versioning;
 mod versions;
 

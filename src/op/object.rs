@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::bucket::now_ms;
 use super::versioning::version_param;
-use super::{AppState, Req, Response};
+use super::{sse, AppState, Req, Response};
 use crate::acl::{Acl, AclKind};
 use crate::archive;
 use crate::conditional::range::{content_range, unsatisfied_content_range};
@@ -81,6 +81,7 @@ pub async fn put(
         condition: super::versioning::write_condition_for(state, bucket, h).await?,
         checksum: req.checksum.clone(),
         acl: Acl::from_headers(h, AclKind::Object)?,
+        sse: sse::sealing(state, h)?,
     };
     let body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
@@ -96,7 +97,9 @@ pub async fn put(
         render::validators(ResponseBuilder::new(StatusCode::OK), &rec),
         rec.checksum.as_ref(),
     );
-    Ok(new_version_header(rb, &rec).content_length(0).empty())
+    Ok(new_version_header(render::sse(rb, &rec), &rec)
+        .content_length(0)
+        .empty())
 }
 
 /// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored
@@ -175,6 +178,16 @@ pub async fn get(
         archive::check_readable(&rec, now)?;
     }
 
+    // Step 3: SSE-C headers; an encrypted object's data key must be at hand.
+    let customer_key = sse::read_access(&req.headers, sse::CUSTOMER, &rec)?;
+    let reader = match reader {
+        Some(mut r) => {
+            sse::unlock(&mut r, customer_key.as_ref())?;
+            Some(r)
+        }
+        None => None,
+    };
+
     // Step 4: conditionals, RFC 9110 order.
     let validators = Validators {
         etag: &rec.etag,
@@ -247,7 +260,11 @@ pub async fn get(
             .map(|r| sendfile::body(queue.clone(), r)),
         _ => None,
     };
+    let encrypted = rec.sse.is_some();
     let mut stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
+    if encrypted {
+        stream = sse::check_first_piece(stream).await?;
+    }
     if let Some(limit) = traffic_limit {
         stream = traffic::pace(stream, limit);
     }

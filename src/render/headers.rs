@@ -185,11 +185,35 @@ pub fn validators(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
         .header("x-cos-hash-crc64ecma", rec.crc64.to_string())
 }
 
+/// The SSE echo headers of an encrypted object (spec cos.md §5): the kind,
+/// the KMS key id, or the SSE-C algorithm and key MD5 (never a key).
+pub fn sse(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
+    use crate::storage::sse::SseKind;
+    let Some(info) = &rec.sse else {
+        return rb;
+    };
+    match info.kind {
+        SseKind::Cos => rb.header("x-cos-server-side-encryption", "AES256"),
+        SseKind::Kms => rb
+            .header("x-cos-server-side-encryption", "cos/kms")
+            .header_opt(
+                "x-cos-server-side-encryption-cos-kms-key-id",
+                info.kms_key_id.as_deref(),
+            ),
+        SseKind::Customer => rb
+            .header("x-cos-server-side-encryption-customer-algorithm", "AES256")
+            .header_opt(
+                "x-cos-server-side-encryption-customer-key-md5",
+                info.customer_key_md5.as_deref(),
+            ),
+    }
+}
+
 /// The stored representation headers of an object: what GET and HEAD send
 /// (spec cos.md §4.1). `Content-Length` is set by the caller (range-aware).
 pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
     let h = &rec.headers;
-    let mut rb = validators(rb, rec)
+    let mut rb = sse(validators(rb, rec), rec)
         .header(
             "content-type",
             h.content_type

@@ -116,6 +116,7 @@ mod tests {
             headers: Default::default(),
             storage_class: "STANDARD".into(),
             segments: Vec::new(),
+            sse: None,
             version_id: version_id.map(str::to_string),
             delete_marker,
             restore: None,

@@ -14,6 +14,7 @@
 pub mod fs;
 pub mod hash;
 pub mod memory;
+pub mod sse;
 mod store;
 mod version_list;
 pub mod versions;
@@ -180,6 +181,10 @@ pub struct ObjectRecord {
     /// never restored. Its phase is computed from the times (`crate::archive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreRecord>,
+    /// Set when the blobs hold ciphertext (SSE): segment offsets and lengths
+    /// still count plaintext bytes; see [`sse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<sse::SseInfo>,
     /// The S3 flexible checksum verified when the object was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<crate::http::checksum::Checksum>,

@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 
 use super::hash::md5_hex;
+use super::sse::{KeyBytes, KeyError, KeyProvider, Sealing, SseKeys};
 use super::*;
 
 /// How often `open_object` / `copy_object` retry when a racing overwrite or
@@ -39,6 +40,8 @@ pub struct PutOptions {
     /// that `PutOptions::default()` does not refuse every non-empty body).
     pub max_size: u64,
     pub condition: WriteCondition,
+    /// Encrypt at rest with this data key and record its `SseInfo` (SSE).
+    pub sse: Option<Sealing>,
     /// Filled by the body pipeline with the verified flexible checksum; read
     /// when the record is built, after the body ended.
     pub checksum: crate::http::checksum::ChecksumSlot,
@@ -73,6 +76,34 @@ pub struct ObjectReader {
     /// One opened blob per segment of `record`, in the same order; segments
     /// of the same blob share one reader (one open file).
     blobs: Vec<Arc<dyn BlobReader>>,
+    /// How to turn the blobs' bytes into the object's bytes.
+    sse: ReadSse,
+}
+
+/// The decryption state of an [`ObjectReader`].
+enum ReadSse {
+    /// The blobs hold the object's bytes.
+    Plain,
+    /// The blobs are sealed with this data key.
+    Open { dek: KeyBytes, chunk_size: u32 },
+    /// Sealed, and the data key is not available (yet): an SSE-C object
+    /// before `unlock_customer_key`, or a managed key that is missing.
+    Locked(KeyError),
+}
+
+impl ReadSse {
+    fn for_record(record: &ObjectRecord, keys: &dyn KeyProvider) -> ReadSse {
+        match &record.sse {
+            None => ReadSse::Plain,
+            Some(info) => match sse::managed_dek(keys, info) {
+                Ok(dek) => ReadSse::Open {
+                    dek,
+                    chunk_size: info.chunk_size,
+                },
+                Err(e) => ReadSse::Locked(e),
+            },
+        }
+    }
 }
 
 impl ObjectReader {
@@ -107,9 +138,62 @@ impl ObjectReader {
         pieces
     }
 
+    /// Whether the object's bytes can be read: `Err` for a sealed object
+    /// whose data key is not available (SSE-C without the key, a managed
+    /// key that is missing or disabled).
+    pub fn sse_ready(&self) -> Result<(), KeyError> {
+        match &self.sse {
+            ReadSse::Locked(e) => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Unwraps an SSE-C object's data key with the customer's key. A no-op
+    /// for other objects.
+    /// # Behavior
+    /// - `KeyError::WrongKey` if `key` did not seal this object (the reader
+    ///   stays locked).
+    pub fn unlock_customer_key(&mut self, key: &KeyBytes) -> Result<(), KeyError> {
+        if let Some(info) = self
+            .record
+            .sse
+            .as_ref()
+            .filter(|i| i.kind == sse::SseKind::Customer)
+        {
+            let dek = sse::unwrap_dek(info, key)?;
+            self.sse = ReadSse::Open {
+                dek,
+                chunk_size: info.chunk_size,
+            };
+        }
+        Ok(())
+    }
+
+    /// Reads one piece from `pieces`: the blob's bytes, or decrypted ones.
+    fn read_piece(&self, i: usize, r: Range<u64>) -> ByteStream {
+        match &self.sse {
+            ReadSse::Plain => self.blobs[i].read(r),
+            ReadSse::Open { dek, chunk_size } => sse::chunked::decrypt_range(
+                self.blobs[i].clone(),
+                &self.record.segments[i].blob,
+                dek,
+                *chunk_size,
+                r,
+            ),
+            ReadSse::Locked(e) => {
+                let e = StorageError::Corrupt(format!("encrypted object not readable: {e}"));
+                Box::pin(futures_util::stream::once(async move { Err(e) }))
+            }
+        }
+    }
+
     /// The local file regions behind bytes `range`, in order, when every
     /// blob involved is a local file (for zero-copy sends); else `None`.
+    /// Always `None` for encrypted objects (they go through decryption).
     pub fn file_regions(&self, range: Range<u64>) -> Option<Vec<(Arc<std::fs::File>, Range<u64>)>> {
+        if self.record.sse.is_some() {
+            return None;
+        }
         self.pieces(range)
             .into_iter()
             .map(|(i, r)| self.blobs[i].local_file().map(|f| (f, r)))
@@ -125,12 +209,12 @@ impl ObjectReader {
         // The common case, one blob: its stream as it is, with no wrapper.
         if pieces.len() == 1 {
             if let Some((i, r)) = pieces.pop() {
-                return self.blobs[i].read(r);
+                return self.read_piece(i, r);
             }
         }
         let reads: Vec<ByteStream> = pieces
             .into_iter()
-            .map(|(i, r)| self.blobs[i].read(r))
+            .map(|(i, r)| self.read_piece(i, r))
             .collect();
         Box::pin(futures_util::stream::iter(reads).flatten())
     }
@@ -149,6 +233,8 @@ impl std::fmt::Debug for ObjectReader {
 pub struct Store {
     meta: Arc<dyn MetaStore>,
     blobs: Arc<dyn BlobStore>,
+    /// SSE key material (`with_sse_keys`; a random master key by default).
+    keys: Arc<dyn KeyProvider>,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,7 +252,39 @@ fn now_ms() -> i64 {
 
 impl Store {
     pub fn new(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>) -> Self {
-        Store { meta, blobs }
+        Store {
+            meta,
+            blobs,
+            keys: Arc::new(SseKeys::ephemeral()),
+        }
+    }
+
+    /// Uses `keys` for SSE-COS / SSE-KMS (wrapping and unwrapping data keys).
+    pub fn with_sse_keys(mut self, keys: Arc<dyn KeyProvider>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub fn sse_keys(&self) -> &dyn KeyProvider {
+        &*self.keys
+    }
+
+    /// A new blob's writer; an encrypting one when `sse` is given.
+    async fn create_blob(
+        &self,
+        id: &BlobId,
+        sse: Option<&Sealing>,
+    ) -> Result<Box<dyn BlobWriter>, StorageError> {
+        let inner = self.blobs.create(id).await?;
+        Ok(match sse {
+            Some(s) => Box::new(sse::EncryptingWriter::new(
+                inner,
+                id,
+                &s.dek,
+                s.info.chunk_size,
+            )),
+            None => inner,
+        })
     }
 
     /// A store that lives in memory only (tests, `--ephemeral`).
@@ -316,7 +434,7 @@ impl Store {
                 return Err(StorageError::TooLarge);
             }
             if writer.is_none() {
-                writer = Some(self.blobs.create(&id).await?);
+                writer = Some(self.create_blob(&id, opts.sse.as_ref()).await?);
             }
             if let Some(w) = writer.as_mut() {
                 w.write(chunk).await?;
@@ -386,6 +504,7 @@ impl Store {
                 })
                 .collect(),
             restore: None,
+            sse: opts.sse.map(|s| s.info),
             checksum: opts.checksum.get(),
             version_id: None,
             delete_marker: false,
@@ -517,7 +636,8 @@ impl Store {
                     Err(e) => return Err(e),
                 }
             }
-            return Ok(ObjectReader { record, blobs });
+            let sse = ReadSse::for_record(&record, &*self.keys);
+            return Ok(ObjectReader { record, blobs, sse });
         }
         let blob = missing.as_ref().map(BlobId::as_str).unwrap_or_default();
         Err(StorageError::Corrupt(format!(
@@ -642,6 +762,123 @@ impl Store {
             }
         }
         Err(StorageError::Conflict.into())
+    }
+
+    /// Copies by rewriting the bytes (a copy that changes the encryption):
+    /// streams `src` (opened, and unlocked when SSE-C) into a new blob,
+    /// sealed when `sse` is given, and commits `build(&src.record)` with the
+    /// new blob's size, ETag, CRC-64, segments and SSE info, checking `cond`.
+    /// # Behavior
+    /// - Missing destination bucket → `NoSuchBucket` before any byte moves.
+    /// - A source that cannot be read (a locked or corrupt encrypted object)
+    ///   → its error; nothing is committed and the new blob is deleted.
+    /// - Errors from `build` are returned as they are.
+    /// - Once the source was read, the commit runs to completion on a
+    ///   spawned task even if the caller is cancelled.
+    pub async fn copy_object_rewrite<E: From<StorageError> + Send>(
+        &self,
+        src: ObjectReader,
+        dst_bucket: &str,
+        dst_key: &str,
+        cond: WriteCondition,
+        sse: Option<Sealing>,
+        build: impl FnOnce(&ObjectRecord) -> Result<ObjectRecord, E>,
+    ) -> Result<ObjectRecord, E> {
+        self.meta
+            .bucket(dst_bucket)
+            .await?
+            .ok_or(StorageError::NoSuchBucket)?;
+        let rec = build(&src.record)?;
+        if let Err(e) = src.sse_ready() {
+            return Err(StorageError::Corrupt(format!("copy source not readable: {e}")).into());
+        }
+        let size = src.len();
+        let mut body = src.stream(0..size);
+        let id = BlobId::generate();
+        let mut writer: Option<Box<dyn BlobWriter>> = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            if chunk.is_empty() {
+                continue;
+            }
+            if writer.is_none() {
+                writer = Some(self.create_blob(&id, sse.as_ref()).await?);
+            }
+            if let Some(w) = writer.as_mut() {
+                w.write(chunk).await?;
+            }
+        }
+        drop(body);
+        let store = self.clone();
+        let (bucket, key) = (dst_bucket.to_string(), dst_key.to_string());
+        let task = tokio::spawn(async move {
+            store
+                .commit_rewrite(&bucket, &key, id, writer, rec, size, sse, cond)
+                .await
+        });
+        Ok(task
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))??)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_rewrite(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: BlobId,
+        writer: Option<Box<dyn BlobWriter>>,
+        mut rec: ObjectRecord,
+        size: u64,
+        sse: Option<Sealing>,
+        cond: WriteCondition,
+    ) -> Result<ObjectRecord, StorageError> {
+        let info = match writer {
+            Some(w) => match w.finish().await {
+                Ok(info) => info,
+                Err(e) => {
+                    self.free(std::slice::from_ref(&id)).await;
+                    return Err(e);
+                }
+            },
+            None => hash::BodyHasher::new().finish(),
+        };
+        let fresh: Vec<BlobId> = if info.len > 0 { vec![id] } else { Vec::new() };
+        if info.len != size {
+            self.free(&fresh).await;
+            return Err(StorageError::Corrupt(format!(
+                "copy source yielded {} of {size} bytes",
+                info.len
+            )));
+        }
+        rec.size = info.len;
+        rec.etag = md5_hex(&info.md5);
+        rec.crc64 = info.crc64;
+        rec.segments = fresh
+            .iter()
+            .map(|b| Segment {
+                blob: b.clone(),
+                offset: 0,
+                len: info.len,
+            })
+            .collect();
+        rec.sse = sse.map(|s| s.info);
+        rec.delete_marker = false;
+        match self
+            .meta
+            .put_object(bucket, key, rec.clone(), &fresh, cond)
+            .await
+        {
+            Ok(committed) => {
+                self.free(&committed.freed).await;
+                rec.version_id = committed.version_id;
+                Ok(rec)
+            }
+            Err(e) => {
+                self.free(&fresh).await;
+                Err(e)
+            }
+        }
     }
 
     /// GET Bucket (v1): keys with `prefix`, after `marker`, in UTF-8 byte order.

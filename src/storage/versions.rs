@@ -196,6 +196,7 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         headers: Default::default(),
         storage_class: "STANDARD".to_string(),
         segments: Vec::new(),
+        sse: None,
         version_id: Some(version_id),
         delete_marker: true,
         restore: None,

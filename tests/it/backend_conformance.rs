@@ -9,6 +9,7 @@ mod fs_only;
 mod listing;
 mod objects;
 mod races;
+mod sse;
 mod update;
 mod versions;
 
@@ -100,6 +101,8 @@ conformance!(
     races::copy_racing_delete,
     copy::refcounts_back_to_zero,
     objects::stream_64_mib,
+    sse::sealed_objects_round_trip,
+    sse::rewrite_between_kinds,
     versions::versions_and_delete_markers,
     versions::plain_object_becomes_null_version,
     versions::suspended_writes_replace_null,
@@ -229,6 +232,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         storage_class: "STANDARD".to_string(),
         segments,
         restore: None,
+        sse: None,
         checksum: None,
         version_id: None,
         delete_marker: false,

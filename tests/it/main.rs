@@ -11,6 +11,7 @@ mod origin;
 mod presign;
 mod readme;
 mod s3_auth;
+mod sse;
 mod traffic;
 mod versions;
 mod wire;
