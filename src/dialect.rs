@@ -16,9 +16,10 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::{Dialect, Family};
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::http::query::Query;
 use crate::http::target::{has_appid_suffix, host_without_port};
+use crate::http::traffic;
 
 /// The family a request speaks. A signature says it; an anonymous request
 /// has no signal but its Host: S3 endpoints (`s3.amazonaws.com`,
@@ -306,10 +307,6 @@ pub fn translate_request(family: Family, headers: &mut HeaderMap) {
     }
 }
 
-/// OSS's single-connection limit in bit/s (100 KB/s to 100 MB/s), the same
-/// range as COS's `x-cos-traffic-limit`.
-const OSS_TRAFFIC_LIMIT: std::ops::RangeInclusive<u64> = 819_200..=838_860_800;
-
 /// Query side of [`translate_request`] for OSS: `x-oss-traffic-limit` (a
 /// pre-signed URL carries it as a parameter) becomes `x-cos-traffic-limit`.
 /// Other families' queries are returned as they are.
@@ -329,9 +326,10 @@ pub fn translate_query(family: Family, query: Query) -> Query {
     )
 }
 
-/// OSS request checks that have no COS twin to rely on: `x-oss-traffic-limit`
-/// (header or parameter) must be digits within 819200..=838860800, else 400
-/// InvalidArgument (OSS EC 0004-00000502).
+/// OSS request checks: `x-oss-traffic-limit` (header or parameter) must be
+/// digits within OSS's range, which is COS's (819200..=838860800 bit/s),
+/// else 400 InvalidArgument (OSS EC 0004-00000502). It is checked under its
+/// own name; once renamed, `http::traffic` paces the body as for COS.
 pub fn check_oss_request(family: Family, headers: &HeaderMap, query: &Query) -> Result<(), Error> {
     if family != Family::Oss {
         return Ok(());
@@ -340,21 +338,7 @@ pub fn check_oss_request(family: Family, headers: &HeaderMap, query: &Query) -> 
         .get("x-oss-traffic-limit")
         .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("?"));
     for value in header.into_iter().chain(query.get("x-oss-traffic-limit")) {
-        let v = value.trim();
-        let ok = !v.is_empty()
-            && v.bytes().all(|b| b.is_ascii_digit())
-            && v.parse::<u64>()
-                .is_ok_and(|n| OSS_TRAFFIC_LIMIT.contains(&n));
-        if !ok {
-            return Err(Error::with_message(
-                ErrorCode::InvalidArgument,
-                format!(
-                    "x-oss-traffic-limit must be a number of bit/s from {} to {}.",
-                    OSS_TRAFFIC_LIMIT.start(),
-                    OSS_TRAFFIC_LIMIT.end()
-                ),
-            ));
-        }
+        traffic::parse_limit(value, traffic::COS_RANGE, "x-oss-traffic-limit")?;
     }
     Ok(())
 }
@@ -586,7 +570,7 @@ mod tests {
             let got = check_oss_request(Family::Oss, &h, &q(query));
             assert_eq!(got.is_ok(), ok, "{header:?} {query}");
             if let Err(e) = got {
-                assert_eq!(e.code, ErrorCode::InvalidArgument);
+                assert_eq!(e.code, crate::error::ErrorCode::InvalidArgument);
             }
             // Other families never look at it.
             assert!(check_oss_request(Family::Cos, &h, &q(query)).is_ok());

@@ -395,6 +395,23 @@ def test_traffic_limit_header_validated(ob):
     assert e.value.status == 400 and e.value.code == "InvalidArgument"
 
 
+def test_traffic_limit_paces_downloads(server, ob):
+    # 160 KiB at 100 KiB/s (819200 bit/s) cannot arrive in much under 1.6 s.
+    body = bytes(range(256)) * 640
+    ob.put_object("paced.bin", body)
+    started = time.monotonic()
+    got = ob.get_object("paced.bin", headers={"x-oss-traffic-limit": "819200"})
+    assert got.read() == body
+    assert time.monotonic() - started > 1.2
+    # A pre-signed URL carries the limit as a signed parameter.
+    url = ob.sign_url("GET", "paced.bin", 60, params={"x-oss-traffic-limit": "819200"}, slash_safe=True)
+    started = time.monotonic()
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.content == body
+    assert time.monotonic() - started > 1.2
+
+
 def test_v1_header_is_base64_hmac(server, bucket):
     """A hand-made V1 header request (Date slot = Date header), as old clients send."""
     import hashlib
