@@ -84,6 +84,15 @@ pub struct ServeArgs {
     /// Log one line per request (target `localcos::access`, level info).
     #[arg(long, env = "LOCALCOS_ACCESS_LOG")]
     pub access_log: bool,
+    /// Seconds a POST ?restore of an archived object takes (default 2).
+    #[arg(long, env = "LOCALCOS_RESTORE_SECONDS", value_name = "SECONDS")]
+    pub restore_seconds: Option<u64>,
+    /// Length of one "day" in seconds, for restore `Days` (default 86400).
+    #[arg(long, env = "LOCALCOS_DAY_SECONDS", value_name = "SECONDS")]
+    pub day_seconds: Option<u64>,
+    /// Allow loopback, private and link-local origin addresses (tests).
+    #[arg(long, env = "LOCALCOS_ORIGIN_ALLOW_PRIVATE")]
+    pub origin_allow_private: bool,
     /// Active SSE-COS master key (base64 of 32 bytes); default: generated
     /// into <data-dir>/sse-master.key.
     #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
@@ -109,7 +118,36 @@ pub struct RawConfig {
     pub auth: RawAuth,
     pub limits: RawLimits,
     pub log: RawLog,
+    pub archive: RawArchive,
+    pub origin: RawOrigin,
+    /// Per-bucket settings: `[bucket_settings."<name>"]`.
+    pub bucket_settings: HashMap<String, RawBucketSettings>,
     pub sse: crate::storage::sse::keys::RawSse,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawArchive {
+    /// Seconds from POST ?restore to a readable copy (default 2).
+    pub restore_seconds: Option<u64>,
+    /// Seconds in one restore "day" (default 86400).
+    pub day_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOrigin {
+    /// Allow loopback, private and link-local origin addresses (default false).
+    pub allow_private: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBucketSettings {
+    /// `http(s)://host[:port][/base/]`: GET of a missing key → 302 there.
+    pub origin: Option<String>,
+    /// Image suffixes under original-image protection, e.g. ["jpg", "png"].
+    pub original_image_protection: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,6 +237,10 @@ pub struct Config {
     pub log_json: bool,
     /// One `localcos::access` line per request.
     pub access_log: bool,
+    /// Restore duration and day length for archived objects.
+    pub archive: crate::archive::RestoreTiming,
+    /// Per-bucket settings, by full bucket name.
+    pub bucket_settings: HashMap<String, crate::bucket_settings::BucketSettings>,
     /// Server-side encryption keys (master keys, KMS keys).
     pub sse: crate::storage::sse::SseSettings,
 }
@@ -411,6 +453,50 @@ impl Config {
             generated_credentials = true;
         }
 
+        let archive = crate::archive::RestoreTiming {
+            restore: Duration::from_secs(
+                args.restore_seconds
+                    .or(raw.archive.restore_seconds)
+                    .unwrap_or(2),
+            ),
+            day: Duration::from_secs(
+                args.day_seconds
+                    .or(raw.archive.day_seconds)
+                    .unwrap_or(86_400)
+                    .max(1),
+            ),
+        };
+        let allow_private = args.origin_allow_private || raw.origin.allow_private.unwrap_or(false);
+        let mut bucket_settings = HashMap::new();
+        for (name, s) in &raw.bucket_settings {
+            let bucket = parse_bucket(name, "bucket_settings")?;
+            let origin = match &s.origin {
+                Some(url) => Some(
+                    crate::origin::validate(url, allow_private, &crate::origin::system_resolver)
+                        .map_err(|e| ConfigError(format!("bucket_settings.{name}.origin: {e}")))?,
+                ),
+                None => None,
+            };
+            let mut protected_suffixes = Vec::new();
+            for suffix in &s.original_image_protection {
+                match crate::bucket_settings::clean_suffix(suffix) {
+                    Some(s) => protected_suffixes.push(s),
+                    None => {
+                        return err(format!(
+                            "bucket_settings.{name}.original_image_protection: `{suffix}` is not a file suffix such as jpg"
+                        ))
+                    }
+                }
+            }
+            bucket_settings.insert(
+                bucket.as_str().to_string(),
+                crate::bucket_settings::BucketSettings {
+                    origin,
+                    protected_suffixes,
+                },
+            );
+        }
+
         let log = raw.log;
         let log_format = args
             .log_format
@@ -452,6 +538,8 @@ impl Config {
                 .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
             access_log: args.access_log || log.access.unwrap_or(false),
+            archive,
+            bucket_settings,
             sse,
         })
     }
@@ -604,6 +692,54 @@ mod tests {
         let c = Config::from_parts(&a, RawConfig::default()).unwrap();
         assert!(c.generated_credentials);
         assert!(c.default_credential().secret_id.starts_with("AKID"));
+    }
+
+    #[test]
+    fn archive_and_bucket_settings() {
+        let c = Config::from_parts(&args(), RawConfig::default()).unwrap();
+        assert_eq!(c.archive, crate::archive::RestoreTiming::default());
+        assert!(c.bucket_settings.is_empty());
+        let raw: RawConfig = toml::from_str(
+            "[archive]\nrestore_seconds = 0\nday_seconds = 3\n\
+             [bucket_settings.photos]\norigin = \"http://203.0.113.7/base\"\n\
+             original_image_protection = [\".JPG\", \"png\"]\n",
+        )
+        .unwrap();
+        let mut a = args();
+        a.restore_seconds = Some(1);
+        let c = Config::from_parts(&a, raw.clone()).unwrap();
+        assert_eq!(c.archive.restore, Duration::from_secs(1), "flag beats file");
+        assert_eq!(c.archive.day, Duration::from_secs(3));
+        let s = &c.bucket_settings["photos-1250000000"];
+        assert_eq!(
+            s.origin.as_ref().unwrap().base(),
+            "http://203.0.113.7/base/"
+        );
+        assert_eq!(s.protected_suffixes, ["jpg", "png"]);
+
+        // Loopback origins only behind the switch; metadata never.
+        let local: RawConfig =
+            toml::from_str("[bucket_settings.b]\norigin = \"http://127.0.0.1:8080/\"\n").unwrap();
+        let e = Config::from_parts(&args(), local.clone()).unwrap_err().0;
+        assert!(
+            e.contains("bucket_settings.b.origin") && e.contains("loopback"),
+            "{e}"
+        );
+        let mut a = args();
+        a.origin_allow_private = true;
+        assert!(Config::from_parts(&a, local).is_ok());
+        let raw: RawConfig = toml::from_str(
+            "[origin]\nallow_private = true\n[bucket_settings.b]\norigin = \"http://169.254.169.254/\"\n",
+        )
+        .unwrap();
+        assert!(Config::from_parts(&args(), raw)
+            .unwrap_err()
+            .0
+            .contains("metadata"));
+        let raw: RawConfig =
+            toml::from_str("[bucket_settings.b]\noriginal_image_protection = [\"a/b\"]\n").unwrap();
+        assert!(Config::from_parts(&args(), raw).is_err());
+        assert!(toml::from_str::<RawConfig>("[bucket_settings.b]\norigins = \"x\"").is_err());
     }
 
     #[test]

@@ -70,6 +70,7 @@ error_codes! {
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
     // 403
     AccessDenied => (StatusCode::FORBIDDEN, "Access Denied."),
+    InvalidObjectState => (StatusCode::FORBIDDEN, "The operation is not valid for the object's storage class."),
     InvalidAccessKeyId => (StatusCode::FORBIDDEN, "The SecretId you provided does not exist in our records."),
     RequestTimeTooSkewed => (StatusCode::FORBIDDEN, "The difference between the request time and the server's time is too large."),
     SignatureDoesNotMatch => (StatusCode::FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method."),
@@ -82,11 +83,13 @@ error_codes! {
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     // 405
     MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource."),
+    RestoreNonArchiveObject => (StatusCode::METHOD_NOT_ALLOWED, "The object is not in the ARCHIVE or DEEP_ARCHIVE storage class; only archived objects can be restored."),
     // 409
     BucketAlreadyExists => (StatusCode::CONFLICT, "The requested bucket name is not available."),
     BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "Your previous request to create the named bucket succeeded and you already own it."),
     BucketNotEmpty => (StatusCode::CONFLICT, "The bucket you tried to delete is not empty."),
     FileAlreadyExists => (StatusCode::CONFLICT, "The object already exists and x-cos-forbid-overwrite is true."),
+    RestoreAlreadyInProgress => (StatusCode::CONFLICT, "Object restore is already in progress."),
     // 411, 412, 416
     MissingContentLength => (StatusCode::LENGTH_REQUIRED, "You must provide the Content-Length HTTP header."),
     PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold."),

@@ -13,14 +13,17 @@
 //! (`BlobStore`); see ARCHITECTURE.md for the whole map.
 
 pub mod acl;
+pub mod archive;
 pub mod auth;
 pub mod authz;
+pub mod bucket_settings;
 pub mod conditional;
 pub mod config;
 pub mod dialect;
 pub mod error;
 pub mod http;
 pub mod op;
+pub mod origin;
 pub mod render;
 pub mod route;
 pub mod server;

@@ -32,6 +32,7 @@ pub enum Operation {
     GetObject(BucketName, ObjectKey),
     HeadObject(BucketName, ObjectKey),
     DeleteObject(BucketName, ObjectKey),
+    RestoreObject(BucketName, ObjectKey),
     GetBucketAcl(BucketName),
     PutBucketAcl(BucketName),
     GetObjectAcl(BucketName, ObjectKey),
@@ -58,6 +59,7 @@ impl Operation {
             Operation::GetObject(..) => "GetObject",
             Operation::HeadObject(..) => "HeadObject",
             Operation::DeleteObject(..) => "DeleteObject",
+            Operation::RestoreObject(..) => "RestoreObject",
             Operation::GetBucketAcl(_) => "GetBucketAcl",
             Operation::PutBucketAcl(_) => "PutBucketAcl",
             Operation::GetObjectAcl(..) => "GetObjectAcl",
@@ -177,6 +179,14 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, None) => Ok(Operation::GetObject(b, k)),
                 (Method::HEAD, None) => Ok(Operation::HeadObject(b, k)),
                 (Method::DELETE, None) => Ok(Operation::DeleteObject(b, k)),
+                (Method::POST, Some("restore")) => Ok(Operation::RestoreObject(b, k)),
+                // Original image protection: a plain GET with a flag the
+                // handler checks (bucket_settings.rs); other CI processes are not here.
+                (Method::GET, Some("ci-process"))
+                    if q.get("ci-process") == Some(crate::bucket_settings::ORIGIN_IMAGE) =>
+                {
+                    Ok(Operation::GetObject(b, k))
+                }
                 (Method::GET, Some("acl")) => Ok(Operation::GetObjectAcl(b, k)),
                 (Method::PUT, Some("acl")) => Ok(Operation::PutObjectAcl(b, k)),
                 (m, sub) => Err(unsupported(&m, sub)),
@@ -252,6 +262,21 @@ mod tests {
             ),
             (Method::HEAD, o(), "versionId=null", &none, "HeadObject"),
             (Method::DELETE, o(), "", &none, "DeleteObject"),
+            (Method::POST, o(), "restore", &none, "RestoreObject"),
+            (
+                Method::POST,
+                o(),
+                "restore&versionId=x",
+                &none,
+                "RestoreObject",
+            ),
+            (
+                Method::GET,
+                o(),
+                "ci-process=originImage",
+                &none,
+                "GetObject",
+            ),
             (Method::GET, b(), "acl", &none, "GetBucketAcl"),
             (Method::PUT, b(), "acl", &none, "PutBucketAcl"),
             (Method::GET, o(), "acl", &none, "GetObjectAcl"),
@@ -273,6 +298,17 @@ mod tests {
                 .code,
             ErrorCode::NotImplemented
         );
+        for (m, qs) in [
+            (Method::GET, "ci-process=imageInfo"),
+            (Method::HEAD, "ci-process=originImage"),
+            (Method::GET, "restore"),
+        ] {
+            assert_eq!(
+                resolve(&m, &o(), &q(qs), &none).unwrap_err().code,
+                ErrorCode::NotImplemented,
+                "{m} {qs}"
+            );
+        }
         assert_eq!(
             resolve(&Method::DELETE, &b(), &q("versioning"), &none)
                 .unwrap_err()

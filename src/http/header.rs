@@ -109,24 +109,12 @@ pub fn object_headers(h: &HeaderMap) -> Result<ObjectHeaders> {
     })
 }
 
-/// The storage classes COS knows (§6A.8); unknown → 400 InvalidArgument.
+/// `x-cos-storage-class` (PUT, Copy, Initiate Multipart Upload): the class
+/// name, `STANDARD` when absent; unknown → 400 InvalidArgument (§6A.8).
 pub fn storage_class(h: &HeaderMap) -> Result<String> {
     match get(h, X_COS_STORAGE_CLASS) {
         None => Ok("STANDARD".to_string()),
-        Some(v) => match v {
-            "STANDARD"
-            | "STANDARD_IA"
-            | "INTELLIGENT_TIERING"
-            | "ARCHIVE"
-            | "DEEP_ARCHIVE"
-            | "MAZ_STANDARD"
-            | "MAZ_STANDARD_IA"
-            | "MAZ_INTELLIGENT_TIERING" => Ok(v.to_string()),
-            _ => Err(Error::with_message(
-                ErrorCode::InvalidArgument,
-                format!("The storage class `{v}` is not valid."),
-            )),
-        },
+        Some(v) => Ok(crate::archive::StorageClass::parse(v)?.as_str().to_string()),
     }
 }
 

@@ -7,3 +7,4 @@ pub mod payload;
 pub mod query;
 pub mod sendfile;
 pub mod target;
+pub mod traffic;

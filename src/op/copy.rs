@@ -126,6 +126,8 @@ pub async fn copy(
         if !matches!(evaluate_copy_source(&conds, &v), Decision::Proceed) {
             return Err(Error::new(ErrorCode::PreconditionFailed));
         }
+        // An archived source needs a live restored copy (§6A.4).
+        crate::archive::check_readable(rec, now)?;
         if same_object && !replace && storage_class == rec.storage_class && dst_sse.is_none() {
             return Err(Error::with_message(
                 ErrorCode::InvalidRequest,

@@ -8,6 +8,7 @@ mod delete_multiple;
 mod list;
 mod list_v2;
 mod object;
+mod restore;
 mod service;
 mod sse;
 mod versioning;
@@ -77,6 +78,7 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::GetObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::HeadObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::DeleteObject(b, k) => object::delete(state, &b, &k, req).await,
+        Operation::RestoreObject(b, k) => restore::restore(state, &b, &k, req).await,
         Operation::GetBucketAcl(b) => acl::get_bucket_acl(state, &b).await,
         Operation::PutBucketAcl(b) => acl::put_bucket_acl(state, &b, req).await,
         Operation::GetObjectAcl(b, k) => acl::get_object_acl(state, &b, &k, req).await,

@@ -4,9 +4,11 @@
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
+use super::bucket::now_ms;
 use super::versioning::version_param;
 use super::{sse, AppState, Req, Response};
 use crate::acl::{Acl, AclKind};
+use crate::archive;
 use crate::conditional::range::{content_range, unsatisfied_content_range};
 use crate::conditional::{evaluate, Conditions, Decision, IfRange, RangeHeader, Validators};
 use crate::error::{Error, ErrorCode, Result};
@@ -15,6 +17,7 @@ use crate::http::header;
 use crate::http::query::Query;
 use crate::http::sendfile;
 use crate::http::target::{BucketName, ObjectKey};
+use crate::http::traffic;
 use crate::render::headers::{self as render, ResponseBuilder};
 use crate::storage::{ObjectRecord, PutOptions, WriteCondition, NULL_VERSION};
 
@@ -80,10 +83,14 @@ pub async fn put(
         acl: Acl::from_headers(h, AclKind::Object)?,
         sse: sse::sealing(state, h)?,
     };
+    let body = match traffic::cos_limit(h, &req.query)? {
+        Some(limit) => traffic::pace(req.body, limit),
+        None => req.body,
+    };
     // Step 3: stream, hash, commit atomically.
     let rec = state
         .store
-        .put_object(bucket.as_str(), key.as_str(), req.body, opts)
+        .put_object(bucket.as_str(), key.as_str(), body, opts)
         .await?;
     // S3 clients check the verified checksum echoed back (boto3 does).
     let rb = checksum_headers(
@@ -123,8 +130,9 @@ pub fn new_version_header(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBu
     }
 }
 
-/// GET and HEAD (spec cos.md §4.4): lookup → conditionals → Range →
-/// response-* overrides. Conditions are evaluated on the record of the
+/// GET and HEAD (spec cos.md §4.4): lookup (a missing key may redirect to
+/// the bucket's origin) → archive state → conditionals → Range →
+/// response-* overrides; a traffic limit paces the body. Conditions are evaluated on the record of the
 /// object that was opened, and the bytes come from that same opened object.
 pub async fn get(
     state: &AppState,
@@ -133,24 +141,42 @@ pub async fn get(
     req: Req,
 ) -> Result<Response> {
     let is_head = req.method == Method::HEAD;
+    // Traffic limit (§6A.9): a bad value fails before anything is looked up.
+    let traffic_limit = traffic::cos_limit(&req.headers, &req.query)?;
+    let settings = state.config.bucket_settings.get(bucket.as_str());
+    // Original image protection (bucket_settings.rs), an access rule: first.
+    if let (Some(s), false) = (settings, is_head) {
+        s.check_original_image(key.as_str(), &req.query, req.identity.is_some())?;
+    }
     // Step 1: lookup of the latest or the named version (HEAD needs no blob
     // handles); a delete marker answers 404 with its headers.
     let version = version_param(&req.query);
-    let (rec, reader) = if is_head {
-        (
-            state
+    let lookup = async {
+        if is_head {
+            let rec = state
                 .store
                 .head_version(bucket.as_str(), key.as_str(), version)
-                .await?,
-            None,
-        )
-    } else {
-        let reader = state
-            .store
-            .open_version(bucket.as_str(), key.as_str(), version)
-            .await?;
-        (reader.record.clone(), Some(reader))
+                .await?;
+            Ok::<_, Error>((rec, None))
+        } else {
+            let reader = state
+                .store
+                .open_version(bucket.as_str(), key.as_str(), version)
+                .await?;
+            Ok((reader.record.clone(), Some(reader)))
+        }
     };
+    let (rec, reader) = match lookup.await {
+        Ok(found) => found,
+        // A named version that is missing is not a missing key.
+        Err(e) if version.is_none() => return redirect_to_origin(settings, key, e),
+        Err(e) => return Err(e),
+    };
+    // Step 2: archive state. HEAD still answers (with the restore headers).
+    let now = now_ms();
+    if !is_head {
+        archive::check_readable(&rec, now)?;
+    }
 
     // Step 3: SSE-C headers; an encrypted object's data key must be at hand.
     let customer_key = sse::read_access(&req.headers, sse::CUSTOMER, &rec)?;
@@ -215,6 +241,9 @@ pub async fn get(
         // The full-object checksum describes only the whole body: never on a range.
         rb = checksum_headers(rb, rec.checksum.as_ref());
     }
+    for (name, value) in archive::response_headers(&rec, now) {
+        rb = rb.header(name, value);
+    }
     // Step 6: response-* overrides (signed requests only: `authz` refuses
     // anonymous ones).
     rb = apply_overrides(rb, &req.query);
@@ -223,9 +252,10 @@ pub async fn get(
     let Some(reader) = reader.filter(|_| len > 0) else {
         return Ok(rb.empty());
     };
-    // Large bodies of local blobs on plain HTTP/1: sendfile, no copy.
+    // Large bodies of local blobs on plain HTTP/1: sendfile, no copy
+    // (unless paced: the pacer needs the bytes in user space).
     let zero_copy = match &req.sendfile {
-        Some(queue) if len >= ZERO_COPY_MIN => reader
+        Some(queue) if len >= ZERO_COPY_MIN && traffic_limit.is_none() => reader
             .file_regions(body_range.clone())
             .map(|r| sendfile::body(queue.clone(), r)),
         _ => None,
@@ -235,7 +265,28 @@ pub async fn get(
     if encrypted {
         stream = sse::check_first_piece(stream).await?;
     }
+    if let Some(limit) = traffic_limit {
+        stream = traffic::pace(stream, limit);
+    }
     Ok(rb.body(Body::Stream { stream, len }))
+}
+
+/// A missing key of a bucket with an origin: 302 to the origin URL for the
+/// key (redirect mode, origin.rs); any other error stays as it is.
+fn redirect_to_origin(
+    settings: Option<&crate::bucket_settings::BucketSettings>,
+    key: &ObjectKey,
+    e: Error,
+) -> Result<Response> {
+    match settings.and_then(|s| s.origin.as_ref()) {
+        Some(origin) if e.code == ErrorCode::NoSuchKey => {
+            Ok(ResponseBuilder::new(StatusCode::FOUND)
+                .header("location", origin.location(key.as_str()))
+                .content_length(0)
+                .empty())
+        }
+        _ => Err(e),
+    }
 }
 
 /// `response-<header>` query parameters replace the stored header.
@@ -305,6 +356,8 @@ pub fn replaced_headers(h: &HeaderMap, key: &ObjectKey) -> Result<crate::storage
 pub fn copied_record(src: &ObjectRecord, now_ms: i64) -> ObjectRecord {
     ObjectRecord {
         last_modified_ms: now_ms,
+        // A restored copy belongs to the source, not to the new object.
+        restore: None,
         ..src.clone()
     }
 }

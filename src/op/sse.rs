@@ -462,6 +462,7 @@ mod tests {
             delete_marker: false,
             acl: None,
             checksum: None,
+            restore: None,
         };
         let plain = record(None);
         let cos = record(Some(SseRequest::Cos));

@@ -119,6 +119,7 @@ mod tests {
             sse: None,
             version_id: version_id.map(str::to_string),
             delete_marker,
+            restore: None,
             checksum: None,
             acl: None,
         }

@@ -177,6 +177,10 @@ pub struct ObjectRecord {
     pub storage_class: String,
     /// The object's bytes, in order; their lengths add up to `size`.
     pub segments: Vec<Segment>,
+    /// The last `POST ?restore` of an ARCHIVE/DEEP_ARCHIVE object; `None` when
+    /// never restored. Its phase is computed from the times (`crate::archive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreRecord>,
     /// Set when the blobs hold ciphertext (SSE): segment offsets and lengths
     /// still count plaintext bytes; see [`sse`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +199,17 @@ pub struct ObjectRecord {
     /// `None`: never set, i.e. `default` (the bucket's ACL decides).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<crate::acl::Acl>,
+}
+
+/// A restore request, as stored: when it was made, when the temporary copy
+/// is (or was) ready and when it expires, all Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRecord {
+    pub requested_ms: i64,
+    pub ready_ms: i64,
+    pub expires_ms: i64,
+    /// `Expedited`, `Standard` or `Bulk`.
+    pub tier: String,
 }
 
 fn default_storage_class() -> String {

@@ -503,6 +503,7 @@ impl Store {
                     len: info.len,
                 })
                 .collect(),
+            restore: None,
             sse: opts.sse.map(|s| s.info),
             checksum: opts.checksum.get(),
             version_id: None,
@@ -725,6 +726,38 @@ impl Store {
                     return Ok(dst);
                 }
                 Err(StorageError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StorageError::Conflict.into())
+    }
+
+    /// Changes one version's metadata in place (no new version, same bytes,
+    /// same Last-Modified unless `update` changes it): `update(&current)` makes
+    /// the new record, committed with `MetaStore::update_object_meta` only if
+    /// the record did not change meanwhile ([`Store::set_object_acl`] with a
+    /// caller's rule; archive restores use it).
+    /// # Behavior
+    /// - Errors as [`Store::head_version`]; errors from `update` as they are.
+    /// - A racing write to the same version: read again and retry (a few
+    ///   times), so `update` always decides on the record it replaces.
+    pub async fn update_version<E: From<StorageError> + Send>(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        update: impl Fn(&ObjectRecord) -> Result<ObjectRecord, E> + Send + Sync,
+    ) -> Result<ObjectRecord, E> {
+        for _ in 0..RACE_RETRIES {
+            let current = self.head_version(bucket, key, version_id).await?;
+            let next = update(&current)?;
+            match self
+                .meta
+                .update_object_meta(bucket, key, &current, next.clone())
+                .await
+            {
+                Ok(()) => return Ok(next),
+                Err(StorageError::PreconditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -199,6 +199,7 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         sse: None,
         version_id: Some(version_id),
         delete_marker: true,
+        restore: None,
         checksum: None,
         acl: None,
     }

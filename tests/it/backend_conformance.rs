@@ -10,6 +10,7 @@ mod listing;
 mod objects;
 mod races;
 mod sse;
+mod update;
 mod versions;
 
 use std::collections::HashSet;
@@ -111,6 +112,7 @@ conformance!(
     versions::versions_listing_pages_and_rolls_up,
     versions::versions_listing_merges_plain_records,
     versions::concurrent_versioned_puts_stay_ordered,
+    update::update_in_place,
     acl::bucket_acl_update,
     acl::object_acl_keeps_bytes,
     acl::acl_change_is_conditional_on_the_whole_record,
@@ -229,6 +231,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         headers: Default::default(),
         storage_class: "STANDARD".to_string(),
         segments,
+        restore: None,
         sse: None,
         checksum: None,
         version_id: None,

@@ -1,5 +1,6 @@
 //! The one integration-test binary (STYLE habit 11).
 mod acl;
+mod archive;
 mod backend_conformance;
 mod common;
 mod crash;
@@ -7,10 +8,12 @@ mod dialects;
 mod errors;
 mod hostile;
 mod objects;
+mod origin;
 mod presign;
 mod readme;
 mod s3_auth;
 mod s3_rust_sdk;
 mod sse;
+mod traffic;
 mod versions;
 mod wire;
