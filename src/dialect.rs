@@ -210,6 +210,10 @@ fn s3_value_to_cos(cos_suffix: &str, v: &HeaderValue) -> HeaderValue {
         ("metadata-directive" | "tagging-directive", b) if b.eq_ignore_ascii_case(b"COPY") => {
             HeaderValue::from_static("Copy")
         }
+        // S3's KMS is `aws:kms`, COS's `cos/kms`.
+        ("server-side-encryption", b) if b.eq_ignore_ascii_case(b"aws:kms") => {
+            HeaderValue::from_static("cos/kms")
+        }
         // S3-only canned ACLs: with one account, the bucket owner owning the
         // object is COS's `private`.
         ("acl", b)
@@ -250,6 +254,9 @@ pub fn oss_storage_class(cos: &str) -> &str {
 fn oss_value_to_cos(cos_suffix: &str, v: &HeaderValue) -> HeaderValue {
     match cos_suffix {
         "metadata-directive" | "tagging-directive" => s3_value_to_cos(cos_suffix, v),
+        "server-side-encryption" if v.as_bytes().eq_ignore_ascii_case(b"KMS") => {
+            HeaderValue::from_static("cos/kms")
+        }
         "storage-class" => OSS_STORAGE_CLASSES
             .iter()
             .find(|(oss, _)| oss.as_bytes().eq_ignore_ascii_case(v.as_bytes()))
@@ -266,6 +273,7 @@ fn cos_value_to_oss(oss_suffix: &str, v: &HeaderValue) -> HeaderValue {
             .find(|(_, cos)| cos.as_bytes() == v.as_bytes())
             .map(|(oss, _)| HeaderValue::from_static(oss))
             .unwrap_or_else(|| v.clone()),
+        "server-side-encryption" if v == "cos/kms" => HeaderValue::from_static("KMS"),
         "object-type" if v.as_bytes().eq_ignore_ascii_case(b"normal") => {
             HeaderValue::from_static("Normal")
         }
@@ -379,6 +387,9 @@ pub fn translate_response(family: Family, headers: &mut HeaderMap, request_id: &
         for v in values {
             let v = match family {
                 Family::Oss => cos_value_to_oss(&suffix, &v),
+                Family::S3 if suffix == "server-side-encryption" && v == "cos/kms" => {
+                    HeaderValue::from_static("aws:kms")
+                }
                 _ => v,
             };
             headers.append(new.clone(), v);
@@ -473,7 +484,7 @@ mod tests {
             ("x-amz-storage-class", "STANDARD_IA"),
             ("x-amz-acl", "public-read"),
             ("x-amz-tagging", "a=b"),
-            ("x-amz-server-side-encryption", "AES256"),
+            ("x-amz-server-side-encryption", "aws:kms"),
             ("x-amz-server-side-encryption-aws-kms-key-id", "k1"),
             ("x-amz-server-side-encryption-customer-key-md5", "m"),
             // Signing and checksum headers are not COS's business: kept.
@@ -497,7 +508,7 @@ mod tests {
                 ("x-cos-storage-class", "STANDARD_IA"),
                 ("x-cos-acl", "public-read"),
                 ("x-cos-tagging", "a=b"),
-                ("x-cos-server-side-encryption", "AES256"),
+                ("x-cos-server-side-encryption", "cos/kms"),
                 ("x-cos-server-side-encryption-cos-kms-key-id", "k1"),
                 ("x-cos-server-side-encryption-customer-key-md5", "m"),
                 ("x-amz-date", "20250115T123456Z"),
@@ -606,7 +617,7 @@ mod tests {
             ("x-cos-object-type", "normal"),
             ("x-cos-storage-class", "STANDARD_IA"),
             ("x-cos-version-id", "v1"),
-            ("x-cos-server-side-encryption", "AES256"),
+            ("x-cos-server-side-encryption", "cos/kms"),
             ("x-cos-server-side-encryption-cos-kms-key-id", "k"),
             ("x-cos-bucket-region", "ap-guangzhou"),
         ]);
@@ -621,7 +632,7 @@ mod tests {
                 ("x-cos-object-type", "normal"),
                 ("x-amz-storage-class", "STANDARD_IA"),
                 ("x-amz-version-id", "v1"),
-                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption", "aws:kms"),
                 ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
                 ("x-amz-bucket-region", "ap-guangzhou"),
                 ("x-amz-request-id", "rid"),
@@ -640,7 +651,7 @@ mod tests {
                 ("x-oss-object-type", "Normal"),
                 ("x-oss-storage-class", "IA"),
                 ("x-oss-version-id", "v1"),
-                ("x-oss-server-side-encryption", "AES256"),
+                ("x-oss-server-side-encryption", "KMS"),
                 ("x-oss-server-side-encryption-key-id", "k"),
                 ("x-oss-bucket-region", "ap-guangzhou"),
                 ("x-oss-request-id", "rid"),

@@ -339,3 +339,22 @@ def test_public_read_acl_and_anonymous_family(server, s3, s3_bucket):
     assert r.status_code == 403
     assert "<Code>AccessDenied</Code>" in r.text and "<HostId>" in r.text
     assert "x-cos-request-id" not in r.headers
+
+
+def test_sse_headers_through_s3(s3, s3_bucket):
+    """x-amz-server-side-encryption* reach COS's SSE and come back under S3 names."""
+    put = s3.put_object(Bucket=s3_bucket, Key="sse-s3", Body=b"secret", ServerSideEncryption="AES256")
+    assert put["ServerSideEncryption"] == "AES256"
+    head = s3.head_object(Bucket=s3_bucket, Key="sse-s3")
+    assert head["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=s3_bucket, Key="sse-s3")["Body"].read() == b"secret"
+    key = os.urandom(32)
+    s3.put_object(Bucket=s3_bucket, Key="sse-c", Body=b"customer", SSECustomerAlgorithm="AES256",
+                  SSECustomerKey=key)
+    got = s3.get_object(Bucket=s3_bucket, Key="sse-c", SSECustomerAlgorithm="AES256",
+                        SSECustomerKey=key)
+    assert got["SSECustomerAlgorithm"] == "AES256"
+    assert got["Body"].read() == b"customer"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=s3_bucket, Key="sse-c")
+    assert error_of(e)["ResponseMetadata"]["HTTPStatusCode"] == 400

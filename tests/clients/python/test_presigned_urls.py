@@ -8,8 +8,8 @@ download helpers take, custom expiry, signed headers, wrong keys, PUT→GET,
 temporary-key URLs, public objects' plain URLs and the CLI.
 
 As there, URLs carry the real bucket host and are fetched through localcos
-as an HTTP proxy. versionId: this localcos has no versioning yet, so only
-`versionId=null` (the current object) is exercised.
+as an HTTP proxy. versionId: `null` on a never-versioned bucket, and real
+version ids (an old version, a delete marker) on a versioned one.
 """
 
 import re
@@ -88,6 +88,39 @@ def test_download_url_with_several_params_and_version_null(server, proxy_client,
     r = fetch(server, url)
     assert r.status_code == 404
     assert error_of(r)[0] == "NoSuchVersion"
+
+
+def test_download_url_of_an_old_version(server, client, proxy_client, bucket):
+    client.put_bucket_versioning(Bucket=bucket, Status="Enabled")
+    v1 = client.put_object(Bucket=bucket, Key=KEY, Body=b"first")["x-cos-version-id"]
+    v2 = client.put_object(Bucket=bucket, Key=KEY, Body=b"second")["x-cos-version-id"]
+    assert v1 != v2
+    for version, body in ((v1, b"first"), (v2, b"second")):
+        url = proxy_client.get_presigned_download_url(Bucket=bucket, Key=KEY, Params={
+            "versionId": version,
+            "response-content-disposition": 'attachment; filename="v.txt"',
+        })
+        assert "versionid" in parse_qs(urlsplit(url).query)["q-url-param-list"][0].lower()
+        r = fetch(server, url)
+        assert r.status_code == 200, r.text
+        assert r.content == body
+        assert r.headers["x-cos-version-id"] == version
+        assert r.headers["Content-Disposition"] == 'attachment; filename="v.txt"'
+    # After a delete marker the plain URL is 404 but the old version's still works.
+    marker = client.delete_object(Bucket=bucket, Key=KEY)["x-cos-version-id"]
+    r = fetch(server, proxy_client.get_presigned_download_url(Bucket=bucket, Key=KEY))
+    assert r.status_code == 404
+    assert error_of(r)[0] == "NoSuchKey"
+    assert r.headers["x-cos-delete-marker"] == "true"
+    assert r.headers["x-cos-version-id"] == marker
+    r = fetch(server, proxy_client.get_presigned_download_url(
+        Bucket=bucket, Key=KEY, Params={"versionId": v1}))
+    assert r.status_code == 200 and r.content == b"first"
+    # Tampering with the signed versionId breaks the signature.
+    url = proxy_client.get_presigned_download_url(Bucket=bucket, Key=KEY, Params={"versionId": v1})
+    r = fetch(server, url.replace(v1, v2))
+    assert r.status_code == 403
+    assert error_of(r)[0] == "SignatureDoesNotMatch"
 
 
 def sign_window(url):

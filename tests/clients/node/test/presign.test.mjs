@@ -76,3 +76,36 @@ test('unsigned URL → 403 AccessDenied', async () => {
   assert.match(res.body.toString(), /<Code>AccessDenied<\/Code>/);
   assert.ok(res.headers['x-cos-request-id']);
 });
+
+test('getObjectUrl with versionId: old versions by URL, tampered id refused', async () => {
+  const vb = uniqueBucket();
+  await cos.putBucket({ Bucket: vb, Region: REGION });
+  try {
+    await cos.putBucketVersioning({ Bucket: vb, Region: REGION, VersioningConfiguration: { Status: 'Enabled' } });
+    const v1 = (await cos.putObject({ Bucket: vb, Region: REGION, Key: KEY, Body: 'first' })).headers['x-cos-version-id'];
+    const v2 = (await cos.putObject({ Bucket: vb, Region: REGION, Key: KEY, Body: 'second' })).headers['x-cos-version-id'];
+    assert.ok(v1 && v2 && v1 !== v2);
+    for (const [VersionId, body] of [[v1, 'first'], [v2, 'second']]) {
+      const url = await getObjectUrl(cos, {
+        Bucket: vb, Region: REGION, Key: KEY, Sign: true,
+        Query: { versionId: VersionId, 'response-content-disposition': 'inline' },
+      });
+      const res = await viaProxy(server, url);
+      assert.equal(res.status, 200, res.body.toString());
+      assert.equal(res.body.toString(), body);
+      assert.equal(res.headers['x-cos-version-id'], VersionId);
+      assert.equal(res.headers['content-disposition'], 'inline');
+    }
+    const url = await getObjectUrl(cos, { Bucket: vb, Region: REGION, Key: KEY, Sign: true, Query: { versionId: v1 } });
+    const res = await viaProxy(server, url.replace(v1, v2));
+    assert.equal(res.status, 403);
+    assert.match(res.body.toString(), /<Code>SignatureDoesNotMatch<\/Code>/);
+  } finally {
+    const list = await cos.listObjectVersions({ Bucket: vb, Region: REGION });
+    const all = [...(list.Versions || []), ...(list.DeleteMarkers || [])];
+    if (all.length) {
+      await cos.deleteMultipleObject({ Bucket: vb, Region: REGION, Objects: all.map((v) => ({ Key: v.Key, VersionId: v.VersionId })) });
+    }
+    await cos.deleteBucket({ Bucket: vb, Region: REGION });
+  }
+});
