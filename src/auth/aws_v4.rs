@@ -615,21 +615,12 @@ fn canonical_request(
     out.push(b'\n');
     // <CanonicalQueryString>\n: every parameter but X-Amz-Signature (pre-signed),
     // names and values encoded, sorted by name then value, `name=` when empty.
-    let mut pairs: Vec<(String, String)> = parts
-        .query
-        .iter()
-        .filter(|(n, _)| !(auth.query_form && n == "X-Amz-Signature"))
-        .map(|(n, v)| (canonical::encode(n), canonical::encode(v)))
-        .collect();
-    pairs.sort_unstable();
-    for (i, (n, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        out.extend_from_slice(n.as_bytes());
-        out.push(b'=');
-        out.extend_from_slice(v.as_bytes());
-    }
+    canonical::write_sorted_query(
+        &mut out,
+        parts.query,
+        auth.query_form.then_some("X-Amz-Signature"),
+        canonical::EmptyValue::NameEquals,
+    );
     out.push(b'\n');
     // <CanonicalHeaders>\n: `name:value\n` per signed header; values trimmed,
     // inner whitespace runs collapsed, repeats joined with `,`.

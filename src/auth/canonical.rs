@@ -155,3 +155,59 @@ mod tests {
         assert_eq!(out, name.to_ascii_lowercase().into_bytes());
     }
 }
+
+/// How a query parameter with an empty value is written in a canonical query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyValue {
+    /// `name=` (AWS SigV4).
+    NameEquals,
+    /// `name` (OSS V4).
+    BareName,
+}
+
+/// The canonical query of the V4 dialects: every parameter except `skip`
+/// (the pre-signed signature, when given), names and values strictly
+/// encoded, sorted by name then value, joined with `&`.
+pub fn write_sorted_query(
+    out: &mut Vec<u8>,
+    query: &[(String, String)],
+    skip: Option<&str>,
+    empty: EmptyValue,
+) {
+    let mut pairs: Vec<(String, String)> = query
+        .iter()
+        .filter(|(n, _)| Some(n.as_str()) != skip)
+        .map(|(n, v)| (encode(n), encode(v)))
+        .collect();
+    pairs.sort_unstable();
+    for (i, (n, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        out.extend_from_slice(n.as_bytes());
+        if !(v.is_empty() && empty == EmptyValue::BareName) {
+            out.push(b'=');
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
+}
+
+/// `name:value\n` for each header in `names` (already sorted, lower case):
+/// values trimmed, repeated headers joined with `,` (OSS V1 and V4).
+pub fn write_trimmed_header_lines<'a>(
+    out: &mut Vec<u8>,
+    headers: &http::HeaderMap,
+    names: impl IntoIterator<Item = &'a str>,
+) {
+    for name in names {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        for (i, v) in headers.get_all(name).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(v.as_bytes().trim_ascii());
+        }
+        out.push(b'\n');
+    }
+}

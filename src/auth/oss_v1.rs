@@ -274,17 +274,7 @@ pub(crate) fn string_to_sign(
         .filter(|n| n.starts_with("x-oss-"))
         .collect();
     names.sort_unstable();
-    for name in names {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
-        for (i, v) in parts.headers.get_all(name).iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(v.as_bytes().trim_ascii());
-        }
-        out.push(b'\n');
-    }
+    super::canonical::write_trimmed_header_lines(&mut out, parts.headers, names);
 
     // CanonicalizedResource: `/bucket/key` with the key decoded, then the
     // sub-resources sorted by name, `name=value` (decoded) or the bare name.

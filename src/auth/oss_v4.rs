@@ -397,23 +397,12 @@ pub(crate) fn canonical_request(
 
     // CanonicalQuery: every parameter but the signature, decoded then strictly
     // re-encoded, sorted; an empty value is the bare name.
-    let mut query: Vec<(String, String)> = parts
-        .query
-        .iter()
-        .filter(|(n, _)| !(auth.presigned && n == "x-oss-signature"))
-        .map(|(n, v)| (canonical::encode(n), canonical::encode(v)))
-        .collect();
-    query.sort_unstable();
-    for (i, (name, value)) in query.iter().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        out.extend_from_slice(name.as_bytes());
-        if !value.is_empty() {
-            out.push(b'=');
-            out.extend_from_slice(value.as_bytes());
-        }
-    }
+    canonical::write_sorted_query(
+        &mut out,
+        parts.query,
+        auth.presigned.then_some("x-oss-signature"),
+        canonical::EmptyValue::BareName,
+    );
     out.push(b'\n');
 
     // CanonicalHeaders: x-oss-*, content-type, content-md5 and the additional
@@ -435,17 +424,7 @@ pub(crate) fn canonical_request(
         }
     }
     names.sort_unstable();
-    for name in names {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
-        for (i, v) in parts.headers.get_all(name).iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(v.as_bytes().trim_ascii());
-        }
-        out.push(b'\n');
-    }
+    canonical::write_trimmed_header_lines(&mut out, parts.headers, names);
     out.push(b'\n');
 
     // AdditionalHeaders: the names as listed.

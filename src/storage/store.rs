@@ -455,6 +455,26 @@ impl Store {
             .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
     }
 
+    /// Makes a written blob durable (`None`: an empty body, no blob) and
+    /// reports its length and hashes; on failure the blob is deleted, as the
+    /// failure may come after the rename (the directory fsync).
+    async fn finish_blob(
+        &self,
+        id: &BlobId,
+        writer: Option<Box<dyn BlobWriter>>,
+    ) -> Result<BlobInfo, StorageError> {
+        match writer {
+            Some(w) => match w.finish().await {
+                Ok(info) => Ok(info),
+                Err(e) => {
+                    self.free(std::slice::from_ref(id)).await;
+                    Err(e)
+                }
+            },
+            None => Ok(hash::BodyHasher::new().finish()),
+        }
+    }
+
     async fn commit_put(
         &self,
         bucket: &str,
@@ -464,17 +484,7 @@ impl Store {
         opts: PutOptions,
     ) -> Result<ObjectRecord, StorageError> {
         // Step 3: make the blob durable and check its digest.
-        let info = match writer {
-            Some(w) => match w.finish().await {
-                Ok(info) => info,
-                Err(e) => {
-                    // The failure may come after the rename (the dir fsync).
-                    self.free(std::slice::from_ref(&id)).await;
-                    return Err(e);
-                }
-            },
-            None => hash::BodyHasher::new().finish(),
-        };
+        let info = self.finish_blob(&id, writer).await?;
         let fresh: Vec<BlobId> = if info.len > 0 {
             vec![id.clone()]
         } else {
@@ -833,16 +843,7 @@ impl Store {
         sse: Option<Sealing>,
         cond: WriteCondition,
     ) -> Result<ObjectRecord, StorageError> {
-        let info = match writer {
-            Some(w) => match w.finish().await {
-                Ok(info) => info,
-                Err(e) => {
-                    self.free(std::slice::from_ref(&id)).await;
-                    return Err(e);
-                }
-            },
-            None => hash::BodyHasher::new().finish(),
-        };
+        let info = self.finish_blob(&id, writer).await?;
         let fresh: Vec<BlobId> = if info.len > 0 { vec![id] } else { Vec::new() };
         if info.len != size {
             self.free(&fresh).await;
