@@ -14,7 +14,7 @@ use super::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
 use super::{
     BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, BucketUpdate, ByteStream,
     Committed, Deletion, MetaStore, ObjectRecord, Seq, StorageError, VersionCursor, VersionEntry,
-    Versioning, WriteCondition,
+    WriteCondition,
 };
 
 /// Chunk size of streamed reads. Slicing `Bytes` copies nothing; the chunks
@@ -194,13 +194,6 @@ impl MetaStore for MemoryMeta {
         let st = self.lock();
         let b = st.buckets.get(bucket).ok_or(StorageError::NoSuchBucket)?;
         Ok(b.objects.get(key).cloned())
-    }
-
-    async fn set_versioning(&self, name: &str, state: Versioning) -> Result<(), StorageError> {
-        let mut st = self.lock();
-        let b = st.buckets.get_mut(name).ok_or(StorageError::NoSuchBucket)?;
-        b.rec.versioning = state;
-        Ok(())
     }
 
     async fn object_version(

@@ -288,11 +288,6 @@ pub trait MetaStore: Send + Sync + 'static {
     ///   version or delete marker.
     async fn delete_bucket(&self, name: &str) -> Result<(), StorageError>;
 
-    /// Sets the bucket's versioning state (`PUT ?versioning`).
-    /// # Behavior
-    /// - `NoSuchBucket` if absent. Writes after it commit use the new state.
-    async fn set_versioning(&self, name: &str, state: Versioning) -> Result<(), StorageError>;
-
     /// The current record of `key`: one index lookup (the GET fast path).
     /// # Behavior
     /// - `NoSuchBucket` if the bucket is absent; `Ok(None)` if the key is,

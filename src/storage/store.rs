@@ -604,7 +604,10 @@ impl Store {
         bucket: &str,
         state: Versioning,
     ) -> Result<(), StorageError> {
-        self.meta.set_versioning(bucket, state).await
+        self.meta
+            .update_bucket(bucket, Box::new(move |rec| rec.versioning = state))
+            .await
+            .map(|_| ())
     }
 
     /// Looks the record up and opens all its blobs.

@@ -264,27 +264,6 @@ impl MetaStore for RedbMeta {
         Ok(None)
     }
 
-    async fn set_versioning(&self, name: &str, state: Versioning) -> Result<(), StorageError> {
-        let name = name.to_string();
-        self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            let mut rec: BucketRecord = {
-                let found = buckets.get(name.as_str()).map_err(db_err)?;
-                match found {
-                    Some(g) => decode(g.value())?,
-                    None => return Err(StorageError::NoSuchBucket),
-                }
-            };
-            rec.versioning = state;
-            let value = encode(&rec)?;
-            buckets
-                .insert(name.as_str(), value.as_slice())
-                .map_err(db_err)?;
-            Ok(())
-        })
-        .await
-    }
-
     async fn object_version(
         &self,
         bucket: &str,
