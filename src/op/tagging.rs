@@ -186,9 +186,7 @@ pub fn for_copy(h: &HeaderMap, source: &[(String, String)]) -> Result<Tags> {
     match header::get(h, "x-cos-tagging-directive") {
         None => Ok(source.to_vec()),
         Some(d) if d.eq_ignore_ascii_case("Copy") => Ok(source.to_vec()),
-        Some(d) if d.eq_ignore_ascii_case("Replaced") => {
-            Ok(from_header(h)?.unwrap_or_default())
-        }
+        Some(d) if d.eq_ignore_ascii_case("Replaced") => Ok(from_header(h)?.unwrap_or_default()),
         Some(_) => Err(Error::with_message(
             ErrorCode::InvalidArgument,
             "x-cos-tagging-directive must be Copy or Replaced.",
@@ -356,11 +354,18 @@ mod tests {
              <TagSet><Tag><Key>k</Key><Value></Value></Tag></TagSet></Tagging>",
             &[("k", "")],
         );
-        ok("<Tagging><TagSet><Tag><Key>k</Key><Value/></Tag></TagSet></Tagging>", &[("k", "")]);
+        ok(
+            "<Tagging><TagSet><Tag><Key>k</Key><Value/></Tag></TagSet></Tagging>",
+            &[("k", "")],
+        );
         ok("<Tagging><TagSet/></Tagging>", &[]);
         ok("<Tagging><TagSet></TagSet></Tagging>", &[]);
         let bad = |body: &str, code: ErrorCode| {
-            assert_eq!(parse_document(body.as_bytes()).unwrap_err().code, code, "{body}");
+            assert_eq!(
+                parse_document(body.as_bytes()).unwrap_err().code,
+                code,
+                "{body}"
+            );
         };
         bad("<Tagging><TagSet>", ErrorCode::MalformedXML);
         bad("not xml", ErrorCode::MalformedXML);
@@ -398,7 +403,11 @@ mod tests {
         let mut h = HeaderMap::new();
         assert_eq!(for_copy(&h, &src).unwrap(), src);
         h.insert("x-cos-tagging", "n=2".parse().unwrap());
-        assert_eq!(for_copy(&h, &src).unwrap(), src, "Copy ignores x-cos-tagging");
+        assert_eq!(
+            for_copy(&h, &src).unwrap(),
+            src,
+            "Copy ignores x-cos-tagging"
+        );
         h.insert("x-cos-tagging-directive", "Replaced".parse().unwrap());
         assert_eq!(for_copy(&h, &src).unwrap(), t(&[("n", "2")]));
         h.remove("x-cos-tagging");
