@@ -175,7 +175,7 @@ pub fn count_header(rb: ResponseBuilder, tags: &[(String, String)]) -> ResponseB
     if tags.is_empty() {
         rb
     } else {
-        rb.header("x-cos-tagging-count", &tags.len().to_string())
+        rb.header("x-cos-tagging-count", tags.len().to_string())
     }
 }
 
