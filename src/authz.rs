@@ -22,6 +22,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
 use crate::http::query::Query;
 use crate::http::target::{BucketName, ObjectKey};
+use crate::op::AppState;
 use crate::route::Operation;
 use crate::storage::{StorageError, Store};
 
@@ -119,21 +120,23 @@ fn denied() -> Error {
 /// - Keys: pure scope check; a copy also needs READ on the source bucket.
 /// - Anonymous: a missing bucket is `NoSuchBucket` (as COS answers); the ACLs
 ///   are read from the store (object ACL only for object reads and ACL calls).
-#[allow(clippy::too_many_arguments)]
 pub async fn check(
-    store: &Store,
+    state: &AppState,
     scope: Option<&Scope>,
     op: &Operation,
     query: &Query,
     headers: &HeaderMap,
-    appid: &str,
-    region: &str,
     family: crate::auth::Family,
 ) -> Result<()> {
+    let store = &state.store;
+    let addressing = &state.config.addressing;
     let need = need(op);
     let copy_source = match op {
-        Operation::CopyObject(..) => header::get(headers, header::X_COS_COPY_SOURCE)
-            .and_then(|s| crate::op::parse_copy_source(s, appid, region, family).ok()),
+        Operation::CopyObject(..) => {
+            header::get(headers, header::X_COS_COPY_SOURCE).and_then(|s| {
+                crate::op::parse_copy_source(s, &addressing.appid, &addressing.region, family).ok()
+            })
+        }
         _ => None,
     };
     let source_need = copy_source

@@ -256,13 +256,11 @@ impl Service {
             .as_ref()
             .map(|i| self.state.keys.scope(&i.secret_id));
         authz::check(
-            &self.state.store,
+            &self.state,
             scope.as_ref(),
             &op,
             &query,
             req.headers(),
-            &config.addressing.appid,
-            &config.addressing.region,
             family,
         )
         .await

@@ -70,13 +70,18 @@ export async function startServer(args = []) {
     endpoint: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
     logPath,
+    /** Stops the server; its stderr log is removed after a clean exit
+     *  (kept when it crashed, or always with LOCALCOS_KEEP_LOGS=1). */
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(timer);
+      }
+      const clean = child.exitCode === 0 || child.signalCode === 'SIGTERM';
+      if (clean && !process.env.LOCALCOS_KEEP_LOGS) fs.rmSync(logPath, { force: true });
     },
   };
 }
