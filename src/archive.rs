@@ -303,6 +303,7 @@ mod tests {
             version_id: None,
             delete_marker: false,
             acl: None,
+            tags: Vec::new(),
             checksum: None,
             sse: None,
         }

@@ -68,8 +68,12 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::PutObject(b, _)
         | Operation::CopyObject(b, _)
         | Operation::DeleteObject(b, _)
-        | Operation::RestoreObject(b, _) => Need::Bucket(b, Write),
-        Operation::GetObject(b, k) | Operation::HeadObject(b, k) => Need::Object(b, k, Read),
+        | Operation::RestoreObject(b, _)
+        | Operation::PutObjectTagging(b, _)
+        | Operation::DeleteObjectTagging(b, _) => Need::Bucket(b, Write),
+        Operation::GetObject(b, k)
+        | Operation::HeadObject(b, k)
+        | Operation::GetObjectTagging(b, k) => Need::Object(b, k, Read),
         Operation::GetObjectAcl(b, k) => Need::Object(b, k, ReadAcp),
         Operation::PutObjectAcl(b, k) => Need::Object(b, k, WriteAcp),
     }

@@ -53,6 +53,7 @@ error_codes! {
     InvalidLocationConstraint => (StatusCode::BAD_REQUEST, "The specified location constraint is not valid."),
     InvalidObjectName => (StatusCode::BAD_REQUEST, "The specified object name is not valid."),
     InvalidRequest => (StatusCode::BAD_REQUEST, "The request is not valid."),
+    InvalidTag => (StatusCode::BAD_REQUEST, "The tag set you provided is not valid."),
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
     KeyTooLong => (StatusCode::BAD_REQUEST, "Your key is too long."),
     MalformedXML => (StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema."),

@@ -37,6 +37,9 @@ pub enum Operation {
     PutBucketAcl(BucketName),
     GetObjectAcl(BucketName, ObjectKey),
     PutObjectAcl(BucketName, ObjectKey),
+    GetObjectTagging(BucketName, ObjectKey),
+    PutObjectTagging(BucketName, ObjectKey),
+    DeleteObjectTagging(BucketName, ObjectKey),
 }
 
 impl Operation {
@@ -64,6 +67,9 @@ impl Operation {
             Operation::PutBucketAcl(_) => "PutBucketAcl",
             Operation::GetObjectAcl(..) => "GetObjectAcl",
             Operation::PutObjectAcl(..) => "PutObjectAcl",
+            Operation::GetObjectTagging(..) => "GetObjectTagging",
+            Operation::PutObjectTagging(..) => "PutObjectTagging",
+            Operation::DeleteObjectTagging(..) => "DeleteObjectTagging",
         }
     }
 }
@@ -189,6 +195,9 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 }
                 (Method::GET, Some("acl")) => Ok(Operation::GetObjectAcl(b, k)),
                 (Method::PUT, Some("acl")) => Ok(Operation::PutObjectAcl(b, k)),
+                (Method::GET, Some("tagging")) => Ok(Operation::GetObjectTagging(b, k)),
+                (Method::PUT, Some("tagging")) => Ok(Operation::PutObjectTagging(b, k)),
+                (Method::DELETE, Some("tagging")) => Ok(Operation::DeleteObjectTagging(b, k)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }
@@ -288,6 +297,15 @@ mod tests {
                 "PutObjectAcl",
             ),
             (Method::PUT, o(), "acl", &copy, "PutObjectAcl"),
+            (Method::GET, o(), "tagging", &none, "GetObjectTagging"),
+            (
+                Method::PUT,
+                o(),
+                "tagging&versionId=v1",
+                &none,
+                "PutObjectTagging",
+            ),
+            (Method::DELETE, o(), "tagging", &none, "DeleteObjectTagging"),
         ];
         for (m, t, qs, h, want) in cases {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");

@@ -104,6 +104,8 @@ pub async fn copy(
     let storage_class = header::storage_class(h)?;
     // The destination's ACL comes from this request, never from the source.
     let acl = Acl::from_headers(h, AclKind::Object)?;
+    // Tags per x-cos-tagging-directive; checked here, before any source read.
+    super::tagging::for_copy(h, &[])?;
     let new_headers = if replace {
         Some(replaced_headers(h, key)?)
     } else {
@@ -137,6 +139,7 @@ pub async fn copy(
         let mut out = copied_record(rec, now);
         out.storage_class = storage_class.clone();
         out.acl = acl.clone();
+        out.tags = super::tagging::for_copy(h, &rec.tags)?;
         if let Some(headers) = &new_headers {
             out.headers = headers.clone();
         }

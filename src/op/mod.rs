@@ -11,6 +11,7 @@ mod object;
 mod restore;
 mod service;
 mod sse;
+mod tagging;
 mod versioning;
 mod versions;
 
@@ -83,6 +84,9 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::PutBucketAcl(b) => acl::put_bucket_acl(state, &b, req).await,
         Operation::GetObjectAcl(b, k) => acl::get_object_acl(state, &b, &k, req).await,
         Operation::PutObjectAcl(b, k) => acl::put_object_acl(state, &b, &k, req).await,
+        Operation::GetObjectTagging(b, k) => tagging::get(state, &b, &k, req).await,
+        Operation::PutObjectTagging(b, k) => tagging::put(state, &b, &k, req).await,
+        Operation::DeleteObjectTagging(b, k) => tagging::delete(state, &b, &k, req).await,
     }
 }
 

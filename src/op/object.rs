@@ -81,6 +81,7 @@ pub async fn put(
         condition: super::versioning::write_condition_for(state, bucket, h).await?,
         checksum: req.checksum.clone(),
         acl: Acl::from_headers(h, AclKind::Object)?,
+        tags: super::tagging::from_header(h)?.unwrap_or_default(),
         sse: sse::sealing(state, h)?,
     };
     let body = match traffic::cos_limit(h, &req.query)? {
@@ -233,6 +234,7 @@ pub async fn get(
         None => (StatusCode::OK, 0..size),
     };
     let mut rb = render::object(ResponseBuilder::new(status), &rec);
+    rb = super::tagging::count_header(rb, &rec.tags);
     if let Some(r) = &range {
         rb = rb.header("content-range", content_range(r, size));
     } else if header::get(&req.headers, "x-amz-checksum-mode")

@@ -461,6 +461,7 @@ mod tests {
             version_id: None,
             delete_marker: false,
             acl: None,
+            tags: Vec::new(),
             checksum: None,
             restore: None,
         };

@@ -122,6 +122,7 @@ mod tests {
             restore: None,
             checksum: None,
             acl: None,
+            tags: Vec::new(),
         }
     }
 

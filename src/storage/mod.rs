@@ -199,6 +199,10 @@ pub struct ObjectRecord {
     /// `None`: never set, i.e. `default` (the bucket's ACL decides).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<crate::acl::Acl>,
+    /// Object tags (`?tagging`, `x-cos-tagging`), in the order set; empty
+    /// when untagged (spec cos.md §6A.7).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// A restore request, as stored: when it was made, when the temporary copy

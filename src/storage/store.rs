@@ -47,6 +47,8 @@ pub struct PutOptions {
     pub checksum: crate::http::checksum::ChecksumSlot,
     /// From `x-cos-acl` / `x-cos-grant-*`; `None` stores no ACL (`default`).
     pub acl: Option<crate::acl::Acl>,
+    /// From `x-cos-tagging`, validated; empty stores no tags.
+    pub tags: Vec<(String, String)>,
 }
 
 /// GET Bucket (list v1) input.
@@ -372,6 +374,27 @@ impl Store {
         Err(StorageError::Conflict)
     }
 
+    /// Replaces the tag set of `key`'s current record (or of the version
+    /// named); like [`Store::set_object_acl`], a metadata-only update of
+    /// exactly the record read: bytes, headers, time and version stay.
+    /// # Behavior
+    /// - `NoSuchBucket` / `NoSuchKey` / `NoSuchVersion` / `DeleteMarker`.
+    pub async fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: Vec<(String, String)>,
+    ) -> Result<ObjectRecord, StorageError> {
+        self.update_version(bucket, key, version_id, |current| {
+            Ok::<_, StorageError>(ObjectRecord {
+                tags: tags.clone(),
+                ..current.clone()
+            })
+        })
+        .await
+    }
+
     /// Streams `body` into a new blob (hashing MD5 + CRC-64/XZ while
     /// streaming, never buffering the whole body), verifies `content_md5`
     /// (`BadDigest`) / `content_length` (`IncompleteBody`; bytes beyond it are
@@ -519,6 +542,7 @@ impl Store {
             version_id: None,
             delete_marker: false,
             acl: opts.acl,
+            tags: opts.tags,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self

@@ -202,6 +202,7 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         restore: None,
         checksum: None,
         acl: None,
+        tags: Vec::new(),
     }
 }
 

@@ -237,6 +237,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         version_id: None,
         delete_marker: false,
         acl: None,
+        tags: Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ mod readme;
 mod s3_auth;
 mod s3_rust_sdk;
 mod sse;
+mod tagging;
 mod traffic;
 mod versions;
 mod wire;
