@@ -179,9 +179,9 @@ mod tests {
             .map(|i| (0..(i * 97 % 1000)).map(|j| (i ^ j) as u8).collect())
             .collect();
         let whole: Vec<u8> = parts.concat();
-        let folded = parts
-            .iter()
-            .fold(crc(b""), |acc, p| crc64_combine(acc, crc(p), p.len() as u64));
+        let folded = parts.iter().fold(crc(b""), |acc, p| {
+            crc64_combine(acc, crc(p), p.len() as u64)
+        });
         assert_eq!(folded, crc(&whole));
     }
 
