@@ -14,6 +14,7 @@
 pub mod fs;
 pub mod hash;
 pub mod memory;
+pub mod multipart;
 pub mod sse;
 mod store;
 mod version_list;
