@@ -19,7 +19,9 @@ use crate::http::sendfile;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::http::traffic;
 use crate::render::headers::{self as render, ResponseBuilder};
-use crate::storage::{ObjectRecord, PutOptions, WriteCondition, NULL_VERSION};
+use crate::storage::{
+    ByteStream, ObjectRecord, PutOptions, StorageError, WriteCondition, NULL_VERSION,
+};
 
 /// Bodies at least this large go out with sendfile when they can; smaller
 /// ones are one positioned read, cheaper than a second system call.
@@ -70,6 +72,7 @@ pub async fn put(
     }
     // Step 2: validate every header before reading a byte of the body.
     let content_md5 = header::content_md5(h)?;
+    let sha1 = expected_sha1(h)?;
     let mut headers = header::object_headers(h)?;
     headers.content_type = content_type_for(headers.content_type.take(), key.as_str());
     let opts = PutOptions {
@@ -84,10 +87,13 @@ pub async fn put(
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
         sse: sse::sealing(state, h)?,
     };
-    let body = match traffic::cos_limit(h, &req.query)? {
+    let mut body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
         None => req.body,
     };
+    if let Some(sha1) = sha1 {
+        body = verify_sha1(body, sha1);
+    }
     // Step 3: stream, hash, commit atomically.
     let rec = state
         .store
@@ -101,6 +107,51 @@ pub async fn put(
     Ok(new_version_header(render::sse(rb, &rec), &rec)
         .content_length(0)
         .empty())
+}
+
+/// `x-cos-content-sha1`: the SHA-1 the body must have, as 40 hex digits
+/// (400 InvalidSHA1Digest when not).
+pub fn expected_sha1(h: &HeaderMap) -> Result<Option<[u8; 20]>> {
+    let Some(v) = header::get(h, "x-cos-content-sha1").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let mut out = [0u8; 20];
+    hex::decode_to_slice(v.trim(), &mut out).map_err(|_| {
+        Error::with_message(
+            ErrorCode::InvalidSHA1Digest,
+            "x-cos-content-sha1 must be 40 hexadecimal digits.",
+        )
+    })?;
+    Ok(Some(out))
+}
+
+/// Passes `body` through, hashing it with SHA-1; at its end a digest other
+/// than `expected` becomes a `BadSha1` error, so nothing is stored.
+pub fn verify_sha1(body: ByteStream, expected: [u8; 20]) -> ByteStream {
+    use futures_util::StreamExt;
+    use sha1::{Digest, Sha1};
+    let hashed = futures_util::stream::unfold(
+        (body, Some(Sha1::new())),
+        move |(mut body, mut hasher)| async move {
+            let h = hasher.as_mut()?;
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    h.update(&chunk);
+                    Some((Ok(chunk), (body, hasher)))
+                }
+                Some(Err(e)) => Some((Err(e), (body, None))),
+                None => {
+                    let digest: [u8; 20] = hasher.take()?.finalize().into();
+                    if digest == expected {
+                        None
+                    } else {
+                        Some((Err(StorageError::BadSha1), (body, None)))
+                    }
+                }
+            }
+        },
+    );
+    Box::pin(hashed)
 }
 
 /// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored
