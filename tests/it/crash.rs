@@ -23,6 +23,10 @@ struct Proc {
 }
 
 fn start(data: &Path) -> Proc {
+    start_with(data, &[])
+}
+
+fn start_with(data: &Path, extra: &[&str]) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
         .args([
             "serve",
@@ -33,6 +37,7 @@ fn start(data: &Path) -> Proc {
             "--data-dir",
         ])
         .arg(data)
+        .args(extra)
         .env("LOCALCOS_SECRET_ID", ID)
         .env("LOCALCOS_SECRET_KEY", KEY)
         .env("LOCALCOS_LOG_LEVEL", "warn")
@@ -400,5 +405,38 @@ fn kill_during_complete_shows_all_or_nothing() {
     let p = start(dir.path());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(blob_files(dir.path()), 4 * 24);
+    p.kill9();
+}
+
+/// Not a crash, but the same real-process set-up: the abandoned-upload sweep
+/// (`--multipart-expiry-seconds`) aborts old uploads and frees their parts.
+#[test]
+fn abandoned_uploads_are_aborted_and_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start_with(dir.path(), &["--multipart-expiry-seconds", "1"]);
+    let (status, body) = request_qs(p.addr, "POST", "old", &[("uploads", "")], &[]);
+    assert_eq!(status, 200);
+    let id = between(&body, "UploadId");
+    let params = [("partNumber", "1"), ("uploadId", id.as_str())];
+    assert_eq!(
+        request_qs(p.addr, "PUT", "old", &params, &payload(1, 5000)).0,
+        200
+    );
+    assert_eq!(blob_files(dir.path()), 1);
+    // The sweep runs every second; the upload is older than 1 s after ~2 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, listing) = request_qs(p.addr, "GET", "", &[("uploads", "")], &[]);
+        if !String::from_utf8_lossy(&listing).contains("<Upload>") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "upload never swept");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        request_qs(p.addr, "GET", "old", &[("uploadId", id.as_str())], &[]).0,
+        404
+    );
+    assert_eq!(blob_files(dir.path()), 0, "the part's blob is freed");
     p.kill9();
 }
