@@ -11,6 +11,7 @@
 //! (cos-bucket.md §0.4 "round-trip rule").
 
 mod accelerate;
+pub mod cors;
 mod encryption;
 mod tagging;
 
@@ -29,6 +30,7 @@ use crate::render::xml::Xml;
 use crate::storage::BucketRecord;
 
 pub use accelerate::Accelerate;
+pub use cors::Cors;
 pub use encryption::DefaultEncryption;
 pub use tagging::BucketTagging;
 
@@ -39,6 +41,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subresource {
     Accelerate,
+    Cors,
     Encryption,
     Tagging,
 }
@@ -48,6 +51,7 @@ impl Subresource {
     pub fn from_query(word: &str) -> Option<Subresource> {
         Some(match word {
             "accelerate" => Subresource::Accelerate,
+            "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
             "tagging" => Subresource::Tagging,
             _ => return None,
@@ -58,6 +62,7 @@ impl Subresource {
     pub fn label(self) -> &'static str {
         match self {
             Subresource::Accelerate => "Accelerate",
+            Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
             Subresource::Tagging => "Tagging",
         }
@@ -213,6 +218,7 @@ pub async fn dispatch(
     }
     match sub {
         Subresource::Accelerate => by_method!(Accelerate),
+        Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
         Subresource::Tagging => by_method!(BucketTagging),
     }
