@@ -13,6 +13,7 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod referer;
 mod tagging;
 
 use http::{HeaderMap, StatusCode};
@@ -32,6 +33,7 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use referer::Referer;
 pub use tagging::BucketTagging;
 
 /// Largest configuration body accepted (cos-bucket.md §0.1).
@@ -43,6 +45,7 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    Referer,
     Tagging,
 }
 
@@ -53,6 +56,7 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             _ => return None,
         })
@@ -64,6 +68,7 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
         }
     }
@@ -220,6 +225,7 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
     }
 }

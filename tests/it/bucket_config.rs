@@ -450,3 +450,73 @@ fn sorted_tree(doc: &str) -> String {
     }
     stack.pop().unwrap().1.concat()
 }
+
+#[tokio::test]
+async fn referer_round_trip_and_hotlink_protection() {
+    let app = app().await;
+    let empty = format!("{DECL}<RefererConfiguration></RefererConfiguration>");
+    assert_eq!(app.send(R::get("").q("referer", "")).await.text(), empty);
+    for v in vectors()
+        .iter()
+        .filter(|v| v["target"].as_str().unwrap().contains("?referer") && v["method"] == "PUT")
+    {
+        let r = app.send(replay(v)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let got = app.send(R::get("").q("referer", "")).await;
+        assert_eq!(got.status, 200);
+        match v["body_text"].as_str() {
+            Some(body) => assert_eq!(normalize(&got.text()), normalize(body), "{}", v["name"]),
+            // Python's "delete": an empty PUT.
+            None => assert_eq!(got.text(), empty, "{}", v["name"]),
+        }
+    }
+    // A public-read bucket protected by a white list.
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("acl", "")
+                .h("x-cos-acl", "public-read"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    app.put("img.jpg", b"picture").await;
+    let r = app
+        .send(R::new(Method::PUT, "").q("referer", "").with_body(
+            "<RefererConfiguration><Status>Enabled</Status><RefererType>White-List</RefererType><DomainList><Domain>*.example.com</Domain></DomainList><EmptyReferConfiguration>Deny</EmptyReferConfiguration></RefererConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let anon = |referer: Option<&str>| {
+        let r = R::get("img.jpg").anonymous();
+        match referer {
+            Some(v) => r.h("referer", v),
+            None => r,
+        }
+    };
+    let r = app
+        .send(anon(Some("https://www.example.com/page.html")))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..], b"picture");
+    app.send(anon(Some("https://leech.test/")))
+        .await
+        .assert_error(403, "AccessDenied");
+    app.send(anon(None)).await.assert_error(403, "AccessDenied");
+    // Signed requests are never referer-checked.
+    let r = app
+        .send(R::get("img.jpg").h("referer", "https://leech.test/"))
+        .await;
+    assert_eq!(r.status, 200);
+    // DELETE = the empty PUT: protection off.
+    let r = app.send(R::new(Method::DELETE, "").q("referer", "")).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        app.send(anon(Some("https://leech.test/"))).await.status,
+        200
+    );
+    app.send(R::new(Method::PUT, "").q("referer", "").with_body(
+        "<RefererConfiguration><Status>On</Status><RefererType>White-List</RefererType><DomainList/></RefererConfiguration>",
+    ))
+    .await
+    .assert_error(400, "InvalidArgument");
+}
