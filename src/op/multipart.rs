@@ -46,7 +46,7 @@ pub async fn initiate(
     let h = &req.headers;
     let mut headers = header::object_headers(h)?;
     headers.content_type = content_type_for(headers.content_type.take(), key.as_str());
-    let sealing = sse::sealing(state, h)?;
+    let sealing = sse::sealing_for(state, bucket, h).await?;
     let forbid_overwrite =
         write_condition_for(state, bucket, h).await? == WriteCondition::IfNoneMatch;
     let template = ObjectRecord {
@@ -157,7 +157,7 @@ pub async fn upload_part(
         None => req.body,
     };
     if let Some(sha1) = sha1 {
-        body = super::object::verify_sha1(body, sha1);
+        body = super::object::verify_sha1(body, sha1, content_length);
     }
     let part = state
         .store

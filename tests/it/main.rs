@@ -2,11 +2,13 @@
 mod acl;
 mod archive;
 mod backend_conformance;
+mod bucket_config;
 mod common;
 mod crash;
 mod dialects;
 mod errors;
 mod hostile;
+mod multipart;
 mod objects;
 mod origin;
 mod oss;
