@@ -310,6 +310,14 @@ fn xml_time(t: std::time::SystemTime, family: Family) -> String {
     }
 }
 
+/// A storage class as the family names it (OSS: `Standard`, `IA`, …).
+fn storage_class(cos: &str, family: Family) -> &str {
+    match family {
+        Family::Oss => crate::dialect::oss_storage_class(cos),
+        Family::Cos | Family::S3 => cos,
+    }
+}
+
 fn part_time(part: &PartRecord) -> std::time::SystemTime {
     std::time::SystemTime::UNIX_EPOCH
         + std::time::Duration::from_millis(part.last_modified_ms.max(0) as u64)
@@ -494,21 +502,24 @@ pub async fn list_parts(
         .elem("UploadId", upload_id);
     initiator(&mut x, "Initiator", &owner);
     initiator(&mut x, "Owner", &owner);
-    x.elem("StorageClass", &page.upload.template.storage_class)
-        .elem("PartNumberMarker", &marker.to_string())
-        .elem(
-            "NextPartNumberMarker",
-            &page
-                .parts
-                .last()
-                .map_or(marker, |p| p.part_number)
-                .to_string(),
-        )
-        .elem("MaxParts", &max_parts.to_string())
-        .elem(
-            "IsTruncated",
-            if page.is_truncated { "true" } else { "false" },
-        );
+    x.elem(
+        "StorageClass",
+        storage_class(&page.upload.template.storage_class, req.family),
+    )
+    .elem("PartNumberMarker", &marker.to_string())
+    .elem(
+        "NextPartNumberMarker",
+        &page
+            .parts
+            .last()
+            .map_or(marker, |p| p.part_number)
+            .to_string(),
+    )
+    .elem("MaxParts", &max_parts.to_string())
+    .elem(
+        "IsTruncated",
+        if page.is_truncated { "true" } else { "false" },
+    );
     for p in &page.parts {
         x.open("Part")
             .elem("PartNumber", &p.part_number.to_string())
@@ -595,7 +606,10 @@ pub async fn list_uploads(state: &AppState, bucket: &BucketName, req: Req) -> Re
         x.open("Upload")
             .elem("Key", &enc(&up.key))
             .elem("UploadId", &up.upload_id)
-            .elem("StorageClass", &up.template.storage_class);
+            .elem(
+                "StorageClass",
+                storage_class(&up.template.storage_class, req.family),
+            );
         initiator(&mut x, "Initiator", &owner);
         initiator(&mut x, "Owner", &owner);
         x.elem("Initiated", &xml_time(initiated(up), req.family))
