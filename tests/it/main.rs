@@ -7,6 +7,7 @@ mod crash;
 mod dialects;
 mod errors;
 mod hostile;
+mod multipart;
 mod multipart_dialects;
 mod objects;
 mod origin;
