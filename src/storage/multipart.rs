@@ -234,6 +234,8 @@ mod tests {
                 version_id: None,
                 delete_marker: false,
                 acl: None,
+                tags: Vec::new(),
+                appendable: false,
             },
             forbid_overwrite: false,
         }

@@ -245,7 +245,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -272,7 +272,7 @@ impl Store {
     }
 
     /// A new blob's writer; an encrypting one when `sse` is given.
-    async fn create_blob(
+    pub(super) async fn create_blob(
         &self,
         id: &BlobId,
         sse: Option<&Sealing>,
@@ -481,7 +481,7 @@ impl Store {
     /// Makes a written blob durable (`None`: an empty body, no blob) and
     /// reports its length and hashes; on failure the blob is deleted, as the
     /// failure may come after the rename (the directory fsync).
-    async fn finish_blob(
+    pub(super) async fn finish_blob(
         &self,
         id: &BlobId,
         writer: Option<Box<dyn BlobWriter>>,
@@ -543,6 +543,7 @@ impl Store {
             delete_marker: false,
             acl: opts.acl,
             tags: opts.tags,
+            appendable: false,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self
@@ -564,7 +565,7 @@ impl Store {
 
     /// Deletes blobs the index no longer references. A failure only leaks
     /// space until the next start-up sweep, so it is logged, not returned.
-    async fn free(&self, ids: &[BlobId]) {
+    pub(super) async fn free(&self, ids: &[BlobId]) {
         for id in ids {
             if let Err(e) = self.blobs.delete(id).await {
                 tracing::warn!(blob = id.as_str(), error = %e, "could not delete freed blob");
