@@ -164,7 +164,12 @@ mod tests {
         };
         assert_eq!(storage_class(&HeaderMap::new()).unwrap(), "STANDARD");
         assert_eq!(storage_class(&h("STANDARD_IA")).unwrap(), "STANDARD_IA");
-        for bad in ["INTELLIGENT_TIERING", "ARCHIVE", "DEEP_ARCHIVE", "MAZ_STANDARD"] {
+        for bad in [
+            "INTELLIGENT_TIERING",
+            "ARCHIVE",
+            "DEEP_ARCHIVE",
+            "MAZ_STANDARD",
+        ] {
             assert_eq!(
                 storage_class(&h(bad)).unwrap_err().code,
                 ErrorCode::InvalidArgument,

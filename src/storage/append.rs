@@ -429,13 +429,21 @@ mod tests {
         let template = default_template();
         let first = appended(None, &template, &info(b"abc"), Some(&blob("a")), 7);
         assert_eq!(first.size, 3);
-        assert_eq!(first.etag, md5_hex(&info(b"abc").md5), "one append = PUT's ETag");
+        assert_eq!(
+            first.etag,
+            md5_hex(&info(b"abc").md5),
+            "one append = PUT's ETag"
+        );
         assert_eq!(first.crc64, info(b"abc").crc64);
         assert!(first.appendable);
         assert_eq!(first.last_modified_ms, 7);
         let second = appended(Some(&first), &template, &info(b"def"), Some(&blob("b")), 8);
         assert_eq!(second.size, 6);
-        assert_eq!(second.crc64, info(b"abcdef").crc64, "CRC of the whole object");
+        assert_eq!(
+            second.crc64,
+            info(b"abcdef").crc64,
+            "CRC of the whole object"
+        );
         assert_eq!(second.etag, chained_etag(&first.etag, &info(b"def").md5));
         assert_ne!(second.etag, first.etag);
         assert_eq!(second.segments.len(), 2);
@@ -475,10 +483,25 @@ mod tests {
         // error of the last step if it fails.
         let table: Vec<(Vec<Step>, &str, usize, Option<&str>)> = vec![
             (vec![Append(Off, "1"), Append(Off, "2")], "a2 []", 2, None),
-            (vec![Put(Off, "1"), Append(Off, "2")], "1 []", 1, Some("NotAppendable")),
+            (
+                vec![Put(Off, "1"), Append(Off, "2")],
+                "1 []",
+                1,
+                Some("NotAppendable"),
+            ),
             (vec![Append(Off, "1"), Put(Off, "2")], "2 []", 1, None),
-            (vec![Append(E, "1"), Append(E, "2")], "a2 [a2@null]", 2, None),
-            (vec![Put(E, "1"), Append(E, "2")], "1 [1@id]", 1, Some("NotAppendable")),
+            (
+                vec![Append(E, "1"), Append(E, "2")],
+                "a2 [a2@null]",
+                2,
+                None,
+            ),
+            (
+                vec![Put(E, "1"), Append(E, "2")],
+                "1 [1@id]",
+                1,
+                Some("NotAppendable"),
+            ),
             (
                 vec![Put(E, "1"), Delete(E), Append(E, "2")],
                 "a2 [a2@null marker@id 1@id]",
@@ -501,7 +524,12 @@ mod tests {
             ),
             // Plain appendable objects stay plain once the bucket is versioned.
             (vec![Append(Off, "1"), Append(E, "2")], "a2 []", 2, None),
-            (vec![Append(E, "1"), Delete(E)], "- [marker@id a1@null]", 1, None),
+            (
+                vec![Append(E, "1"), Delete(E)],
+                "- [marker@id a1@null]",
+                1,
+                None,
+            ),
         ];
         for (i, (steps, want, blobs, err)) in table.into_iter().enumerate() {
             let mut k = Key::default();
@@ -535,22 +563,46 @@ mod tests {
         let stale = k.current.clone();
         append_step(&mut k, Versioning::Off, "2").unwrap();
         // Built on the one-byte object: the position is now wrong.
-        let rec = appended(stale.as_ref(), &default_template(), &info(b"x"), Some(&blob("3")), 0);
+        let rec = appended(
+            stale.as_ref(),
+            &default_template(),
+            &info(b"x"),
+            Some(&blob("3")),
+            0,
+        );
         let err = commit_append(&mut k, Versioning::Off, stale.as_ref(), rec, &[blob("3")]);
-        assert!(matches!(err, Err(StorageError::AppendPosition { next: 2 })), "{err:?}");
+        assert!(
+            matches!(err, Err(StorageError::AppendPosition { next: 2 })),
+            "{err:?}"
+        );
         // Same size, other record (a tag update): rebuild and retry.
         let cur = k.current.clone().unwrap();
         let mut tagged = cur.clone();
         tagged.tags = vec![("a".into(), "b".into())];
         k.current = Some(tagged);
-        let rec = appended(Some(&cur), &default_template(), &info(b"x"), Some(&blob("4")), 0);
+        let rec = appended(
+            Some(&cur),
+            &default_template(),
+            &info(b"x"),
+            Some(&blob("4")),
+            0,
+        );
         let err = commit_append(&mut k, Versioning::Off, Some(&cur), rec, &[blob("4")]);
-        assert!(matches!(err, Err(StorageError::PreconditionFailed)), "{err:?}");
+        assert!(
+            matches!(err, Err(StorageError::PreconditionFailed)),
+            "{err:?}"
+        );
         assert_eq!(k.current.as_ref().unwrap().size, 2);
         assert_eq!(k.refs.len(), 2, "nothing changed");
         // A record that drops the base's segments is refused.
         let base = k.current.clone();
-        let mut rec = appended(base.as_ref(), &default_template(), &info(b"x"), Some(&blob("5")), 0);
+        let mut rec = appended(
+            base.as_ref(),
+            &default_template(),
+            &info(b"x"),
+            Some(&blob("5")),
+            0,
+        );
         rec.segments.remove(0);
         let err = commit_append(&mut k, Versioning::Off, base.as_ref(), rec, &[blob("5")]);
         assert!(matches!(err, Err(StorageError::Corrupt(_))), "{err:?}");

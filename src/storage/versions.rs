@@ -312,7 +312,9 @@ fn demote_plain(t: &mut impl KeyTxn, current: Option<&ObjectRecord>) -> Result<(
 }
 
 /// Removes the `null` version from `versions` (suspended writes replace it).
-pub(super) fn drop_null(t: &mut impl KeyTxn) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
+pub(super) fn drop_null(
+    t: &mut impl KeyTxn,
+) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
     match t.find_null()? {
         Some((seq, old)) => {
             t.remove_version(seq)?;

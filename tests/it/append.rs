@@ -40,8 +40,14 @@ async fn create_grow_and_read() {
     assert_eq!(r.header("x-cos-next-append-position"), Some("5"));
     let first_etag = format!("\"{}\"", md5_hex(b"hello"));
     assert_eq!(r.header("etag"), Some(first_etag.as_str()));
-    assert_eq!(r.header("x-cos-content-sha1"), Some(md5_hex(b"hello").as_str()));
-    assert_eq!(r.header("x-cos-hash-crc64ecma"), Some(crc64(b"hello").as_str()));
+    assert_eq!(
+        r.header("x-cos-content-sha1"),
+        Some(md5_hex(b"hello").as_str())
+    );
+    assert_eq!(
+        r.header("x-cos-hash-crc64ecma"),
+        Some(crc64(b"hello").as_str())
+    );
     assert_eq!(r.header("content-length"), Some("0"));
     assert_eq!(r.header("x-cos-version-id"), None);
     assert!(r.body.is_empty());
@@ -49,7 +55,10 @@ async fn create_grow_and_read() {
     // Step 2: appends at the current length.
     let r = ok(&app, append("log.txt", 5, b" world")).await;
     assert_eq!(r.header("x-cos-next-append-position"), Some("11"));
-    assert_eq!(r.header("x-cos-content-sha1"), Some(md5_hex(b" world").as_str()));
+    assert_eq!(
+        r.header("x-cos-content-sha1"),
+        Some(md5_hex(b" world").as_str())
+    );
     assert_eq!(
         r.header("x-cos-hash-crc64ecma"),
         Some(crc64(b"hello world").as_str()),
@@ -66,7 +75,11 @@ async fn create_grow_and_read() {
         assert_eq!(r.header("x-cos-object-type"), Some("appendable"), "{m}");
         assert_eq!(r.header("x-cos-next-append-position"), Some("11"), "{m}");
         assert_eq!(r.header("content-length"), Some("11"), "{m}");
-        assert_eq!(r.header("content-type"), Some("text/plain"), "{m}: inferred");
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain"),
+            "{m}: inferred"
+        );
         assert_eq!(r.header("etag"), Some(etag.as_str()), "{m}");
         assert_eq!(
             r.header("x-cos-hash-crc64ecma"),
@@ -181,12 +194,10 @@ async fn put_and_copy_make_normal_objects() {
     ok(&app, append("k", 0, b"three")).await;
     // A copy of an appendable object is a normal object.
     let r = app
-        .send(
-            R::new(Method::PUT, "copy").h(
-                "x-cos-copy-source",
-                "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/k",
-            ),
-        )
+        .send(R::new(Method::PUT, "copy").h(
+            "x-cos-copy-source",
+            "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com/k",
+        ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let head = app.send(R::new(Method::HEAD, "copy")).await;
@@ -240,11 +251,9 @@ async fn creation_headers_are_kept_later_ones_ignored() {
     assert_eq!(&r.body[..], b"1234");
     // Tags changed between appends do not stop the next append.
     let r = app
-        .send(
-            R::new(Method::PUT, "data.bin")
-                .q("tagging", "")
-                .with_body("<Tagging><TagSet><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>"),
-        )
+        .send(R::new(Method::PUT, "data.bin").q("tagging", "").with_body(
+            "<Tagging><TagSet><Tag><Key>x</Key><Value>y</Value></Tag></TagSet></Tagging>",
+        ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     ok(&app, append("data.bin", 4, b"5")).await;
@@ -295,7 +304,10 @@ async fn versioned_bucket_keeps_one_null_version() {
     let old = app.send(R::get("v").q("versionId", "null")).await;
     assert_eq!(&old.body[..], b"abcd");
     assert_eq!(old.header("x-cos-object-type"), Some("appendable"));
-    let list = app.send(R::new(Method::GET, "").q("versions", "")).await.text();
+    let list = app
+        .send(R::new(Method::GET, "").q("versions", ""))
+        .await
+        .text();
     assert_eq!(list.matches("<Version>").count(), 2, "{list}");
 }
 

@@ -13,9 +13,10 @@ from s3_helpers import empty_and_delete_s3_bucket, new_s3_bucket_name, s3_client
 
 
 def tag_list(resp):
-    tags = resp.get("TagSet", {}).get("Tag", [])
+    # An empty <TagSet/> parses to None in the SDK.
+    tags = (resp.get("TagSet") or {}).get("Tag", [])
     tags = tags if isinstance(tags, list) else [tags]
-    return [(t["Key"], t["Value"]) for t in tags]
+    return [(t["Key"], t["Value"] or "") for t in tags]  # <Value/> parses to None
 
 
 def test_cos_put_get_delete_object_tagging(client, bucket):

@@ -73,9 +73,10 @@ pub(super) async fn append_errors_leave_nothing(env: Env) {
         content_md5: Some([0; 16]),
         ..Default::default()
     };
-    is(s.append_object(B, "k", 3, body(b"def"), bad_md5).await, |e| {
-        matches!(e, StorageError::BadDigest)
-    });
+    is(
+        s.append_object(B, "k", 3, body(b"def"), bad_md5).await,
+        |e| matches!(e, StorageError::BadDigest),
+    );
     let short = AppendOptions {
         content_length: 10,
         ..Default::default()

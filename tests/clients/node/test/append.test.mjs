@@ -34,7 +34,7 @@ test('appendObject creates, grows and reads back', async () => {
   const r1 = await cos.appendObject({ ...R(), Key: key, Position: 0, Body: a });
   assert.equal(r1.statusCode, 200);
   assert.equal(r1.headers['x-cos-next-append-position'], '6');
-  assert.equal(r1.ETag, `"${md5hex(a)}"`);
+  assert.equal(r1.headers.etag, `"${md5hex(a)}"`);
   assert.equal(r1.headers['x-cos-hash-crc64ecma'], crc64(a));
   const b = Buffer.from('second');
   const r2 = await cos.appendObject({ ...R(), Key: key, Position: 6, Body: b });
@@ -42,7 +42,7 @@ test('appendObject creates, grows and reads back', async () => {
   assert.equal(r2.headers['x-cos-next-append-position'], String(whole.length));
   assert.equal(r2.headers['x-cos-hash-crc64ecma'], crc64(whole));
   assert.equal(r2.headers['x-cos-content-sha1'], md5hex(b));
-  assert.notEqual(r2.ETag, r1.ETag);
+  assert.notEqual(r2.headers.etag, r1.headers.etag);
 
   const head = await cos.headObject({ ...R(), Key: key });
   assert.equal(head.headers['x-cos-object-type'], 'appendable');
