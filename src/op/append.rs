@@ -56,11 +56,16 @@ fn storage_class(h: &HeaderMap) -> Result<String> {
     }
 }
 
-/// SSE on the creating append: SSE-COS only; SSE-KMS and SSE-C → 400
-/// SSEHeaderNotAllowed (spec §6A.3 [REC]).
-fn sealing(state: &AppState, h: &HeaderMap) -> Result<Option<crate::storage::sse::Sealing>> {
+/// SSE on the creating append: SSE-COS only; SSE-KMS and SSE-C headers →
+/// 400 SSEHeaderNotAllowed (spec §6A.3 [REC]). Without SSE headers the
+/// bucket's default encryption applies, as for PUT.
+async fn sealing(
+    state: &AppState,
+    bucket: &BucketName,
+    h: &HeaderMap,
+) -> Result<Option<crate::storage::sse::Sealing>> {
     match sse::write_request(h)? {
-        None | Some(SseRequest::Cos) => sse::sealing(state, h),
+        None | Some(SseRequest::Cos) => sse::sealing_for(state, bucket, h).await,
         Some(_) => Err(Error::with_message(
             ErrorCode::SSEHeaderNotAllowed,
             "Append Object supports SSE-COS (AES256) only.",
@@ -99,7 +104,7 @@ pub async fn append(
     };
     let opts = AppendOptions {
         template: Some(template),
-        sse: sealing(state, h)?,
+        sse: sealing(state, bucket, h).await?,
         content_md5,
         content_length,
     };

@@ -115,7 +115,7 @@ pub async fn copy(
     let conds = Conditions::from_copy_source_headers(h);
     let now = now_ms();
     // The destination's encryption: none unless the request asks (§6A.4).
-    let dst_sse = sse::sealing(state, h)?;
+    let dst_sse = sse::sealing_for(state, bucket, h).await?;
 
     let build = |rec: &crate::storage::ObjectRecord| -> Result<crate::storage::ObjectRecord> {
         // The source's SSE-C key (copy-source headers), before conditionals (§4.4).
@@ -208,7 +208,7 @@ pub async fn copy(
 /// Source lookup failures as copy errors (spec cos.md §6A.4): a missing
 /// key or version, or a delete marker on top → 404 NoSuchCopySource; a
 /// versionId naming a delete marker → 400 InvalidRequest.
-fn copy_source_error(e: Error, version_named: bool) -> Error {
+pub(super) fn copy_source_error(e: Error, version_named: bool) -> Error {
     let marker = e
         .headers
         .iter()

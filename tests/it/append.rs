@@ -282,6 +282,23 @@ async fn sse_cos_appendable_objects() {
 }
 
 #[tokio::test]
+async fn bucket_default_encryption_applies_at_creation() {
+    let app = app().await;
+    let r = app
+        .send(R::new(Method::PUT, "").q("encryption", "").with_body(
+            "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = ok(&app, append("dflt", 0, b"abc")).await;
+    assert_eq!(r.header("x-cos-server-side-encryption"), Some("AES256"));
+    ok(&app, append("dflt", 3, b"def")).await;
+    let r = app.send(R::get("dflt")).await;
+    assert_eq!(r.header("x-cos-server-side-encryption"), Some("AES256"));
+    assert_eq!(&r.body[..], b"abcdef");
+}
+
+#[tokio::test]
 async fn versioned_bucket_keeps_one_null_version() {
     let app = app().await;
     let body = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";

@@ -8,6 +8,7 @@ mod append;
 mod copy;
 mod fs_only;
 mod listing;
+mod multipart;
 mod objects;
 mod races;
 mod sse;
@@ -122,6 +123,13 @@ conformance!(
     append::append_errors_leave_nothing,
     append::append_race_one_winner,
     append::append_on_versioned_bucket,
+    multipart::multipart_round_trip,
+    multipart::multipart_replace_abort_and_late_parts,
+    multipart::multipart_bad_lists_change_nothing,
+    multipart::multipart_versioned_and_forbid_overwrite,
+    multipart::multipart_listing,
+    multipart::multipart_parts_paging,
+    multipart::multipart_concurrent_parts_and_complete,
 );
 
 // ---------------------------------------------------------------------------
@@ -136,6 +144,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         created_ms: 1_700_000_000_000,
         versioning: Default::default(),
         acl: None,
+        configs: Default::default(),
     }
 }
 
