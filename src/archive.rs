@@ -304,6 +304,7 @@ mod tests {
             delete_marker: false,
             acl: None,
             tags: Vec::new(),
+            appendable: false,
             checksum: None,
             sse: None,
         }

@@ -71,6 +71,7 @@ pub fn need(op: &Operation) -> Need<'_> {
         Operation::PutBucketAcl(b) => Need::Bucket(b, WriteAcp),
         Operation::DeleteObjects(b)
         | Operation::PutObject(b, _)
+        | Operation::AppendObject(b, _)
         | Operation::CopyObject(b, _)
         | Operation::DeleteObject(b, _)
         | Operation::RestoreObject(b, _)
@@ -337,6 +338,10 @@ mod tests {
             ),
             (
                 Operation::PutObject(bk.clone(), k.clone()),
+                Need::Bucket(&bk, Write),
+            ),
+            (
+                Operation::AppendObject(bk.clone(), k.clone()),
                 Need::Bucket(&bk, Write),
             ),
             (

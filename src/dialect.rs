@@ -182,6 +182,7 @@ const OSS_RESPONSE: &[(&str, &str)] = &[
     ("restore", "restore"),
     ("tagging-count", "tagging-count"),
     ("bucket-region", "bucket-region"),
+    ("next-append-position", "next-append-position"),
 ];
 
 /// Looks `suffix` up in a rename table: an exact row, else the longest
@@ -221,6 +222,18 @@ fn s3_value_to_cos(cos_suffix: &str, v: &HeaderValue) -> HeaderValue {
                 || b.eq_ignore_ascii_case(b"bucket-owner-read") =>
         {
             HeaderValue::from_static("private")
+        }
+        // S3 form-decodes `x-amz-tagging` (`+` is a space; boto3 users write
+        // `Tagging='k=a+b'`); COS keeps `+` literal (spec cos.md §6A.7).
+        ("tagging", b) if b.contains(&b'+') => {
+            let s: Vec<u8> = b
+                .iter()
+                .flat_map(|&c| match c {
+                    b'+' => b"%20".to_vec(),
+                    c => vec![c],
+                })
+                .collect();
+            HeaderValue::from_bytes(&s).unwrap_or_else(|_| v.clone())
         }
         // S3 sends `bucket/key`; COS's parser reads a leading `/` as path style.
         ("copy-source", b) if !b.starts_with(b"/") => {
@@ -491,7 +504,7 @@ mod tests {
             ("x-amz-metadata-directive", "REPLACE"),
             ("x-amz-storage-class", "STANDARD_IA"),
             ("x-amz-acl", "public-read"),
-            ("x-amz-tagging", "a=b"),
+            ("x-amz-tagging", "a=b+c%2B&d=e"),
             ("x-amz-server-side-encryption", "aws:kms"),
             ("x-amz-server-side-encryption-aws-kms-key-id", "k1"),
             ("x-amz-server-side-encryption-customer-key-md5", "m"),
@@ -515,7 +528,8 @@ mod tests {
                 ("x-cos-metadata-directive", "Replaced"),
                 ("x-cos-storage-class", "STANDARD_IA"),
                 ("x-cos-acl", "public-read"),
-                ("x-cos-tagging", "a=b"),
+                // S3 form-decodes `+`; COS would keep it literal.
+                ("x-cos-tagging", "a=b%20c%2B&d=e"),
                 ("x-cos-server-side-encryption", "cos/kms"),
                 ("x-cos-server-side-encryption-cos-kms-key-id", "k1"),
                 ("x-cos-server-side-encryption-customer-key-md5", "m"),
@@ -628,6 +642,7 @@ mod tests {
             ("x-cos-server-side-encryption", "cos/kms"),
             ("x-cos-server-side-encryption-cos-kms-key-id", "k"),
             ("x-cos-bucket-region", "ap-guangzhou"),
+            ("x-cos-next-append-position", "5"),
         ]);
         let mut s3 = cos.clone();
         translate_response(Family::S3, &mut s3, "rid");
@@ -643,6 +658,7 @@ mod tests {
                 ("x-amz-server-side-encryption", "aws:kms"),
                 ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
                 ("x-amz-bucket-region", "ap-guangzhou"),
+                ("x-cos-next-append-position", "5"),
                 ("x-amz-request-id", "rid"),
                 ("x-amz-id-2", "rid"),
                 ("server", "AmazonS3"),
@@ -662,6 +678,7 @@ mod tests {
                 ("x-oss-server-side-encryption", "KMS"),
                 ("x-oss-server-side-encryption-key-id", "k"),
                 ("x-oss-bucket-region", "ap-guangzhou"),
+                ("x-oss-next-append-position", "5"),
                 ("x-oss-request-id", "rid"),
                 ("server", "AliyunOSS"),
             ])

@@ -93,6 +93,8 @@ error_codes! {
     MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource."),
     RestoreNonArchiveObject => (StatusCode::METHOD_NOT_ALLOWED, "The object is not in the ARCHIVE or DEEP_ARCHIVE storage class; only archived objects can be restored."),
     // 409
+    AppendPositionErr => (StatusCode::CONFLICT, "The position of the append request does not match the length of the object."),
+    ObjectNotAppendable => (StatusCode::CONFLICT, "The operation is not valid for the object's current state: it is not appendable."),
     BucketAlreadyExists => (StatusCode::CONFLICT, "The requested bucket name is not available."),
     BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "Your previous request to create the named bucket succeeded and you already own it."),
     BucketNotEmpty => (StatusCode::CONFLICT, "The bucket you tried to delete is not empty."),
@@ -167,6 +169,10 @@ impl Error {
             ),
             (Family::S3 | Family::Oss, ErrorCode::NoSuchCopySource) => {
                 (ErrorCode::NoSuchKey.as_str(), StatusCode::NOT_FOUND)
+            }
+            // OSS AppendObject's name for a position mismatch.
+            (Family::Oss, ErrorCode::AppendPositionErr) => {
+                ("PositionNotEqualToLength", StatusCode::CONFLICT)
             }
             (Family::S3 | Family::Oss, ErrorCode::BucketNameTooLong) => (
                 ErrorCode::InvalidBucketName.as_str(),
@@ -272,6 +278,17 @@ impl From<StorageError> for Error {
             StorageError::Conflict => Error::with_message(
                 ErrorCode::ServiceUnavailable,
                 "concurrent modification, please retry",
+            ),
+            // Spec cos.md §6A.3: the error tells the length to append at.
+            StorageError::AppendPosition { next } => Error::new(ErrorCode::AppendPositionErr)
+                .header("x-cos-next-append-position", HeaderValue::from(next)),
+            StorageError::NotAppendable => Error::new(ErrorCode::ObjectNotAppendable),
+            StorageError::AppendLimit => Error::with_message(
+                ErrorCode::ObjectNotAppendable,
+                format!(
+                    "The object has reached the maximum of {} appends.",
+                    crate::storage::append::MAX_APPENDS
+                ),
             ),
             StorageError::Io(e) => {
                 tracing::error!(error = %e, "storage I/O error");

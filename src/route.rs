@@ -29,6 +29,8 @@ pub enum Operation {
     PutBucketVersioning(BucketName),
     ListObjectVersions(BucketName),
     PutObject(BucketName, ObjectKey),
+    /// `POST /<key>?append&position=N`.
+    AppendObject(BucketName, ObjectKey),
     CopyObject(BucketName, ObjectKey),
     GetObject(BucketName, ObjectKey),
     HeadObject(BucketName, ObjectKey),
@@ -79,6 +81,7 @@ impl Operation {
             Operation::PutBucketVersioning(_) => "PutBucketVersioning",
             Operation::ListObjectVersions(_) => "ListObjectVersions",
             Operation::PutObject(..) => "PutObject",
+            Operation::AppendObject(..) => "AppendObject",
             Operation::CopyObject(..) => "CopyObject",
             Operation::GetObject(..) => "GetObject",
             Operation::HeadObject(..) => "HeadObject",
@@ -243,6 +246,7 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::HEAD, None) => Ok(Operation::HeadObject(b, k)),
                 (Method::DELETE, None) => Ok(Operation::DeleteObject(b, k)),
                 (Method::POST, Some("restore")) => Ok(Operation::RestoreObject(b, k)),
+                (Method::POST, Some("append")) => Ok(Operation::AppendObject(b, k)),
                 // Original image protection: a plain GET with a flag the
                 // handler checks (bucket_settings.rs); other CI processes are not here.
                 (Method::GET, Some("ci-process"))
@@ -329,6 +333,9 @@ mod tests {
             (Method::HEAD, o(), "versionId=null", &none, "HeadObject"),
             (Method::DELETE, o(), "", &none, "DeleteObject"),
             (Method::POST, o(), "restore", &none, "RestoreObject"),
+            (Method::POST, o(), "append&position=0", &none, "AppendObject"),
+            (Method::POST, o(), "append=&position=7", &none, "AppendObject"),
+            (Method::POST, o(), "position=7&append", &none, "AppendObject"),
             (
                 Method::POST,
                 o(),

@@ -2,6 +2,7 @@
 //! operation; each file holds one resource family.
 
 mod acl;
+mod append;
 mod bucket;
 mod copy;
 mod delete_multiple;
@@ -76,6 +77,7 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::PutBucketVersioning(b) => versioning::put(state, &b, req).await,
         Operation::ListObjectVersions(b) => versions::list(state, &b, req).await,
         Operation::PutObject(b, k) => object::put(state, &b, &k, req).await,
+        Operation::AppendObject(b, k) => append::append(state, &b, &k, req).await,
         Operation::CopyObject(b, k) => copy::copy(state, &b, &k, req).await,
         Operation::GetObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::HeadObject(b, k) => object::get(state, &b, &k, req).await,

@@ -66,6 +66,7 @@ pub async fn initiate(
         delete_marker: false,
         acl: Acl::from_headers(h, AclKind::Object)?,
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
+        appendable: false,
     };
     let up = state
         .store

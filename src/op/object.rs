@@ -437,6 +437,8 @@ pub fn copied_record(src: &ObjectRecord, now_ms: i64) -> ObjectRecord {
         last_modified_ms: now_ms,
         // A restored copy belongs to the source, not to the new object.
         restore: None,
+        // A copy is a normal object (spec cos.md §6A.3).
+        appendable: false,
         ..src.clone()
     }
 }

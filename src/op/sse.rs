@@ -492,6 +492,7 @@ mod tests {
             delete_marker: false,
             acl: None,
             tags: Vec::new(),
+            appendable: false,
             checksum: None,
             restore: None,
         };

@@ -209,6 +209,16 @@ pub fn sse(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
     }
 }
 
+/// `x-cos-object-type`: `appendable` for an object Append Object made
+/// (spec cos.md §6A.3; Go compares it exactly), else `normal`.
+pub fn object_type(rec: &ObjectRecord) -> &'static str {
+    if rec.appendable {
+        "appendable"
+    } else {
+        "normal"
+    }
+}
+
 /// The stored representation headers of an object: what GET and HEAD send
 /// (spec cos.md §4.1). `Content-Length` is set by the caller (range-aware).
 pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
@@ -221,7 +231,7 @@ pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
                 .unwrap_or("application/octet-stream"),
         )
         .header("accept-ranges", "bytes")
-        .header("x-cos-object-type", "normal")
+        .header("x-cos-object-type", object_type(rec))
         .header_opt("cache-control", h.cache_control.as_deref())
         .header_opt("content-disposition", h.content_disposition.as_deref())
         .header_opt("content-encoding", h.content_encoding.as_deref())
@@ -230,6 +240,10 @@ pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
         .header_opt("x-cos-version-id", rec.version_id.as_deref());
     if rec.storage_class != "STANDARD" {
         rb = rb.header("x-cos-storage-class", &rec.storage_class);
+    }
+    // Where the next append goes (spec cos.md §6A.3: the C SDK reads it).
+    if rec.appendable {
+        rb = rb.header("x-cos-next-append-position", rec.size.to_string());
     }
     for (name, value) in &h.user_meta {
         if let Ok(v) = HeaderValue::from_str(value) {

@@ -123,6 +123,7 @@ mod tests {
             checksum: None,
             acl: None,
             tags: Vec::new(),
+            appendable: false,
         }
     }
 

@@ -372,7 +372,9 @@ pub fn list_objects_v2(
 /// parses `LastModified` only as `…T…:…:….000Z` and reads OSS storage-class
 /// names.
 fn oss_contents(x: &mut Xml, key: &str, rec: &ObjectRecord, owner: Option<&Owner<'_>>) {
-    let object_type = if rec.etag.contains('-') {
+    let object_type = if rec.appendable {
+        "Appendable"
+    } else if rec.etag.contains('-') {
         "Multipart"
     } else {
         "Normal"

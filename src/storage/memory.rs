@@ -350,6 +350,21 @@ impl MetaStore for MemoryMeta {
         versions::commit_put(&mut MemKey { b, refs, key }, state, rec, fresh, &cond)
     }
 
+    async fn append_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        base: Option<&ObjectRecord>,
+        rec: ObjectRecord,
+        fresh: &[BlobId],
+    ) -> Result<Committed, StorageError> {
+        let mut guard = self.lock();
+        let MetaState { buckets, refs } = &mut *guard;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        let state = b.rec.versioning;
+        super::append::commit_append(&mut MemKey { b, refs, key }, state, base, rec, fresh)
+    }
+
     async fn delete_object(
         &self,
         bucket: &str,

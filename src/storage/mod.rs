@@ -11,6 +11,7 @@
 //! one transaction, so a reader that opened the old blobs finishes with the
 //! old bytes.
 
+pub mod append;
 pub mod fs;
 pub mod hash;
 pub mod memory;
@@ -85,6 +86,16 @@ pub enum StorageError {
     /// A named version does not exist (or the id is not one of ours).
     #[error("no such version")]
     NoSuchVersion,
+    /// Append Object: the position is not the object's length (`next`;
+    /// 0 when the key is absent).
+    #[error("append position is not the object's length {next}")]
+    AppendPosition { next: u64 },
+    /// Append Object on a normal (not appendable) object.
+    #[error("the object is not appendable")]
+    NotAppendable,
+    /// Append Object on an object that has `append::MAX_APPENDS` segments.
+    #[error("the object has reached the maximum number of appends")]
+    AppendLimit,
     /// The multipart upload does not exist (never, or completed or aborted).
     #[error("no such upload")]
     NoSuchUpload,
@@ -220,6 +231,10 @@ pub struct ObjectRecord {
     /// when untagged (spec cos.md §6A.7).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// Made by Append Object (`POST ?append`) and still appendable: every
+    /// other write makes a normal object (spec cos.md §6A.3, [`append`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub appendable: bool,
 }
 
 /// A restore request, as stored: when it was made, when the temporary copy
@@ -421,6 +436,33 @@ pub trait MetaStore: Send + Sync + 'static {
         expected: &ObjectRecord,
         new: ObjectRecord,
     ) -> Result<(), StorageError>;
+
+    /// Append Object's commit: makes `rec` (`base`'s segments followed by
+    /// the new ones) the current record of `key`, only if the current
+    /// record is exactly `base` (`None`: the key is absent, or a delete
+    /// marker is on top), and moves blob references. The rule is
+    /// [`append::commit_append`]:
+    /// - growing an appendable object keeps its version (plain, `null` or an
+    ///   id) and its place among the versions;
+    /// - creating one makes a plain record (bucket `Off`) or the `null`
+    ///   version (replacing the previous `null` version) otherwise.
+    /// # Behavior
+    /// - `NoSuchBucket`; against the current record: `NotAppendable`,
+    ///   `AppendPosition { next }` (`base`'s size is the position),
+    ///   `AppendLimit`; `PreconditionFailed` when the current record is
+    ///   another one that would accept the append (read again, rebuild).
+    ///   On any error nothing changes.
+    /// - `rec.appendable` is set; `rec.version_id` is set by the store.
+    /// - `fresh` and `Conflict` as for [`MetaStore::put_object`]; `freed`
+    ///   lists blobs no record references any more.
+    async fn append_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        base: Option<&ObjectRecord>,
+        rec: ObjectRecord,
+        fresh: &[BlobId],
+    ) -> Result<Committed, StorageError>;
 
     /// Changes a bucket's record (its sub-resource configuration) with
     /// `update`, in one transaction, and returns the new record.

@@ -352,6 +352,7 @@ mod tests {
                 delete_marker: false,
                 acl: None,
                 tags: Vec::new(),
+                appendable: false,
             },
             forbid_overwrite: false,
             min_part_size: None,

@@ -585,6 +585,7 @@ impl Store {
             delete_marker: false,
             acl: opts.acl,
             tags: opts.tags,
+            appendable: false,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self

@@ -203,6 +203,7 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         checksum: None,
         acl: None,
         tags: Vec::new(),
+        appendable: false,
     }
 }
 
@@ -311,7 +312,9 @@ fn demote_plain(t: &mut impl KeyTxn, current: Option<&ObjectRecord>) -> Result<(
 }
 
 /// Removes the `null` version from `versions` (suspended writes replace it).
-fn drop_null(t: &mut impl KeyTxn) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
+pub(super) fn drop_null(
+    t: &mut impl KeyTxn,
+) -> Result<Option<(ObjectRecord, Vec<BlobId>)>, StorageError> {
     match t.find_null()? {
         Some((seq, old)) => {
             t.remove_version(seq)?;
@@ -451,7 +454,7 @@ pub fn commit_delete(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -515,10 +518,10 @@ mod tests {
     /// One key in maps, for the rules alone (the backends are tested by
     /// the conformance suite).
     #[derive(Default)]
-    struct Key {
-        current: Option<ObjectRecord>,
-        versions: std::collections::BTreeMap<Seq, ObjectRecord>,
-        refs: std::collections::HashMap<BlobId, u64>,
+    pub(in crate::storage) struct Key {
+        pub(in crate::storage) current: Option<ObjectRecord>,
+        pub(in crate::storage) versions: std::collections::BTreeMap<Seq, ObjectRecord>,
+        pub(in crate::storage) refs: std::collections::HashMap<BlobId, u64>,
     }
 
     impl KeyView for Key {
@@ -573,7 +576,7 @@ mod tests {
         }
     }
 
-    fn body(tag: &str) -> ObjectRecord {
+    pub(in crate::storage) fn body(tag: &str) -> ObjectRecord {
         let blob = BlobId::parse(&format!("{:0>32}", tag)).unwrap();
         let mut rec = delete_marker(String::new());
         rec.delete_marker = false;
@@ -591,7 +594,7 @@ mod tests {
     /// What a key looks like: the current record's etag (`-` when none), then
     /// each version newest first as `etag@null`, `etag@id` (`id` for fresh
     /// ids) or `marker@…`.
-    fn shape(k: &Key) -> String {
+    pub(in crate::storage) fn shape(k: &Key) -> String {
         let cur = k
             .current
             .as_ref()

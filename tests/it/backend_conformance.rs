@@ -4,6 +4,7 @@
 //! the submodules by topic; `fs_only` holds those that only make sense on disk.
 
 mod acl;
+mod append;
 mod copy;
 mod fs_only;
 mod listing;
@@ -118,6 +119,10 @@ conformance!(
     acl::object_acl_keeps_bytes,
     acl::acl_change_is_conditional_on_the_whole_record,
     acl::object_acl_per_version,
+    append::append_adds_one_blob_per_append,
+    append::append_errors_leave_nothing,
+    append::append_race_one_winner,
+    append::append_on_versioned_bucket,
     multipart::multipart_round_trip,
     multipart::multipart_replace_abort_and_late_parts,
     multipart::multipart_bad_lists_change_nothing,
@@ -247,6 +252,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         delete_marker: false,
         acl: None,
         tags: Vec::new(),
+        appendable: false,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one integration-test binary (STYLE habit 11).
 mod acl;
+mod append;
 mod archive;
 mod backend_conformance;
 mod bucket_config;

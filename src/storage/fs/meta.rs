@@ -331,6 +331,30 @@ impl MetaStore for RedbMeta {
         .await
     }
 
+    async fn append_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        base: Option<&ObjectRecord>,
+        rec: ObjectRecord,
+        fresh: &[BlobId],
+    ) -> Result<Committed, StorageError> {
+        let (bucket, key, fresh) = (bucket.to_string(), key.to_string(), fresh.to_vec());
+        let base = base.cloned();
+        self.write(move |txn| {
+            let state = bucket_state(txn, &bucket)?;
+            let mut t = RedbKey {
+                objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                bucket: &bucket,
+                key: &key,
+            };
+            crate::storage::append::commit_append(&mut t, state, base.as_ref(), rec, &fresh)
+        })
+        .await
+    }
+
     async fn delete_object(
         &self,
         bucket: &str,
