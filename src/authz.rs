@@ -70,7 +70,8 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::DeleteObject(b, _)
         | Operation::RestoreObject(b, _)
         | Operation::PutObjectTagging(b, _)
-        | Operation::DeleteObjectTagging(b, _) => Need::Bucket(b, Write),
+        | Operation::DeleteObjectTagging(b, _)
+        | Operation::PostObject(b) => Need::Bucket(b, Write),
         Operation::GetObject(b, k)
         | Operation::HeadObject(b, k)
         | Operation::GetObjectTagging(b, k) => Need::Object(b, k, Read),

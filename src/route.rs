@@ -40,6 +40,8 @@ pub enum Operation {
     GetObjectTagging(BucketName, ObjectKey),
     PutObjectTagging(BucketName, ObjectKey),
     DeleteObjectTagging(BucketName, ObjectKey),
+    /// `POST /` with a multipart/form-data body (browser form upload).
+    PostObject(BucketName),
 }
 
 impl Operation {
@@ -70,6 +72,7 @@ impl Operation {
             Operation::GetObjectTagging(..) => "GetObjectTagging",
             Operation::PutObjectTagging(..) => "PutObjectTagging",
             Operation::DeleteObjectTagging(..) => "DeleteObjectTagging",
+            Operation::PostObject(_) => "PostObject",
         }
     }
 }
@@ -171,7 +174,7 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, Some("versions")) => Ok(Operation::ListObjectVersions(b)),
                 (Method::GET, Some("acl")) => Ok(Operation::GetBucketAcl(b)),
                 (Method::PUT, Some("acl")) => Ok(Operation::PutBucketAcl(b)),
-                (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
+                (Method::POST, None) => Ok(Operation::PostObject(b)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }
@@ -249,6 +252,7 @@ mod tests {
             ),
             (Method::GET, b(), "location", &none, "GetBucketLocation"),
             (Method::POST, b(), "delete", &none, "DeleteObjects"),
+            (Method::POST, b(), "", &none, "PostObject"),
             (Method::GET, b(), "versioning", &none, "GetBucketVersioning"),
             (Method::PUT, b(), "versioning=", &none, "PutBucketVersioning"),
             (

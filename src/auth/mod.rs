@@ -11,6 +11,7 @@ pub mod cos;
 pub mod keys;
 pub mod oss_v1;
 pub mod oss_v4;
+pub mod post_form;
 #[cfg(test)]
 mod oss_vectors_test;
 pub mod presign;

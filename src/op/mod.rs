@@ -8,6 +8,8 @@ mod delete_multiple;
 mod list;
 mod list_v2;
 mod object;
+mod post_object;
+mod post_policy;
 mod restore;
 mod service;
 mod sse;
@@ -59,6 +61,8 @@ pub struct Req {
     /// The flexible checksum (`x-amz-checksum-*`) the body was verified
     /// against, filled when `body` ended well (S3 dialect).
     pub checksum: crate::http::checksum::ChecksumSlot,
+    /// POST Object: the form's fields before `file` (the file is `body`).
+    pub form: Option<crate::http::form::PostForm>,
 }
 
 pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Response> {
@@ -87,6 +91,7 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::GetObjectTagging(b, k) => tagging::get(state, &b, &k, req).await,
         Operation::PutObjectTagging(b, k) => tagging::put(state, &b, &k, req).await,
         Operation::DeleteObjectTagging(b, k) => tagging::delete(state, &b, &k, req).await,
+        Operation::PostObject(b) => post_object::post(state, &b, req).await,
     }
 }
 
