@@ -61,7 +61,9 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::ListObjectsV2(b)
         | Operation::GetBucketLocation(b)
         | Operation::ListObjectVersions(b)
-        | Operation::GetBucketVersioning(b) => Need::Bucket(b, Read),
+        | Operation::GetBucketVersioning(b)
+        | Operation::ListMultipartUploads(b)
+        | Operation::ListParts(b, _) => Need::Bucket(b, Read),
         Operation::GetBucketAcl(b) => Need::Bucket(b, ReadAcp),
         Operation::PutBucketAcl(b) => Need::Bucket(b, WriteAcp),
         Operation::DeleteObjects(b)
@@ -71,6 +73,11 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::RestoreObject(b, _)
         | Operation::PutObjectTagging(b, _)
         | Operation::DeleteObjectTagging(b, _)
+        | Operation::InitiateMultipartUpload(b, _)
+        | Operation::UploadPart(b, _)
+        | Operation::UploadPartCopy(b, _)
+        | Operation::CompleteMultipartUpload(b, _)
+        | Operation::AbortMultipartUpload(b, _)
         | Operation::PostObject(b) => Need::Bucket(b, Write),
         Operation::GetObject(b, k)
         | Operation::HeadObject(b, k)
@@ -133,7 +140,7 @@ pub async fn check(
     let addressing = &state.config.addressing;
     let need = need(op);
     let copy_source = match op {
-        Operation::CopyObject(..) => {
+        Operation::CopyObject(..) | Operation::UploadPartCopy(..) => {
             header::get(headers, header::X_COS_COPY_SOURCE).and_then(|s| {
                 crate::op::parse_copy_source(s, &addressing.appid, &addressing.region, family).ok()
             })

@@ -90,6 +90,14 @@ pub struct ServeArgs {
     /// Length of one "day" in seconds, for restore `Days` (default 86400).
     #[arg(long, env = "LOCALCOS_DAY_SECONDS", value_name = "SECONDS")]
     pub day_seconds: Option<u64>,
+    /// Abort multipart uploads not completed within this many seconds
+    /// (default 604800, 7 days; 0 keeps them forever).
+    #[arg(
+        long,
+        env = "LOCALCOS_MULTIPART_EXPIRY_SECONDS",
+        value_name = "SECONDS"
+    )]
+    pub multipart_expiry_seconds: Option<u64>,
     /// Allow loopback, private and link-local origin addresses (tests).
     #[arg(long, env = "LOCALCOS_ORIGIN_ALLOW_PRIVATE")]
     pub origin_allow_private: bool,
@@ -196,6 +204,9 @@ pub struct RawLimits {
     pub max_header_bytes: Option<usize>,
     /// Seconds a request body may send nothing before 400 RequestTimeout (default 30).
     pub body_idle_timeout_seconds: Option<u64>,
+    /// Multipart uploads older than this are aborted and their parts freed
+    /// (default 604800, 7 days; 0 keeps them forever).
+    pub multipart_expiry_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -233,6 +244,8 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// A request body silent for this long fails with 400 RequestTimeout.
     pub body_idle_timeout: Duration,
+    /// Abandoned multipart uploads are aborted after this long (`None`: never).
+    pub multipart_expiry: Option<Duration>,
     pub log_level: String,
     pub log_json: bool,
     /// One `localcos::access` line per request.
@@ -528,6 +541,13 @@ impl Config {
             auth_strict_region: args.strict_region || raw.auth.strict_region.unwrap_or(false),
             max_object_size: raw.limits.max_object_size.unwrap_or(5 * 1024 * 1024 * 1024),
             max_header_bytes: raw.limits.max_header_bytes.unwrap_or(64 * 1024),
+            multipart_expiry: Some(
+                args.multipart_expiry_seconds
+                    .or(raw.limits.multipart_expiry_seconds)
+                    .unwrap_or(7 * 86_400),
+            )
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs),
             body_idle_timeout: Duration::from_secs(
                 raw.limits.body_idle_timeout_seconds.unwrap_or(30).max(1),
             ),

@@ -44,6 +44,8 @@ error_codes! {
     BucketNameTooLong => (StatusCode::BAD_REQUEST, "The bucket name is too long."),
     EntityTooLarge => (StatusCode::BAD_REQUEST, "Your proposed upload exceeds the maximum allowed object size."),
     EntityTooSmall => (StatusCode::BAD_REQUEST, "Your proposed upload is smaller than the minimum allowed object size."),
+    InvalidPart => (StatusCode::BAD_REQUEST, "One or more of the specified parts could not be found, or its ETag did not match."),
+    InvalidPartOrder => (StatusCode::BAD_REQUEST, "The list of parts was not in ascending order."),
     ExpiredToken => (StatusCode::BAD_REQUEST, "The provided token has expired."),
     IncompleteBody => (StatusCode::BAD_REQUEST, "You did not provide the number of bytes specified by the Content-Length HTTP header."),
     InvalidArgument => (StatusCode::BAD_REQUEST, "Invalid Argument."),
@@ -53,6 +55,7 @@ error_codes! {
     InvalidLocationConstraint => (StatusCode::BAD_REQUEST, "The specified location constraint is not valid."),
     InvalidObjectName => (StatusCode::BAD_REQUEST, "The specified object name is not valid."),
     InvalidRequest => (StatusCode::BAD_REQUEST, "The request is not valid."),
+    InvalidSHA1Digest => (StatusCode::BAD_REQUEST, "The x-cos-content-sha1 you specified did not match what was received."),
     InvalidTag => (StatusCode::BAD_REQUEST, "The tag set you provided is not valid."),
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
     KeyTooLong => (StatusCode::BAD_REQUEST, "Your key is too long."),
@@ -258,12 +261,15 @@ impl From<StorageError> for Error {
             StorageError::PreconditionFailed => Error::new(ErrorCode::PreconditionFailed),
             StorageError::AlreadyExists => Error::new(ErrorCode::FileAlreadyExists),
             StorageError::BadDigest => Error::new(ErrorCode::BadDigest),
+            StorageError::BadSha1 => Error::new(ErrorCode::InvalidSHA1Digest),
             StorageError::IncompleteBody => Error::new(ErrorCode::IncompleteBody),
             StorageError::TooLarge => Error::new(ErrorCode::EntityTooLarge),
             StorageError::Client(msg) => Error::with_message(ErrorCode::IncompleteBody, msg),
             StorageError::ClientTimeout => Error::new(ErrorCode::RequestTimeout),
             StorageError::DeleteMarker { version_id } => delete_marker_error(&version_id),
             StorageError::NoSuchVersion => Error::new(ErrorCode::NoSuchVersion),
+            StorageError::NoSuchUpload => Error::new(ErrorCode::NoSuchUpload),
+            StorageError::Complete(e) => complete_error(e),
             StorageError::Conflict => Error::with_message(
                 ErrorCode::ServiceUnavailable,
                 "concurrent modification, please retry",
@@ -310,6 +316,32 @@ impl From<PayloadError> for Error {
 /// GET/HEAD whose latest (or named) version is a delete marker: 404
 /// NoSuchKey with the marker's headers (spec cos.md §6 "Versioning"; Node
 /// surfaces `x-cos-delete-marker` as `DeleteMarker`).
+/// A refused Complete part list (spec cos.md §6A.5).
+fn complete_error(e: crate::storage::multipart::CompleteError) -> Error {
+    use crate::storage::multipart::CompleteError;
+    match e {
+        CompleteError::Empty => Error::with_message(
+            ErrorCode::MalformedXML,
+            "The Complete request lists no part.",
+        ),
+        CompleteError::Order => Error::new(ErrorCode::InvalidPartOrder),
+        CompleteError::InvalidPart(n) => Error::with_message(
+            ErrorCode::InvalidPart,
+            format!(
+                "Part {n} was not uploaded, its ETag does not match, or the part numbers are not contiguous."
+            ),
+        ),
+        CompleteError::TooSmall(n) => Error::with_message(
+            ErrorCode::EntityTooSmall,
+            format!("Part {n} is smaller than the 1 MiB minimum for a part that is not the last."),
+        ),
+        CompleteError::TooLarge => Error::with_message(
+            ErrorCode::EntityTooLarge,
+            "The object would exceed the 50,000 GiB maximum.",
+        ),
+    }
+}
+
 fn delete_marker_error(version_id: &str) -> Error {
     let err = Error::new(ErrorCode::NoSuchKey)
         .header("x-cos-delete-marker", HeaderValue::from_static("true"));

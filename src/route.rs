@@ -40,6 +40,20 @@ pub enum Operation {
     GetObjectTagging(BucketName, ObjectKey),
     PutObjectTagging(BucketName, ObjectKey),
     DeleteObjectTagging(BucketName, ObjectKey),
+    /// `GET /?uploads`.
+    ListMultipartUploads(BucketName),
+    /// `POST /<key>?uploads`.
+    InitiateMultipartUpload(BucketName, ObjectKey),
+    /// `PUT /<key>?partNumber&uploadId`.
+    UploadPart(BucketName, ObjectKey),
+    /// `PUT /<key>?partNumber&uploadId` with `x-cos-copy-source`.
+    UploadPartCopy(BucketName, ObjectKey),
+    /// `POST /<key>?uploadId`.
+    CompleteMultipartUpload(BucketName, ObjectKey),
+    /// `DELETE /<key>?uploadId`.
+    AbortMultipartUpload(BucketName, ObjectKey),
+    /// `GET /<key>?uploadId`.
+    ListParts(BucketName, ObjectKey),
     /// `POST /` with a multipart/form-data body (browser form upload).
     PostObject(BucketName),
 }
@@ -72,6 +86,13 @@ impl Operation {
             Operation::GetObjectTagging(..) => "GetObjectTagging",
             Operation::PutObjectTagging(..) => "PutObjectTagging",
             Operation::DeleteObjectTagging(..) => "DeleteObjectTagging",
+            Operation::ListMultipartUploads(_) => "ListMultipartUploads",
+            Operation::InitiateMultipartUpload(..) => "InitiateMultipartUpload",
+            Operation::UploadPart(..) => "UploadPart",
+            Operation::UploadPartCopy(..) => "UploadPartCopy",
+            Operation::CompleteMultipartUpload(..) => "CompleteMultipartUpload",
+            Operation::AbortMultipartUpload(..) => "AbortMultipartUpload",
+            Operation::ListParts(..) => "ListParts",
             Operation::PostObject(_) => "PostObject",
         }
     }
@@ -174,16 +195,31 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, Some("versions")) => Ok(Operation::ListObjectVersions(b)),
                 (Method::GET, Some("acl")) => Ok(Operation::GetBucketAcl(b)),
                 (Method::PUT, Some("acl")) => Ok(Operation::PutBucketAcl(b)),
+                (Method::GET, Some("uploads")) => Ok(Operation::ListMultipartUploads(b)),
                 (Method::POST, None) => Ok(Operation::PostObject(b)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }
         Target::Object(b, k) => {
             let (b, k) = (b.clone(), k.clone());
+            // `partNumber` and `uploadId` come in either order.
+            let upload = q.get("uploadId").is_some();
+            let copy = header::get(h, header::X_COS_COPY_SOURCE).is_some();
             match (method.clone(), sub_resource(q)) {
-                (Method::PUT, None) if header::get(h, header::X_COS_COPY_SOURCE).is_some() => {
-                    Ok(Operation::CopyObject(b, k))
+                (Method::POST, Some("uploads")) => Ok(Operation::InitiateMultipartUpload(b, k)),
+                (Method::PUT, Some("partNumber" | "uploadId"))
+                    if upload && q.get("partNumber").is_some() =>
+                {
+                    if copy {
+                        Ok(Operation::UploadPartCopy(b, k))
+                    } else {
+                        Ok(Operation::UploadPart(b, k))
+                    }
                 }
+                (Method::POST, Some("uploadId")) => Ok(Operation::CompleteMultipartUpload(b, k)),
+                (Method::DELETE, Some("uploadId")) => Ok(Operation::AbortMultipartUpload(b, k)),
+                (Method::GET, Some("uploadId")) => Ok(Operation::ListParts(b, k)),
+                (Method::PUT, None) if copy => Ok(Operation::CopyObject(b, k)),
                 (Method::PUT, None) => Ok(Operation::PutObject(b, k)),
                 (Method::GET, None) => Ok(Operation::GetObject(b, k)),
                 (Method::HEAD, None) => Ok(Operation::HeadObject(b, k)),

@@ -92,6 +92,21 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
     }))
 }
 
+/// Aborts multipart uploads older than `age`, at start and then every
+/// `age / 10` (between 1 s and 1 h), freeing their parts. Runs while the
+/// server runs (`Server::run` stops it, so the store can close).
+async fn sweep_abandoned_uploads(store: Store, age: Duration) {
+    let every = (age / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        match store.abort_stale_uploads(age).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(aborted = n, "aborted abandoned multipart uploads"),
+            Err(e) => tracing::warn!(error = %e, "abandoned-upload sweep failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// A bound, ready server.
 pub struct Server {
     service: Arc<Service>,
@@ -145,6 +160,12 @@ impl Server {
         // `max_headers` makes hyper allocate and fill that many slots on
         // every request.
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let sweeper = self.service.state.config.multipart_expiry.map(|age| {
+            tokio::spawn(sweep_abandoned_uploads(
+                self.service.state.store.clone(),
+                age,
+            ))
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -183,6 +204,9 @@ impl Server {
             }
         }
         drop(self.listener);
+        if let Some(task) = sweeper {
+            task.abort();
+        }
         if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
             .await
             .is_err()

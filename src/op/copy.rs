@@ -208,7 +208,7 @@ pub async fn copy(
 /// Source lookup failures as copy errors (spec cos.md §6A.4): a missing
 /// key or version, or a delete marker on top → 404 NoSuchCopySource; a
 /// versionId naming a delete marker → 400 InvalidRequest.
-fn copy_source_error(e: Error, version_named: bool) -> Error {
+pub(super) fn copy_source_error(e: Error, version_named: bool) -> Error {
     let marker = e
         .headers
         .iter()

@@ -7,6 +7,7 @@ mod copy;
 mod delete_multiple;
 mod list;
 mod list_v2;
+mod multipart;
 mod object;
 mod post_object;
 mod post_policy;
@@ -91,6 +92,13 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::GetObjectTagging(b, k) => tagging::get(state, &b, &k, req).await,
         Operation::PutObjectTagging(b, k) => tagging::put(state, &b, &k, req).await,
         Operation::DeleteObjectTagging(b, k) => tagging::delete(state, &b, &k, req).await,
+        Operation::ListMultipartUploads(b) => multipart::list_uploads(state, &b, req).await,
+        Operation::InitiateMultipartUpload(b, k) => multipart::initiate(state, &b, &k, req).await,
+        Operation::UploadPart(b, k) => multipart::upload_part(state, &b, &k, req).await,
+        Operation::UploadPartCopy(b, k) => multipart::upload_part_copy(state, &b, &k, req).await,
+        Operation::CompleteMultipartUpload(b, k) => multipart::complete(state, &b, &k, req).await,
+        Operation::AbortMultipartUpload(b, k) => multipart::abort(state, &b, &k, req).await,
+        Operation::ListParts(b, k) => multipart::list_parts(state, &b, &k, req).await,
         Operation::PostObject(b) => post_object::post(state, &b, req).await,
     }
 }

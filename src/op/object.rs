@@ -19,7 +19,9 @@ use crate::http::sendfile;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::http::traffic;
 use crate::render::headers::{self as render, ResponseBuilder};
-use crate::storage::{ObjectRecord, PutOptions, WriteCondition, NULL_VERSION};
+use crate::storage::{
+    ByteStream, ObjectRecord, PutOptions, StorageError, WriteCondition, NULL_VERSION,
+};
 
 /// Bodies at least this large go out with sendfile when they can; smaller
 /// ones are one positioned read, cheaper than a second system call.
@@ -70,6 +72,7 @@ pub async fn put(
     }
     // Step 2: validate every header before reading a byte of the body.
     let content_md5 = header::content_md5(h)?;
+    let sha1 = expected_sha1(h)?;
     let mut headers = header::object_headers(h)?;
     headers.content_type = content_type_for(headers.content_type.take(), key.as_str());
     let opts = PutOptions {
@@ -84,10 +87,13 @@ pub async fn put(
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
         sse: sse::sealing(state, h)?,
     };
-    let body = match traffic::cos_limit(h, &req.query)? {
+    let mut body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
         None => req.body,
     };
+    if let Some(sha1) = sha1 {
+        body = verify_sha1(body, sha1, content_length);
+    }
     // Step 3: stream, hash, commit atomically.
     let rec = state
         .store
@@ -101,6 +107,77 @@ pub async fn put(
     Ok(new_version_header(render::sse(rb, &rec), &rec)
         .content_length(0)
         .empty())
+}
+
+/// `x-cos-content-sha1`: the SHA-1 the body must have, as 40 hex digits
+/// (400 InvalidSHA1Digest when not).
+pub fn expected_sha1(h: &HeaderMap) -> Result<Option<[u8; 20]>> {
+    let Some(v) = header::get(h, "x-cos-content-sha1").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let mut out = [0u8; 20];
+    hex::decode_to_slice(v.trim(), &mut out).map_err(|_| {
+        Error::with_message(
+            ErrorCode::InvalidSHA1Digest,
+            "x-cos-content-sha1 must be 40 hexadecimal digits.",
+        )
+    })?;
+    Ok(Some(out))
+}
+
+/// Passes `body` through, hashing it with SHA-1. Where the body ends (its
+/// end, or the chunk that completes `content_length`: the store stops
+/// reading there) a digest other than `expected` replaces the last chunk
+/// with a `BadSha1` error, so nothing is stored.
+pub fn verify_sha1(
+    body: ByteStream,
+    expected: [u8; 20],
+    content_length: Option<u64>,
+) -> ByteStream {
+    use futures_util::StreamExt;
+    use sha1::{Digest, Sha1};
+    struct St {
+        body: ByteStream,
+        hasher: Option<Sha1>,
+        seen: u64,
+    }
+    let check = move |h: Sha1| -> Result<(), StorageError> {
+        let digest: [u8; 20] = h.finalize().into();
+        if digest == expected {
+            Ok(())
+        } else {
+            Err(StorageError::BadSha1)
+        }
+    };
+    let st = St {
+        body,
+        hasher: Some(Sha1::new()),
+        seen: 0,
+    };
+    Box::pin(futures_util::stream::unfold(st, move |mut st| async move {
+        let mut h = st.hasher.take()?;
+        match st.body.next().await {
+            Some(Ok(mut chunk)) => {
+                let room = content_length.map_or(u64::MAX, |n| n - st.seen.min(n));
+                if chunk.len() as u64 > room {
+                    chunk.truncate(room as usize);
+                }
+                h.update(&chunk);
+                st.seen += chunk.len() as u64;
+                if content_length.is_some_and(|n| st.seen >= n) {
+                    // The last chunk the store will read.
+                    return Some((check(h).map(|()| chunk), st));
+                }
+                st.hasher = Some(h);
+                Some((Ok(chunk), st))
+            }
+            Some(Err(e)) => Some((Err(e), st)),
+            None => match check(h) {
+                Ok(()) => None,
+                Err(e) => Some((Err(e), st)),
+            },
+        }
+    }))
 }
 
 /// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored

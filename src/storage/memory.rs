@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use bytes::{Bytes, BytesMut};
 
 use super::hash::BodyHasher;
+use super::multipart::{self, CompletePart, PartRecord, UploadCursor, UploadRecord, UploadTxn};
 use super::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
 use super::{
     BlobId, BlobInfo, BlobReader, BlobStore, BlobWriter, BucketRecord, BucketUpdate, ByteStream,
@@ -41,6 +42,10 @@ struct MemBucket {
     objects: BTreeMap<String, ObjectRecord>,
     /// (key, seq) → version or delete marker; a key's versions newest first.
     versions: BTreeMap<(String, Seq), ObjectRecord>,
+    /// (key, upload id) → upload in progress, in List Uploads order.
+    uploads: BTreeMap<(String, String), UploadRecord>,
+    /// (upload id, part number) → stored part.
+    parts: BTreeMap<(String, u32), PartRecord>,
 }
 
 impl MemBucket {
@@ -118,7 +123,127 @@ impl KeyTxn for MemKey<'_> {
     }
 }
 
+/// One upload of one key, for the shared rules in `multipart.rs`.
+struct MemUpload<'a> {
+    k: MemKey<'a>,
+    upload_id: &'a str,
+}
+
+impl KeyView for MemUpload<'_> {
+    fn current(&self) -> Result<Option<ObjectRecord>, StorageError> {
+        self.k.current()
+    }
+    fn newest(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        self.k.newest()
+    }
+    fn version(&self, seq: Seq) -> Result<Option<ObjectRecord>, StorageError> {
+        self.k.version(seq)
+    }
+    fn find_null(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        self.k.find_null()
+    }
+}
+
+impl KeyTxn for MemUpload<'_> {
+    fn set_current(&mut self, rec: Option<&ObjectRecord>) -> Result<(), StorageError> {
+        self.k.set_current(rec)
+    }
+    fn insert_version(&mut self, seq: Seq, rec: &ObjectRecord) -> Result<(), StorageError> {
+        self.k.insert_version(seq, rec)
+    }
+    fn remove_version(&mut self, seq: Seq) -> Result<(), StorageError> {
+        self.k.remove_version(seq)
+    }
+    fn take_refs(&mut self, rec: &ObjectRecord, fresh: &[BlobId]) -> Result<(), StorageError> {
+        self.k.take_refs(rec, fresh)
+    }
+    fn release(&mut self, rec: &ObjectRecord) -> Result<Vec<BlobId>, StorageError> {
+        self.k.release(rec)
+    }
+}
+
+impl UploadTxn for MemUpload<'_> {
+    fn upload(&self) -> Result<Option<UploadRecord>, StorageError> {
+        Ok(self
+            .k
+            .b
+            .uploads
+            .get(&(self.k.key.to_string(), self.upload_id.to_string()))
+            .cloned())
+    }
+    fn parts(&self) -> Result<Vec<PartRecord>, StorageError> {
+        Ok(self
+            .k
+            .b
+            .parts
+            .range((self.upload_id.to_string(), 0)..=(self.upload_id.to_string(), u32::MAX))
+            .map(|(_, p)| p.clone())
+            .collect())
+    }
+    fn part(&self, number: u32) -> Result<Option<PartRecord>, StorageError> {
+        Ok(self
+            .k
+            .b
+            .parts
+            .get(&(self.upload_id.to_string(), number))
+            .cloned())
+    }
+    fn set_part(&mut self, part: &PartRecord) -> Result<(), StorageError> {
+        self.k
+            .b
+            .parts
+            .insert((self.upload_id.to_string(), part.part_number), part.clone());
+        Ok(())
+    }
+    fn remove_upload(&mut self) -> Result<(), StorageError> {
+        let id = self.upload_id.to_string();
+        self.k
+            .b
+            .uploads
+            .remove(&(self.k.key.to_string(), id.clone()));
+        self.k.b.parts.retain(|(u, _), _| *u != id);
+        Ok(())
+    }
+    fn add_ref(&mut self, blob: &BlobId) -> Result<(), StorageError> {
+        *self.k.refs.entry(blob.clone()).or_insert(0) += 1;
+        Ok(())
+    }
+    fn drop_ref(&mut self, blob: &BlobId) -> Result<bool, StorageError> {
+        match self.k.refs.get_mut(blob) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                Ok(false)
+            }
+            _ => {
+                self.k.refs.remove(blob);
+                Ok(true)
+            }
+        }
+    }
+}
+
 impl MemoryMeta {
+    /// Runs `f` on one upload of `key` under the lock.
+    fn with_upload<T>(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        f: impl FnOnce(&mut MemUpload<'_>, super::Versioning) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut guard = self.lock();
+        let MetaState { buckets, refs } = &mut *guard;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        let state = b.rec.versioning;
+        f(
+            &mut MemUpload {
+                k: MemKey { b, refs, key },
+                upload_id,
+            },
+            state,
+        )
+    }
+
     pub fn new() -> Self {
         Self::default()
     }
@@ -158,6 +283,8 @@ impl MetaStore for MemoryMeta {
                 rec,
                 objects: BTreeMap::new(),
                 versions: BTreeMap::new(),
+                uploads: BTreeMap::new(),
+                parts: BTreeMap::new(),
             },
         );
         Ok(())
@@ -180,7 +307,7 @@ impl MetaStore for MemoryMeta {
         let mut st = self.lock();
         match st.buckets.get(name) {
             None => Err(StorageError::NoSuchBucket),
-            Some(b) if !b.objects.is_empty() || !b.versions.is_empty() => {
+            Some(b) if !b.objects.is_empty() || !b.versions.is_empty() || !b.uploads.is_empty() => {
                 Err(StorageError::BucketNotEmpty)
             }
             Some(_) => {
@@ -356,6 +483,130 @@ impl MetaStore for MemoryMeta {
         rec.name = name.to_string();
         b.rec = rec.clone();
         Ok(rec)
+    }
+    async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
+        let mut st = self.lock();
+        let b = st
+            .buckets
+            .get_mut(bucket)
+            .ok_or(StorageError::NoSuchBucket)?;
+        b.uploads
+            .insert((rec.key.clone(), rec.upload_id.clone()), rec);
+        Ok(())
+    }
+
+    async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<UploadRecord>, StorageError> {
+        self.with_upload(bucket, key, upload_id, |t, _| t.upload())
+    }
+
+    async fn put_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part: PartRecord,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        self.with_upload(bucket, key, upload_id, |t, _| {
+            multipart::commit_part(t, &part)
+        })
+    }
+
+    async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<(UploadRecord, Vec<PartRecord>), StorageError> {
+        let st = self.lock();
+        let b = st.buckets.get(bucket).ok_or(StorageError::NoSuchBucket)?;
+        let up = b
+            .uploads
+            .get(&(key.to_string(), upload_id.to_string()))
+            .ok_or(StorageError::NoSuchUpload)?
+            .clone();
+        let parts = b
+            .parts
+            .range(
+                (upload_id.to_string(), after.saturating_add(1))
+                    ..=(upload_id.to_string(), u32::MAX),
+            )
+            .filter(|((_, n), _)| *n > after)
+            .take(limit)
+            .map(|(_, p)| p.clone())
+            .collect();
+        Ok((up, parts))
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &UploadCursor,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>, StorageError> {
+        let st = self.lock();
+        let b = st.buckets.get(bucket).ok_or(StorageError::NoSuchBucket)?;
+        let start = if after.key.as_str() < prefix {
+            prefix
+        } else {
+            after.key.as_str()
+        };
+        Ok(b.uploads
+            .range((start.to_string(), String::new())..)
+            .take_while(|((k, _), _)| k.starts_with(prefix))
+            .filter(|((k, id), _)| after.is_before(k, id))
+            .take(limit)
+            .map(|(_, u)| u.clone())
+            .collect())
+    }
+
+    async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        self.with_upload(bucket, key, upload_id, |t, _| multipart::commit_abort(t))
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        listed: Vec<CompletePart>,
+        cond: WriteCondition,
+        now_ms: i64,
+    ) -> Result<(Committed, ObjectRecord), StorageError> {
+        // Every way `commit_complete` can fail comes before its first
+        // change (plan, condition, `take_refs` all check first), so the
+        // lock alone makes it all or nothing, as for `put_object`.
+        self.with_upload(bucket, key, upload_id, |t, state| {
+            multipart::commit_complete(t, state, &listed, cond, now_ms)
+        })
+    }
+
+    async fn stale_uploads(
+        &self,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, UploadRecord)>, StorageError> {
+        let st = self.lock();
+        Ok(st
+            .buckets
+            .iter()
+            .flat_map(|(name, b)| b.uploads.values().map(move |u| (name, u)))
+            .filter(|(_, u)| u.initiated_ms < before_ms)
+            .take(limit)
+            .map(|(n, u)| (n.clone(), u.clone()))
+            .collect())
     }
 }
 

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod multipart;
 pub mod sse;
 mod store;
+mod uploads;
 mod version_list;
 pub mod versions;
 
@@ -28,7 +29,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
+pub use multipart::{PartRecord, UploadRecord};
 pub use store::{ListPage, ListQuery, ObjectReader, PutOptions, Store};
+pub use uploads::{part_etag, PartOptions, PartsPage, UploadsPage, UploadsQuery};
 pub use version_list::{VersionsPage, VersionsQuery};
 pub use versions::{
     Committed, Deletion, Seq, VersionCursor, VersionEntry, Versioning, NULL_VERSION,
@@ -57,6 +60,9 @@ pub enum StorageError {
     /// The body's MD5 differs from the expected Content-MD5.
     #[error("bad digest")]
     BadDigest,
+    /// The body's SHA-1 differs from `x-cos-content-sha1`.
+    #[error("bad sha1 digest")]
+    BadSha1,
     /// The body ended before the expected length.
     #[error("incomplete body")]
     IncompleteBody,
@@ -79,6 +85,12 @@ pub enum StorageError {
     /// A named version does not exist (or the id is not one of ours).
     #[error("no such version")]
     NoSuchVersion,
+    /// The multipart upload does not exist (never, or completed or aborted).
+    #[error("no such upload")]
+    NoSuchUpload,
+    /// A Complete's part list was refused.
+    #[error("complete refused: {0}")]
+    Complete(multipart::CompleteError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("corrupt metadata: {0}")]
@@ -290,7 +302,7 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Deletes an empty bucket.
     /// # Behavior
     /// - `NoSuchBucket` if absent; `BucketNotEmpty` if it holds any object,
-    ///   version or delete marker.
+    ///   version or delete marker, or an unfinished multipart upload.
     async fn delete_bucket(&self, name: &str) -> Result<(), StorageError>;
 
     /// The current record of `key`: one index lookup (the GET fast path).
@@ -415,6 +427,97 @@ pub trait MetaStore: Send + Sync + 'static {
         name: &str,
         update: BucketUpdate,
     ) -> Result<BucketRecord, StorageError>;
+
+    // Multipart uploads (rules in [`multipart`]). An upload is addressed by
+    // bucket, key and id: the same id under another key does not exist.
+
+    /// Records a new upload (`rec.upload_id` is unique, made by the caller).
+    /// # Behavior
+    /// - `NoSuchBucket` if the bucket is absent.
+    async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError>;
+
+    /// # Behavior
+    /// - `NoSuchBucket`; `Ok(None)` if there is no such upload of `key`.
+    async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<UploadRecord>, StorageError>;
+
+    /// Stores a part whose blob was just written (it gains its first
+    /// reference); a part of the same number is replaced.
+    /// # Behavior
+    /// - `NoSuchBucket`; `NoSuchUpload` if the upload is gone (the caller
+    ///   deletes the blob it wrote). Returns the blobs freed (a replaced part's).
+    async fn put_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part: PartRecord,
+    ) -> Result<Vec<BlobId>, StorageError>;
+
+    /// The upload and up to `limit` of its parts numbered above `after`, ascending.
+    /// # Behavior
+    /// - `NoSuchBucket`; `NoSuchUpload`.
+    async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<(UploadRecord, Vec<PartRecord>), StorageError>;
+
+    /// Up to `limit` uploads of keys with `prefix` after `after`, ordered by
+    /// key, then upload id (which grows with initiation time).
+    /// # Behavior
+    /// - `NoSuchBucket`.
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &multipart::UploadCursor,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>, StorageError>;
+
+    /// Deletes an upload and its parts.
+    /// # Behavior
+    /// - `NoSuchBucket`; `NoSuchUpload`. Returns the blobs freed.
+    async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<BlobId>, StorageError>;
+
+    /// Turns the listed parts into `key`'s new record, in one transaction
+    /// ([`multipart::commit_complete`]): the record is committed exactly as
+    /// `put_object` commits (versioning, `cond`, and `IfNoneMatch` when the
+    /// upload was initiated with forbid-overwrite), and the upload is gone.
+    /// # Behavior
+    /// - `NoSuchBucket`; `NoSuchUpload`; `Complete(_)` for a refused list;
+    ///   condition errors as `put_object`. On any error nothing changes.
+    /// - Returns the commit (freed blobs: the replaced record's and the
+    ///   unlisted parts') and the record as stored.
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        listed: Vec<multipart::CompletePart>,
+        cond: WriteCondition,
+        now_ms: i64,
+    ) -> Result<(Committed, ObjectRecord), StorageError>;
+
+    /// Up to `limit` uploads (of any bucket) initiated before `before_ms`,
+    /// as `(bucket, upload)`: the abandoned-upload sweep aborts them.
+    async fn stale_uploads(
+        &self,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, UploadRecord)>, StorageError>;
 }
 
 /// A change to a bucket record, applied inside a `MetaStore` transaction.

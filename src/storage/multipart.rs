@@ -22,7 +22,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::hash::{crc64_combine, multipart_etag};
-use super::{BlobId, ObjectRecord, Segment};
+use super::versions::{self, KeyTxn};
+use super::{BlobId, Committed, ObjectRecord, Segment, StorageError, Versioning, WriteCondition};
 
 /// Part numbers COS accepts (else 400 InvalidArgument).
 pub const MIN_PART_NUMBER: u32 = 1;
@@ -188,6 +189,115 @@ pub fn plan_complete(
     Ok(rec)
 }
 
+/// Where a List Multipart Uploads page resumes: after every upload of
+/// `key` (`upload_id: None`), or after that one upload of `key`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadCursor {
+    pub key: String,
+    pub upload_id: Option<String>,
+}
+
+impl UploadCursor {
+    /// Whether the upload `(key, upload_id)` comes after the cursor, in
+    /// List Uploads order (key, then upload id, which grows with time).
+    pub fn is_before(&self, key: &str, upload_id: &str) -> bool {
+        match key.cmp(self.key.as_str()) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => self
+                .upload_id
+                .as_deref()
+                .is_some_and(|after| upload_id > after),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The rules, written once over what a backend's transaction offers (like
+// `versions.rs` for objects).
+
+/// One upload of one key inside a backend's write transaction, plus the
+/// key's object rows ([`KeyTxn`]) for Complete. An error aborts the whole
+/// transaction.
+pub trait UploadTxn: KeyTxn {
+    /// The upload row, if it exists for this bucket and key.
+    fn upload(&self) -> Result<Option<UploadRecord>, StorageError>;
+    /// Every stored part, ascending by part number.
+    fn parts(&self) -> Result<Vec<PartRecord>, StorageError>;
+    fn part(&self, number: u32) -> Result<Option<PartRecord>, StorageError>;
+    /// Inserts or replaces the row of `part.part_number`.
+    fn set_part(&mut self, part: &PartRecord) -> Result<(), StorageError>;
+    /// Removes the upload row and all its part rows.
+    fn remove_upload(&mut self) -> Result<(), StorageError>;
+    /// One more reference to `blob` (a fresh part blob starts at one).
+    fn add_ref(&mut self, blob: &BlobId) -> Result<(), StorageError>;
+    /// One reference less; `true` when nothing references `blob` any more.
+    fn drop_ref(&mut self, blob: &BlobId) -> Result<bool, StorageError>;
+}
+
+/// `MetaStore::put_part` (see there): stores a part whose blob was just
+/// written; a part of the same number is replaced and its blob released.
+pub fn commit_part(t: &mut impl UploadTxn, part: &PartRecord) -> Result<Vec<BlobId>, StorageError> {
+    if t.upload()?.is_none() {
+        return Err(StorageError::NoSuchUpload);
+    }
+    t.add_ref(&part.blob)?;
+    let mut freed = Vec::new();
+    if let Some(old) = t.part(part.part_number)? {
+        if t.drop_ref(&old.blob)? {
+            freed.push(old.blob);
+        }
+    }
+    t.set_part(part)?;
+    Ok(freed)
+}
+
+/// `MetaStore::abort_upload` (see there): drops the upload and releases
+/// every part's blob.
+pub fn commit_abort(t: &mut impl UploadTxn) -> Result<Vec<BlobId>, StorageError> {
+    if t.upload()?.is_none() {
+        return Err(StorageError::NoSuchUpload);
+    }
+    let mut freed = Vec::new();
+    for part in t.parts()? {
+        if t.drop_ref(&part.blob)? {
+            freed.push(part.blob);
+        }
+    }
+    t.remove_upload()?;
+    Ok(freed)
+}
+
+/// `MetaStore::complete_upload` (see there): checks the list
+/// ([`plan_complete`]), commits the object through the ordinary versioned
+/// put (the listed parts' blobs are referenced by their part rows, so they
+/// need not be fresh), then releases every part row: listed blobs keep the
+/// object's reference, unlisted ones are freed.
+pub fn commit_complete(
+    t: &mut impl UploadTxn,
+    state: Versioning,
+    listed: &[CompletePart],
+    cond: WriteCondition,
+    now_ms: i64,
+) -> Result<(Committed, ObjectRecord), StorageError> {
+    let upload = t.upload()?.ok_or(StorageError::NoSuchUpload)?;
+    let parts = t.parts()?;
+    let mut rec = plan_complete(&upload, &parts, listed, now_ms).map_err(StorageError::Complete)?;
+    let cond = match cond {
+        WriteCondition::None if upload.forbid_overwrite => WriteCondition::IfNoneMatch,
+        other => other,
+    };
+    let mut committed = versions::commit_put(t, state, rec.clone(), &[], &cond)?;
+    for part in parts {
+        if t.drop_ref(&part.blob)? {
+            committed.freed.push(part.blob);
+        }
+    }
+    t.remove_upload()?;
+    rec.version_id.clone_from(&committed.version_id);
+    Ok((committed, rec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +344,7 @@ mod tests {
                 version_id: None,
                 delete_marker: false,
                 acl: None,
+                tags: Vec::new(),
             },
             forbid_overwrite: false,
         }

@@ -78,6 +78,8 @@ pub struct ObjectReader {
     /// One opened blob per segment of `record`, in the same order; segments
     /// of the same blob share one reader (one open file).
     blobs: Vec<Arc<dyn BlobReader>>,
+    /// Where each segment starts in the object (for range seeks).
+    starts: Vec<u64>,
     /// How to turn the blobs' bytes into the object's bytes.
     sse: ReadSse,
 }
@@ -124,17 +126,25 @@ impl ObjectReader {
         let end = range.end.min(self.record.size);
         let start = range.start.min(end);
         let mut pieces = Vec::new();
-        let mut seg_start = 0u64;
-        for (i, seg) in self.record.segments.iter().enumerate() {
+        if start == end {
+            return pieces;
+        }
+        // Seek straight to the segment holding `start` (multipart objects
+        // have up to 10,000 segments): binary search over their starts.
+        let first = self
+            .starts
+            .partition_point(|&s| s <= start)
+            .saturating_sub(1);
+        for (i, seg) in self.record.segments.iter().enumerate().skip(first) {
+            let seg_start = self.starts[i];
             let seg_end = seg_start + seg.len;
-            if seg_end > start && seg_start < end {
+            if seg_start >= end {
+                break;
+            }
+            if seg_end > start {
                 let from = start.max(seg_start) - seg_start + seg.offset;
                 let to = end.min(seg_end) - seg_start + seg.offset;
                 pieces.push((i, from..to));
-            }
-            seg_start = seg_end;
-            if seg_start >= end {
-                break;
             }
         }
         pieces
@@ -245,7 +255,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -272,7 +282,7 @@ impl Store {
     }
 
     /// A new blob's writer; an encrypting one when `sse` is given.
-    async fn create_blob(
+    pub(super) async fn create_blob(
         &self,
         id: &BlobId,
         sse: Option<&Sealing>,
@@ -412,7 +422,7 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        mut body: ByteStream,
+        body: ByteStream,
         opts: PutOptions,
     ) -> Result<ObjectRecord, StorageError> {
         // Step 1: refuse a doomed upload before reading its body.
@@ -434,11 +444,52 @@ impl Store {
             return Err(StorageError::TooLarge);
         }
 
-        // Step 2: stream the body into a new blob, created on the first
-        // non-empty chunk. Returning early drops the writer, which discards it.
-        let limit = opts.content_length.unwrap_or(u64::MAX);
+        // Step 2: stream the body into a new blob (created on the first
+        // non-empty chunk). Returning early drops the writer, which discards it.
         let id = BlobId::generate();
+        let writer = self
+            .write_body(
+                &id,
+                body,
+                opts.content_length,
+                max,
+                opts.sse.as_ref(),
+                false,
+            )
+            .await?;
+
+        // Steps 3-4 run on their own task so that a cancelled request can
+        // neither leave a finished blob unreferenced nor stop half-way.
+        let store = self.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let task =
+            tokio::spawn(async move { store.commit_put(&bucket, &key, id, writer, opts).await });
+        task.await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
+    }
+
+    /// Streams `body` into the new blob `id` (sealed with `sse`), reading at
+    /// most `content_length` bytes when given. The blob is created on the
+    /// first non-empty chunk, or up front when `always` (a part needs a blob
+    /// even when empty); `None` means an empty body and no blob.
+    /// # Behavior
+    /// - More than `max` bytes → `TooLarge`; fewer than `content_length` →
+    ///   `IncompleteBody`; a client stream error as it is. On any error the
+    ///   writer is dropped, which discards the blob.
+    pub(super) async fn write_body(
+        &self,
+        id: &BlobId,
+        mut body: ByteStream,
+        content_length: Option<u64>,
+        max: u64,
+        sse: Option<&Sealing>,
+        always: bool,
+    ) -> Result<Option<Box<dyn BlobWriter>>, StorageError> {
+        let limit = content_length.unwrap_or(u64::MAX);
         let mut writer: Option<Box<dyn BlobWriter>> = None;
+        if always {
+            writer = Some(self.create_blob(id, sse).await?);
+        }
         let mut received = 0u64;
         while received < limit {
             let Some(chunk) = body.next().await else {
@@ -457,31 +508,22 @@ impl Store {
                 return Err(StorageError::TooLarge);
             }
             if writer.is_none() {
-                writer = Some(self.create_blob(&id, opts.sse.as_ref()).await?);
+                writer = Some(self.create_blob(id, sse).await?);
             }
             if let Some(w) = writer.as_mut() {
                 w.write(chunk).await?;
             }
         }
-        if opts.content_length.is_some_and(|n| received < n) {
+        if content_length.is_some_and(|n| received < n) {
             return Err(StorageError::IncompleteBody);
         }
-        drop(body);
-
-        // Steps 3-4 run on their own task so that a cancelled request can
-        // neither leave a finished blob unreferenced nor stop half-way.
-        let store = self.clone();
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let task =
-            tokio::spawn(async move { store.commit_put(&bucket, &key, id, writer, opts).await });
-        task.await
-            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
+        Ok(writer)
     }
 
     /// Makes a written blob durable (`None`: an empty body, no blob) and
     /// reports its length and hashes; on failure the blob is deleted, as the
     /// failure may come after the rename (the directory fsync).
-    async fn finish_blob(
+    pub(super) async fn finish_blob(
         &self,
         id: &BlobId,
         writer: Option<Box<dyn BlobWriter>>,
@@ -564,7 +606,7 @@ impl Store {
 
     /// Deletes blobs the index no longer references. A failure only leaks
     /// space until the next start-up sweep, so it is logged, not returned.
-    async fn free(&self, ids: &[BlobId]) {
+    pub(super) async fn free(&self, ids: &[BlobId]) {
         for id in ids {
             if let Err(e) = self.blobs.delete(id).await {
                 tracing::warn!(blob = id.as_str(), error = %e, "could not delete freed blob");
@@ -674,7 +716,21 @@ impl Store {
                 }
             }
             let sse = ReadSse::for_record(&record, &*self.keys);
-            return Ok(ObjectReader { record, blobs, sse });
+            let starts = record
+                .segments
+                .iter()
+                .scan(0u64, |at, seg| {
+                    let start = *at;
+                    *at += seg.len;
+                    Some(start)
+                })
+                .collect();
+            return Ok(ObjectReader {
+                record,
+                blobs,
+                starts,
+                sse,
+            });
         }
         let blob = missing.as_ref().map(BlobId::as_str).unwrap_or_default();
         Err(StorageError::Corrupt(format!(

@@ -10,7 +10,12 @@
 //!   delete marker; `seq` is the inverted creation time, so one key's
 //!   versions are contiguous, newest first, and listing them is one range
 //!   scan (layout in `storage/versions.rs`).
-//! - `blob_refs`: blob id → number of records referencing it (absent = 0).
+//! - `blob_refs`: blob id → number of records (and multipart part rows)
+//!   referencing it (absent = 0).
+//! - `uploads`:   (bucket, key, upload id) → JSON `UploadRecord`; upload ids
+//!   grow with time, so one key's uploads list oldest first.
+//! - `parts`:     (upload id, part number) → JSON `PartRecord` (upload ids
+//!   are unique across buckets).
 //!
 //! Every method is one transaction. Write transactions commit with redb's
 //! default `Durability::Immediate` (fsync before `commit` returns) and run on
@@ -26,6 +31,9 @@ use std::time::Duration;
 
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
+use crate::storage::multipart::{
+    self, CompletePart, PartRecord, UploadCursor, UploadRecord, UploadTxn,
+};
 use crate::storage::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
 use crate::storage::{
     BlobId, BucketRecord, BucketUpdate, Committed, Deletion, MetaStore, ObjectRecord, Seq,
@@ -36,6 +44,8 @@ const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
 const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("versions");
 const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
+const UPLOADS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("uploads");
+const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
 
 /// How long `open` waits for another handle on the same file (in this
 /// process, e.g. a store being dropped) to let go of it.
@@ -126,6 +136,8 @@ impl RedbMeta {
                 txn.open_table(OBJECTS).map_err(db_err)?;
                 txn.open_table(VERSIONS).map_err(db_err)?;
                 txn.open_table(BLOB_REFS).map_err(db_err)?;
+                txn.open_table(UPLOADS).map_err(db_err)?;
+                txn.open_table(PARTS).map_err(db_err)?;
                 Ok(())
             })
             .await?;
@@ -140,7 +152,9 @@ impl RedbMeta {
         Ok(txn.open_table(BUCKETS).is_ok()
             && txn.open_table(OBJECTS).is_ok()
             && txn.open_table(VERSIONS).is_ok()
-            && txn.open_table(BLOB_REFS).is_ok())
+            && txn.open_table(BLOB_REFS).is_ok()
+            && txn.open_table(UPLOADS).is_ok()
+            && txn.open_table(PARTS).is_ok())
     }
 
     /// Runs `f` in one write transaction on a blocking thread; commits if it
@@ -237,6 +251,15 @@ impl MetaStore for RedbMeta {
             // Noncurrent versions and delete markers count too.
             let versions = txn.open_table(VERSIONS).map_err(db_err)?;
             let mut range = versions.range((name.as_str(), "", 0)..).map_err(db_err)?;
+            if let Some(entry) = range.next() {
+                let (k, _) = entry.map_err(db_err)?;
+                if k.value().0 == name {
+                    return Err(StorageError::BucketNotEmpty);
+                }
+            }
+            // And unfinished multipart uploads (spec cos.md §3.2).
+            let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
+            let mut range = uploads.range((name.as_str(), "", "")..).map_err(db_err)?;
             if let Some(entry) = range.next() {
                 let (k, _) = entry.map_err(db_err)?;
                 if k.value().0 == name {
@@ -555,6 +578,324 @@ impl MetaStore for RedbMeta {
             Ok(rec)
         })
         .await
+    }
+    async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
+        let bucket = bucket.to_string();
+        let value = encode(&rec)?;
+        self.write(move |txn| {
+            bucket_state(txn, &bucket)?;
+            let mut uploads = txn.open_table(UPLOADS).map_err(db_err)?;
+            uploads
+                .insert(
+                    (bucket.as_str(), rec.key.as_str(), rec.upload_id.as_str()),
+                    value.as_slice(),
+                )
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<UploadRecord>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
+        if let Some(found) = uploads.get((bucket, key, upload_id)).map_err(db_err)? {
+            return decode(found.value()).map(Some);
+        }
+        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+        if buckets.get(bucket).map_err(db_err)?.is_none() {
+            return Err(StorageError::NoSuchBucket);
+        }
+        Ok(None)
+    }
+
+    async fn put_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part: PartRecord,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        self.with_upload(bucket, key, upload_id, move |t, _| {
+            multipart::commit_part(t, &part)
+        })
+        .await
+    }
+
+    async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<(UploadRecord, Vec<PartRecord>), StorageError> {
+        let up = self
+            .upload(bucket, key, upload_id)
+            .await?
+            .ok_or(StorageError::NoSuchUpload)?;
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let parts = txn.open_table(PARTS).map_err(db_err)?;
+        let mut out = Vec::new();
+        if after < u32::MAX {
+            for entry in parts
+                .range((upload_id, after + 1)..=(upload_id, u32::MAX))
+                .map_err(db_err)?
+                .take(limit)
+            {
+                let (_, v) = entry.map_err(db_err)?;
+                out.push(decode(v.value())?);
+            }
+        }
+        Ok((up, out))
+    }
+
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: &UploadCursor,
+        limit: usize,
+    ) -> Result<Vec<UploadRecord>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+        if buckets.get(bucket).map_err(db_err)?.is_none() {
+            return Err(StorageError::NoSuchBucket);
+        }
+        let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
+        let start = if after.key.as_str() < prefix {
+            prefix
+        } else {
+            after.key.as_str()
+        };
+        let mut out = Vec::new();
+        for entry in uploads
+            .range::<(&str, &str, &str)>((bucket, start, "")..)
+            .map_err(db_err)?
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(db_err)?;
+            let (b, key, id) = k.value();
+            if b != bucket || !key.starts_with(prefix) {
+                break;
+            }
+            if after.is_before(key, id) {
+                out.push(decode(v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        self.with_upload(bucket, key, upload_id, |t, _| multipart::commit_abort(t))
+            .await
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        listed: Vec<CompletePart>,
+        cond: WriteCondition,
+        now_ms: i64,
+    ) -> Result<(Committed, ObjectRecord), StorageError> {
+        self.with_upload(bucket, key, upload_id, move |t, state| {
+            multipart::commit_complete(t, state, &listed, cond, now_ms)
+        })
+        .await
+    }
+
+    async fn stale_uploads(
+        &self,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, UploadRecord)>, StorageError> {
+        // A full scan: the sweep runs rarely and upload rows are few.
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in uploads.iter().map_err(db_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(db_err)?;
+            let rec: UploadRecord = decode(v.value())?;
+            if rec.initiated_ms < before_ms {
+                out.push((k.value().0.to_string(), rec));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl RedbMeta {
+    /// Runs `f` on one upload of `key` in one write transaction.
+    async fn with_upload<T, F>(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        f: F,
+    ) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut RedbUpload<'_, '_>, Versioning) -> Result<T, StorageError> + Send + 'static,
+    {
+        let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
+        self.write(move |txn| {
+            let state = bucket_state(txn, &bucket)?;
+            let mut t = RedbUpload {
+                k: RedbKey {
+                    objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                    versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                    refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                    bucket: &bucket,
+                    key: &key,
+                },
+                uploads: txn.open_table(UPLOADS).map_err(db_err)?,
+                parts: txn.open_table(PARTS).map_err(db_err)?,
+                upload_id: &upload_id,
+            };
+            f(&mut t, state)
+        })
+        .await
+    }
+}
+
+type WriteKey<'k, 't> = RedbKey<
+    'k,
+    redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
+    redb::Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
+    redb::Table<'t, &'static str, u64>,
+>;
+
+/// One upload of one key inside a write transaction, for the shared rules
+/// in `multipart.rs`.
+struct RedbUpload<'k, 't> {
+    k: WriteKey<'k, 't>,
+    uploads: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
+    parts: redb::Table<'t, (&'static str, u32), &'static [u8]>,
+    upload_id: &'k str,
+}
+
+impl KeyView for RedbUpload<'_, '_> {
+    fn current(&self) -> Result<Option<ObjectRecord>, StorageError> {
+        self.k.current()
+    }
+    fn newest(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        self.k.newest()
+    }
+    fn version(&self, seq: Seq) -> Result<Option<ObjectRecord>, StorageError> {
+        self.k.version(seq)
+    }
+    fn find_null(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
+        self.k.find_null()
+    }
+}
+
+impl KeyTxn for RedbUpload<'_, '_> {
+    fn set_current(&mut self, rec: Option<&ObjectRecord>) -> Result<(), StorageError> {
+        self.k.set_current(rec)
+    }
+    fn insert_version(&mut self, seq: Seq, rec: &ObjectRecord) -> Result<(), StorageError> {
+        self.k.insert_version(seq, rec)
+    }
+    fn remove_version(&mut self, seq: Seq) -> Result<(), StorageError> {
+        self.k.remove_version(seq)
+    }
+    fn take_refs(&mut self, rec: &ObjectRecord, fresh: &[BlobId]) -> Result<(), StorageError> {
+        self.k.take_refs(rec, fresh)
+    }
+    fn release(&mut self, rec: &ObjectRecord) -> Result<Vec<BlobId>, StorageError> {
+        self.k.release(rec)
+    }
+}
+
+impl UploadTxn for RedbUpload<'_, '_> {
+    fn upload(&self) -> Result<Option<UploadRecord>, StorageError> {
+        let found = self
+            .uploads
+            .get((self.k.bucket, self.k.key, self.upload_id))
+            .map_err(db_err)?;
+        found.map(|g| decode(g.value())).transpose()
+    }
+    fn parts(&self) -> Result<Vec<PartRecord>, StorageError> {
+        let mut out = Vec::new();
+        for entry in self
+            .parts
+            .range((self.upload_id, 0)..=(self.upload_id, u32::MAX))
+            .map_err(db_err)?
+        {
+            let (_, v) = entry.map_err(db_err)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+    fn part(&self, number: u32) -> Result<Option<PartRecord>, StorageError> {
+        let found = self.parts.get((self.upload_id, number)).map_err(db_err)?;
+        found.map(|g| decode(g.value())).transpose()
+    }
+    fn set_part(&mut self, part: &PartRecord) -> Result<(), StorageError> {
+        let value = encode(part)?;
+        self.parts
+            .insert((self.upload_id, part.part_number), value.as_slice())
+            .map_err(db_err)?;
+        Ok(())
+    }
+    fn remove_upload(&mut self) -> Result<(), StorageError> {
+        self.uploads
+            .remove((self.k.bucket, self.k.key, self.upload_id))
+            .map_err(db_err)?;
+        let numbers: Vec<u32> = self
+            .parts
+            .range((self.upload_id, 0)..=(self.upload_id, u32::MAX))
+            .map_err(db_err)?
+            .map(|e| e.map(|(k, _)| k.value().1).map_err(db_err))
+            .collect::<Result<_, _>>()?;
+        for n in numbers {
+            self.parts.remove((self.upload_id, n)).map_err(db_err)?;
+        }
+        Ok(())
+    }
+    fn add_ref(&mut self, blob: &BlobId) -> Result<(), StorageError> {
+        let n = self
+            .k
+            .refs
+            .get(blob.as_str())
+            .map_err(db_err)?
+            .map(|g| g.value())
+            .unwrap_or(0);
+        self.k.refs.insert(blob.as_str(), n + 1).map_err(db_err)?;
+        Ok(())
+    }
+    fn drop_ref(&mut self, blob: &BlobId) -> Result<bool, StorageError> {
+        let n = self
+            .k
+            .refs
+            .get(blob.as_str())
+            .map_err(db_err)?
+            .map(|g| g.value())
+            .unwrap_or(0);
+        if n <= 1 {
+            self.k.refs.remove(blob.as_str()).map_err(db_err)?;
+            Ok(true)
+        } else {
+            self.k.refs.insert(blob.as_str(), n - 1).map_err(db_err)?;
+            Ok(false)
+        }
     }
 }
 
