@@ -285,7 +285,7 @@ mod tests {
             AuthError::Expired
         );
         assert_eq!(
-            verify(FormDialect::Cos, lookup(&f), &keys(), at(1_567_150_000), &opts).unwrap_err(),
+            verify(FormDialect::Cos, lookup(&f), &keys(), at(1_567_100_000), &opts).unwrap_err(),
             AuthError::NotYetValid
         );
     }

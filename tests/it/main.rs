@@ -11,6 +11,7 @@ mod multipart;
 mod objects;
 mod origin;
 mod oss;
+mod post_object;
 mod presign;
 mod readme;
 mod s3_auth;
