@@ -192,7 +192,10 @@ impl Service {
                 form = Some(head);
             }
         }
-        *family = match form.as_ref().and_then(|f| FormDialect::detect(|n| f.get(n))) {
+        *family = match form
+            .as_ref()
+            .and_then(|f| FormDialect::detect(|n| f.get(n)))
+        {
             Some(d) => d.family(),
             None => dialect::family_of(dialect, &host),
         };
@@ -295,14 +298,9 @@ impl Service {
         let (mut parts, body) = req.into_parts();
         // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):
         // the body is decoded and verified while the handler streams it.
-        let checked = payload::prepare(
-            body,
-            body_is_empty,
-            &verified.payload,
-            &mut parts.headers,
-        )
-        .await
-        .map_err(|e| (e, name, who.clone()))?;
+        let checked = payload::prepare(body, body_is_empty, &verified.payload, &mut parts.headers)
+            .await
+            .map_err(|e| (e, name, who.clone()))?;
         let r = Req {
             method: parts.method,
             headers: parts.headers,

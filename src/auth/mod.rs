@@ -11,9 +11,9 @@ pub mod cos;
 pub mod keys;
 pub mod oss_v1;
 pub mod oss_v4;
-pub mod post_form;
 #[cfg(test)]
 mod oss_vectors_test;
+pub mod post_form;
 pub mod presign;
 
 use std::time::{Duration, SystemTime};

@@ -144,7 +144,8 @@ pub fn verify<'a>(
             };
             let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
             mac.update(policy.as_bytes());
-            let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+            let want =
+                base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
             bool::from(sent.as_bytes().ct_eq(want.as_bytes()))
         }
     };
@@ -226,14 +227,19 @@ mod tests {
 
     const DOC_POLICY: &str = "ewogICAgImV4cGlyYXRpb24iOiAiMjAxOS0wOC0zMFQwOTozODoxMi40MTRaIiwKICAgICJjb25kaXRpb25zIjogWwogICAgICAgIHsgImFjbCI6ICJkZWZhdWx0IiB9LAogICAgICAgIHsgImJ1Y2tldCI6ICJleGFtcGxlYnVja2V0LTEyNTAwMDAwMDAiIH0sCiAgICAgICAgWyAic3RhcnRzLXdpdGgiLCAiJGtleSIsICJmb2xkZXIvc3ViZm9sZGVyLyIgXSwKICAgICAgICBbICJzdGFydHMtd2l0aCIsICIkQ29udGVudC1UeXBlIiwgImltYWdlLyIgXSwKICAgICAgICBbICJzdGFydHMtd2l0aCIsICIkc3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiLCAiaHR0cHM6Ly9teS53ZWJzaXRlLyIgXSwKICAgICAgICBbICJlcSIsICIkeC1jb3Mtc2VydmVyLXNpZGUtZW5jcnlwdGlvbiIsICJBRVMyNTYiIF0sCiAgICAgICAgeyAicS1zaWduLWFsZ29yaXRobSI6ICJzaGExIiB9LAogICAgICAgIHsgInEtYWsiOiAiQUtJRFFqejNsdG9tcFZqQm5pNUxpdGtXSEZsRnB3a245VTVxIiB9LAogICAgICAgIHsgInEtc2lnbi10aW1lIjogIjE1NjcxNTA2OTI7MTU2NzE1Nzg5MiIgfQogICAgXQp9";
 
-    fn doc_form() -> Vec<(&'static str, String)> {
+    type Form = Vec<(&'static str, String)>;
+
+    fn doc_form() -> Form {
         vec![
             ("key", "folder/subfolder/${filename}".into()),
             ("policy", DOC_POLICY.into()),
             ("q-sign-algorithm", "sha1".into()),
             ("q-ak", "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q".into()),
             ("q-key-time", "1567150692;1567157892".into()),
-            ("q-signature", "7758dc9a832e9d301dca704cacbf9d9f8172fdef".into()),
+            (
+                "q-signature",
+                "7758dc9a832e9d301dca704cacbf9d9f8172fdef".into(),
+            ),
         ]
     }
 
@@ -247,8 +253,14 @@ mod tests {
     fn cos_doc_example_verifies() {
         let f = doc_form();
         assert_eq!(FormDialect::detect(lookup(&f)), Some(FormDialect::Cos));
-        let id = verify(FormDialect::Cos, lookup(&f), &keys(), at(1_567_151_000), &AuthOptions::default())
-            .unwrap();
+        let id = verify(
+            FormDialect::Cos,
+            lookup(&f),
+            &keys(),
+            at(1_567_151_000),
+            &AuthOptions::default(),
+        )
+        .unwrap();
         assert_eq!(id.secret_id, "AKIDQjz3ltompVjBni5LitkWHFlFpwkn9U5q");
     }
 
@@ -256,7 +268,7 @@ mod tests {
     fn cos_mutations_fail_with_the_right_error() {
         let now = at(1_567_151_000);
         let opts = AuthOptions::default();
-        let run = |edit: &dyn Fn(&mut Vec<(&'static str, String)>)| {
+        let run = |edit: &dyn Fn(&mut Form)| {
             let mut f = doc_form();
             edit(&mut f);
             verify(FormDialect::Cos, lookup(&f), &keys(), now, &opts).unwrap_err()
@@ -266,26 +278,57 @@ mod tests {
                 f.iter_mut().find(|(k, _)| *k == name).unwrap().1 = v.into()
             }
         };
-        let drop = |name: &'static str| move |f: &mut Vec<(&'static str, String)>| f.retain(|(k, _)| *k != name);
-        assert_eq!(run(&set("q-signature", "7758dc9a832e9d301dca704cacbf9d9f8172fdee")), AuthError::SignatureMismatch);
+        let drop = |name: &'static str| {
+            move |f: &mut Vec<(&'static str, String)>| f.retain(|(k, _)| *k != name)
+        };
+        assert_eq!(
+            run(&set(
+                "q-signature",
+                "7758dc9a832e9d301dca704cacbf9d9f8172fdee"
+            )),
+            AuthError::SignatureMismatch
+        );
         // Upper-case hex is the same signature.
         let mut f = doc_form();
         f[5].1 = f[5].1.to_uppercase();
         assert!(verify(FormDialect::Cos, lookup(&f), &keys(), now, &opts).is_ok());
-        assert_eq!(run(&set("q-key-time", "1567150692;1567157893")), AuthError::SignatureMismatch);
+        assert_eq!(
+            run(&set("q-key-time", "1567150692;1567157893")),
+            AuthError::SignatureMismatch
+        );
         assert_eq!(run(&set("q-ak", "nobody")), AuthError::UnknownKey);
-        assert!(matches!(run(&set("q-sign-algorithm", "sha256")), AuthError::Malformed(_)));
+        assert!(matches!(
+            run(&set("q-sign-algorithm", "sha256")),
+            AuthError::Malformed(_)
+        ));
         assert!(matches!(run(&drop("policy")), AuthError::Malformed(_)));
         assert!(matches!(run(&drop("q-signature")), AuthError::Malformed(_)));
-        assert!(matches!(run(&set("q-key-time", "soon")), AuthError::Malformed(_)));
+        assert!(matches!(
+            run(&set("q-key-time", "soon")),
+            AuthError::Malformed(_)
+        ));
         // Outside the key-time window.
         let f = doc_form();
         assert_eq!(
-            verify(FormDialect::Cos, lookup(&f), &keys(), at(1_567_157_893), &opts).unwrap_err(),
+            verify(
+                FormDialect::Cos,
+                lookup(&f),
+                &keys(),
+                at(1_567_157_893),
+                &opts
+            )
+            .unwrap_err(),
             AuthError::Expired
         );
         assert_eq!(
-            verify(FormDialect::Cos, lookup(&f), &keys(), at(1_567_100_000), &opts).unwrap_err(),
+            verify(
+                FormDialect::Cos,
+                lookup(&f),
+                &keys(),
+                at(1_567_100_000),
+                &opts
+            )
+            .unwrap_err(),
             AuthError::NotYetValid
         );
     }
@@ -293,7 +336,8 @@ mod tests {
     #[test]
     fn temporary_keys_need_their_token() {
         let policy = base64::engine::general_purpose::STANDARD.encode("{}");
-        let sig = cos::post_policy_signature("tmpsecret", "1567150692;1567157892", &policy).unwrap();
+        let sig =
+            cos::post_policy_signature("tmpsecret", "1567150692;1567157892", &policy).unwrap();
         let base = vec![
             ("policy", policy),
             ("q-sign-algorithm", "sha1".to_string()),
@@ -311,7 +355,14 @@ mod tests {
         with.push(("x-cos-security-token", "tok".into()));
         assert!(verify(FormDialect::Cos, lookup(&with), &keys(), now, &opts).is_ok());
         assert_eq!(
-            verify(FormDialect::Cos, lookup(&with), &keys(), at(1_567_151_001), &opts).unwrap_err(),
+            verify(
+                FormDialect::Cos,
+                lookup(&with),
+                &keys(),
+                at(1_567_151_001),
+                &opts
+            )
+            .unwrap_err(),
             AuthError::TokenExpired
         );
         with.last_mut().unwrap().1 = "other".into();
@@ -325,7 +376,8 @@ mod tests {
     fn v2_and_oss_v1_sign_the_policy_with_hmac_sha1() {
         // Signature = base64(HMAC-SHA1(secret, policy)).
         let policy = "eyJleHBpcmF0aW9uIjoiMjAzMC0wMS0wMVQwMDowMDowMFoiLCJjb25kaXRpb25zIjpbXX0=";
-        let mut mac = Hmac::<Sha1>::new_from_slice(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").unwrap();
+        let mut mac =
+            Hmac::<Sha1>::new_from_slice(b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").unwrap();
         mac.update(policy.as_bytes());
         let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         for (dialect, id_field, sig_field) in [
@@ -339,12 +391,16 @@ mod tests {
             ];
             assert_eq!(FormDialect::detect(lookup(&f)), Some(dialect));
             assert!(verify(dialect, lookup(&f), &keys(), at(0), &AuthOptions::default()).is_ok());
-            f[2].1.replace_range(0..1, if sig.starts_with('A') { "B" } else { "A" });
+            f[2].1
+                .replace_range(0..1, if sig.starts_with('A') { "B" } else { "A" });
             assert_eq!(
                 verify(dialect, lookup(&f), &keys(), at(0), &AuthOptions::default()).unwrap_err(),
                 AuthError::SignatureMismatch
             );
         }
-        assert_eq!(FormDialect::detect(lookup(&[("key", "k".to_string())])), None);
+        assert_eq!(
+            FormDialect::detect(lookup(&[("key", "k".to_string())])),
+            None
+        );
     }
 }

@@ -227,7 +227,9 @@ mod tests {
 
         // A client timeout keeps its own error.
         let failing: ByteStream = Box::pin(futures_util::stream::iter(vec![
-            Ok(Bytes::from_static(b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nab")),
+            Ok(Bytes::from_static(
+                b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nab",
+            )),
             Err(StorageError::ClientTimeout),
         ]));
         match read_head("XX", failing).await {
@@ -250,7 +252,10 @@ mod tests {
         assert_eq!(boundary(&h).as_deref(), Some("----abc"));
         h.insert("content-type", "application/xml".parse().unwrap());
         assert_eq!(boundary(&h), None);
-        h.insert("content-type", "multipart/mixed; boundary=a".parse().unwrap());
+        h.insert(
+            "content-type",
+            "multipart/mixed; boundary=a".parse().unwrap(),
+        );
         assert_eq!(boundary(&h), None);
     }
 }

@@ -95,9 +95,7 @@ pub async fn post(state: &AppState, bucket: &BucketName, req: Req) -> Result<Res
 
     // Step 4: authorization with that identity (the pipeline left it to us).
     let h = form_headers(&form, family)?;
-    let scope = identity
-        .as_ref()
-        .map(|i| state.keys.scope(&i.secret_id));
+    let scope = identity.as_ref().map(|i| state.keys.scope(&i.secret_id));
     authz::check(
         state,
         scope.as_ref(),
@@ -202,7 +200,12 @@ pub async fn post(state: &AppState, bucket: &BucketName, req: Req) -> Result<Res
             .empty()),
         Some("201") => Ok(rb(StatusCode::CREATED)
             .header_value("location", location_value)
-            .xml(post_response(&location, bucket.as_str(), key.as_str(), &etag))),
+            .xml(post_response(
+                &location,
+                bucket.as_str(),
+                key.as_str(),
+                &etag,
+            ))),
         _ => Ok(rb(StatusCode::NO_CONTENT)
             .header_value("location", location_value)
             .empty()),
@@ -355,8 +358,18 @@ mod tests {
         for (chunks, min, max, want) in [
             (&[b"abc".as_slice(), b"de"][..], 0, 5, None),
             (&[b"abc".as_slice(), b"de"][..], 5, 5, None),
-            (&[b"abc".as_slice(), b"def"][..], 0, 5, Some(ErrorCode::EntityTooLarge)),
-            (&[b"abc".as_slice()][..], 4, 10, Some(ErrorCode::EntityTooSmall)),
+            (
+                &[b"abc".as_slice(), b"def"][..],
+                0,
+                5,
+                Some(ErrorCode::EntityTooLarge),
+            ),
+            (
+                &[b"abc".as_slice()][..],
+                4,
+                10,
+                Some(ErrorCode::EntityTooSmall),
+            ),
             (&[][..], 1, 10, Some(ErrorCode::EntityTooSmall)),
             (&[][..], 0, 0, None),
         ] {
@@ -369,10 +382,15 @@ mod tests {
 
     #[test]
     fn fields_become_headers_in_the_family_vocabulary() {
-        let form = |pairs: &[(&str, &str)]| PostForm::new(
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            "f".into(),
-        );
+        let form = |pairs: &[(&str, &str)]| {
+            PostForm::new(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                "f".into(),
+            )
+        };
         let f = form(&[
             ("key", "k"),
             ("Content-Type", "text/plain"),
@@ -387,7 +405,11 @@ mod tests {
         let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         names.sort();
         assert_eq!(names, ["content-type", "x-cos-acl", "x-cos-meta-a"]);
-        let f = form(&[("acl", "private"), ("x-amz-meta-b", "2"), ("x-amz-signature", "s")]);
+        let f = form(&[
+            ("acl", "private"),
+            ("x-amz-meta-b", "2"),
+            ("x-amz-signature", "s"),
+        ]);
         let h = form_headers(&f, Family::S3).unwrap();
         assert_eq!(header::get(&h, "x-cos-acl"), Some("private"));
         assert_eq!(header::get(&h, "x-cos-meta-b"), Some("2"));
@@ -433,12 +455,10 @@ mod tests {
         hm.insert("content-type", ct.parse().unwrap());
         let boundary = form::boundary(&hm).unwrap();
         let body = Bytes::from(r["body"]["data"].as_str().unwrap().to_string());
-        let (f, file) = form::read_head(
-            &boundary,
-            Box::pin(futures_util::stream::iter([Ok(body)])),
-        )
-        .await
-        .unwrap();
+        let (f, file) =
+            form::read_head(&boundary, Box::pin(futures_util::stream::iter([Ok(body)])))
+                .await
+                .unwrap();
         assert_eq!(drain(file).await.unwrap(), b"form body\n".len());
         let get = |n: &str| f.get(n);
         let dialect = FormDialect::detect(get).unwrap();
@@ -461,7 +481,10 @@ mod tests {
         assert!(policy.check(later, Family::S3, value, &names).is_err());
         // Mutations.
         let mut fields = f.fields.clone();
-        let sig = fields.iter_mut().find(|(n, _)| n == "x-amz-signature").unwrap();
+        let sig = fields
+            .iter_mut()
+            .find(|(n, _)| n == "x-amz-signature")
+            .unwrap();
         sig.1.replace_range(0..1, "f");
         let m = PostForm::new(fields, "a.txt".into());
         assert_eq!(

@@ -59,8 +59,12 @@ impl Policy {
             .get("expiration")
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("Invalid Policy: Policy missing expiration."))?;
-        let expiration = humantime::parse_rfc3339_weak(expiration.trim_end_matches('Z'))
-            .map_err(|_| invalid(format!("Invalid Policy: Invalid 'expiration' value: '{expiration}'.")))?;
+        let expiration =
+            humantime::parse_rfc3339_weak(expiration.trim_end_matches('Z')).map_err(|_| {
+                invalid(format!(
+                    "Invalid Policy: Invalid 'expiration' value: '{expiration}'."
+                ))
+            })?;
         let conditions = doc
             .get("conditions")
             .and_then(Value::as_array)
@@ -116,7 +120,11 @@ impl Policy {
                 Condition::StartsWith { field, prefix } => {
                     // An empty prefix allows anything, a missing field too (S3).
                     let got = value(field).or(prefix.is_empty().then_some(""));
-                    (field, got.is_some_and(|v| v.starts_with(prefix.as_str())), prefix)
+                    (
+                        field,
+                        got.is_some_and(|v| v.starts_with(prefix.as_str())),
+                        prefix,
+                    )
                 }
             };
             if !ok {
@@ -225,21 +233,38 @@ mod tests {
 
     #[test]
     fn parses_every_condition_shape() {
-        let p = Policy::parse(&b64(r#"{"expiration":"2019-08-30T09:38:12.414Z","conditions":[
+        let p = Policy::parse(&b64(
+            r#"{"expiration":"2019-08-30T09:38:12.414Z","conditions":[
             {"acl":"default"},{"$bucket":"b-1250000000"},["eq","$key","k"],
             ["starts-with","$Content-Type","image/"],["content-length-range",1,"10"],
-            {"success_action_status":201}]}"#))
+            {"success_action_status":201}]}"#,
+        ))
         .unwrap();
         assert_eq!(p.expiration, at(1_567_157_892) + Duration::from_millis(414));
         assert_eq!(
             p.conditions,
             vec![
-                Condition::Eq { field: "acl".into(), value: "default".into() },
-                Condition::Eq { field: "bucket".into(), value: "b-1250000000".into() },
-                Condition::Eq { field: "key".into(), value: "k".into() },
-                Condition::StartsWith { field: "Content-Type".into(), prefix: "image/".into() },
+                Condition::Eq {
+                    field: "acl".into(),
+                    value: "default".into()
+                },
+                Condition::Eq {
+                    field: "bucket".into(),
+                    value: "b-1250000000".into()
+                },
+                Condition::Eq {
+                    field: "key".into(),
+                    value: "k".into()
+                },
+                Condition::StartsWith {
+                    field: "Content-Type".into(),
+                    prefix: "image/".into()
+                },
                 Condition::LengthRange { min: 1, max: 10 },
-                Condition::Eq { field: "success_action_status".into(), value: "201".into() },
+                Condition::Eq {
+                    field: "success_action_status".into(),
+                    value: "201".into()
+                },
             ]
         );
     }
@@ -255,7 +280,9 @@ mod tests {
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["eq","key","v"]]}"#),
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["in","$key","v"]]}"#),
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[{"a":"1","b":"2"}]}"#),
-            &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["content-length-range",5,1]]}"#),
+            &b64(
+                r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["content-length-range",5,1]]}"#,
+            ),
             &b64(r#"{"expiration":"2030-01-01T00:00:00Z","conditions":["x"]}"#),
         ] {
             let e = Policy::parse(doc).unwrap_err();
@@ -278,25 +305,59 @@ mod tests {
                     .map(|(_, v)| *v)
             }
         };
-        let ok: &[(&str, &str)] =
-            &[("bucket", "b-1250000000"), ("key", "up/a"), ("X-Cos-Meta-A", "V")];
-        assert_eq!(p.check(now, Family::Cos, form(ok), &[]).unwrap(), Some((0, 100)));
+        let ok: &[(&str, &str)] = &[
+            ("bucket", "b-1250000000"),
+            ("key", "up/a"),
+            ("X-Cos-Meta-A", "V"),
+        ];
+        assert_eq!(
+            p.check(now, Family::Cos, form(ok), &[]).unwrap(),
+            Some((0, 100))
+        );
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("bucket", "other"), ("key", "up/a"), ("x-cos-meta-a", "V")], "bucket"),
-            (&[("bucket", "b-1250000000"), ("key", "down/a"), ("x-cos-meta-a", "V")], "key"),
-            (&[("bucket", "b-1250000000"), ("key", "up/a"), ("x-cos-meta-a", "v")], "x-cos-meta-a"),
-            (&[("bucket", "b-1250000000"), ("key", "up/a")], "x-cos-meta-a"),
+            (
+                &[("bucket", "other"), ("key", "up/a"), ("x-cos-meta-a", "V")],
+                "bucket",
+            ),
+            (
+                &[
+                    ("bucket", "b-1250000000"),
+                    ("key", "down/a"),
+                    ("x-cos-meta-a", "V"),
+                ],
+                "key",
+            ),
+            (
+                &[
+                    ("bucket", "b-1250000000"),
+                    ("key", "up/a"),
+                    ("x-cos-meta-a", "v"),
+                ],
+                "x-cos-meta-a",
+            ),
+            (
+                &[("bucket", "b-1250000000"), ("key", "up/a")],
+                "x-cos-meta-a",
+            ),
         ];
         for (pairs, field) in cases {
             let e = p.check(now, Family::Cos, form(pairs), &[]).unwrap_err();
             assert_eq!(e.code, ErrorCode::AccessDenied);
-            assert!(e.message().contains(&format!("Condition key {field} ")), "{}", e.message());
+            assert!(
+                e.message().contains(&format!("Condition key {field} ")),
+                "{}",
+                e.message()
+            );
         }
         // Expired: the message names both times.
-        let e = p.check(at(1_900_000_000), Family::Cos, form(ok), &[]).unwrap_err();
+        let e = p
+            .check(at(1_900_000_000), Family::Cos, form(ok), &[])
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::AccessDenied);
         assert!(e.message().contains("1893456000") && e.message().contains("1900000000"));
-        let e = p.check(at(1_900_000_000), Family::S3, form(ok), &[]).unwrap_err();
+        let e = p
+            .check(at(1_900_000_000), Family::S3, form(ok), &[])
+            .unwrap_err();
         assert_eq!(e.message(), "Invalid according to Policy: Policy expired.");
     }
 
@@ -311,7 +372,10 @@ mod tests {
         let fine = ["key", "policy", "x-amz-signature", "X-Ignore-me", "file"];
         assert!(p.check(now, Family::S3, v, &fine).is_ok());
         let e = p.check(now, Family::S3, v, &["key", "acl"]).unwrap_err();
-        assert_eq!(e.message(), "Invalid according to Policy: Extra input fields: acl");
+        assert_eq!(
+            e.message(),
+            "Invalid according to Policy: Extra input fields: acl"
+        );
         // COS does not ask for it.
         assert!(p.check(now, Family::Cos, v, &["key", "acl"]).is_ok());
     }

@@ -60,7 +60,9 @@ fn iso(secs_from_now: i64) -> String {
     let t = std::time::SystemTime::now()
         .checked_add(std::time::Duration::from_secs(secs_from_now.max(0) as u64))
         .unwrap()
-        .checked_sub(std::time::Duration::from_secs((-secs_from_now).max(0) as u64))
+        .checked_sub(std::time::Duration::from_secs(
+            (-secs_from_now).max(0) as u64
+        ))
         .unwrap();
     humantime::format_rfc3339_millis(t).to_string()
 }
@@ -93,7 +95,7 @@ fn sign_policy(id: &str, secret: &str, policy: &str, key_time: &str) -> Vec<(Str
     let string_to_sign = hex::encode(Sha1::digest(policy.as_bytes()));
     let signature = hmac_sha1_hex(sign_key.as_bytes(), string_to_sign.as_bytes());
     vec![
-        ("policy".into(), b64(&policy)),
+        ("policy".into(), b64(policy)),
         ("q-sign-algorithm".into(), "sha1".into()),
         ("q-ak".into(), id.into()),
         ("q-key-time".into(), key_time.into()),
@@ -161,7 +163,10 @@ async fn cos_signed_form_uploads_with_its_fields() {
 async fn success_status_and_redirect() {
     let app = app().await;
     let sign = |status: &'static str| {
-        signed_form(&[("key", "s/${filename}"), ("success_action_status", status)], "")
+        signed_form(
+            &[("key", "s/${filename}"), ("success_action_status", status)],
+            "",
+        )
     };
     let r = post(&app, &refs(&sign("201")), "a b.txt", b"x").await;
     assert_eq!(r.status, 201, "{}", r.text());
@@ -207,18 +212,127 @@ async fn failures_answer_cos_errors_and_store_nothing() {
         f
     };
     let range = r#"["content-length-range",2,4]"#;
-    let cases: Vec<(&str, Vec<(String, String)>, &[u8], u16, &str, &str)> = vec![
-        ("bad signature", set(ok(&[], ""), "q-signature", "0000000000000000000000000000000000000000"), b"x", 403, "SignatureDoesNotMatch", ""),
-        ("unknown key", set(ok(&[], ""), "q-ak", "AKIDnobody"), b"x", 403, "InvalidAccessKeyId", ""),
-        ("expired policy", { let mut f = vec![("key".to_string(), "f/x".to_string())]; f.extend(cos_signed(ID, KEY, "", -10)); f }, b"x", 403, "AccessDenied", "current unix time"),
-        ("condition", ok(&[], r#"["starts-with","$key","other/"]"#), b"x", 403, "AccessDenied", "Condition key key doesn't match the value other/"),
-        ("missing field", ok(&[], r#"{"x-cos-meta-a":"1"}"#), b"x", 403, "AccessDenied", "Condition key x-cos-meta-a"),
-        ("bucket", ok(&[], r#"{"bucket":"otherbucket-1250000000"}"#), b"x", 403, "AccessDenied", "Condition key bucket"),
-        ("too large", ok(&[], range), b"12345", 400, "EntityTooLarge", "content-length-range"),
-        ("too small", ok(&[], range), b"1", 400, "EntityTooSmall", "content-length-range"),
-        ("policy not json", { let mut f = vec![("key".to_string(), "f/x".to_string())]; f.extend(sign_policy(ID, KEY, "nope", &format!("{};{}", window().0, window().1))); f }, b"x", 400, "InvalidPolicyDocument", ""),
-        ("no key", ok(&[], "").into_iter().filter(|(k, _)| k != "key").collect(), b"x", 400, "InvalidArgument", "key"),
-        ("fields too large", { let mut f = ok(&[], ""); f.insert(0, ("x-cos-meta-big".into(), "a".repeat(21 * 1024))); f }, b"x", 400, "MaxPostPreDataLengthExceededError", ""),
+    type Case<'a> = (
+        &'a str,
+        Vec<(String, String)>,
+        &'a [u8],
+        u16,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "bad signature",
+            set(
+                ok(&[], ""),
+                "q-signature",
+                "0000000000000000000000000000000000000000",
+            ),
+            b"x",
+            403,
+            "SignatureDoesNotMatch",
+            "",
+        ),
+        (
+            "unknown key",
+            set(ok(&[], ""), "q-ak", "AKIDnobody"),
+            b"x",
+            403,
+            "InvalidAccessKeyId",
+            "",
+        ),
+        (
+            "expired policy",
+            {
+                let mut f = vec![("key".to_string(), "f/x".to_string())];
+                f.extend(cos_signed(ID, KEY, "", -10));
+                f
+            },
+            b"x",
+            403,
+            "AccessDenied",
+            "current unix time",
+        ),
+        (
+            "condition",
+            ok(&[], r#"["starts-with","$key","other/"]"#),
+            b"x",
+            403,
+            "AccessDenied",
+            "Condition key key doesn't match the value other/",
+        ),
+        (
+            "missing field",
+            ok(&[], r#"{"x-cos-meta-a":"1"}"#),
+            b"x",
+            403,
+            "AccessDenied",
+            "Condition key x-cos-meta-a",
+        ),
+        (
+            "bucket",
+            ok(&[], r#"{"bucket":"otherbucket-1250000000"}"#),
+            b"x",
+            403,
+            "AccessDenied",
+            "Condition key bucket",
+        ),
+        (
+            "too large",
+            ok(&[], range),
+            b"12345",
+            400,
+            "EntityTooLarge",
+            "content-length-range",
+        ),
+        (
+            "too small",
+            ok(&[], range),
+            b"1",
+            400,
+            "EntityTooSmall",
+            "content-length-range",
+        ),
+        (
+            "policy not json",
+            {
+                let mut f = vec![("key".to_string(), "f/x".to_string())];
+                f.extend(sign_policy(
+                    ID,
+                    KEY,
+                    "nope",
+                    &format!("{};{}", window().0, window().1),
+                ));
+                f
+            },
+            b"x",
+            400,
+            "InvalidPolicyDocument",
+            "",
+        ),
+        (
+            "no key",
+            ok(&[], "")
+                .into_iter()
+                .filter(|(k, _)| k != "key")
+                .collect(),
+            b"x",
+            400,
+            "InvalidArgument",
+            "key",
+        ),
+        (
+            "fields too large",
+            {
+                let mut f = ok(&[], "");
+                f.insert(0, ("x-cos-meta-big".into(), "a".repeat(21 * 1024)));
+                f
+            },
+            b"x",
+            400,
+            "MaxPostPreDataLengthExceededError",
+            "",
+        ),
     ];
     for (what, fields, file, status, code, message) in cases {
         let r = post(&app, &refs(&fields), "x.txt", file).await;
@@ -237,7 +351,12 @@ async fn malformed_bodies() {
     let app = app().await;
     // Not multipart at all.
     let r = app
-        .send(R::new(Method::POST, "").anonymous().h("content-type", "text/plain").with_body("hi"))
+        .send(
+            R::new(Method::POST, "")
+                .anonymous()
+                .h("content-type", "text/plain")
+                .with_body("hi"),
+        )
         .await;
     r.assert_error(400, "MalformedPOSTRequest");
     // No file part.
@@ -297,7 +416,13 @@ async fn anonymous_forms_need_a_public_read_write_bucket() {
         r#"{{"expiration":"{}","conditions":[["starts-with","$key","ok/"]]}}"#,
         iso(600)
     ));
-    let r = post(&app, &[("key", "anon/b.txt"), ("policy", &policy)], "b.txt", b"x").await;
+    let r = post(
+        &app,
+        &[("key", "anon/b.txt"), ("policy", &policy)],
+        "b.txt",
+        b"x",
+    )
+    .await;
     r.assert_error(403, "AccessDenied");
     // A missing bucket is NoSuchBucket.
     let r = app
@@ -449,5 +574,9 @@ async fn s3_sigv4_form() {
         ))
         .await;
     assert_eq!(r.status, 403);
-    assert!(r.text().contains("<Code>SignatureDoesNotMatch</Code>"), "{}", r.text());
+    assert!(
+        r.text().contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{}",
+        r.text()
+    );
 }
