@@ -115,7 +115,10 @@ pub async fn read_head(boundary: &str, body: ByteStream) -> Result<(PostForm, By
                         }
                         match field.chunk().await {
                             Ok(Some(chunk)) => Some((Ok(chunk), (field, multipart, false))),
-                            Ok(None) => None,
+                            Ok(None) => {
+                                drain_fields(multipart).await;
+                                None
+                            }
                             Err(e) => {
                                 if !matches!(e, multer::Error::StreamReadFailed(_)) {
                                     flag.store(true, Ordering::Relaxed);
@@ -142,6 +145,37 @@ pub async fn read_head(boundary: &str, body: ByteStream) -> Result<(PostForm, By
         }
         let value = String::from_utf8(value).map_err(|_| malformed())?;
         fields.push((name, value));
+    }
+}
+
+/// What follows the file part is read (and ignored) up to this many bytes,
+/// so the client sees the answer instead of a reset connection.
+const MAX_TAIL_BYTES: usize = 64 * 1024;
+
+/// Reads the parts after `file` (ignored, spec cos.md §6A.6) to the end of
+/// the body, up to [`MAX_TAIL_BYTES`].
+async fn drain_fields(mut multipart: multer::Multipart<'static>) {
+    let mut seen = 0;
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            seen += chunk.len();
+            if seen > MAX_TAIL_BYTES {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads and discards up to `limit` bytes of a body that will not be used:
+/// a request answered before its body was read would otherwise be cut by a
+/// TCP reset (unread data on close), losing the error response.
+pub async fn drain(body: &mut ByteStream, limit: u64) {
+    let mut seen = 0u64;
+    while let Some(Ok(chunk)) = futures_util::StreamExt::next(body).await {
+        seen += chunk.len() as u64;
+        if seen > limit {
+            return;
+        }
     }
 }
 

@@ -39,9 +39,34 @@ const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// A refused upload's file is read up to this many bytes before answering,
+/// so that browsers receive the error (a larger one gets the connection closed).
+const DRAIN_ON_ERROR: u64 = 16 * 1024 * 1024;
+
+/// One form upload; a refused one still reads (a bounded part of) its file.
+pub async fn post(state: &AppState, bucket: &BucketName, mut req: Req) -> Result<Response> {
+    let mut body = Some(std::mem::replace(
+        &mut req.body,
+        Box::pin(futures_util::stream::empty()),
+    ));
+    let result = upload(state, bucket, req, &mut body).await;
+    if result.is_err() {
+        if let Some(mut body) = body {
+            form::drain(&mut body, DRAIN_ON_ERROR).await;
+        }
+    }
+    result
+}
+
 /// The steps of one form upload, in order: key → signature → policy →
-/// authorization → headers → stream and commit → answer.
-pub async fn post(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
+/// authorization → headers → stream and commit → answer. `body` (the file)
+/// is taken only when it starts streaming into the store.
+async fn upload(
+    state: &AppState,
+    bucket: &BucketName,
+    req: Req,
+    body: &mut Option<ByteStream>,
+) -> Result<Response> {
     let Some(form) = req.form else {
         return Err(form::malformed());
     };
@@ -106,6 +131,12 @@ pub async fn post(state: &AppState, bucket: &BucketName, req: Req) -> Result<Res
     )
     .await?;
 
+    // A missing bucket is refused before the file is read (the store would
+    // otherwise refuse only after taking the stream).
+    if state.store.bucket(bucket.as_str()).await?.is_none() {
+        return Err(Error::new(ErrorCode::NoSuchBucket));
+    }
+
     // Step 5: the object's headers, validated before a byte of the file is read.
     let mut headers = header::object_headers(&h)?;
     headers.content_type = content_type_for(headers.content_type.take(), key.as_str());
@@ -125,7 +156,10 @@ pub async fn post(state: &AppState, bucket: &BucketName, req: Req) -> Result<Res
     // Step 6: stream the file; a size outside the range fails before commit.
     let failure = Failure::default();
     let (min, max) = range.unwrap_or((0, u64::MAX));
-    let body = check_length(req.body, min, max, failure.clone());
+    let file = body
+        .take()
+        .unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
+    let body = check_length(file, min, max, failure.clone());
     let body = match traffic::cos_limit(&h, &req.query)? {
         Some(limit) => traffic::pace(body, limit),
         None => body,
@@ -306,6 +340,7 @@ fn check_length(body: ByteStream, min: u64, max: u64, failure: Failure) -> ByteS
                     Some(Ok(chunk)) => {
                         let seen = seen + chunk.len() as u64;
                         if seen > max {
+                            form::drain(&mut body, DRAIN_ON_ERROR).await;
                             failure.set(Error::with_message(
                                 ErrorCode::EntityTooLarge,
                                 format!("Your proposed upload exceeds the maximum allowed size of {max} bytes (policy content-length-range)."),

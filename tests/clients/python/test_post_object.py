@@ -39,8 +39,13 @@ def s3_bucket(s3):
     empty_and_delete_s3_bucket(s3, name)
 
 
-def test_boto3_presigned_post(s3, s3_bucket):
-    post = s3.generate_presigned_post(
+@pytest.mark.parametrize("signature_version", ["s3v4", None])
+def test_boto3_presigned_post(server, s3, s3_bucket, signature_version):
+    """s3v4: a SigV4 form (x-amz-credential, x-amz-signature); boto3's default
+    for presigned posts without a configured version is the SigV2 form
+    (AWSAccessKeyId, signature)."""
+    signer = s3_client(server, signature_version=signature_version) if signature_version else s3
+    post = signer.generate_presigned_post(
         Bucket=s3_bucket,
         Key="uploads/${filename}",
         Fields={
@@ -90,10 +95,15 @@ def test_boto3_presigned_post(s3, s3_bucket):
     assert ET.fromstring(r.content).findtext("Code") == "AccessDenied"
 
     # The signature itself tampered with.
-    fields = dict(post["fields"], **{"x-amz-signature": "0" * 64})
+    if signature_version == "s3v4":
+        assert "x-amz-credential" in post["fields"]
+        fields = dict(post["fields"], **{"x-amz-signature": "0" * 64})
+    else:
+        assert "AWSAccessKeyId" in post["fields"]
+        fields = dict(post["fields"], signature=base64.b64encode(b"0" * 20).decode())
     r = session().post(post["url"], data=fields, files={"file": ("x.txt", b"x")})
     assert r.status_code == 403, r.text
-    assert ET.fromstring(r.content).findtext("Code") == "SignatureDoesNotMatch"
+    assert ET.fromstring(r.content).findtext("Code") == "SignatureDoesNotMatch", r.text
 
 
 def cos_form(key: str, conditions: list, expires_in: int = 600, **extra) -> dict:
