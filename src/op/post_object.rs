@@ -150,7 +150,7 @@ async fn upload(
         checksum: req.checksum.clone(),
         acl: Acl::from_headers(&h, AclKind::Object)?,
         tags: super::tagging::from_header(&h)?.unwrap_or_default(),
-        sse: sse::sealing(state, &h)?,
+        sse: sse::sealing_for(state, bucket, &h).await?,
     };
 
     // Step 6: stream the file; a size outside the range fails before commit.

@@ -580,3 +580,19 @@ async fn s3_sigv4_form() {
         r.text()
     );
 }
+
+/// SSE fields work as the PUT headers do (cos.md §1.9 lists them).
+#[tokio::test]
+async fn sse_field_encrypts_the_upload() {
+    let app = app().await;
+    let fields = signed_form(
+        &[("key", "sse.txt"), ("x-cos-server-side-encryption", "AES256")],
+        r#"["eq","$x-cos-server-side-encryption","AES256"]"#,
+    );
+    let r = post(&app, &refs(&fields), "sse.txt", b"secret bytes").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(r.header("x-cos-server-side-encryption"), Some("AES256"));
+    let got = app.send(R::get("sse.txt")).await;
+    assert_eq!(&got.body[..], b"secret bytes");
+    assert_eq!(got.header("x-cos-server-side-encryption"), Some("AES256"));
+}
