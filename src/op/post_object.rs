@@ -126,7 +126,8 @@ async fn upload(
         scope.as_ref(),
         &Operation::PostObject(bucket.clone()),
         &req.query,
-        &h,
+        // The request's own headers: hotlink protection reads its Referer.
+        &req.headers,
         family,
     )
     .await?;

@@ -586,7 +586,10 @@ async fn s3_sigv4_form() {
 async fn sse_field_encrypts_the_upload() {
     let app = app().await;
     let fields = signed_form(
-        &[("key", "sse.txt"), ("x-cos-server-side-encryption", "AES256")],
+        &[
+            ("key", "sse.txt"),
+            ("x-cos-server-side-encryption", "AES256"),
+        ],
         r#"["eq","$x-cos-server-side-encryption","AES256"]"#,
     );
     let r = post(&app, &refs(&fields), "sse.txt", b"secret bytes").await;
@@ -595,4 +598,34 @@ async fn sse_field_encrypts_the_upload() {
     let got = app.send(R::get("sse.txt")).await;
     assert_eq!(&got.body[..], b"secret bytes");
     assert_eq!(got.header("x-cos-server-side-encryption"), Some("AES256"));
+}
+
+/// An anonymous form is checked against the bucket's hotlink protection with
+/// the request's own Referer (the form's page).
+#[tokio::test]
+async fn anonymous_forms_follow_hotlink_protection() {
+    let app = app().await;
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("acl", "")
+                .h("x-cos-acl", "public-read-write"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .send(R::new(Method::PUT, "").q("referer", "").with_body(
+            "<RefererConfiguration><Status>Enabled</Status><RefererType>White-List</RefererType><DomainList><Domain>*.example.com</Domain></DomainList><EmptyReferConfiguration>Deny</EmptyReferConfiguration></RefererConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let send = |referer: &str| {
+        form_request(HOST, "/", body(&[("key", "ref.txt")], "ref.txt", b"r", &[]))
+            .h("referer", referer)
+    };
+    app.send(send("https://leech.test/"))
+        .await
+        .assert_error(403, "AccessDenied");
+    let r = app.send(send("https://www.example.com/upload.html")).await;
+    assert_eq!(r.status, 204, "{}", r.text());
 }
