@@ -81,7 +81,8 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::UploadPart(b, _)
         | Operation::UploadPartCopy(b, _)
         | Operation::CompleteMultipartUpload(b, _)
-        | Operation::AbortMultipartUpload(b, _) => Need::Bucket(b, Write),
+        | Operation::AbortMultipartUpload(b, _)
+        | Operation::PostObject(b) => Need::Bucket(b, Write),
         Operation::GetObject(b, k)
         | Operation::HeadObject(b, k)
         | Operation::GetObjectTagging(b, k) => Need::Object(b, k, Read),

@@ -59,6 +59,11 @@ error_codes! {
     InvalidTag => (StatusCode::BAD_REQUEST, "The tag set you provided is not valid."),
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
     KeyTooLong => (StatusCode::BAD_REQUEST, "Your key is too long."),
+    // POST Object (cos.md §6A.6)
+    IncorrectNumberOfFilesInPostRequest => (StatusCode::BAD_REQUEST, "POST requires exactly one file upload per request."),
+    InvalidPolicyDocument => (StatusCode::BAD_REQUEST, "Invalid Policy: Invalid JSON."),
+    MalformedPOSTRequest => (StatusCode::BAD_REQUEST, "The body of your POST request is not well-formed multipart/form-data."),
+    MaxPostPreDataLengthExceededError => (StatusCode::BAD_REQUEST, "Your POST request fields preceding the upload file were too large."),
     MalformedXML => (StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema."),
     MissingRequestBodyError => (StatusCode::BAD_REQUEST, "Request body is empty."),
     RequestTimeout => (StatusCode::BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period."),

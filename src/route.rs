@@ -63,6 +63,8 @@ pub enum Operation {
     AbortMultipartUpload(BucketName, ObjectKey),
     /// `GET /<key>?uploadId`.
     ListParts(BucketName, ObjectKey),
+    /// `POST /` with a multipart/form-data body (browser form upload).
+    PostObject(BucketName),
 }
 
 impl Operation {
@@ -106,6 +108,7 @@ impl Operation {
             Operation::CompleteMultipartUpload(..) => "CompleteMultipartUpload",
             Operation::AbortMultipartUpload(..) => "AbortMultipartUpload",
             Operation::ListParts(..) => "ListParts",
+            Operation::PostObject(_) => "PostObject",
         }
     }
 }
@@ -217,7 +220,7 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                         _ => Err(method_not_allowed()),
                     }
                 }
-                (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
+                (Method::POST, None) => Ok(Operation::PostObject(b)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }
@@ -310,6 +313,7 @@ mod tests {
             ),
             (Method::GET, b(), "location", &none, "GetBucketLocation"),
             (Method::POST, b(), "delete", &none, "DeleteObjects"),
+            (Method::POST, b(), "", &none, "PostObject"),
             (Method::GET, b(), "versioning", &none, "GetBucketVersioning"),
             (Method::PUT, b(), "versioning=", &none, "PutBucketVersioning"),
             (

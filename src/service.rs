@@ -12,12 +12,14 @@ use bytes::Bytes;
 use http::{HeaderValue, Request};
 use tower::ServiceExt;
 
+use crate::auth::post_form::FormDialect;
 use crate::auth::{self, AuthOptions, Dialect, Family, RequestParts};
 use crate::authz;
 use crate::config;
 use crate::dialect;
 use crate::error::{Error, ErrorCode};
 use crate::http::body::{request_stream, Body};
+use crate::http::form;
 use crate::http::payload;
 use crate::http::query::{decode_path, Query};
 use crate::http::target::{self, Target};
@@ -194,7 +196,31 @@ impl Service {
             query: query.pairs(),
             headers: req.headers(),
         });
-        *family = dialect::family_of(dialect, &host);
+        // POST Object (cos.md §1.9): the signature travels in the form body,
+        // so the fields before `file` are read now and the file part becomes
+        // the body; a signed form's dialect picks the family (and with it the
+        // bucket naming), as headers do for other requests.
+        let body_is_empty = req.body().is_end_stream();
+        let mut req = req.map(|b| request_stream(b, config.body_idle_timeout));
+        let mut form = None;
+        if dialect == Dialect::Anonymous
+            && req.method() == http::Method::POST
+            && query.pairs().is_empty()
+        {
+            if let Some(boundary) = form::boundary(req.headers()) {
+                let (parts, body) = req.into_parts();
+                let (head, file) = form::read_head(&boundary, body).await.map_err(fail)?;
+                req = Request::from_parts(parts, file);
+                form = Some(head);
+            }
+        }
+        *family = match form
+            .as_ref()
+            .and_then(|f| FormDialect::detect(|n| f.get(n)))
+        {
+            Some(d) => d.family(),
+            None => dialect::family_of(dialect, &host),
+        };
         let target =
             target::resolve_for(&host, &path, &config.addressing, *family).map_err(fail)?;
         if let Target::Bucket(b) | Target::Object(b, _) = &target {
@@ -298,28 +324,26 @@ impl Service {
         let scope = identity
             .as_ref()
             .map(|i| self.state.keys.scope(&i.secret_id));
-        authz::check(
-            &self.state,
-            scope.as_ref(),
-            &op,
-            &query,
-            req.headers(),
-            family,
-        )
-        .await
-        .map_err(|e| (e, name, who.clone()))?;
+        // A form upload's signature is in its body: the handler verifies it,
+        // then runs this same check with the identity it found.
+        if !matches!(op, route::Operation::PostObject(_)) {
+            authz::check(
+                &self.state,
+                scope.as_ref(),
+                &op,
+                &query,
+                req.headers(),
+                family,
+            )
+            .await
+            .map_err(|e| (e, name, who.clone()))?;
+        }
         let (mut parts, body) = req.into_parts();
         // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):
         // the body is decoded and verified while the handler streams it.
-        let body_is_empty = body.is_end_stream();
-        let checked = payload::prepare(
-            request_stream(body, config.body_idle_timeout),
-            body_is_empty,
-            &verified.payload,
-            &mut parts.headers,
-        )
-        .await
-        .map_err(|e| (e, name, who.clone()))?;
+        let checked = payload::prepare(body, body_is_empty, &verified.payload, &mut parts.headers)
+            .await
+            .map_err(|e| (e, name, who.clone()))?;
         let r = Req {
             method: parts.method,
             headers: parts.headers,
@@ -332,6 +356,7 @@ impl Service {
                 .extensions
                 .remove::<crate::http::sendfile::SendfileQueue>(),
             checksum: checked.checksum,
+            form,
         };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),

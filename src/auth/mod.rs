@@ -13,6 +13,7 @@ pub mod oss_v1;
 pub mod oss_v4;
 #[cfg(test)]
 mod oss_vectors_test;
+pub mod post_form;
 pub mod presign;
 
 use std::time::{Duration, SystemTime};

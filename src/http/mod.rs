@@ -2,6 +2,7 @@
 pub mod aws_chunked;
 pub mod body;
 pub mod checksum;
+pub mod form;
 pub mod header;
 pub mod payload;
 pub mod query;

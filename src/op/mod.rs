@@ -10,6 +10,8 @@ mod list;
 mod list_v2;
 mod multipart;
 mod object;
+mod post_object;
+mod post_policy;
 mod restore;
 mod service;
 mod sse;
@@ -61,6 +63,8 @@ pub struct Req {
     /// The flexible checksum (`x-amz-checksum-*`) the body was verified
     /// against, filled when `body` ended well (S3 dialect).
     pub checksum: crate::http::checksum::ChecksumSlot,
+    /// POST Object: the form's fields before `file` (the file is `body`).
+    pub form: Option<crate::http::form::PostForm>,
 }
 
 pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Response> {
@@ -103,6 +107,7 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::CompleteMultipartUpload(b, k) => multipart::complete(state, &b, &k, req).await,
         Operation::AbortMultipartUpload(b, k) => multipart::abort(state, &b, &k, req).await,
         Operation::ListParts(b, k) => multipart::list_parts(state, &b, &k, req).await,
+        Operation::PostObject(b) => post_object::post(state, &b, req).await,
     }
 }
 

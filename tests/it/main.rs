@@ -14,6 +14,7 @@ mod multipart_dialects;
 mod objects;
 mod origin;
 mod oss;
+mod post_object;
 mod presign;
 mod readme;
 mod s3_auth;
