@@ -84,31 +84,37 @@ def new_bucket(client) -> str:
     return name
 
 
-def stream_hashes(path, block=MiB):
-    """(size, sha256 hex, crc64) of a file, read in blocks."""
+def stream_hashes(path, block=MiB, with_crc=True):
+    """(size, sha256 hex, crc64 or None) of a file, read in blocks."""
     sha = hashlib.sha256()
-    crc = new_crc64()
+    crc = new_crc64() if with_crc else None
     n = 0
     with open(path, "rb") as f:
         while chunk := f.read(block):
             sha.update(chunk)
-            crc.update(chunk)
+            if crc:
+                crc.update(chunk)
             n += len(chunk)
-    return n, sha.hexdigest(), crc.crcValue
+    return n, sha.hexdigest(), crc.crcValue if crc else None
 
 
-def write_random_file(path, size, block=MiB):
-    """`size` random bytes written in blocks; returns (sha256 hex, crc64, [part md5s] per block)."""
+def write_random_file(path, size, block=MiB, fast=False):
+    """`size` incompressible bytes written in blocks; returns (sha256 hex, crc64).
+    `fast`: one random block reused with a counter in its first 8 bytes (every
+    block still differs) instead of fresh random bytes per block."""
     sha = hashlib.sha256()
     crc = new_crc64()
+    base = os.urandom(block) if fast else None
     with open(path, "wb") as f:
-        left = size
+        left, i = size, 0
         while left:
-            chunk = os.urandom(min(block, left))
+            n = min(block, left)
+            chunk = (i.to_bytes(8, "big") + base[8:n]) if fast else os.urandom(n)
             f.write(chunk)
             sha.update(chunk)
             crc.update(chunk)
-            left -= len(chunk)
+            left -= n
+            i += 1
     return sha.hexdigest(), crc.crcValue
 
 

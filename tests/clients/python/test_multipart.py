@@ -506,6 +506,24 @@ def test_forbid_overwrite_refuses_complete_over_an_object(client, mbucket):
     raises(409, "FileAlreadyExists", client.create_multipart_upload, Bucket=mbucket, Key=key, **FORBID)
 
 
+def test_forbid_overwrite_on_complete_itself(client, mbucket):
+    key = "fo/late.bin"
+    uid = initiate(client, mbucket, key)
+    listed = upload_parts(client, mbucket, key, uid, [b"late"])
+    client.put_object(Bucket=mbucket, Key=key, Body=b"present")
+    raises(409, "FileAlreadyExists", complete, client, mbucket, key, uid, listed, **FORBID)
+    complete(client, mbucket, key, uid, listed)  # without the header: replaces
+    assert read_body(client.get_object(Bucket=mbucket, Key=key)) == b"late"
+
+
+def test_initiate_refuses_bad_headers(client, mbucket):
+    raises(400, "InvalidArgument", client.create_multipart_upload, Bucket=mbucket, Key="bad.bin",
+           StorageClass="BOGUS")
+    too_many = "&".join(f"k{i}=v" for i in range(11))
+    raises(400, "InvalidTag", client.create_multipart_upload, Bucket=mbucket, Key="bad.bin", Tagging=too_many)
+    assert "Upload" not in client.list_multipart_uploads(Bucket=mbucket)
+
+
 # --- Encryption ----------------------------------------------------------------------------
 
 
