@@ -311,16 +311,6 @@ def test_cos_bucket_through_s3(s3, client, bucket):
     assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-def test_multipart_is_not_implemented_yet(s3, s3_bucket):
-    """Routed, answered in S3's shape, until the multipart issue lands."""
-    with pytest.raises(ClientError) as e:
-        s3.create_multipart_upload(Bucket=s3_bucket, Key="mp")
-    resp = error_of(e)
-    assert resp["Error"]["Code"] == "NotImplemented"
-    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert_s3_headers(resp["ResponseMetadata"])
-
-
 def test_public_read_acl_and_anonymous_family(server, s3, s3_bucket):
     """x-amz-acl reaches the ACL layer; an anonymous request answers in the family
     its Host names (an S3 host → S3 headers and error XML)."""
