@@ -64,7 +64,10 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::GetBucketVersioning(b)
         | Operation::ListMultipartUploads(b)
         | Operation::ListParts(b, _) => Need::Bucket(b, Read),
-        Operation::GetBucketAcl(b) => Need::Bucket(b, ReadAcp),
+        Operation::GetBucketAcl(b) | Operation::GetBucketConfig(b, _) => Need::Bucket(b, ReadAcp),
+        Operation::PutBucketConfig(b, _) | Operation::DeleteBucketConfig(b, _) => {
+            Need::Bucket(b, WriteAcp)
+        }
         Operation::PutBucketAcl(b) => Need::Bucket(b, WriteAcp),
         Operation::DeleteObjects(b)
         | Operation::PutObject(b, _)
@@ -161,6 +164,18 @@ pub async fn check(
                 ErrorCode::AccessDenied,
                 "Anonymous requests cannot use response-* parameters.",
             ));
+        }
+        // Hotlink protection applies to anonymous requests only (cos-bucket.md §2).
+        if let Some(b) = need.bucket() {
+            if let Some(rec) = store.bucket(b.as_str()).await? {
+                let referer = crate::bucket_config::stored::<crate::bucket_config::Referer>(&rec);
+                if referer.is_some_and(|r| !r.allows(headers)) {
+                    return Err(Error::with_message(
+                        ErrorCode::AccessDenied,
+                        "Access Denied. Referer is not allowed.",
+                    ));
+                }
+            }
         }
         for n in std::iter::once(need).chain(source_need) {
             if !anonymous_check(store, &n).await? {

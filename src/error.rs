@@ -74,6 +74,7 @@ error_codes! {
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
     // 403
     AccessDenied => (StatusCode::FORBIDDEN, "Access Denied."),
+    AccessForbidden => (StatusCode::FORBIDDEN, "CORSResponse: This CORS request is not allowed."),
     InvalidObjectState => (StatusCode::FORBIDDEN, "The operation is not valid for the object's storage class."),
     InvalidAccessKeyId => (StatusCode::FORBIDDEN, "The SecretId you provided does not exist in our records."),
     RequestTimeTooSkewed => (StatusCode::FORBIDDEN, "The difference between the request time and the server's time is too large."),
@@ -83,6 +84,9 @@ error_codes! {
     NoSuchKey => (StatusCode::NOT_FOUND, "The specified key does not exist."),
     NoSuchResource => (StatusCode::NOT_FOUND, "The specified resource does not exist."),
     NoSuchCopySource => (StatusCode::NOT_FOUND, "The specified copy source does not exist."),
+    NoSuchCORSConfiguration => (StatusCode::NOT_FOUND, "The CORS configuration does not exist."),
+    NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
+    NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     // 405
