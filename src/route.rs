@@ -368,7 +368,7 @@ mod tests {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
         }
         assert_eq!(
-            resolve(&Method::GET, &b(), &q("cors"), &none)
+            resolve(&Method::GET, &b(), &q("lifecycle"), &none)
                 .unwrap_err()
                 .code,
             ErrorCode::NotImplemented
