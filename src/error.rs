@@ -330,14 +330,26 @@ fn complete_error(e: crate::storage::multipart::CompleteError) -> Error {
                 "Part {n} was not uploaded, its ETag does not match, or the part numbers are not contiguous."
             ),
         ),
-        CompleteError::TooSmall(n) => Error::with_message(
+        CompleteError::TooSmall(n, min) => Error::with_message(
             ErrorCode::EntityTooSmall,
-            format!("Part {n} is smaller than the 1 MiB minimum for a part that is not the last."),
+            format!(
+                "Part {n} is smaller than the {} minimum for a part that is not the last.",
+                human_size(min)
+            ),
         ),
         CompleteError::TooLarge => Error::with_message(
             ErrorCode::EntityTooLarge,
             "The object would exceed the 50,000 GiB maximum.",
         ),
+    }
+}
+
+/// `1 MiB`, `100 KiB`, or bytes when not a whole number of either.
+fn human_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
     }
 }
 

@@ -373,6 +373,19 @@ mod tests {
                 .code,
             ErrorCode::NotImplemented
         );
+        assert_eq!(
+            resolve(&Method::GET, &b(), &q("cors"), &none).unwrap(),
+            Operation::GetBucketConfig(
+                BucketName::parse("b", "1250000000", "ap-guangzhou").unwrap(),
+                Subresource::Cors
+            )
+        );
+        assert_eq!(
+            resolve(&Method::POST, &b(), &q("cors"), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::MethodNotAllowed
+        );
         for (m, qs) in [
             (Method::GET, "ci-process=imageInfo"),
             (Method::HEAD, "ci-process=originImage"),

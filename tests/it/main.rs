@@ -9,6 +9,7 @@ mod dialects;
 mod errors;
 mod hostile;
 mod multipart;
+mod multipart_dialects;
 mod objects;
 mod origin;
 mod oss;
