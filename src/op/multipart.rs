@@ -31,6 +31,7 @@ use crate::storage::multipart::{
 use crate::storage::sse::{managed_dek, unwrap_dek, Sealing, SseKind};
 use crate::storage::{
     part_etag, ObjectRecord, PartOptions, PartRecord, UploadRecord, UploadsQuery, WriteCondition,
+    NULL_VERSION,
 };
 
 /// Largest Complete body accepted: 10,000 parts with Go's extra children
@@ -423,8 +424,14 @@ pub async fn complete(
         // OSS also answers the ETag as a header: oss2's result reads it there.
         rb = rb.header("etag", format!("\"{}\"", rec.etag));
     }
-    Ok(new_version_header(render::sse(rb, &rec), &rec)
-        .xml(x.finish("CompleteMultipartUploadResult")))
+    let rb = render::sse(rb, &rec);
+    // Under suspended versioning COS's Complete answers `x-cos-version-id:
+    // null`, where PUT sends none (cos.md §6A.2, DOC 436/7742).
+    let rb = match (rec.version_id.as_deref(), req.family) {
+        (Some(NULL_VERSION), Family::Cos) => rb.header("x-cos-version-id", NULL_VERSION),
+        _ => new_version_header(rb, &rec),
+    };
+    Ok(rb.xml(x.finish("CompleteMultipartUploadResult")))
 }
 
 /// Abort Multipart Upload: 204; the parts' space is freed.

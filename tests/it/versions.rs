@@ -441,3 +441,49 @@ async fn delete_multiple_with_versions() {
     let get = app.send(R::get("k")).await;
     assert_eq!((&get.body[..], version_of(&get)), (&b"two"[..], v2));
 }
+
+/// Uploads `body` to `key` by multipart (one part) and returns Complete's answer.
+async fn multipart_put(app: &App, key: &str, body: &[u8]) -> Resp {
+    let init = app.send(R::new(Method::POST, key).q("uploads", "")).await;
+    assert_eq!(init.status, 200, "{}", init.text());
+    let upload_id = all(&init.text(), "UploadId").remove(0);
+    let part = app
+        .send(
+            R::put(key, body.to_vec())
+                .q("partNumber", "1")
+                .q("uploadId", &upload_id),
+        )
+        .await;
+    assert_eq!(part.status, 200, "{}", part.text());
+    let etag = part.header("etag").unwrap().to_string();
+    let xml = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let done = app
+        .send(
+            R::new(Method::POST, key)
+                .q("uploadId", &upload_id)
+                .with_body(&xml),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    done
+}
+
+#[tokio::test]
+async fn multipart_complete_version_header_in_each_state() {
+    let app = app().await;
+    let plain = multipart_put(&app, "m", b"plain").await;
+    assert_eq!(plain.header("x-cos-version-id"), None);
+    set_versioning(&app, "Enabled").await;
+    let v1 = version_of(&multipart_put(&app, "m", b"one").await);
+    assert_ne!(v1, "null");
+    set_versioning(&app, "Suspended").await;
+    // Unlike PUT, Complete names the null version (cos.md §6A.2, §6A.5).
+    let done = multipart_put(&app, "m", b"null").await;
+    assert_eq!(version_of(&done), "null");
+    let get = app.send(R::get("m").q("versionId", "null")).await;
+    assert_eq!(&get.body[..], b"null");
+    let get = app.send(R::get("m").q("versionId", &v1)).await;
+    assert_eq!(&get.body[..], b"one");
+}
