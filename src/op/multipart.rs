@@ -157,7 +157,7 @@ pub async fn upload_part(
         None => req.body,
     };
     if let Some(sha1) = sha1 {
-        body = super::object::verify_sha1(body, sha1);
+        body = super::object::verify_sha1(body, sha1, content_length);
     }
     let part = state
         .store

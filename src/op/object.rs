@@ -92,7 +92,7 @@ pub async fn put(
         None => req.body,
     };
     if let Some(sha1) = sha1 {
-        body = verify_sha1(body, sha1);
+        body = verify_sha1(body, sha1, content_length);
     }
     // Step 3: stream, hash, commit atomically.
     let rec = state
@@ -125,33 +125,59 @@ pub fn expected_sha1(h: &HeaderMap) -> Result<Option<[u8; 20]>> {
     Ok(Some(out))
 }
 
-/// Passes `body` through, hashing it with SHA-1; at its end a digest other
-/// than `expected` becomes a `BadSha1` error, so nothing is stored.
-pub fn verify_sha1(body: ByteStream, expected: [u8; 20]) -> ByteStream {
+/// Passes `body` through, hashing it with SHA-1. Where the body ends (its
+/// end, or the chunk that completes `content_length`: the store stops
+/// reading there) a digest other than `expected` replaces the last chunk
+/// with a `BadSha1` error, so nothing is stored.
+pub fn verify_sha1(
+    body: ByteStream,
+    expected: [u8; 20],
+    content_length: Option<u64>,
+) -> ByteStream {
     use futures_util::StreamExt;
     use sha1::{Digest, Sha1};
-    let hashed = futures_util::stream::unfold(
-        (body, Some(Sha1::new())),
-        move |(mut body, mut hasher)| async move {
-            let h = hasher.as_mut()?;
-            match body.next().await {
-                Some(Ok(chunk)) => {
-                    h.update(&chunk);
-                    Some((Ok(chunk), (body, hasher)))
+    struct St {
+        body: ByteStream,
+        hasher: Option<Sha1>,
+        seen: u64,
+    }
+    let check = move |h: Sha1| -> Result<(), StorageError> {
+        let digest: [u8; 20] = h.finalize().into();
+        if digest == expected {
+            Ok(())
+        } else {
+            Err(StorageError::BadSha1)
+        }
+    };
+    let st = St {
+        body,
+        hasher: Some(Sha1::new()),
+        seen: 0,
+    };
+    Box::pin(futures_util::stream::unfold(st, move |mut st| async move {
+        let mut h = st.hasher.take()?;
+        match st.body.next().await {
+            Some(Ok(mut chunk)) => {
+                let room = content_length.map_or(u64::MAX, |n| n - st.seen.min(n));
+                if chunk.len() as u64 > room {
+                    chunk.truncate(room as usize);
                 }
-                Some(Err(e)) => Some((Err(e), (body, None))),
-                None => {
-                    let digest: [u8; 20] = hasher.take()?.finalize().into();
-                    if digest == expected {
-                        None
-                    } else {
-                        Some((Err(StorageError::BadSha1), (body, None)))
-                    }
+                h.update(&chunk);
+                st.seen += chunk.len() as u64;
+                if content_length.is_some_and(|n| st.seen >= n) {
+                    // The last chunk the store will read.
+                    return Some((check(h).map(|()| chunk), st));
                 }
+                st.hasher = Some(h);
+                Some((Ok(chunk), st))
             }
-        },
-    );
-    Box::pin(hashed)
+            Some(Err(e)) => Some((Err(e), st)),
+            None => match check(h) {
+                Ok(()) => None,
+                Err(e) => Some((Err(e), st)),
+            },
+        }
+    }))
 }
 
 /// `x-amz-checksum-<algo>` + `x-amz-checksum-type: FULL_OBJECT` for a stored

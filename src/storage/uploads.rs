@@ -114,7 +114,6 @@ impl Store {
     ///   `NoSuchUpload`, and the blob is deleted.
     /// - Once the body was read, the commit runs to completion even if the
     ///   caller is cancelled.
-    #[allow(clippy::too_many_arguments)]
     pub async fn upload_part(
         &self,
         bucket: &str,
@@ -195,6 +194,7 @@ impl Store {
     /// # Behavior
     /// - `NoSuchUpload` before a byte is copied; a source that cannot be
     ///   read → its error, nothing recorded, the new blob deleted.
+    #[allow(clippy::too_many_arguments)] // the part's address is four of them
     pub async fn upload_part_copy(
         &self,
         bucket: &str,

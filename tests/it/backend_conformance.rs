@@ -7,6 +7,7 @@ mod acl;
 mod copy;
 mod fs_only;
 mod listing;
+mod multipart;
 mod objects;
 mod races;
 mod sse;
@@ -117,6 +118,13 @@ conformance!(
     acl::object_acl_keeps_bytes,
     acl::acl_change_is_conditional_on_the_whole_record,
     acl::object_acl_per_version,
+    multipart::multipart_round_trip,
+    multipart::multipart_replace_abort_and_late_parts,
+    multipart::multipart_bad_lists_change_nothing,
+    multipart::multipart_versioned_and_forbid_overwrite,
+    multipart::multipart_listing,
+    multipart::multipart_parts_paging,
+    multipart::multipart_concurrent_parts_and_complete,
 );
 
 // ---------------------------------------------------------------------------

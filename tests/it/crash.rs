@@ -23,6 +23,10 @@ struct Proc {
 }
 
 fn start(data: &Path) -> Proc {
+    start_with(data, &[])
+}
+
+fn start_with(data: &Path, extra: &[&str]) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
         .args([
             "serve",
@@ -33,6 +37,7 @@ fn start(data: &Path) -> Proc {
             "--data-dir",
         ])
         .arg(data)
+        .args(extra)
         .env("LOCALCOS_SECRET_ID", ID)
         .env("LOCALCOS_SECRET_KEY", KEY)
         .env("LOCALCOS_LOG_LEVEL", "warn")
@@ -73,13 +78,34 @@ fn request_q(
     query: Option<(&str, &str)>,
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let path = format!("/{key}");
     let params: Vec<(&str, &str)> = query.into_iter().collect();
-    let auth = sign_with(ID, KEY, method, &path, &params, &[("host", HOST)], window());
-    let target = match query {
-        Some((k, "")) => format!("{path}?{k}"),
-        Some((k, v)) => format!("{path}?{k}={v}"),
-        None => path,
+    request_qs(addr, method, key, &params, body)
+}
+
+/// `request` with query parameters (values URL-safe).
+fn request_qs(
+    addr: SocketAddr,
+    method: &str,
+    key: &str,
+    params: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let path = format!("/{key}");
+    let auth = sign_with(ID, KEY, method, &path, params, &[("host", HOST)], window());
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.to_string()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    let target = if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", query.join("&"))
     };
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -295,5 +321,122 @@ fn kill_during_versioned_writes_keeps_every_acknowledged_version() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(blob_files(dir.path()), ids.len());
+    p.kill9();
+}
+
+fn between(text: &[u8], tag: &str) -> String {
+    let t = String::from_utf8_lossy(text);
+    t.split(&format!("<{tag}>"))
+        .nth(1)
+        .and_then(|s| s.split(&format!("</{tag}>")).next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn kill_during_complete_shows_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts: Vec<Vec<u8>> = (0..24).map(|i| payload(100 + i, 1 << 20)).collect();
+    let whole: Vec<u8> = parts.concat();
+    let old = payload(7, 1000);
+    for round in 0..4u64 {
+        let p = start(dir.path());
+        let key = format!("mp{round}");
+        assert_eq!(request(p.addr, "PUT", &key, &old).0, 200);
+        let (status, body) = request_qs(p.addr, "POST", &key, &[("uploads", "")], &[]);
+        assert_eq!(status, 200);
+        let id = between(&body, "UploadId");
+        let mut list = String::from("<CompleteMultipartUpload>");
+        for (i, part) in parts.iter().enumerate() {
+            let n = (i + 1).to_string();
+            let params = [("partNumber", n.as_str()), ("uploadId", id.as_str())];
+            assert_eq!(request_qs(p.addr, "PUT", &key, &params, part).0, 200);
+            let etag = format!("{:x}", Md5::digest(part));
+            list.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        list.push_str("</CompleteMultipartUpload>");
+        // Send Complete and kill the server a moment later (round 0: at once).
+        let addr = p.addr;
+        let (k2, id2, list2) = (key.clone(), id.clone(), list.clone());
+        let completer = std::thread::spawn(move || {
+            std::panic::catch_unwind(|| {
+                request_qs(
+                    addr,
+                    "POST",
+                    &k2,
+                    &[("uploadId", id2.as_str())],
+                    list2.as_bytes(),
+                )
+            })
+            .ok()
+            .map(|(s, _)| s)
+        });
+        std::thread::sleep(Duration::from_millis(round * 3));
+        p.kill9();
+        let acked = completer.join().unwrap() == Some(200);
+
+        let p = start(dir.path());
+        let (status, body) = request(p.addr, "GET", &key, &[]);
+        assert_eq!(status, 200);
+        if body.len() == old.len() {
+            assert!(!acked, "an acknowledged Complete was lost");
+            assert_eq!(body, old, "the old object is intact");
+            // Not completed: the upload is still there and completes now.
+            let (status, _) = request_qs(
+                p.addr,
+                "POST",
+                &key,
+                &[("uploadId", id.as_str())],
+                list.as_bytes(),
+            );
+            assert_eq!(status, 200);
+            let (_, body) = request(p.addr, "GET", &key, &[]);
+            assert_eq!(Md5::digest(&body), Md5::digest(&whole));
+        } else {
+            assert_eq!(Md5::digest(&body), Md5::digest(&whole), "whole or nothing");
+            let (status, _) = request_qs(p.addr, "GET", &key, &[("uploadId", id.as_str())], &[]);
+            assert_eq!(status, 404, "a completed upload is gone");
+        }
+        p.kill9();
+    }
+    // Every part is referenced by exactly one object: 4 objects x 24 parts.
+    let p = start(dir.path());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(blob_files(dir.path()), 4 * 24);
+    p.kill9();
+}
+
+/// Not a crash, but the same real-process set-up: the abandoned-upload sweep
+/// (`--multipart-expiry-seconds`) aborts old uploads and frees their parts.
+#[test]
+fn abandoned_uploads_are_aborted_and_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start_with(dir.path(), &["--multipart-expiry-seconds", "1"]);
+    let (status, body) = request_qs(p.addr, "POST", "old", &[("uploads", "")], &[]);
+    assert_eq!(status, 200);
+    let id = between(&body, "UploadId");
+    let params = [("partNumber", "1"), ("uploadId", id.as_str())];
+    assert_eq!(
+        request_qs(p.addr, "PUT", "old", &params, &payload(1, 5000)).0,
+        200
+    );
+    assert_eq!(blob_files(dir.path()), 1);
+    // The sweep runs every second; the upload is older than 1 s after ~2 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, listing) = request_qs(p.addr, "GET", "", &[("uploads", "")], &[]);
+        if !String::from_utf8_lossy(&listing).contains("<Upload>") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "upload never swept");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        request_qs(p.addr, "GET", "old", &[("uploadId", id.as_str())], &[]).0,
+        404
+    );
+    assert_eq!(blob_files(dir.path()), 0, "the part's blob is freed");
     p.kill9();
 }

@@ -7,6 +7,7 @@ mod crash;
 mod dialects;
 mod errors;
 mod hostile;
+mod multipart;
 mod objects;
 mod origin;
 mod oss;
