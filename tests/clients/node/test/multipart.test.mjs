@@ -2,7 +2,10 @@
 // §6A.4, §6A.5): the low-level calls (multipartInit/Upload/Complete/Abort,
 // uploadPartCopy, multipartListPart, multipartList, their errors) and the
 // high-level helpers built on them (sliceUploadFile with resume, uploadFile,
-// uploadFiles, sliceCopyFile, downloadFile), checked byte for byte.
+// uploadFiles, sliceCopyFile, downloadFile), checked byte for byte; then
+// SSE, versioning, odd keys, in-flight races, resume across a kill -9 of the
+// server, and the Proxy / Domain addressing modes. About 15 s on an idle
+// machine; the data stays in the tens of MiB (the big files are Python's).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -14,7 +17,7 @@ import { once } from 'node:events';
 import readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import {
-  startServer, makeCos, uniqueBucket, dropBucket, md5hex, crc64, REGION, SECRET_ID, SECRET_KEY,
+  COS, startServer, makeCos, uniqueBucket, dropBucket, md5hex, crc64, REGION, APPID, SECRET_ID, SECRET_KEY,
   localcosBin, cleanEnv,
 } from '../lib/localcos.mjs';
 
@@ -175,6 +178,8 @@ describe('low-level multipart API', () => {
       ContentType: 'application/x-multipart-test',
       ContentDisposition: 'attachment; filename="headers.bin"',
       CacheControl: 'max-age=60',
+      ContentEncoding: 'identity',
+      Expires: 'Wed, 21 Oct 2037 07:28:00 GMT',
       StorageClass: 'STANDARD_IA',
       ACL: 'public-read',
       Headers: { 'x-cos-meta-color': 'blue', 'x-cos-meta-lane': 'node', 'x-cos-tagging': 'proj=localcos&lane=node' },
@@ -210,6 +215,8 @@ describe('low-level multipart API', () => {
     assert.equal(head.headers['content-type'], 'application/x-multipart-test');
     assert.equal(head.headers['content-disposition'], 'attachment; filename="headers.bin"');
     assert.equal(head.headers['cache-control'], 'max-age=60');
+    assert.equal(head.headers['content-encoding'], 'identity');
+    assert.equal(head.headers.expires, 'Wed, 21 Oct 2037 07:28:00 GMT');
     assert.equal(head.headers['x-cos-meta-color'], 'blue');
     assert.equal(head.headers['x-cos-meta-lane'], 'node');
     assert.equal(head.headers['x-cos-storage-class'], 'STANDARD_IA');
@@ -407,6 +414,59 @@ describe('low-level multipart API', () => {
     await expectMissing(Key);
   });
 
+  test('zero-byte parts: a lone empty part, and an empty last part', async () => {
+    const Key = 'mp/low/empty.bin';
+    let { UploadId } = await cos.multipartInit({ ...R(), Key });
+    let r = await cos.multipartUpload({ ...R(), Key, UploadId, PartNumber: 1, Body: Buffer.alloc(0) });
+    assert.equal(r.ETag, `"${md5hex(Buffer.alloc(0))}"`);
+    assert.equal(r.headers['x-cos-hash-crc64ecma'], '0');
+    let done = await cos.multipartComplete({ ...R(), Key, UploadId, Parts: [{ PartNumber: 1, ETag: r.ETag }] });
+    assert.equal(done.ETag, multipartEtag([Buffer.alloc(0)]));
+    assert.equal(done.headers['x-cos-hash-crc64ecma'], '0');
+    let head = await cos.headObject({ ...R(), Key });
+    assert.equal(head.headers['content-length'], '0');
+    let got = await cos.getObject({ ...R(), Key });
+    assert.equal(got.Body.length, 0);
+
+    ({ UploadId } = await cos.multipartInit({ ...R(), Key }));
+    const first = crypto.randomBytes(MiB);
+    const Parts = await uploadParts(Key, UploadId, [first, Buffer.alloc(0)]);
+    done = await cos.multipartComplete({ ...R(), Key, UploadId, Parts });
+    assert.equal(done.ETag, multipartEtag([first, Buffer.alloc(0)]));
+    assert.equal(done.headers['x-cos-hash-crc64ecma'], crcOf(first));
+    got = await cos.getObject({ ...R(), Key });
+    assert.ok(got.Body.equals(first));
+    head = await cos.headObject({ ...R(), Key });
+    assert.equal(head.headers['content-length'], String(MiB));
+  });
+
+  test('abortUploadTask: Level file and task', async () => {
+    const Key = 'mp/low/abort-task.bin';
+    const a = await cos.multipartInit({ ...R(), Key });
+    const b = await cos.multipartInit({ ...R(), Key });
+    const other = await cos.multipartInit({ ...R(), Key: `${Key}.other` });
+    const res = await cos.abortUploadTask({ ...R(), Key, Level: 'file' });
+    assert.deepEqual(res.successList.map((t) => t.UploadId).sort(), [a.UploadId, b.UploadId].sort());
+    assert.deepEqual(res.errorList, []);
+    const left = await cos.multipartList({ ...R(), Prefix: Key });
+    assert.deepEqual(left.Upload.map((u) => u.UploadId), [other.UploadId]);
+    const one = await cos.abortUploadTask({ ...R(), Key: `${Key}.other`, Level: 'task', UploadId: other.UploadId });
+    assert.equal(one.successList.length, 1);
+    assert.deepEqual((await cos.multipartList({ ...R(), Prefix: Key })).Upload, []);
+  });
+
+  test('multipartList with EncodingType url and Delimiter', async () => {
+    const keys = ['enc/a b/1', 'enc/a b/2', 'enc/ü.bin'];
+    const ids = [];
+    for (const Key of keys) ids.push((await cos.multipartInit({ ...R(), Key })).UploadId);
+    const res = await cos.multipartList({ ...R(), Prefix: 'enc/', Delimiter: '/', EncodingType: 'url' });
+    assert.deepEqual(asArray(res.CommonPrefixes).map((p) => decodeURIComponent(p.Prefix)), ['enc/a b/']);
+    assert.ok(asArray(res.CommonPrefixes)[0].Prefix.includes('%20'), JSON.stringify(res.CommonPrefixes));
+    assert.deepEqual(res.Upload.map((u) => u.Key), [encodeURIComponent('enc/ü.bin').replace(/%2F/g, '/')]);
+    await expectCosError(cos.multipartList({ ...R(), EncodingType: 'base64' }), 400, 'InvalidArgument');
+    for (const [i, Key] of keys.entries()) await cos.multipartAbort({ ...R(), Key, UploadId: ids[i] });
+  });
+
   test('Complete errors as the SDK surfaces them; the upload survives them', async () => {
     const Key = 'mp/errors.bin';
     const { UploadId } = await cos.multipartInit({ ...R(), Key });
@@ -530,6 +590,17 @@ describe('high-level helpers', () => {
     }
     const tail = await cos.getObject({ ...R(), Key: bigKey, Range: 'bytes=-12346' });
     assert.ok(tail.Body.equals(big.buf.subarray(BIG_SIZE - 12346)));
+    // every ranged answer carries the whole object's CRC-64 and multipart ETag
+    assert.equal(tail.headers['x-cos-hash-crc64ecma'], crcOf(big.buf));
+    const etag = multipartEtag(split(big.buf, MiB));
+    assert.equal(tail.headers.etag, etag);
+
+    // conditionals compare the multipart ETag as an opaque value
+    const hit = await cos.getObject({ ...R(), Key: bigKey, Range: 'bytes=0-9', IfMatch: etag });
+    assert.equal(hit.statusCode, 206);
+    await assert.rejects(cos.getObject({ ...R(), Key: bigKey, IfMatch: `"${md5hex(big.buf)}"` }), (e) => e.statusCode === 412);
+    const nm = await cos.getObject({ ...R(), Key: bigKey, IfNoneMatch: etag }).catch((e) => e);
+    assert.equal(nm.statusCode, 304);
   });
 
   test('downloadFile (parallel ranged download) is byte-identical', async () => {
@@ -576,12 +647,17 @@ describe('high-level helpers', () => {
     first.then(() => { settled = true; }, () => { settled = true; });
     await cancelledP;
     assert.ok(run1.length < total, `run 1 issued every part (${run1.length})`);
-    await new Promise((r) => setTimeout(r, 500)); // let the server see the aborted bodies
-
     const pending = await c.multipartList({ ...R(), Prefix: Key });
     assert.equal(pending.Upload.length, 1);
     const UploadId = pending.Upload[0].UploadId;
-    const stored = (await c.multipartListPart({ ...R(), Key, UploadId })).Part;
+    // Let the server finish with the interrupted requests: the part list must
+    // stay the same over two reads 300 ms apart.
+    let stored = [];
+    for (let i = 0, prev = -1; i < 20 && stored.length !== prev; i++) {
+      prev = stored.length;
+      await new Promise((r) => setTimeout(r, 300));
+      stored = (await c.multipartListPart({ ...R(), Key, UploadId })).Part;
+    }
     assert.ok(stored.length >= 4 && stored.length < total, `stored ${stored.length} parts`);
     console.log(`resume: run 1 sent ${run1.length} parts, ${stored.length} stored`);
     const chunks = split(buf, MiB);
@@ -689,10 +765,12 @@ describe('high-level helpers', () => {
     const copies = spy(c, 'uploadPartCopy');
     const CopySource = `${Bucket}.cos.${REGION}.myqcloud.com/${bigKey}`;
     const Key = 'mp/high/slice-copy.bin';
-    const res = await c.sliceCopyFile({ ...R(), Key, CopySource, CopySliceSize: 2 * MiB, CopyChunkSize: 2 * MiB });
+    // 1.5 MiB copy chunks straddle the source's 1 MiB part boundaries
+    const chunk = 3 * MiB / 2;
+    const res = await c.sliceCopyFile({ ...R(), Key, CopySource, CopySliceSize: 2 * MiB, CopyChunkSize: chunk });
     assert.equal(res.statusCode, 200);
-    assert.equal(copies.length, 7);
-    assert.equal(res.ETag, multipartEtag(split(big.buf, 2 * MiB)));
+    assert.equal(copies.length, 9);
+    assert.equal(res.ETag, multipartEtag(split(big.buf, chunk)));
     assert.equal(res.headers['x-cos-hash-crc64ecma'], crcOf(big.buf));
     const head = await c.headObject({ ...R(), Key });
     assert.equal(head.headers['content-type'], 'application/x-slice');
@@ -704,7 +782,7 @@ describe('high-level helpers', () => {
     // at or below CopySliceSize: one putObjectCopy, the source ETag kept
     const simple = await c.sliceCopyFile({ ...R(), Key: 'mp/high/simple-copy.bin', CopySource, CopySliceSize: 64 * MiB });
     assert.equal(simple.statusCode, 200);
-    assert.equal(copies.length, 7);
+    assert.equal(copies.length, 9);
     const h2 = await c.headObject({ ...R(), Key: 'mp/high/simple-copy.bin' });
     const src = await c.headObject({ ...R(), Key: bigKey });
     assert.equal(h2.headers.etag, src.headers.etag);
@@ -924,6 +1002,7 @@ async function startPersistent(dataDir) {
   const [line] = await Promise.race([
     once(rl, 'line'),
     once(child, 'exit').then(([code]) => { throw new Error(`localcos exited (${code})`); }),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('localcos did not start within 30s')), 30000).unref()),
   ]);
   rl.on('line', () => {});
   const m = /127\.0\.0\.1:(\d+)$/.exec(line);
@@ -1046,6 +1125,57 @@ describe('multipart races and restarts', () => {
       await dropBucket(c, vb);
     } finally {
       await srv.kill('SIGTERM');
+    }
+  });
+});
+
+// --- the other addressing modes (cos.md §2) ------------------------------------------
+
+describe('multipart in Proxy and Domain modes', () => {
+  test('Proxy mode: sliceUploadFile with resume lookup, sliceCopyFile, multipartList', async () => {
+    const c = new COS({
+      SecretId: SECRET_ID, SecretKey: SECRET_KEY, Protocol: 'http:', Proxy: server.url, AutoSwitchHost: false,
+      ConfCwd: tmp, ChunkParallelLimit: 3,
+    });
+    const { file, buf } = writeRandomFile('proxy.bin', 4 * MiB + 9);
+    const Key = 'mp/proxy/a b+c.bin';
+    const pre = await c.multipartInit({ ...R(), Key });
+    await c.multipartUpload({ ...R(), Key, UploadId: pre.UploadId, PartNumber: 1, Body: buf.subarray(0, MiB) });
+    const listed = await c.multipartList({ ...R(), Prefix: 'mp/proxy/' });
+    assert.deepEqual(listed.Upload.map((u) => u.UploadId), [pre.UploadId]);
+    const res = await c.sliceUploadFile({ ...R(), Key, FilePath: file, ChunkSize: MiB });
+    assert.equal(res.UploadId, pre.UploadId);
+    assert.equal(res.ETag, multipartEtag(split(buf, MiB)));
+    const copy = await c.sliceCopyFile({
+      ...R(), Key: 'mp/proxy/copy.bin', CopySource: `${Bucket}.cos.${REGION}.myqcloud.com/${Key}`,
+      CopySliceSize: MiB, CopyChunkSize: 2 * MiB,
+    });
+    assert.equal(copy.ETag, multipartEtag(split(buf, 2 * MiB)));
+    const got = await cos.getObject({ ...R(), Key: 'mp/proxy/copy.bin' });
+    assert.ok(got.Body.equals(buf));
+  });
+
+  test('Domain mode (--default-bucket): sliceUploadFile and multipartList on the bare host', async () => {
+    const DEFAULT_BUCKET = `nmpdflt-${APPID}`;
+    const dflt = await startServer(['--bucket', DEFAULT_BUCKET, '--default-bucket', DEFAULT_BUCKET]);
+    try {
+      const c = new COS({
+        SecretId: SECRET_ID, SecretKey: SECRET_KEY, Protocol: 'http:', Domain: dflt.endpoint, AutoSwitchHost: false,
+        ConfCwd: tmp,
+      });
+      const D = { Bucket: DEFAULT_BUCKET, Region: REGION };
+      const { file, buf } = writeRandomFile('domain.bin', 3 * MiB + 1);
+      const pending = await c.multipartInit({ ...D, Key: 'domain/pending.bin' });
+      const list = await c.multipartList({ ...D });
+      assert.deepEqual(list.Upload.map((u) => u.UploadId), [pending.UploadId]);
+      const res = await c.sliceUploadFile({ ...D, Key: 'domain/big.bin', FilePath: file, ChunkSize: MiB });
+      assert.equal(res.ETag, multipartEtag(split(buf, MiB)));
+      assert.equal(res.headers['x-cos-hash-crc64ecma'], crcOf(buf));
+      const got = await c.getObject({ ...D, Key: 'domain/big.bin' });
+      assert.ok(got.Body.equals(buf));
+      await c.multipartAbort({ ...D, Key: 'domain/pending.bin', UploadId: pending.UploadId });
+    } finally {
+      await dflt.stop();
     }
   });
 });
