@@ -687,6 +687,69 @@ describe('high-level helpers', () => {
     assert.deepEqual((await c.multipartList({ ...R(), Prefix: Key })).Upload, []);
   });
 
+  test('sliceUploadFile: pauseTask / restartTask finishes the same upload', async () => {
+    const { file, buf } = writeRandomFile('pause.bin', 10 * MiB + 1);
+    const Key = 'mp/high/pause.bin';
+    const c = newCos({ ChunkParallelLimit: 2 });
+    let taskId;
+    let okParts = 0;
+    let pausedState;
+    let partsAtPause;
+    const inits = spy(c, 'multipartInit');
+    const calls = spy(c, 'multipartUpload', (err) => {
+      okParts += err ? 0 : 1;
+      if (okParts === 3) setImmediate(() => {
+        c.pauseTask(taskId);
+        pausedState = c.getTaskList().find((t) => t.id === taskId).state;
+        partsAtPause = calls.length;
+        setTimeout(() => c.restartTask(taskId), 300);
+      });
+    });
+    const res = await c.sliceUploadFile({
+      ...R(), Key, FilePath: file, ChunkSize: MiB,
+      Headers: { 'x-cos-traffic-limit': String(80 * 1024 * 1024) },
+      onTaskReady: (id) => { taskId = id; },
+    });
+    const task = c.getTaskList().find((t) => t.id === taskId);
+    assert.equal(task.state, 'success');
+    assert.equal(pausedState, 'paused');
+    assert.ok(partsAtPause < 11, `all parts were sent before the pause (${partsAtPause})`);
+    assert.equal(inits.length, 1);
+    assert.ok(calls.length >= 11, `${calls.length} part requests`);
+    assert.equal(res.ETag, multipartEtag(split(buf, MiB)));
+    const got = await c.getObject({ ...R(), Key });
+    assert.ok(got.Body.equals(buf));
+  });
+
+  test('sliceUploadFile fails with NoSuchUpload when its upload is aborted underneath it', async () => {
+    const { file } = writeRandomFile('aborted-under.bin', 8 * MiB);
+    const Key = 'mp/high/aborted-under.bin';
+    const c = newCos({ ChunkParallelLimit: 2, ChunkRetryTimes: 0 });
+    let okParts = 0;
+    spy(c, 'multipartUpload', (err, data) => {
+      okParts += err ? 0 : 1;
+      if (okParts === 2) {
+        setImmediate(async () => {
+          const { Upload } = await cos.multipartList({ ...R(), Prefix: Key });
+          await cos.multipartAbort({ ...R(), Key, UploadId: Upload[0].UploadId });
+        });
+      }
+    });
+    await assert.rejects(
+      c.sliceUploadFile({
+        ...R(), Key, FilePath: file, ChunkSize: MiB, Headers: { 'x-cos-traffic-limit': String(80 * 1024 * 1024) },
+      }),
+      (err) => {
+        assert.equal(err.statusCode, 404, JSON.stringify(err));
+        assert.equal(err.code, 'NoSuchUpload');
+        assert.ok(err.UploadId, 'the SDK reports the upload id');
+        return true;
+      },
+    );
+    await assert.rejects(cos.headObject({ ...R(), Key }), (e) => e.statusCode === 404);
+    assert.deepEqual((await cos.multipartList({ ...R(), Prefix: Key })).Upload, []);
+  });
+
   test('sliceUploadFile adopts a server-side upload whose parts match (ListParts ETag/Size check)', async () => {
     const { file, buf } = writeRandomFile('resume-remote.bin', 6 * MiB + 100);
     const Key = 'mp/high/resume-remote.bin';
