@@ -950,6 +950,37 @@ describe('multipart edge paths', () => {
     assert.ok(got.Body.equals(buf));
   });
 
+  test('Initiate validates what the object will carry', async () => {
+    const Key = 'mp/edge/invalid-init.bin';
+    await expectCosError(cos.multipartInit({ ...R(), Key, StorageClass: 'GOLD' }), 400, 'InvalidArgument');
+    await expectCosError(cos.multipartInit({ ...R(), Key, ACL: 'everyone-please' }), 400, 'InvalidArgument');
+    const tooMany = Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&');
+    await expectCosError(cos.multipartInit({ ...R(), Key, Headers: { 'x-cos-tagging': tooMany } }), 400, 'InvalidTag');
+    await expectCosError(cos.multipartInit({ ...R(), Key: 'k'.repeat(851) }), 400, 'KeyTooLong');
+    assert.deepEqual((await cos.multipartList({ ...R(), Prefix: Key })).Upload, []);
+  });
+
+  test('ARCHIVE multipart object: sliceCopyFile refuses it, getObject is InvalidObjectState', async () => {
+    const { file, buf } = writeRandomFile('archive.bin', 2 * MiB + 5);
+    const Key = 'mp/edge/archive.bin';
+    const res = await cos.sliceUploadFile({ ...R(), Key, FilePath: file, ChunkSize: MiB, StorageClass: 'ARCHIVE' });
+    assert.equal(res.ETag, multipartEtag(split(buf, MiB)));
+    const head = await cos.headObject({ ...R(), Key });
+    assert.equal(head.headers['x-cos-storage-class'], 'ARCHIVE');
+    await expectCosError(cos.getObject({ ...R(), Key }), 403, 'InvalidObjectState');
+    await assert.rejects(
+      cos.sliceCopyFile({ ...R(), Key: 'mp/edge/archive-copy.bin', CopySource: `${Bucket}.cos.${REGION}.myqcloud.com/${Key}`, CopySliceSize: MiB }),
+      (err) => /Unrestored archive object/.test(err.message),
+    );
+    // the server refuses a part copy from it too
+    const { UploadId } = await cos.multipartInit({ ...R(), Key: 'mp/edge/archive-part.bin' });
+    await expectCosError(
+      cos.uploadPartCopy({ ...R(), Key: 'mp/edge/archive-part.bin', UploadId, PartNumber: 1, CopySource: `${Bucket}.cos.${REGION}.myqcloud.com/${Key}` }),
+      403, 'InvalidObjectState',
+    );
+    await cos.multipartAbort({ ...R(), Key: 'mp/edge/archive-part.bin', UploadId });
+  });
+
   test('Upload Part: wrong Content-MD5 is BadDigest and stores nothing', async () => {
     const Key = 'mp/edge/bad-md5.bin';
     const { UploadId } = await cos.multipartInit({ ...R(), Key });
