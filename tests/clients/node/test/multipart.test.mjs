@@ -878,6 +878,31 @@ describe('multipart edge paths', () => {
     assert.ok(part.Body.equals(buf.subarray(MiB - 3, 2 * MiB + 3)));
   });
 
+  test('sliceUploadFile with SSE-KMS (a CMK from the config file)', async () => {
+    const conf = path.join(tmp, 'kms.toml');
+    fs.writeFileSync(conf, ['[sse]', '[[sse.kms_keys]]', 'id = "cmk-mp"', `key = "${crypto.randomBytes(32).toString('base64')}"`, ''].join('\n'));
+    const kms = await startServer(['--config', conf]);
+    try {
+      const c = makeCos(kms, { ConfCwd: tmp });
+      const kb = uniqueBucket();
+      await c.putBucket({ Bucket: kb, Region: REGION });
+      const { file, buf } = writeRandomFile('kms.bin', 2 * MiB + 77);
+      const res = await c.sliceUploadFile({
+        Bucket: kb, Region: REGION, Key: 'kms.bin', FilePath: file, ChunkSize: MiB,
+        ServerSideEncryption: 'cos/kms', SSEKMSKeyId: 'cmk-mp',
+      });
+      assert.equal(res.headers['x-cos-server-side-encryption'], 'cos/kms');
+      assert.equal(res.headers['x-cos-server-side-encryption-cos-kms-key-id'], 'cmk-mp');
+      assert.equal(res.ETag, multipartEtag(split(buf, MiB)));
+      const got = await c.getObject({ Bucket: kb, Region: REGION, Key: 'kms.bin' });
+      assert.equal(got.headers['x-cos-server-side-encryption-cos-kms-key-id'], 'cmk-mp');
+      assert.ok(got.Body.equals(buf));
+      await dropBucket(c, kb);
+    } finally {
+      await kms.stop();
+    }
+  });
+
   test('SSE-C multipart: the key is required on every part and on reads', async () => {
     const Key = 'mp/edge/sse-c.bin';
     const init = await cos.multipartInit({ ...R(), Key, ...ssec });
