@@ -64,7 +64,10 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::GetBucketVersioning(b)
         | Operation::ListMultipartUploads(b)
         | Operation::ListParts(b, _) => Need::Bucket(b, Read),
-        Operation::GetBucketAcl(b) => Need::Bucket(b, ReadAcp),
+        Operation::GetBucketAcl(b) | Operation::GetBucketConfig(b, _) => Need::Bucket(b, ReadAcp),
+        Operation::PutBucketConfig(b, _) | Operation::DeleteBucketConfig(b, _) => {
+            Need::Bucket(b, WriteAcp)
+        }
         Operation::PutBucketAcl(b) => Need::Bucket(b, WriteAcp),
         Operation::DeleteObjects(b)
         | Operation::PutObject(b, _)

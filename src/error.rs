@@ -83,6 +83,8 @@ error_codes! {
     NoSuchKey => (StatusCode::NOT_FOUND, "The specified key does not exist."),
     NoSuchResource => (StatusCode::NOT_FOUND, "The specified resource does not exist."),
     NoSuchCopySource => (StatusCode::NOT_FOUND, "The specified copy source does not exist."),
+    NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
+    NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     // 405

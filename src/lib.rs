@@ -16,6 +16,7 @@ pub mod acl;
 pub mod archive;
 pub mod auth;
 pub mod authz;
+pub mod bucket_config;
 pub mod bucket_settings;
 pub mod conditional;
 pub mod config;

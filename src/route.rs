@@ -6,6 +6,7 @@
 
 use http::{HeaderMap, Method};
 
+use crate::bucket_config::Subresource;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
 use crate::http::query::Query;
@@ -42,6 +43,12 @@ pub enum Operation {
     DeleteObjectTagging(BucketName, ObjectKey),
     /// `GET /?uploads`.
     ListMultipartUploads(BucketName),
+    /// `GET /?<sub-resource>` of a stored bucket configuration.
+    GetBucketConfig(BucketName, Subresource),
+    /// `PUT /?<sub-resource>`.
+    PutBucketConfig(BucketName, Subresource),
+    /// `DELETE /?<sub-resource>`.
+    DeleteBucketConfig(BucketName, Subresource),
     /// `POST /<key>?uploads`.
     InitiateMultipartUpload(BucketName, ObjectKey),
     /// `PUT /<key>?partNumber&uploadId`.
@@ -85,6 +92,11 @@ impl Operation {
             Operation::PutObjectTagging(..) => "PutObjectTagging",
             Operation::DeleteObjectTagging(..) => "DeleteObjectTagging",
             Operation::ListMultipartUploads(_) => "ListMultipartUploads",
+            // Stable names per sub-resource would need one variant each;
+            // the label goes to logs with the operation.
+            Operation::GetBucketConfig(..) => "GetBucketConfig",
+            Operation::PutBucketConfig(..) => "PutBucketConfig",
+            Operation::DeleteBucketConfig(..) => "DeleteBucketConfig",
             Operation::InitiateMultipartUpload(..) => "InitiateMultipartUpload",
             Operation::UploadPart(..) => "UploadPart",
             Operation::UploadPartCopy(..) => "UploadPartCopy",
@@ -193,6 +205,15 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, Some("acl")) => Ok(Operation::GetBucketAcl(b)),
                 (Method::PUT, Some("acl")) => Ok(Operation::PutBucketAcl(b)),
                 (Method::GET, Some("uploads")) => Ok(Operation::ListMultipartUploads(b)),
+                (m, Some(word)) if Subresource::from_query(word).is_some() => {
+                    let sub = Subresource::from_query(word).expect("checked");
+                    match m {
+                        Method::GET => Ok(Operation::GetBucketConfig(b, sub)),
+                        Method::PUT => Ok(Operation::PutBucketConfig(b, sub)),
+                        Method::DELETE => Ok(Operation::DeleteBucketConfig(b, sub)),
+                        _ => Err(method_not_allowed()),
+                    }
+                }
                 (Method::POST, None) => Err(not_implemented("POST Object (form upload)")),
                 (m, sub) => Err(unsupported(&m, sub)),
             }

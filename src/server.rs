@@ -78,6 +78,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
             created_ms: now_ms,
             versioning: Default::default(),
             acl: None,
+            configs: Default::default(),
         };
         match store.create_bucket(rec).await {
             Ok(()) | Err(StorageError::BucketExists) => {}

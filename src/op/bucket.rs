@@ -40,6 +40,7 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
         created_ms: now_ms(),
         versioning: Default::default(),
         acl,
+        configs: Default::default(),
     };
     match state.store.create_bucket(rec).await {
         Ok(()) => Ok(ResponseBuilder::new(StatusCode::OK)

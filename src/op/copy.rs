@@ -115,7 +115,7 @@ pub async fn copy(
     let conds = Conditions::from_copy_source_headers(h);
     let now = now_ms();
     // The destination's encryption: none unless the request asks (§6A.4).
-    let dst_sse = sse::sealing(state, h)?;
+    let dst_sse = sse::sealing_for(state, bucket, h).await?;
 
     let build = |rec: &crate::storage::ObjectRecord| -> Result<crate::storage::ObjectRecord> {
         // The source's SSE-C key (copy-source headers), before conditionals (§4.4).

@@ -12,7 +12,7 @@ mod object;
 mod restore;
 mod service;
 mod sse;
-mod tagging;
+pub(crate) mod tagging;
 mod versioning;
 mod versions;
 
@@ -89,6 +89,12 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::PutObjectTagging(b, k) => tagging::put(state, &b, &k, req).await,
         Operation::DeleteObjectTagging(b, k) => tagging::delete(state, &b, &k, req).await,
         Operation::ListMultipartUploads(b) => multipart::list_uploads(state, &b, req).await,
+        Operation::GetBucketConfig(b, sub)
+        | Operation::PutBucketConfig(b, sub)
+        | Operation::DeleteBucketConfig(b, sub) => {
+            let method = req.method.clone();
+            crate::bucket_config::dispatch(state, &b, sub, &method, req).await
+        }
         Operation::InitiateMultipartUpload(b, k) => multipart::initiate(state, &b, &k, req).await,
         Operation::UploadPart(b, k) => multipart::upload_part(state, &b, &k, req).await,
         Operation::UploadPartCopy(b, k) => multipart::upload_part_copy(state, &b, &k, req).await,

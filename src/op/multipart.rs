@@ -46,7 +46,7 @@ pub async fn initiate(
     let h = &req.headers;
     let mut headers = header::object_headers(h)?;
     headers.content_type = content_type_for(headers.content_type.take(), key.as_str());
-    let sealing = sse::sealing(state, h)?;
+    let sealing = sse::sealing_for(state, bucket, h).await?;
     let forbid_overwrite =
         write_condition_for(state, bucket, h).await? == WriteCondition::IfNoneMatch;
     let template = ObjectRecord {

@@ -85,7 +85,7 @@ pub async fn put(
         checksum: req.checksum.clone(),
         acl: Acl::from_headers(h, AclKind::Object)?,
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
-        sse: sse::sealing(state, h)?,
+        sse: sse::sealing_for(state, bucket, h).await?,
     };
     let mut body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),

@@ -218,6 +218,36 @@ pub fn sealing(state: &AppState, h: &HeaderMap) -> Result<Option<Sealing>> {
     }
 }
 
+/// [`sealing`] for a write into `bucket`: a request without SSE headers
+/// follows the bucket's default encryption, if it has one (cos-bucket.md
+/// §6: explicit request headers win).
+pub async fn sealing_for(
+    state: &AppState,
+    bucket: &crate::http::target::BucketName,
+    h: &HeaderMap,
+) -> Result<Option<Sealing>> {
+    if let Some(s) = sealing(state, h)? {
+        return Ok(Some(s));
+    }
+    let Some(rec) = state.store.bucket(bucket.as_str()).await? else {
+        return Ok(None);
+    };
+    let Some(rule) = crate::bucket_config::stored::<crate::bucket_config::DefaultEncryption>(&rec)
+    else {
+        return Ok(None);
+    };
+    let req = match rule.algorithm.as_deref() {
+        Some("KMS") => SseRequest::Kms {
+            key_id: rule.kms_key_id.clone(),
+        },
+        Some(_) => SseRequest::Cos,
+        None => return Ok(None),
+    };
+    Sealing::new(state.store.sse_keys(), &req)
+        .map(Some)
+        .map_err(key_error)
+}
+
 /// The SSE-C check of a read (spec §4.4 step 3) with header set `names`:
 /// the customer key to unlock the object with, if it is an SSE-C object.
 pub fn read_access(

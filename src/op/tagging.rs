@@ -45,10 +45,13 @@ fn allowed_char(c: char) -> bool {
 ///   [`MAX_KEY_LEN`] or a value over [`MAX_VALUE_LEN`] bytes, or a character
 ///   outside the alphabet → 400 InvalidTag. An empty value is fine.
 pub fn validate(tags: &[(String, String)]) -> Result<()> {
-    if tags.len() > MAX_TAGS {
-        return Err(invalid(format!(
-            "An object can have at most {MAX_TAGS} tags."
-        )));
+    validate_limited(tags, MAX_TAGS)
+}
+
+/// [`validate`] with another tag-count limit.
+pub fn validate_limited(tags: &[(String, String)], max_tags: usize) -> Result<()> {
+    if tags.len() > max_tags {
+        return Err(invalid(format!("At most {max_tags} tags are allowed.")));
     }
     for (i, (k, v)) in tags.iter().enumerate() {
         if k.is_empty() {
@@ -130,6 +133,11 @@ struct TagDoc {
 /// - Not well-formed, another root, no `TagSet` or a `Tag` without `Key` →
 ///   400 MalformedXML; a parsed set breaking [`validate`] → 400 InvalidTag.
 pub fn parse_document(body: &[u8]) -> Result<Tags> {
+    parse_document_limited(body, MAX_TAGS)
+}
+
+/// [`parse_document`] with another tag-count limit (buckets allow 50).
+pub fn parse_document_limited(body: &[u8], max_tags: usize) -> Result<Tags> {
     let text = std::str::from_utf8(body).map_err(|_| Error::new(ErrorCode::MalformedXML))?;
     if !root_is_tagging(text) {
         return Err(Error::new(ErrorCode::MalformedXML));
@@ -141,7 +149,7 @@ pub fn parse_document(body: &[u8]) -> Result<Tags> {
         .into_iter()
         .map(|t| (t.key, t.value))
         .collect();
-    validate(&tags)?;
+    validate_limited(&tags, max_tags)?;
     Ok(tags)
 }
 

@@ -605,6 +605,7 @@ mod tests {
             created_ms: 0,
             versioning: Default::default(),
             acl: None,
+            configs: Default::default(),
         };
         assert_eq!(
             list_buckets(&owner, std::slice::from_ref(&b), Family::S3),

@@ -143,6 +143,10 @@ pub struct BucketRecord {
     /// `None`: never set, i.e. private.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<crate::acl::Acl>,
+    /// Sub-resource configurations (`crate::bucket_config`), as JSON by
+    /// sub-resource name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub configs: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// A contiguous piece of an object's bytes: `len` bytes of `blob` from `offset`.

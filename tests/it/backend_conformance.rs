@@ -139,6 +139,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         created_ms: 1_700_000_000_000,
         versioning: Default::default(),
         acl: None,
+        configs: Default::default(),
     }
 }
 

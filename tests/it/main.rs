@@ -2,6 +2,7 @@
 mod acl;
 mod archive;
 mod backend_conformance;
+mod bucket_config;
 mod common;
 mod crash;
 mod dialects;
