@@ -15,6 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import readline from 'node:readline';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   COS, startServer, makeCos, uniqueBucket, dropBucket, md5hex, crc64, REGION, APPID, SECRET_ID, SECRET_KEY,
@@ -696,14 +697,15 @@ describe('high-level helpers', () => {
     let pausedState;
     let partsAtPause;
     const inits = spy(c, 'multipartInit');
+    // paused before the SDK learns of the third acknowledged part
     const calls = spy(c, 'multipartUpload', (err) => {
       okParts += err ? 0 : 1;
-      if (okParts === 3) setImmediate(() => {
+      if (okParts === 3) {
         c.pauseTask(taskId);
         pausedState = c.getTaskList().find((t) => t.id === taskId).state;
         partsAtPause = calls.length;
         setTimeout(() => c.restartTask(taskId), 300);
-      });
+      }
     });
     const res = await c.sliceUploadFile({
       ...R(), Key, FilePath: file, ChunkSize: MiB,
@@ -725,24 +727,25 @@ describe('high-level helpers', () => {
     const { file } = writeRandomFile('aborted-under.bin', 8 * MiB);
     const Key = 'mp/high/aborted-under.bin';
     const c = newCos({ ChunkParallelLimit: 2, ChunkRetryTimes: 0 });
+    // The second acknowledged part is handed to the SDK only after another
+    // client aborted the upload, so the SDK cannot have reached Complete.
     let okParts = 0;
-    spy(c, 'multipartUpload', (err, data) => {
-      okParts += err ? 0 : 1;
-      if (okParts === 2) {
-        setImmediate(async () => {
-          const { Upload } = await cos.multipartList({ ...R(), Prefix: Key });
-          await cos.multipartAbort({ ...R(), Key, UploadId: Upload[0].UploadId });
-        });
-      }
-    });
+    let abortedId;
+    const orig = c.multipartUpload;
+    c.multipartUpload = function (params, cb) {
+      return orig.call(this, params, (err, data) => {
+        okParts += err ? 0 : 1;
+        if (okParts !== 2 || err) return cb(err, data);
+        abortedId = params.UploadId;
+        cos.multipartAbort({ ...R(), Key, UploadId: params.UploadId }).then(() => cb(err, data), (e) => cb(e));
+      });
+    };
     await assert.rejects(
-      c.sliceUploadFile({
-        ...R(), Key, FilePath: file, ChunkSize: MiB, Headers: { 'x-cos-traffic-limit': String(80 * 1024 * 1024) },
-      }),
+      c.sliceUploadFile({ ...R(), Key, FilePath: file, ChunkSize: MiB }),
       (err) => {
         assert.equal(err.statusCode, 404, JSON.stringify(err));
         assert.equal(err.code, 'NoSuchUpload');
-        assert.ok(err.UploadId, 'the SDK reports the upload id');
+        assert.equal(err.UploadId, abortedId, 'the SDK reports the upload id');
         return true;
       },
     );
@@ -1139,16 +1142,22 @@ async function startPersistent(dataDir) {
 }
 
 describe('multipart races and restarts', () => {
-  // 8 Mbit/s = 1 MiB/s per request: a 1 MiB part streams for about a second
-  const SLOW = String(8 * 1024 * 1024);
+  /** A part body whose second half is sent only when `release()` is called. */
+  function gatedBody(size) {
+    const body = new PassThrough();
+    body.write(crypto.randomBytes(size / 2));
+    return { Body: body, ContentLength: size, release: () => body.end(crypto.randomBytes(size / 2)) };
+  }
 
   test('Abort while a part streams: the part fails NoSuchUpload, the upload stays gone', async () => {
     const Key = 'mp/race/abort-streaming.bin';
     const { UploadId } = await cos.multipartInit({ ...R(), Key });
-    const slow = cos.multipartUpload({ ...R(), Key, UploadId, PartNumber: 1, Body: crypto.randomBytes(MiB), TrafficLimit: SLOW });
-    await new Promise((r) => setTimeout(r, 300));
+    const gate = gatedBody(MiB);
+    const slow = cos.multipartUpload({ ...R(), Key, UploadId, PartNumber: 1, Body: gate.Body, ContentLength: gate.ContentLength });
+    await new Promise((r) => setTimeout(r, 200)); // half the body is in
     const aborted = await cos.multipartAbort({ ...R(), Key, UploadId });
     assert.equal(aborted.statusCode, 204);
+    gate.release();
     await expectCosError(slow, 404, 'NoSuchUpload');
     await expectCosError(cos.multipartListPart({ ...R(), Key, UploadId }), 404, 'NoSuchUpload');
     assert.deepEqual((await cos.multipartList({ ...R(), Prefix: Key })).Upload, []);
@@ -1159,9 +1168,11 @@ describe('multipart races and restarts', () => {
     const { UploadId } = await cos.multipartInit({ ...R(), Key });
     const first = Buffer.from('only the first part');
     const Parts = await uploadParts(Key, UploadId, [first]);
-    const slow = cos.multipartUpload({ ...R(), Key, UploadId, PartNumber: 2, Body: crypto.randomBytes(MiB), TrafficLimit: SLOW });
-    await new Promise((r) => setTimeout(r, 300));
+    const gate = gatedBody(MiB);
+    const slow = cos.multipartUpload({ ...R(), Key, UploadId, PartNumber: 2, Body: gate.Body, ContentLength: gate.ContentLength });
+    await new Promise((r) => setTimeout(r, 200)); // half the body is in
     const done = await cos.multipartComplete({ ...R(), Key, UploadId, Parts });
+    gate.release();
     assert.equal(done.ETag, multipartEtag([first]));
     await expectCosError(slow, 404, 'NoSuchUpload');
     const got = await cos.getObject({ ...R(), Key });
