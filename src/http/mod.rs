@@ -3,6 +3,7 @@ pub mod aws_chunked;
 pub mod body;
 pub mod checksum;
 pub mod header;
+pub mod linger;
 pub mod payload;
 pub mod query;
 pub mod sendfile;

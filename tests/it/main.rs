@@ -8,6 +8,7 @@ mod crash;
 mod dialects;
 mod errors;
 mod hostile;
+mod linger;
 mod multipart;
 mod objects;
 mod origin;

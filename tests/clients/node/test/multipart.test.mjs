@@ -504,6 +504,14 @@ describe('low-level multipart API', () => {
     await expectCosError(
       cos.multipartUpload({ ...R(), Key, UploadId: 'no-such-upload-id', PartNumber: 1, Body: 'x' }), 404, 'NoSuchUpload',
     );
+    // refused before the body is read: the SDK, which writes the whole body
+    // before reading, must still see the COS error (not EPIPE / ECONNRESET)
+    for (let i = 0; i < 3; i++) {
+      await expectCosError(
+        cos.multipartUpload({ ...R(), Key, UploadId: 'no-such-upload-id', PartNumber: 1, Body: crypto.randomBytes(8 * MiB) }),
+        404, 'NoSuchUpload',
+      );
+    }
     await expectCosError(
       cos.multipartUpload({ ...R(), Key, UploadId, PartNumber: 10001, Body: 'x' }), 400, 'InvalidArgument',
     );
