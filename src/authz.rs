@@ -165,6 +165,18 @@ pub async fn check(
                 "Anonymous requests cannot use response-* parameters.",
             ));
         }
+        // Hotlink protection applies to anonymous requests only (cos-bucket.md §2).
+        if let Some(b) = need.bucket() {
+            if let Some(rec) = store.bucket(b.as_str()).await? {
+                let referer = crate::bucket_config::stored::<crate::bucket_config::Referer>(&rec);
+                if referer.is_some_and(|r| !r.allows(headers)) {
+                    return Err(Error::with_message(
+                        ErrorCode::AccessDenied,
+                        "Access Denied. Referer is not allowed.",
+                    ));
+                }
+            }
+        }
         for n in std::iter::once(need).chain(source_need) {
             if !anonymous_check(store, &n).await? {
                 return Err(denied());

@@ -381,11 +381,19 @@ pub fn translate_response(family: Family, headers: &mut HeaderMap, request_id: &
             Some((name.clone(), new, to))
         })
         .collect();
+    // OSS tells multipart objects apart (`x-oss-object-type: Multipart`);
+    // COS calls them `normal`. Only they have a `-N` ETag.
+    let multipart = headers
+        .get(http::header::ETAG)
+        .is_some_and(|e| e.as_bytes().contains(&b'-'));
     for (old, new, suffix) in renames {
         let values: Vec<HeaderValue> = headers.get_all(&old).iter().cloned().collect();
         headers.remove(&old);
         for v in values {
             let v = match family {
+                Family::Oss if suffix == "object-type" && multipart && v == "normal" => {
+                    HeaderValue::from_static("Multipart")
+                }
                 Family::Oss => cos_value_to_oss(&suffix, &v),
                 Family::S3 if suffix == "server-side-encryption" && v == "cos/kms" => {
                     HeaderValue::from_static("aws:kms")
@@ -658,6 +666,25 @@ mod tests {
                 ("server", "AliyunOSS"),
             ])
         );
+        // A multipart object (its ETag has a `-N`) is OSS's `Multipart`;
+        // COS and S3 keep `normal`.
+        for (etag, family, want) in [
+            ("\"0123-3\"", Family::Oss, "Multipart"),
+            ("\"0123\"", Family::Oss, "Normal"),
+            ("\"0123-3\"", Family::Cos, "normal"),
+            ("\"0123-3\"", Family::S3, "normal"),
+        ] {
+            let mut h = map(&[("etag", etag), ("x-cos-object-type", "normal")]);
+            translate_response(family, &mut h, "rid");
+            let name = match family {
+                Family::Oss => "x-oss-object-type",
+                _ => "x-cos-object-type",
+            };
+            assert_eq!(h[name], want, "{etag} {family:?}");
+        }
+        let mut h = map(&[("etag", "\"a-2\""), ("x-cos-object-type", "appendable")]);
+        translate_response(Family::Oss, &mut h, "rid");
+        assert_eq!(h["x-oss-object-type"], "Appendable");
         let mut c = cos.clone();
         translate_response(Family::Cos, &mut c, "rid");
         let mut want = pairs(&cos);

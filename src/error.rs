@@ -74,6 +74,7 @@ error_codes! {
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
     // 403
     AccessDenied => (StatusCode::FORBIDDEN, "Access Denied."),
+    AccessForbidden => (StatusCode::FORBIDDEN, "CORSResponse: This CORS request is not allowed."),
     InvalidObjectState => (StatusCode::FORBIDDEN, "The operation is not valid for the object's storage class."),
     InvalidAccessKeyId => (StatusCode::FORBIDDEN, "The SecretId you provided does not exist in our records."),
     RequestTimeTooSkewed => (StatusCode::FORBIDDEN, "The difference between the request time and the server's time is too large."),
@@ -83,6 +84,7 @@ error_codes! {
     NoSuchKey => (StatusCode::NOT_FOUND, "The specified key does not exist."),
     NoSuchResource => (StatusCode::NOT_FOUND, "The specified resource does not exist."),
     NoSuchCopySource => (StatusCode::NOT_FOUND, "The specified copy source does not exist."),
+    NoSuchCORSConfiguration => (StatusCode::NOT_FOUND, "The CORS configuration does not exist."),
     NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
     NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
@@ -328,14 +330,26 @@ fn complete_error(e: crate::storage::multipart::CompleteError) -> Error {
                 "Part {n} was not uploaded, its ETag does not match, or the part numbers are not contiguous."
             ),
         ),
-        CompleteError::TooSmall(n) => Error::with_message(
+        CompleteError::TooSmall(n, min) => Error::with_message(
             ErrorCode::EntityTooSmall,
-            format!("Part {n} is smaller than the 1 MiB minimum for a part that is not the last."),
+            format!(
+                "Part {n} is smaller than the {} minimum for a part that is not the last.",
+                human_size(min)
+            ),
         ),
         CompleteError::TooLarge => Error::with_message(
             ErrorCode::EntityTooLarge,
             "The object would exceed the 50,000 GiB maximum.",
         ),
+    }
+}
+
+/// `1 MiB`, `100 KiB`, or bytes when not a whole number of either.
+fn human_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
     }
 }
 

@@ -368,10 +368,23 @@ mod tests {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
         }
         assert_eq!(
-            resolve(&Method::GET, &b(), &q("cors"), &none)
+            resolve(&Method::GET, &b(), &q("lifecycle"), &none)
                 .unwrap_err()
                 .code,
             ErrorCode::NotImplemented
+        );
+        assert_eq!(
+            resolve(&Method::GET, &b(), &q("cors"), &none).unwrap(),
+            Operation::GetBucketConfig(
+                BucketName::parse("b", "1250000000", "ap-guangzhou").unwrap(),
+                Subresource::Cors
+            )
+        );
+        assert_eq!(
+            resolve(&Method::POST, &b(), &q("cors"), &none)
+                .unwrap_err()
+                .code,
+            ErrorCode::MethodNotAllowed
         );
         for (m, qs) in [
             (Method::GET, "ci-process=imageInfo"),

@@ -83,19 +83,40 @@ impl Service {
                 .or_else(|| host.as_ref().and_then(|h| h.to_str().ok()))
                 .unwrap_or(""),
         );
-        let (mut resp, op_name, secret_id) = match self.pipeline(req, &mut family).await {
-            Ok((resp, op, who)) => (resp, op, who),
-            Err((e, op, who)) => {
-                let resource = match family {
-                    Family::Cos => resource(),
-                    Family::S3 => uri.path().to_string(),
-                    Family::Oss => target::host_without_port(
-                        host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(""),
-                    ),
-                };
-                (e.into_response(&method, &resource, &id, family), op, who)
+        // CORS (cos-bucket.md §1.3): a request with `Origin` gets the
+        // matching rule's headers on whatever it is answered, errors included.
+        let origin = req
+            .headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut bucket = None;
+        let (mut resp, op_name, secret_id) =
+            match self.pipeline(req, &mut family, &mut bucket).await {
+                Ok((resp, op, who)) => (resp, op, who),
+                Err((e, op, who)) => {
+                    let resource = match family {
+                        Family::Cos => resource(),
+                        Family::S3 => uri.path().to_string(),
+                        Family::Oss => target::host_without_port(
+                            host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(""),
+                        ),
+                    };
+                    (e.into_response(&method, &resource, &id, family), op, who)
+                }
+            };
+        if let (Some(origin), Some(bucket)) = (&origin, &bucket) {
+            if method != http::Method::OPTIONS {
+                crate::bucket_config::cors::decorate(
+                    &self.state,
+                    bucket,
+                    origin,
+                    method.as_str(),
+                    resp.headers_mut(),
+                )
+                .await;
             }
-        };
+        }
         dialect::translate_response(family, resp.headers_mut(), &id);
         apply_header_case(resp.extensions_mut());
         if tracing::enabled!(target: "localcos::access", tracing::Level::INFO) {
@@ -119,6 +140,7 @@ impl Service {
         &self,
         req: Request<B>,
         family: &mut Family,
+        bucket_out: &mut Option<String>,
     ) -> Result<
         (http::Response<Body>, &'static str, Option<String>),
         (Error, &'static str, Option<String>),
@@ -175,6 +197,11 @@ impl Service {
         *family = dialect::family_of(dialect, &host);
         let target =
             target::resolve_for(&host, &path, &config.addressing, *family).map_err(fail)?;
+        if let Target::Bucket(b) | Target::Object(b, _) = &target {
+            // Refined below once the bucket name is resolved; set now so
+            // that authentication failures carry CORS headers too.
+            *bucket_out = Some(b.as_str().to_string());
+        }
         if let Target::Reserved(p) = &target {
             if !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
                 return Err(fail(Error::with_message(
@@ -198,6 +225,19 @@ impl Service {
                 "Admin",
                 None,
             ));
+        }
+
+        // A CORS preflight needs no signature (cos-bucket.md §1.2).
+        if req.method() == http::Method::OPTIONS {
+            if let Target::Bucket(b) | Target::Object(b, _) = &target {
+                let b = op::resolve_bucket(&self.state, *family, b.clone())
+                    .await
+                    .map_err(|e| (e, "OptionsObject", None))?;
+                return crate::bucket_config::cors::preflight(&self.state, &b, req.headers())
+                    .await
+                    .map(|r| (r, "OptionsObject", None))
+                    .map_err(|e| (e, "OptionsObject", None));
+            }
         }
 
         // Authentication: verify the signature, or anonymous.
@@ -243,6 +283,9 @@ impl Service {
             ),
             other => other,
         };
+        if let Target::Bucket(b) | Target::Object(b, _) = &target {
+            *bucket_out = Some(b.as_str().to_string());
+        }
         dialect::check_oss_request(family, req.headers(), &query)
             .map_err(|e| (e, "-", who.clone()))?;
         let query = dialect::translate_query(family, query);

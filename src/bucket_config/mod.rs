@@ -11,7 +11,9 @@
 //! (cos-bucket.md §0.4 "round-trip rule").
 
 mod accelerate;
+pub mod cors;
 mod encryption;
+pub mod referer;
 mod tagging;
 
 use http::{HeaderMap, StatusCode};
@@ -29,7 +31,9 @@ use crate::render::xml::Xml;
 use crate::storage::BucketRecord;
 
 pub use accelerate::Accelerate;
+pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use referer::Referer;
 pub use tagging::BucketTagging;
 
 /// Largest configuration body accepted (cos-bucket.md §0.1).
@@ -39,7 +43,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subresource {
     Accelerate,
+    Cors,
     Encryption,
+    Referer,
     Tagging,
 }
 
@@ -48,7 +54,9 @@ impl Subresource {
     pub fn from_query(word: &str) -> Option<Subresource> {
         Some(match word {
             "accelerate" => Subresource::Accelerate,
+            "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             _ => return None,
         })
@@ -58,7 +66,9 @@ impl Subresource {
     pub fn label(self) -> &'static str {
         match self {
             Subresource::Accelerate => "Accelerate",
+            Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
         }
     }
@@ -213,7 +223,9 @@ pub async fn dispatch(
     }
     match sub {
         Subresource::Accelerate => by_method!(Accelerate),
+        Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
     }
 }

@@ -24,8 +24,10 @@ use crate::http::query::Query;
 use crate::http::target::{BucketName, ObjectKey};
 use crate::http::traffic;
 use crate::render::headers::{self as render, ResponseBuilder};
-use crate::render::xml::{iso8601, url_encode_key, Xml};
-use crate::storage::multipart::{CompletePart, MAX_LIST, MAX_PART_NUMBER, MIN_PART_NUMBER};
+use crate::render::xml::{iso8601, iso8601_oss, url_encode_key, Xml};
+use crate::storage::multipart::{
+    CompletePart, MAX_LIST, MAX_PART_NUMBER, MIN_PART_NUMBER, MIN_PART_SIZE,
+};
 use crate::storage::sse::{managed_dek, unwrap_dek, Sealing, SseKind};
 use crate::storage::{
     part_etag, ObjectRecord, PartOptions, PartRecord, UploadRecord, UploadsQuery, WriteCondition,
@@ -67,7 +69,13 @@ pub async fn initiate(
     };
     let up = state
         .store
-        .create_upload(bucket.as_str(), key.as_str(), template, forbid_overwrite)
+        .create_upload_with(
+            bucket.as_str(),
+            key.as_str(),
+            template,
+            forbid_overwrite,
+            Some(min_part_size(req.family)).filter(|&m| m != MIN_PART_SIZE),
+        )
         .await?;
     let mut x = Xml::for_family("InitiateMultipartUploadResult", req.family);
     x.elem("Bucket", bucket.as_str())
@@ -75,6 +83,18 @@ pub async fn initiate(
         .elem("UploadId", &up.upload_id);
     let rb = render::sse(ResponseBuilder::new(StatusCode::OK), &up.template);
     Ok(rb.xml(x.finish("InitiateMultipartUploadResult")))
+}
+
+/// The smallest part other than the last that Complete accepts, as each
+/// family's service has it: COS 1 MiB, S3 5 MiB, OSS 100 KiB (oss2 and
+/// ali-oss allow parts that small). Fixed at Initiate, so the rule an upload
+/// started under holds for all of it.
+pub fn min_part_size(family: Family) -> u64 {
+    match family {
+        Family::Cos => MIN_PART_SIZE,
+        Family::S3 => 5 << 20,
+        Family::Oss => 100 << 10,
+    }
 }
 
 /// `partNumber`: an integer in 1..=10000 (400 InvalidArgument otherwise).
@@ -273,12 +293,29 @@ pub async fn upload_part_copy(
                 .elem("CRC64", &part.crc64.to_string());
         }
         Family::S3 | Family::Oss => {
-            x.elem("LastModified", &iso8601(part_time(&part)))
+            x.elem("LastModified", &xml_time(part_time(&part), req.family))
                 .elem("ETag", &part_etag(&part));
         }
     }
     let rb = part_response(&part, &up).header_opt("x-cos-copy-source-version-id", src_version);
     Ok(rb.xml(x.finish("CopyPartResult")))
+}
+
+/// A timestamp in a listing: ISO 8601 with milliseconds; OSS always shows
+/// `.000Z` (oss2 parses nothing else).
+fn xml_time(t: std::time::SystemTime, family: Family) -> String {
+    match family {
+        Family::Oss => iso8601_oss(t),
+        Family::Cos | Family::S3 => iso8601(t),
+    }
+}
+
+/// A storage class as the family names it (OSS: `Standard`, `IA`, …).
+fn storage_class(cos: &str, family: Family) -> &str {
+    match family {
+        Family::Oss => crate::dialect::oss_storage_class(cos),
+        Family::Cos | Family::S3 => cos,
+    }
 }
 
 fn part_time(part: &PartRecord) -> std::time::SystemTime {
@@ -379,8 +416,12 @@ pub async fn complete(
         .elem("Bucket", bucket.as_str())
         .elem("Key", key.as_str())
         .elem("ETag", &format!("\"{}\"", rec.etag));
-    let rb =
+    let mut rb =
         ResponseBuilder::new(StatusCode::OK).header("x-cos-hash-crc64ecma", rec.crc64.to_string());
+    if req.family == Family::Oss {
+        // OSS also answers the ETag as a header: oss2's result reads it there.
+        rb = rb.header("etag", format!("\"{}\"", rec.etag));
+    }
     Ok(new_version_header(render::sse(rb, &rec), &rec)
         .xml(x.finish("CompleteMultipartUploadResult")))
 }
@@ -461,25 +502,28 @@ pub async fn list_parts(
         .elem("UploadId", upload_id);
     initiator(&mut x, "Initiator", &owner);
     initiator(&mut x, "Owner", &owner);
-    x.elem("StorageClass", &page.upload.template.storage_class)
-        .elem("PartNumberMarker", &marker.to_string())
-        .elem(
-            "NextPartNumberMarker",
-            &page
-                .parts
-                .last()
-                .map_or(marker, |p| p.part_number)
-                .to_string(),
-        )
-        .elem("MaxParts", &max_parts.to_string())
-        .elem(
-            "IsTruncated",
-            if page.is_truncated { "true" } else { "false" },
-        );
+    x.elem(
+        "StorageClass",
+        storage_class(&page.upload.template.storage_class, req.family),
+    )
+    .elem("PartNumberMarker", &marker.to_string())
+    .elem(
+        "NextPartNumberMarker",
+        &page
+            .parts
+            .last()
+            .map_or(marker, |p| p.part_number)
+            .to_string(),
+    )
+    .elem("MaxParts", &max_parts.to_string())
+    .elem(
+        "IsTruncated",
+        if page.is_truncated { "true" } else { "false" },
+    );
     for p in &page.parts {
         x.open("Part")
             .elem("PartNumber", &p.part_number.to_string())
-            .elem("LastModified", &iso8601(part_time(p)))
+            .elem("LastModified", &xml_time(part_time(p), req.family))
             .elem("ETag", &part_etag(p))
             .elem("Size", &p.size.to_string());
         if let Some(c) = &p.checksum {
@@ -528,7 +572,13 @@ pub async fn list_uploads(state: &AppState, bucket: &BucketName, req: Req) -> Re
     let mut x = Xml::for_family("ListMultipartUploadsResult", req.family);
     x.elem("Bucket", bucket.as_str());
     if url_encode {
-        x.elem("Encoding-Type", "url");
+        // COS spells it `Encoding-Type`; S3 and OSS `EncodingType` (oss2
+        // decodes the keys only when it sees that one).
+        let name = match req.family {
+            Family::Cos => "Encoding-Type",
+            Family::S3 | Family::Oss => "EncodingType",
+        };
+        x.elem(name, "url");
     }
     x.elem("KeyMarker", &enc(&query.key_marker))
         .elem(
@@ -556,10 +606,14 @@ pub async fn list_uploads(state: &AppState, bucket: &BucketName, req: Req) -> Re
         x.open("Upload")
             .elem("Key", &enc(&up.key))
             .elem("UploadId", &up.upload_id)
-            .elem("StorageClass", &up.template.storage_class);
+            .elem(
+                "StorageClass",
+                storage_class(&up.template.storage_class, req.family),
+            );
         initiator(&mut x, "Initiator", &owner);
         initiator(&mut x, "Owner", &owner);
-        x.elem("Initiated", &iso8601(initiated(up))).close("Upload");
+        x.elem("Initiated", &xml_time(initiated(up), req.family))
+            .close("Upload");
     }
     for cp in &page.common_prefixes {
         x.open("CommonPrefixes")

@@ -53,6 +53,10 @@ pub struct UploadRecord {
     /// replace an existing object.
     #[serde(default)]
     pub forbid_overwrite: bool,
+    /// The smallest part other than the last that Complete accepts; `None`
+    /// (and records written before it existed) = [`MIN_PART_SIZE`], COS's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_part_size: Option<u64>,
 }
 
 /// One stored part.
@@ -97,9 +101,10 @@ pub enum CompleteError {
     /// Unknown part, ETag mismatch or a gap in the numbers: 400 InvalidPart.
     #[error("invalid part {0}")]
     InvalidPart(u32),
-    /// A part other than the last is under [`MIN_PART_SIZE`]: 400 EntityTooSmall.
+    /// A part other than the last is under the upload's minimum (second
+    /// field, [`MIN_PART_SIZE`] by default): 400 EntityTooSmall.
     #[error("part {0} too small")]
-    TooSmall(u32),
+    TooSmall(u32, u64),
     /// The object would exceed [`MAX_OBJECT_SIZE`]: 400 EntityTooLarge.
     #[error("object too large")]
     TooLarge,
@@ -119,7 +124,8 @@ fn etag_matches(sent: &str, stored_hex: &str) -> bool {
 /// # Behavior
 /// - Order of checks, per listed part: ascending order (`Order`), then known
 ///   and same ETag and no gap after the previous number (`InvalidPart`);
-///   then sizes: every part but the last ≥ [`MIN_PART_SIZE`] (`TooSmall`),
+///   then sizes: every part but the last ≥ the upload's minimum
+///   (`min_part_size`, default [`MIN_PART_SIZE`]) (`TooSmall`),
 ///   total ≤ [`MAX_OBJECT_SIZE`] (`TooLarge`).
 /// - ETag = [`multipart_etag`] of the listed parts; CRC-64 = the part CRCs
 ///   combined in order; segments = the parts' blobs in order (zero-length
@@ -154,10 +160,11 @@ pub fn plan_complete(
         chosen.push(part);
     }
     let last = chosen.len() - 1;
+    let min = upload.min_part_size.unwrap_or(MIN_PART_SIZE);
     let mut size = 0u64;
     for (i, p) in chosen.iter().enumerate() {
-        if i != last && p.size < MIN_PART_SIZE {
-            return Err(CompleteError::TooSmall(p.part_number));
+        if i != last && p.size < min {
+            return Err(CompleteError::TooSmall(p.part_number, min));
         }
         size = size.saturating_add(p.size);
     }
@@ -347,6 +354,7 @@ mod tests {
                 tags: Vec::new(),
             },
             forbid_overwrite: false,
+            min_part_size: None,
         }
     }
 
@@ -407,13 +415,46 @@ mod tests {
             ),
             (
                 list(&[(1, &e1), (2, &e2), (3, &e3)]),
-                Err(CompleteError::TooSmall(2)),
+                Err(CompleteError::TooSmall(2, MIN_PART_SIZE)),
             ),
         ];
         for (i, (listed, want)) in cases.into_iter().enumerate() {
             let got = plan_complete(&upload(), &stored, &listed, 0).map(|r| r.size);
             assert_eq!(got, want, "case {i}");
         }
+    }
+
+    #[test]
+    fn minimum_part_size_is_the_uploads() {
+        // An upload's own minimum (OSS 100 KiB, S3 5 MiB) replaces COS's.
+        let mid = vec![2u8; 200 << 10];
+        let stored = vec![part(1, &mid), part(2, &mid), part(3, b"x")];
+        let listed = list(&[
+            (1, &stored[0].etag()),
+            (2, &stored[1].etag()),
+            (3, &stored[2].etag()),
+        ]);
+        for (min, want) in [
+            (None, Err(CompleteError::TooSmall(1, MIN_PART_SIZE))),
+            (Some(100 << 10), Ok((400 << 10) + 1)),
+            (Some(200 << 10), Ok((400 << 10) + 1)),
+            (
+                Some((200 << 10) + 1),
+                Err(CompleteError::TooSmall(1, (200 << 10) + 1)),
+            ),
+            (Some(5 << 20), Err(CompleteError::TooSmall(1, 5 << 20))),
+        ] {
+            let mut up = upload();
+            up.min_part_size = min;
+            let got = plan_complete(&up, &stored, &listed, 0).map(|r| r.size);
+            assert_eq!(got, want, "{min:?}");
+        }
+        // Records written before the field existed read as COS's minimum.
+        let mut json = serde_json::to_value(upload()).unwrap();
+        assert!(json.get("min_part_size").is_none());
+        json.as_object_mut().unwrap().remove("min_part_size");
+        let old: UploadRecord = serde_json::from_value(json).unwrap();
+        assert_eq!(old.min_part_size, None);
     }
 
     #[test]

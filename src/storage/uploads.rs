@@ -71,6 +71,21 @@ impl Store {
         template: ObjectRecord,
         forbid_overwrite: bool,
     ) -> Result<UploadRecord, StorageError> {
+        self.create_upload_with(bucket, key, template, forbid_overwrite, None)
+            .await
+    }
+
+    /// [`Store::create_upload`] with the upload's smallest part other than
+    /// the last (`None` = COS's [`multipart::MIN_PART_SIZE`]); the S3 and
+    /// OSS dialects start uploads with their services' minimums.
+    pub async fn create_upload_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        template: ObjectRecord,
+        forbid_overwrite: bool,
+        min_part_size: Option<u64>,
+    ) -> Result<UploadRecord, StorageError> {
         if forbid_overwrite {
             let current = self.meta().object(bucket, key).await?;
             WriteCondition::IfNoneMatch.check(current.as_ref())?;
@@ -83,6 +98,7 @@ impl Store {
             initiated_ms: now_ms(),
             template,
             forbid_overwrite,
+            min_part_size,
         };
         self.meta().create_upload(bucket, rec.clone()).await?;
         Ok(rec)

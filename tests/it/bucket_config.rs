@@ -242,3 +242,281 @@ async fn validation_and_access() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+const CORS: &str = "<CORSConfiguration><CORSRule><ID>app</ID><AllowedOrigin>https://app.example.com</AllowedOrigin><AllowedOrigin>http://*.example.org</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedHeader>content-type</AllowedHeader><AllowedHeader>x-cos-*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><ExposeHeader>x-cos-request-id</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule><ResponseVary>true</ResponseVary></CORSConfiguration>";
+
+fn preflight(key: &str, origin: &str, method: &str, headers: Option<&str>) -> R {
+    let mut r = R::new(Method::OPTIONS, key)
+        .anonymous()
+        .h("origin", origin)
+        .h("access-control-request-method", method);
+    if let Some(h) = headers {
+        r = r.h("access-control-request-headers", h);
+    }
+    r
+}
+
+#[tokio::test]
+async fn cors_round_trip_preflight_and_actual_headers() {
+    let app = app().await;
+    app.send(R::get("").q("cors", ""))
+        .await
+        .assert_error(404, "NoSuchCORSConfiguration");
+    // Nothing configured: every preflight is refused.
+    app.send(preflight("k", "https://app.example.com", "GET", None))
+        .await
+        .assert_error(403, "AccessForbidden");
+    // The SDKs' documents (element order differs per SDK) round-trip.
+    let vs = vectors();
+    for v in vs
+        .iter()
+        .filter(|v| v["method"] == "PUT" && v["target"].as_str().unwrap().contains("?cors"))
+    {
+        let r = app.send(replay(v)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let got = app.send(R::get("").q("cors", "")).await;
+        assert_eq!(
+            sorted_tree(&got.text()),
+            sorted_tree(v["body_text"].as_str().unwrap()),
+            "{}",
+            v["name"]
+        );
+    }
+    let r = app
+        .send(R::new(Method::PUT, "").q("cors", "").with_body(CORS))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        app.send(R::get("").q("cors", "")).await.text(),
+        format!("{DECL}{CORS}")
+    );
+
+    // Preflight: on any key and on the bucket, signed or not.
+    let r = app
+        .send(preflight(
+            "dir/a b.jpg",
+            "https://app.example.com",
+            "PUT",
+            Some("Content-Type, x-cos-meta-a"),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET,PUT"));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("Content-Type, x-cos-meta-a")
+    );
+    assert_eq!(
+        r.header("access-control-expose-headers"),
+        Some("ETag,x-cos-request-id")
+    );
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    assert_eq!(r.header("vary"), Some("Origin"));
+    assert_eq!(r.header("content-length"), Some("0"));
+    let r = app
+        .send(preflight("", "http://www.example.org", "GET", None))
+        .await;
+    assert_eq!(r.status, 200);
+    // Node signs its preflight, even with a bad signature it is answered.
+    let r = app
+        .send(preflight("k", "https://app.example.com", "GET", None).h(
+            "authorization",
+            "q-sign-algorithm=sha1&q-ak=nope&q-signature=0",
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    for (origin, method, headers) in [
+        ("https://evil.example.com", "GET", None),
+        ("https://app.example.com", "DELETE", None),
+        ("https://app.example.com", "PUT", Some("authorization")),
+    ] {
+        app.send(preflight("k", origin, method, headers))
+            .await
+            .assert_error(403, "AccessForbidden");
+    }
+    app.send(
+        R::new(Method::OPTIONS, "k")
+            .anonymous()
+            .h("origin", "https://app.example.com"),
+    )
+    .await
+    .assert_error(400, "InvalidRequest");
+    app.send(
+        preflight("k", "https://app.example.com", "GET", None)
+            .host("nobucket-1250000000.cos.ap-guangzhou.myqcloud.com"),
+    )
+    .await
+    .assert_error(404, "NoSuchBucket");
+
+    // Actual requests with a matching Origin get the headers, errors too.
+    app.put("k", b"v").await;
+    let r = app
+        .send(R::get("k").h("origin", "https://app.example.com"))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        r.header("access-control-expose-headers"),
+        Some("ETag,x-cos-request-id")
+    );
+    let r = app
+        .send(R::get("missing").h("origin", "https://app.example.com"))
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let r = app
+        .send(
+            R::get("k")
+                .anonymous()
+                .h("origin", "https://app.example.com"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    // No match, or no Origin: no CORS headers.
+    let r = app
+        .send(R::get("k").h("origin", "https://evil.example.com"))
+        .await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = app
+        .send(R::new(Method::DELETE, "k").h("origin", "https://app.example.com"))
+        .await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = app.send(R::get("k")).await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    // DELETE: preflights are refused again.
+    let r = app.send(R::new(Method::DELETE, "").q("cors", "")).await;
+    assert_eq!(r.status, 204);
+    app.send(preflight("k", "https://app.example.com", "GET", None))
+        .await
+        .assert_error(403, "AccessForbidden");
+    app.send(
+        R::new(Method::PUT, "")
+            .q("cors", "")
+            .with_body("<CORSConfiguration/>"),
+    )
+    .await
+    .assert_error(400, "MalformedXML");
+}
+
+/// An XML document as a tree with every element's children sorted, so two
+/// documents that differ only in sibling order compare equal.
+fn sorted_tree(doc: &str) -> String {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(doc);
+    reader.config_mut().trim_text(true);
+    // Stack of (name, children rendered).
+    let mut stack: Vec<(String, Vec<String>)> = vec![(String::new(), Vec::new())];
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Start(e) => stack.push((
+                String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                Vec::new(),
+            )),
+            Event::Text(t) => {
+                let text = t.unescape().unwrap().into_owned();
+                stack.last_mut().unwrap().1.push(format!("\"{text}\""));
+            }
+            Event::End(_) => {
+                let (name, mut children) = stack.pop().unwrap();
+                children.sort();
+                stack
+                    .last_mut()
+                    .unwrap()
+                    .1
+                    .push(format!("<{name}>{}</{name}>", children.concat()));
+            }
+            Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                stack.last_mut().unwrap().1.push(format!("<{name}/>"));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    stack.pop().unwrap().1.concat()
+}
+
+#[tokio::test]
+async fn referer_round_trip_and_hotlink_protection() {
+    let app = app().await;
+    let empty = format!("{DECL}<RefererConfiguration></RefererConfiguration>");
+    assert_eq!(app.send(R::get("").q("referer", "")).await.text(), empty);
+    for v in vectors()
+        .iter()
+        .filter(|v| v["target"].as_str().unwrap().contains("?referer") && v["method"] == "PUT")
+    {
+        let r = app.send(replay(v)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let got = app.send(R::get("").q("referer", "")).await;
+        assert_eq!(got.status, 200);
+        match v["body_text"].as_str() {
+            Some(body) => assert_eq!(normalize(&got.text()), normalize(body), "{}", v["name"]),
+            // Python's "delete": an empty PUT.
+            None => assert_eq!(got.text(), empty, "{}", v["name"]),
+        }
+    }
+    // A public-read bucket protected by a white list.
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("acl", "")
+                .h("x-cos-acl", "public-read"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    app.put("img.jpg", b"picture").await;
+    let r = app
+        .send(R::new(Method::PUT, "").q("referer", "").with_body(
+            "<RefererConfiguration><Status>Enabled</Status><RefererType>White-List</RefererType><DomainList><Domain>*.example.com</Domain></DomainList><EmptyReferConfiguration>Deny</EmptyReferConfiguration></RefererConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let anon = |referer: Option<&str>| {
+        let r = R::get("img.jpg").anonymous();
+        match referer {
+            Some(v) => r.h("referer", v),
+            None => r,
+        }
+    };
+    let r = app
+        .send(anon(Some("https://www.example.com/page.html")))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..], b"picture");
+    app.send(anon(Some("https://leech.test/")))
+        .await
+        .assert_error(403, "AccessDenied");
+    app.send(anon(None)).await.assert_error(403, "AccessDenied");
+    // Signed requests are never referer-checked.
+    let r = app
+        .send(R::get("img.jpg").h("referer", "https://leech.test/"))
+        .await;
+    assert_eq!(r.status, 200);
+    // DELETE = the empty PUT: protection off.
+    let r = app.send(R::new(Method::DELETE, "").q("referer", "")).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        app.send(anon(Some("https://leech.test/"))).await.status,
+        200
+    );
+    app.send(R::new(Method::PUT, "").q("referer", "").with_body(
+        "<RefererConfiguration><Status>On</Status><RefererType>White-List</RefererType><DomainList/></RefererConfiguration>",
+    ))
+    .await
+    .assert_error(400, "InvalidArgument");
+}

@@ -10,6 +10,7 @@ mod errors;
 mod hostile;
 mod linger;
 mod multipart;
+mod multipart_dialects;
 mod objects;
 mod origin;
 mod oss;

@@ -311,13 +311,18 @@ def test_cos_bucket_through_s3(s3, client, bucket):
     assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-def test_multipart_is_not_implemented_yet(s3, s3_bucket):
-    """Routed, answered in S3's shape, until the multipart issue lands."""
+def test_multipart_answers_in_s3_shape(s3, s3_bucket):
+    """Multipart is routed and answered with S3's headers (the full surface is
+    in test_s3_multipart.py)."""
+    created = s3.create_multipart_upload(Bucket=s3_bucket, Key="mp")
+    assert_s3_headers(created["ResponseMetadata"])
+    aborted = s3.abort_multipart_upload(Bucket=s3_bucket, Key="mp", UploadId=created["UploadId"])
+    assert aborted["ResponseMetadata"]["HTTPStatusCode"] == 204
     with pytest.raises(ClientError) as e:
-        s3.create_multipart_upload(Bucket=s3_bucket, Key="mp")
+        s3.abort_multipart_upload(Bucket=s3_bucket, Key="mp", UploadId=created["UploadId"])
     resp = error_of(e)
-    assert resp["Error"]["Code"] == "NotImplemented"
-    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert resp["Error"]["Code"] == "NoSuchUpload"
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert_s3_headers(resp["ResponseMetadata"])
 
 

@@ -4,9 +4,9 @@ byte-identical through S3 (boto3's ranged, threaded download_file) and COS
 
 Everything streams: the source file is written and hashed in 1 MiB blocks,
 downloads are hashed as they arrive (the S3 copy is a file, read back in
-blocks), nothing holds the object in memory. Until multipart uploads land the
-upload is one PutObject (NOTES 18): `upload_file` with a multipart threshold
-above the object size.
+blocks), nothing holds the object in memory. The upload is boto3's threaded
+multipart `upload_file` (16 MiB parts, 64 of them, each with its CRC32; NOTES
+18 allowed a single PutObject only until multipart uploads landed).
 
 OSS leg: oss2 (V4, path style on the IP endpoint) streams the object into the
 same hash; the bucket keeps its as-given name, and oss2 checks the download's
@@ -112,12 +112,14 @@ def test_1gib_boto3_upload_downloads_identically_through_every_dialect(server, c
     bucket = new_s3_bucket_name("large")
     s3.create_bucket(Bucket=bucket)
     try:
-        cfg = boto3.s3.transfer.TransferConfig(multipart_threshold=2 * SIZE)
+        cfg = boto3.s3.transfer.TransferConfig(
+            multipart_threshold=8 * BLOCK, multipart_chunksize=16 * BLOCK, max_concurrency=4)
         s3.upload_file(str(src), bucket, KEY, Config=cfg)
-        phase("boto3 upload")
+        phase("boto3 multipart upload")
         src.unlink()
         head = s3.head_object(Bucket=bucket, Key=KEY)
         assert head["ContentLength"] == SIZE
+        assert head["ETag"].endswith(f'-{SIZE // (16 * BLOCK)}"'), head["ETag"]
         for dialect, download in DOWNLOADERS.items():
             assert download(server, bucket, tmp_path, client) == want, dialect
             phase(f"{dialect} download")

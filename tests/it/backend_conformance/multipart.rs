@@ -184,7 +184,10 @@ pub async fn multipart_bad_lists_change_nothing(env: Env) {
         (listed(&[&p2, &p1]), CompleteError::Order),
         (wrong, CompleteError::InvalidPart(1)),
         (listed(&[&p1, &p3]), CompleteError::InvalidPart(3)),
-        (listed(&[&p1, &p2, &p3]), CompleteError::TooSmall(2)),
+        (
+            listed(&[&p1, &p2, &p3]),
+            CompleteError::TooSmall(2, MIN_PART_SIZE),
+        ),
     ];
     for (list, want) in cases {
         match s

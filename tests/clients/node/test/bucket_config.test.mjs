@@ -84,3 +84,46 @@ test('accelerate is stored and returned', async () => {
   const got = await cos.getBucketAccelerate({ Bucket, Region: REGION });
   assert.equal(got.AccelerateConfiguration.Status, 'Enabled');
 });
+
+test('CORS rules round-trip; optionsObject is allowed, then forbidden after delete', async () => {
+  const none = await cos.getBucketCors({ Bucket, Region: REGION });
+  assert.deepEqual(none.CORSRules, []);
+  const rule = {
+    ID: 'web-app',
+    MaxAgeSeconds: '600',
+    AllowedOrigins: ['https://www.example.com', 'http://*.example.com'],
+    AllowedHeaders: ['*'],
+    AllowedMethods: ['GET', 'PUT'],
+    ExposeHeaders: ['ETag', 'x-cos-request-id'],
+  };
+  await cos.putBucketCors({ Bucket, Region: REGION, CORSRules: [rule] });
+  const got = await cos.getBucketCors({ Bucket, Region: REGION });
+  assert.equal(got.CORSRules.length, 1);
+  assert.deepEqual(got.CORSRules[0].AllowedOrigins, rule.AllowedOrigins);
+  assert.deepEqual(got.CORSRules[0].AllowedMethods, rule.AllowedMethods);
+  assert.deepEqual(got.CORSRules[0].ExposeHeaders, rule.ExposeHeaders);
+  assert.equal(got.CORSRules[0].MaxAgeSeconds, '600');
+
+  const ok = await cos.optionsObject({
+    Bucket,
+    Region: REGION,
+    Key: 'dir/a b.jpg',
+    Origin: 'https://www.example.com',
+    AccessControlRequestMethod: 'PUT',
+    AccessControlRequestHeaders: 'content-type',
+  });
+  assert.equal(ok.statusCode, 200);
+  assert.equal(ok.AccessControlAllowOrigin, 'https://www.example.com');
+  assert.equal(ok.AccessControlAllowMethods, 'GET,PUT');
+
+  await cos.deleteBucketCors({ Bucket, Region: REGION });
+  const refused = await cos.optionsObject({
+    Bucket,
+    Region: REGION,
+    Key: 'dir/a b.jpg',
+    Origin: 'https://www.example.com',
+    AccessControlRequestMethod: 'PUT',
+  });
+  assert.equal(refused.OptionsForbidden, true);
+  assert.equal(refused.statusCode, 403);
+});
