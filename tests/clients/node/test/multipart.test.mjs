@@ -4,8 +4,8 @@
 // high-level helpers built on them (sliceUploadFile with resume, uploadFile,
 // uploadFiles, sliceCopyFile, downloadFile), checked byte for byte; then
 // SSE, versioning, odd keys, in-flight races, resume across a kill -9 of the
-// server, and the Proxy / Domain addressing modes. About 15 s on an idle
-// machine; the data stays in the tens of MiB (the big files are Python's).
+// server, and the Proxy / Domain addressing modes. About 35-45 s on the
+// shared 2-core machine; the data stays in the tens of MiB (big files: Python).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
