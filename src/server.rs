@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::KeyStore;
 use crate::config::{Config, StorageMode};
+use crate::http::linger::Lingering;
 use crate::http::sendfile::{SendfileQueue, SendfileStream};
 use crate::op::AppState;
 use crate::service::Service;
@@ -53,6 +54,12 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
     #[error("server-side encryption keys: {0}")]
     SseKeys(String),
+}
+
+/// `Expect: 100-continue`: such a client sends no body after an early answer.
+fn expects_continue(h: &http::HeaderMap) -> bool {
+    h.get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Opens the storage the config names and creates the configured buckets.
@@ -189,9 +196,14 @@ impl Server {
                     let io = SendfileStream::new(stream, queue.clone());
                     let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                         let service = service.clone();
-                        if matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11) {
+                        let h1 = matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11);
+                        if h1 {
                             req.extensions_mut().insert(queue.clone());
                         }
+                        // A body an early error leaves unread is drained, so
+                        // the client can read that error (http/linger.rs).
+                        let linger = h1 && !expects_continue(req.headers());
+                        let req = req.map(|b| Lingering::new(b, linger));
                         async move { Ok::<_, Infallible>(service.handle(req).await) }
                     });
                     let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();

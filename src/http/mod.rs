@@ -4,6 +4,7 @@ pub mod body;
 pub mod checksum;
 pub mod form;
 pub mod header;
+pub mod linger;
 pub mod payload;
 pub mod query;
 pub mod sendfile;
