@@ -296,35 +296,24 @@ pub fn preflight_headers(
     requested_headers: Option<&str>,
     out: &mut HeaderMap,
 ) {
-    insert(
-        out,
-        "access-control-allow-origin",
-        &rule.allow_origin_value(origin),
-    );
-    insert(
-        out,
-        "access-control-allow-methods",
-        &rule
-            .allowed_methods
-            .iter()
-            .map(|m| m.trim())
-            .collect::<Vec<_>>()
-            .join(","),
-    );
     if let Some(h) = requested_headers.filter(|h| !h.trim().is_empty()) {
         insert(out, "access-control-allow-headers", h);
     }
-    common(cors, rule, out);
+    common(cors, rule, origin, out);
 }
 
 /// The CORS headers of an actual (non-preflight) response whose request
-/// carried `Origin` and matched a rule (cos-bucket.md §1.3).
+/// carried `Origin` and matched a rule (cos-bucket.md §1.3): matched on the
+/// method as sent.
 pub fn actual_headers(cors: &Cors, origin: &str, method: &str, out: &mut HeaderMap) {
-    // HEAD is allowed by GET rules too in browsers' eyes only if listed; COS
-    // matches the method as sent.
-    let Some(rule) = cors.find(origin, method, &[]) else {
-        return;
-    };
+    if let Some(rule) = cors.find(origin, method, &[]) {
+        common(cors, rule, origin, out);
+    }
+}
+
+/// What preflights and actual responses share: allowed origin and methods,
+/// exposed headers, max age, `Vary`.
+fn common(cors: &Cors, rule: &CorsRule, origin: &str, out: &mut HeaderMap) {
     insert(
         out,
         "access-control-allow-origin",
@@ -333,27 +322,13 @@ pub fn actual_headers(cors: &Cors, origin: &str, method: &str, out: &mut HeaderM
     insert(
         out,
         "access-control-allow-methods",
-        &rule
-            .allowed_methods
-            .iter()
-            .map(|m| m.trim())
-            .collect::<Vec<_>>()
-            .join(","),
+        &joined(&rule.allowed_methods),
     );
-    common(cors, rule, out);
-}
-
-fn common(cors: &Cors, rule: &CorsRule, out: &mut HeaderMap) {
     if !rule.expose_headers.is_empty() {
         insert(
             out,
             "access-control-expose-headers",
-            &rule
-                .expose_headers
-                .iter()
-                .map(|h| h.trim())
-                .collect::<Vec<_>>()
-                .join(","),
+            &joined(&rule.expose_headers),
         );
     }
     if let Some(m) = &rule.max_age_seconds {
@@ -362,6 +337,15 @@ fn common(cors: &Cors, rule: &CorsRule, out: &mut HeaderMap) {
     if cors.vary() {
         out.append(http::header::VARY, HeaderValue::from_static("Origin"));
     }
+}
+
+/// Values trimmed and joined with commas, as `Access-Control-*` lists go.
+fn joined(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn insert(out: &mut HeaderMap, name: &'static str, value: &str) {

@@ -462,6 +462,15 @@ fn max_param(q: &Query, name: &str) -> Result<usize> {
     }
 }
 
+/// A key (or prefix, marker) as listed: URL-encoded with `encoding-type=url`.
+fn maybe_encode(url_encode: bool, s: &str) -> String {
+    if url_encode {
+        url_encode_key(s)
+    } else {
+        s.to_string()
+    }
+}
+
 fn initiator(x: &mut Xml, tag: &str, id: &str) {
     x.open(tag)
         .elem("ID", id)
@@ -493,13 +502,7 @@ pub async fn list_parts(
         .store
         .list_parts(bucket.as_str(), key.as_str(), upload_id, marker, max_parts)
         .await?;
-    let enc = |s: &str| {
-        if url_encode {
-            url_encode_key(s)
-        } else {
-            s.to_string()
-        }
-    };
+    let enc = |s: &str| maybe_encode(url_encode, s);
     let owner = owner_id(state);
     let mut x = Xml::for_family("ListPartsResult", req.family);
     x.elem("Bucket", bucket.as_str());
@@ -569,13 +572,7 @@ pub async fn list_uploads(state: &AppState, bucket: &BucketName, req: Req) -> Re
         max_uploads: max_param(q, "max-uploads")?,
     };
     let page = state.store.list_uploads(bucket.as_str(), &query).await?;
-    let enc = |s: &str| {
-        if url_encode {
-            url_encode_key(s)
-        } else {
-            s.to_string()
-        }
-    };
+    let enc = |s: &str| maybe_encode(url_encode, s);
     let owner = owner_id(state);
     let mut x = Xml::for_family("ListMultipartUploadsResult", req.family);
     x.elem("Bucket", bucket.as_str());

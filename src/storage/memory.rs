@@ -129,38 +129,7 @@ struct MemUpload<'a> {
     upload_id: &'a str,
 }
 
-impl KeyView for MemUpload<'_> {
-    fn current(&self) -> Result<Option<ObjectRecord>, StorageError> {
-        self.k.current()
-    }
-    fn newest(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
-        self.k.newest()
-    }
-    fn version(&self, seq: Seq) -> Result<Option<ObjectRecord>, StorageError> {
-        self.k.version(seq)
-    }
-    fn find_null(&self) -> Result<Option<(Seq, ObjectRecord)>, StorageError> {
-        self.k.find_null()
-    }
-}
-
-impl KeyTxn for MemUpload<'_> {
-    fn set_current(&mut self, rec: Option<&ObjectRecord>) -> Result<(), StorageError> {
-        self.k.set_current(rec)
-    }
-    fn insert_version(&mut self, seq: Seq, rec: &ObjectRecord) -> Result<(), StorageError> {
-        self.k.insert_version(seq, rec)
-    }
-    fn remove_version(&mut self, seq: Seq) -> Result<(), StorageError> {
-        self.k.remove_version(seq)
-    }
-    fn take_refs(&mut self, rec: &ObjectRecord, fresh: &[BlobId]) -> Result<(), StorageError> {
-        self.k.take_refs(rec, fresh)
-    }
-    fn release(&mut self, rec: &ObjectRecord) -> Result<Vec<BlobId>, StorageError> {
-        self.k.release(rec)
-    }
-}
+crate::storage::versions::delegate_key_txn!(MemUpload<'_>, k);
 
 impl UploadTxn for MemUpload<'_> {
     fn upload(&self) -> Result<Option<UploadRecord>, StorageError> {

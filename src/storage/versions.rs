@@ -237,6 +237,78 @@ pub trait KeyTxn: KeyView {
     fn release(&mut self, rec: &ObjectRecord) -> Result<Vec<BlobId>, StorageError>;
 }
 
+/// Implements [`KeyView`] and [`KeyTxn`] for `$ty` by passing every call to
+/// its field `$field` (a backend's key transaction, wrapped with more tables,
+/// as the multipart transactions are).
+macro_rules! delegate_key_txn {
+    ($ty:ty, $field:ident) => {
+        impl $crate::storage::versions::KeyView for $ty {
+            fn current(
+                &self,
+            ) -> Result<Option<$crate::storage::ObjectRecord>, $crate::storage::StorageError> {
+                self.$field.current()
+            }
+            fn newest(
+                &self,
+            ) -> Result<
+                Option<($crate::storage::Seq, $crate::storage::ObjectRecord)>,
+                $crate::storage::StorageError,
+            > {
+                self.$field.newest()
+            }
+            fn version(
+                &self,
+                seq: $crate::storage::Seq,
+            ) -> Result<Option<$crate::storage::ObjectRecord>, $crate::storage::StorageError> {
+                self.$field.version(seq)
+            }
+            fn find_null(
+                &self,
+            ) -> Result<
+                Option<($crate::storage::Seq, $crate::storage::ObjectRecord)>,
+                $crate::storage::StorageError,
+            > {
+                self.$field.find_null()
+            }
+        }
+        impl $crate::storage::versions::KeyTxn for $ty {
+            fn set_current(
+                &mut self,
+                rec: Option<&$crate::storage::ObjectRecord>,
+            ) -> Result<(), $crate::storage::StorageError> {
+                self.$field.set_current(rec)
+            }
+            fn insert_version(
+                &mut self,
+                seq: $crate::storage::Seq,
+                rec: &$crate::storage::ObjectRecord,
+            ) -> Result<(), $crate::storage::StorageError> {
+                self.$field.insert_version(seq, rec)
+            }
+            fn remove_version(
+                &mut self,
+                seq: $crate::storage::Seq,
+            ) -> Result<(), $crate::storage::StorageError> {
+                self.$field.remove_version(seq)
+            }
+            fn take_refs(
+                &mut self,
+                rec: &$crate::storage::ObjectRecord,
+                fresh: &[$crate::storage::BlobId],
+            ) -> Result<(), $crate::storage::StorageError> {
+                self.$field.take_refs(rec, fresh)
+            }
+            fn release(
+                &mut self,
+                rec: &$crate::storage::ObjectRecord,
+            ) -> Result<Vec<$crate::storage::BlobId>, $crate::storage::StorageError> {
+                self.$field.release(rec)
+            }
+        }
+    };
+}
+pub(crate) use delegate_key_txn;
+
 /// `MetaStore::object_version` (see there).
 pub fn lookup(
     v: &impl KeyView,
