@@ -6,11 +6,8 @@
 //! Multipart`). The OSS requests are anonymous on an OSS host against a
 //! public-read-write bucket: the host alone selects the family.
 
-use aws_credential_types::Credentials;
-use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
-use aws_sdk_s3::Client;
 use base64::Engine as _;
 use http::Method;
 use localcos::TestServer;
@@ -20,19 +17,6 @@ use crate::common::{app, App, Resp, R};
 
 const MIB: usize = 1 << 20;
 const OSS_HOST: &str = "examplebucket-1250000000.oss-cn-hangzhou.aliyuncs.com";
-
-fn s3_client(server: &TestServer) -> Client {
-    let creds = Credentials::new(server.secret_id(), server.secret_key(), None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(server.endpoint())
-        .force_path_style(true)
-        .credentials_provider(creds)
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(conf)
-}
 
 fn crc32_b64(data: &[u8]) -> String {
     let mut h = crc32fast::Hasher::new();
@@ -58,7 +42,7 @@ fn element<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
 #[tokio::test]
 async fn rust_sdk_multipart_with_crc32_and_s3_minimum() {
     let server = TestServer::start();
-    let s3 = s3_client(&server);
+    let s3 = crate::s3_rust_sdk::client(&server);
     let bucket = "rust-mp-bucket";
     s3.create_bucket().bucket(bucket).send().await.unwrap();
 

@@ -14,7 +14,8 @@ use md5::{Digest, Md5};
 
 use crate::common::{sign, window};
 
-fn client(server: &TestServer) -> Client {
+/// An `aws-sdk-s3` client for `server` (path style, plain HTTP).
+pub fn client(server: &TestServer) -> Client {
     let creds = Credentials::new(server.secret_id(), server.secret_key(), None, None, "test");
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())

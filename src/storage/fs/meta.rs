@@ -280,10 +280,7 @@ impl MetaStore for RedbMeta {
             // buckets), so the hot path opens one table, not two.
             return decode(found.value()).map(Some);
         }
-        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-        if buckets.get(bucket).map_err(db_err)?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        require_bucket(&txn, bucket)?;
         Ok(None)
     }
 
@@ -294,10 +291,7 @@ impl MetaStore for RedbMeta {
         version_id: Option<&str>,
     ) -> Result<Option<ObjectRecord>, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-        if buckets.get(bucket).map_err(db_err)?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        require_bucket(&txn, bucket)?;
         let view = RedbKey {
             objects: txn.open_table(OBJECTS).map_err(db_err)?,
             versions: txn.open_table(VERSIONS).map_err(db_err)?,
@@ -385,10 +379,7 @@ impl MetaStore for RedbMeta {
         limit: usize,
     ) -> Result<Vec<(String, ObjectRecord)>, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-        if buckets.get(bucket).map_err(db_err)?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        require_bucket(&txn, bucket)?;
         let objects = txn.open_table(OBJECTS).map_err(db_err)?;
         // Start at whichever is later: the prefix itself or just past start_after.
         let lower = if start_after < prefix {
@@ -423,10 +414,7 @@ impl MetaStore for RedbMeta {
         limit: usize,
     ) -> Result<Vec<VersionEntry>, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-        if buckets.get(bucket).map_err(db_err)?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        require_bucket(&txn, bucket)?;
         let objects = txn.open_table(OBJECTS).map_err(db_err)?;
         let versions_t = txn.open_table(VERSIONS).map_err(db_err)?;
         let start = if after.key.as_str() < prefix {
@@ -631,10 +619,7 @@ impl MetaStore for RedbMeta {
         if let Some(found) = uploads.get((bucket, key, upload_id)).map_err(db_err)? {
             return decode(found.value()).map(Some);
         }
-        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-        if buckets.get(bucket).map_err(db_err)?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        require_bucket(&txn, bucket)?;
         Ok(None)
     }
 
@@ -687,10 +672,7 @@ impl MetaStore for RedbMeta {
         limit: usize,
     ) -> Result<Vec<UploadRecord>, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-        if buckets.get(bucket).map_err(db_err)?.is_none() {
-            return Err(StorageError::NoSuchBucket);
-        }
+        require_bucket(&txn, bucket)?;
         let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
         let start = if after.key.as_str() < prefix {
             prefix
@@ -890,6 +872,15 @@ impl UploadTxn for RedbUpload<'_, '_> {
             Ok(false)
         }
     }
+}
+
+/// `NoSuchBucket` unless `bucket` exists (inside a read transaction).
+fn require_bucket(txn: &redb::ReadTransaction, bucket: &str) -> Result<(), StorageError> {
+    let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+    if buckets.get(bucket).map_err(db_err)?.is_none() {
+        return Err(StorageError::NoSuchBucket);
+    }
+    Ok(())
 }
 
 /// The bucket's versioning state inside a write transaction; `NoSuchBucket`
