@@ -87,7 +87,9 @@ pub struct ServeArgs {
     /// Seconds a POST ?restore of an archived object takes (default 2).
     #[arg(long, env = "LOCALCOS_RESTORE_SECONDS", value_name = "SECONDS")]
     pub restore_seconds: Option<u64>,
-    /// Length of one "day" in seconds, for restore `Days` (default 86400).
+    /// Length of one "day" in seconds for every day-based rule: lifecycle,
+    /// restore `Days`, inventory schedules, object-lock retention (default
+    /// 86400; tests set a few seconds).
     #[arg(long, env = "LOCALCOS_DAY_SECONDS", value_name = "SECONDS")]
     pub day_seconds: Option<u64>,
     /// Abort multipart uploads not completed within this many seconds
@@ -112,6 +114,8 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     pub listen: Option<String>,
+    /// Length of one "day" in seconds (also accepted as `[archive] day_seconds`).
+    pub day_seconds: Option<u64>,
     pub data_dir: Option<PathBuf>,
     pub ephemeral: Option<bool>,
     pub region: Option<String>,
@@ -252,6 +256,9 @@ pub struct Config {
     pub access_log: bool,
     /// Restore duration and day length for archived objects.
     pub archive: crate::archive::RestoreTiming,
+    /// The day clock of every day-based rule (clock.rs); its day is
+    /// `archive.day`.
+    pub days: crate::clock::DayClock,
     /// Per-bucket settings, by full bucket name.
     pub bucket_settings: HashMap<String, crate::bucket_settings::BucketSettings>,
     /// Server-side encryption keys (master keys, KMS keys).
@@ -474,6 +481,7 @@ impl Config {
             ),
             day: Duration::from_secs(
                 args.day_seconds
+                    .or(raw.day_seconds)
                     .or(raw.archive.day_seconds)
                     .unwrap_or(86_400)
                     .max(1),
@@ -558,6 +566,7 @@ impl Config {
                 .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
             access_log: args.access_log || log.access.unwrap_or(false),
+            days: crate::clock::DayClock::starting_now(archive.day),
             archive,
             bucket_settings,
             sse,

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod authz;
 pub mod bucket_config;
 pub mod bucket_settings;
+pub mod clock;
 pub mod conditional;
 pub mod config;
 pub mod dialect;
