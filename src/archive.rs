@@ -305,6 +305,7 @@ mod tests {
             acl: None,
             tags: Vec::new(),
             appendable: false,
+            replication_status: None,
             checksum: None,
             sse: None,
         }

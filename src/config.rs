@@ -103,6 +103,17 @@ pub struct ServeArgs {
     /// Allow loopback, private and link-local origin addresses (tests).
     #[arg(long, env = "LOCALCOS_ORIGIN_ALLOW_PRIVATE")]
     pub origin_allow_private: bool,
+    /// Seconds an origin fetch (proxy/mirror) may take to connect and to
+    /// send its response head, and may stay silent mid-body (default 10).
+    #[arg(long, env = "LOCALCOS_ORIGIN_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    pub origin_timeout_seconds: Option<u64>,
+    /// Seconds between scans for replication work left PENDING (default 60).
+    #[arg(
+        long,
+        env = "LOCALCOS_REPLICATION_SCAN_SECONDS",
+        value_name = "SECONDS"
+    )]
+    pub replication_scan_seconds: Option<u64>,
     /// Active SSE-COS master key (base64 of 32 bytes); default: generated
     /// into <data-dir>/sse-master.key.
     #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
@@ -132,6 +143,7 @@ pub struct RawConfig {
     pub log: RawLog,
     pub archive: RawArchive,
     pub origin: RawOrigin,
+    pub replication: RawReplication,
     /// Per-bucket settings: `[bucket_settings."<name>"]`.
     pub bucket_settings: HashMap<String, RawBucketSettings>,
     pub sse: crate::storage::sse::keys::RawSse,
@@ -151,6 +163,15 @@ pub struct RawArchive {
 pub struct RawOrigin {
     /// Allow loopback, private and link-local origin addresses (default false).
     pub allow_private: Option<bool>,
+    /// Origin fetch timeout in seconds (default 10).
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReplication {
+    /// Seconds between scans for PENDING replication work (default 60).
+    pub scan_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -263,6 +284,19 @@ pub struct Config {
     pub bucket_settings: HashMap<String, crate::bucket_settings::BucketSettings>,
     /// Server-side encryption keys (master keys, KMS keys).
     pub sse: crate::storage::sse::SseSettings,
+    /// Back-to-origin fetches (`?origin` proxy/mirror rules).
+    pub origin: OriginSettings,
+    /// How often the replication worker scans for PENDING work.
+    pub replication_scan: Duration,
+}
+
+/// Back-to-origin fetch settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginSettings {
+    /// Loopback, private and link-local origins allowed (`--origin-allow-private`).
+    pub allow_private: bool,
+    /// Connect / response-head / idle-body timeout of a fetch.
+    pub timeout: Duration,
 }
 
 /// A configuration error, printed as is at start-up.
@@ -570,6 +604,21 @@ impl Config {
             archive,
             bucket_settings,
             sse,
+            origin: OriginSettings {
+                allow_private,
+                timeout: Duration::from_secs(
+                    args.origin_timeout_seconds
+                        .or(raw.origin.timeout_seconds)
+                        .unwrap_or(10)
+                        .max(1),
+                ),
+            },
+            replication_scan: Duration::from_secs(
+                args.replication_scan_seconds
+                    .or(raw.replication.scan_seconds)
+                    .unwrap_or(60)
+                    .max(1),
+            ),
         })
     }
 

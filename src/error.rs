@@ -92,8 +92,11 @@ error_codes! {
     NoSuchCORSConfiguration => (StatusCode::NOT_FOUND, "The CORS configuration does not exist."),
     NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
     NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
+    NoSuchOriginConfiguration => (StatusCode::NOT_FOUND, "The origin configuration does not exist."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
+    // The SDKs' spelling, lower-case "not" included (cos-bucket.md §0.3).
+    ReplicationConfigurationnotFoundError => (StatusCode::NOT_FOUND, "The replication configuration was not found."),
     // 405
     MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource."),
     RestoreNonArchiveObject => (StatusCode::METHOD_NOT_ALLOWED, "The object is not in the ARCHIVE or DEEP_ARCHIVE storage class; only archived objects can be restored."),

@@ -245,6 +245,12 @@ const KEY_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// A key as URL path text: every byte but the unreserved set and `/`
+/// percent-encoded, so it can only add path after an authority.
+pub fn encode_key(key: &str) -> String {
+    utf8_percent_encode(key, KEY_KEEP).to_string()
+}
+
 impl Origin {
     /// `scheme://host[:port]/base/` (ends in `/`).
     pub fn base(&self) -> &str {

@@ -174,6 +174,10 @@ impl Server {
                 age,
             ))
         });
+        let replication = tokio::spawn(crate::bucket_config::replication::run_scanner(
+            self.service.state.store.clone(),
+            self.service.state.config.replication_scan,
+        ));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -220,6 +224,7 @@ impl Server {
         if let Some(task) = sweeper {
             task.abort();
         }
+        replication.abort();
         if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
             .await
             .is_err()

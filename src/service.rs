@@ -358,8 +358,20 @@ impl Service {
             checksum: checked.checksum,
             form,
         };
+        // Bucket replication (cos-bucket.md §9) follows successful writes.
+        let written = crate::bucket_config::replication::written_key(&op);
         match op::dispatch(&self.state, op, r).await {
-            Ok(resp) => Ok((resp, name, who)),
+            Ok(resp) => {
+                if let (Some((b, k)), true) = (&written, resp.status().is_success()) {
+                    let version = resp
+                        .headers()
+                        .get("x-cos-version-id")
+                        .and_then(|v| v.to_str().ok());
+                    crate::bucket_config::replication::after_write(&self.state, b, k, version)
+                        .await;
+                }
+                Ok((resp, name, who))
+            }
             // A body that failed its checks says why, whatever the handler made of it.
             Err(e) => Err((
                 checked.failure.get().cloned().map_or(e, Error::from),

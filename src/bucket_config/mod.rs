@@ -13,8 +13,11 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod origin;
 pub mod referer;
+pub mod replication;
 mod tagging;
+pub mod xml_tree;
 
 use http::{HeaderMap, StatusCode};
 use md5::{Digest, Md5};
@@ -33,7 +36,9 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use origin::OriginConfig;
 pub use referer::Referer;
+pub use replication::ReplicationConfig;
 pub use tagging::BucketTagging;
 
 /// Largest configuration body accepted (cos-bucket.md §0.1).
@@ -45,7 +50,9 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    Origin,
     Referer,
+    Replication,
     Tagging,
 }
 
@@ -56,7 +63,9 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "origin" => Subresource::Origin,
             "referer" => Subresource::Referer,
+            "replication" => Subresource::Replication,
             "tagging" => Subresource::Tagging,
             _ => return None,
         })
@@ -68,7 +77,9 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::Origin => "Origin",
             Subresource::Referer => "Referer",
+            Subresource::Replication => "Replication",
             Subresource::Tagging => "Tagging",
         }
     }
@@ -136,7 +147,7 @@ pub async fn read_body(req: Req) -> Result<bytes::Bytes> {
     Ok(body)
 }
 
-async fn bucket_record(state: &AppState, bucket: &BucketName) -> Result<BucketRecord> {
+pub(crate) async fn bucket_record(state: &AppState, bucket: &BucketName) -> Result<BucketRecord> {
     state
         .store
         .bucket(bucket.as_str())
@@ -167,6 +178,16 @@ pub async fn put<T: BucketConfig>(
     let doc = T::parse(&body)?;
     let current = stored::<T>(&bucket_record(state, bucket).await?);
     doc.check_replace(current.as_ref())?;
+    save(state, bucket, doc).await
+}
+
+/// Stores a parsed and validated document (an empty one removes the
+/// configuration) in one bucket-record update; PUT's answer.
+pub async fn save<T: BucketConfig>(
+    state: &AppState,
+    bucket: &BucketName,
+    doc: T,
+) -> Result<Response> {
     let empty = doc.is_empty();
     let value = serde_json::to_value(&doc)
         .map_err(|e| Error::with_message(ErrorCode::InternalError, e.to_string()))?;
@@ -225,7 +246,15 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::Origin => match *method {
+            http::Method::PUT => origin::put(state, bucket, req).await,
+            _ => by_method!(OriginConfig),
+        },
         Subresource::Referer => by_method!(Referer),
+        Subresource::Replication => match *method {
+            http::Method::PUT => replication::put(state, bucket, req).await,
+            _ => by_method!(ReplicationConfig),
+        },
         Subresource::Tagging => by_method!(BucketTagging),
     }
 }

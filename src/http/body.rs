@@ -25,6 +25,9 @@ pub enum Body {
         stream: ByteStream,
         len: u64,
     },
+    /// A stream of unknown length (chunked on HTTP/1.1): origin responses
+    /// relayed without a Content-Length (op/origin_pull.rs).
+    Chunked(ByteStream),
 }
 
 impl From<String> for Body {
@@ -72,6 +75,15 @@ impl http_body::Body for Body {
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },
+            Body::Chunked(stream) => match stream.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+                Poll::Ready(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "response body stream failed");
+                    Poll::Ready(Some(Err(e)))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 
@@ -81,6 +93,7 @@ impl http_body::Body for Body {
             Body::ZeroLength => false,
             Body::Full(b) => b.is_empty(),
             Body::Stream { len, .. } => *len == 0,
+            Body::Chunked(_) => false,
         }
     }
 
@@ -89,6 +102,7 @@ impl http_body::Body for Body {
             Body::Empty | Body::ZeroLength => SizeHint::with_exact(0),
             Body::Full(b) => SizeHint::with_exact(b.len() as u64),
             Body::Stream { len, .. } => SizeHint::with_exact(*len),
+            Body::Chunked(_) => SizeHint::default(),
         }
     }
 }

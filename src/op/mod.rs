@@ -10,6 +10,7 @@ mod list;
 mod list_v2;
 mod multipart;
 mod object;
+mod origin_pull;
 mod post_object;
 mod post_policy;
 mod restore;

@@ -68,6 +68,7 @@ pub async fn initiate(
         acl: Acl::from_headers(h, AclKind::Object)?,
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
         appendable: false,
+        replication_status: None,
     };
     let up = state
         .store

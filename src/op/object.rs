@@ -218,6 +218,27 @@ pub async fn get(
     key: &ObjectKey,
     req: Req,
 ) -> Result<Response> {
+    get_with(state, bucket, key, req, true).await
+}
+
+/// [`get`] of what is stored, never back-to-origin (a mirrored object
+/// served from its new copy).
+pub(super) async fn get_local(
+    state: &AppState,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    req: Req,
+) -> Result<Response> {
+    get_with(state, bucket, key, req, false).await
+}
+
+async fn get_with(
+    state: &AppState,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    req: Req,
+    origin: bool,
+) -> Result<Response> {
     let is_head = req.method == Method::HEAD;
     // Traffic limit (§6A.9): a bad value fails before anything is looked up.
     let traffic_limit = traffic::cos_limit(&req.headers, &req.query)?;
@@ -247,7 +268,10 @@ pub async fn get(
     let (rec, reader) = match lookup.await {
         Ok(found) => found,
         // A named version that is missing is not a missing key.
-        Err(e) if version.is_none() => return redirect_to_origin(settings, key, e),
+        // A missing key may come from the bucket's origin (op/origin_pull.rs).
+        Err(e) if version.is_none() && origin => {
+            return super::origin_pull::on_missing(state, bucket, key, req, e).await
+        }
         Err(e) => return Err(e),
     };
     // Step 2: archive state. HEAD still answers (with the restore headers).
@@ -350,24 +374,6 @@ pub async fn get(
     Ok(rb.body(Body::Stream { stream, len }))
 }
 
-/// A missing key of a bucket with an origin: 302 to the origin URL for the
-/// key (redirect mode, origin.rs); any other error stays as it is.
-fn redirect_to_origin(
-    settings: Option<&crate::bucket_settings::BucketSettings>,
-    key: &ObjectKey,
-    e: Error,
-) -> Result<Response> {
-    match settings.and_then(|s| s.origin.as_ref()) {
-        Some(origin) if e.code == ErrorCode::NoSuchKey => {
-            Ok(ResponseBuilder::new(StatusCode::FOUND)
-                .header("location", origin.location(key.as_str()))
-                .content_length(0)
-                .empty())
-        }
-        _ => Err(e),
-    }
-}
-
 /// `response-<header>` query parameters replace the stored header.
 fn apply_overrides(mut rb: ResponseBuilder, q: &Query) -> ResponseBuilder {
     const OVERRIDES: &[(&str, &str)] = &[
@@ -439,6 +445,7 @@ pub fn copied_record(src: &ObjectRecord, now_ms: i64) -> ObjectRecord {
         restore: None,
         // A copy is a normal object (spec cos.md §6A.3).
         appendable: false,
+        replication_status: None,
         ..src.clone()
     }
 }

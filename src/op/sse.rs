@@ -493,6 +493,7 @@ mod tests {
             acl: None,
             tags: Vec::new(),
             appendable: false,
+            replication_status: None,
             checksum: None,
             restore: None,
         };

@@ -124,6 +124,7 @@ mod tests {
             acl: None,
             tags: Vec::new(),
             appendable: false,
+            replication_status: None,
         }
     }
 

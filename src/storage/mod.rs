@@ -235,6 +235,11 @@ pub struct ObjectRecord {
     /// other write makes a normal object (spec cos.md §6A.3, [`append`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub appendable: bool,
+    /// Bucket replication (`crate::bucket_config::replication`): `PENDING`,
+    /// `COMPLETED` or `FAILED` on a source version, `REPLICA` on a copy;
+    /// shown as `x-cos-replication-status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<String>,
 }
 
 /// A restore request, as stored: when it was made, when the temporary copy

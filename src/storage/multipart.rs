@@ -353,6 +353,7 @@ mod tests {
                 acl: None,
                 tags: Vec::new(),
                 appendable: false,
+                replication_status: None,
             },
             forbid_overwrite: false,
             min_part_size: None,

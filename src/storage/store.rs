@@ -586,6 +586,7 @@ impl Store {
             acl: opts.acl,
             tags: opts.tags,
             appendable: false,
+            replication_status: None,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self

@@ -204,6 +204,7 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         acl: None,
         tags: Vec::new(),
         appendable: false,
+        replication_status: None,
     }
 }
 

@@ -253,6 +253,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         acl: None,
         tags: Vec::new(),
         appendable: false,
+        replication_status: None,
     }
 }
 

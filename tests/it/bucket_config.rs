@@ -520,3 +520,33 @@ async fn referer_round_trip_and_hotlink_protection() {
     .await
     .assert_error(400, "InvalidArgument");
 }
+
+#[tokio::test]
+async fn origin_round_trip() {
+    let app = app().await;
+    app.send(R::get("").q("origin", ""))
+        .await
+        .assert_error(404, "NoSuchOriginConfiguration");
+    round_trip(&app, "origin", (404, "NoSuchOriginConfiguration")).await;
+}
+
+#[tokio::test]
+async fn replication_round_trip() {
+    let app = app().await;
+    app.send(R::get("").q("replication", ""))
+        .await
+        .assert_error(404, "ReplicationConfigurationnotFoundError");
+    // The SDK tests enable versioning first (cos-bucket.md §9).
+    let v = app
+        .send(R::new(Method::PUT, "").q("versioning", "").with_body(
+            "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+        ))
+        .await;
+    assert_eq!(v.status, 200);
+    round_trip(
+        &app,
+        "replication",
+        (404, "ReplicationConfigurationnotFoundError"),
+    )
+    .await;
+}
