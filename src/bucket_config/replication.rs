@@ -282,7 +282,8 @@ pub async fn put(state: &AppState, bucket: &BucketName, req: Req) -> Result<Resp
 
 /// The bucket and key an object write names (the operations whose new
 /// version replication copies): PUT, copy, append, multipart complete,
-/// DELETE. POST form uploads and multi-object deletes are not covered.
+/// DELETE (multi-object deletes call [`after_write`] per marker
+/// themselves). POST form uploads are not covered.
 pub fn written_key(op: &crate::route::Operation) -> Option<(String, String)> {
     use crate::route::Operation as O;
     match op {

@@ -64,6 +64,16 @@ pub async fn delete_objects(state: &AppState, bucket: &BucketName, req: Req) -> 
                     .store
                     .delete_version(bucket.as_str(), key.as_str(), version.as_deref())
                     .await;
+                // A new delete marker may be replicated (cos-bucket.md §9).
+                if let Ok(Some(marker)) = result.as_ref().map(|d| d.marker.as_ref()) {
+                    crate::bucket_config::replication::after_write(
+                        state,
+                        bucket.as_str(),
+                        key.as_str(),
+                        marker.version_id.as_deref(),
+                    )
+                    .await;
+                }
                 outcome(obj.key, version, result)
             }
         };

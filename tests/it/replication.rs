@@ -199,6 +199,24 @@ async fn writes_and_deletes_are_replicated() {
         .await;
     assert_eq!(versions.text().matches("<Version>").count(), 1, "{}", versions.text());
     assert_eq!(versions.text().matches("<DeleteMarker>").count(), 1);
+
+    // Multi-object delete: its markers are replicated as well.
+    let multi = app
+        .send(R::new(Method::POST, "").q("delete", "").with_body(
+            "<Delete><Object><Key>docs/copied.txt</Key></Object><Object><Key>other/b.txt</Key></Object></Delete>",
+        ))
+        .await;
+    assert_eq!(multi.status, 200, "{}", multi.text());
+    let mut gone = false;
+    for _ in 0..200 {
+        let r = app.send(R::get("docs/copied.txt").host(DEST_HOST)).await;
+        if r.status == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "multi-delete marker replicated");
 }
 
 #[tokio::test]
