@@ -110,11 +110,11 @@ fn parse_rule(r: &Node) -> Result<OriginRule> {
     let priority = r
         .text_of("RulePriority")
         .ok_or_else(|| r.required("RulePriority").unwrap_err())?;
-    let priority: u32 = priority
-        .parse()
-        .ok()
-        .filter(|p| *p >= 1)
-        .ok_or_else(|| invalid(format!("RulePriority `{priority}` must be a positive integer.")))?;
+    let priority: u32 = priority.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
+        invalid(format!(
+            "RulePriority `{priority}` must be a positive integer."
+        ))
+    })?;
     let kind = match r.required("OriginType")?.text.trim() {
         "Mirror" => OriginType::Mirror,
         "Proxy" => OriginType::Proxy,
@@ -131,7 +131,11 @@ fn parse_rule(r: &Node) -> Result<OriginRule> {
         .parse()
         .ok()
         .filter(|c| (400..600).contains(c))
-        .ok_or_else(|| invalid(format!("HTTPStatusCode `{code}` must be a 4xx or 5xx code.")))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "HTTPStatusCode `{code}` must be a 4xx or 5xx code."
+            ))
+        })?;
     if kind != OriginType::Redirect && status != 404 {
         return Err(invalid(
             "HTTPStatusCode must be 404 for Mirror and Proxy rules.",
@@ -184,7 +188,11 @@ fn parse_rule(r: &Node) -> Result<OriginRule> {
             .parse()
             .ok()
             .filter(|c| [301, 302, 307, 308].contains(c))
-            .ok_or_else(|| invalid(format!("HttpRedirectCode `{c}` must be 301, 302, 307 or 308.")))?,
+            .ok_or_else(|| {
+                invalid(format!(
+                    "HttpRedirectCode `{c}` must be 301, 302, 307 or 308."
+                ))
+            })?,
     };
     let info = r.required("OriginInfo")?;
     let mut hosts = Vec::new();
@@ -335,7 +343,9 @@ impl OriginRule {
     pub fn host_order(&self) -> Vec<&str> {
         self.hosts
             .iter()
-            .flat_map(|h| std::iter::once(h.host.as_str()).chain(h.standby.iter().map(|s| s.as_str())))
+            .flat_map(|h| {
+                std::iter::once(h.host.as_str()).chain(h.standby.iter().map(|s| s.as_str()))
+            })
             .collect()
     }
 }
@@ -402,7 +412,13 @@ mod tests {
     #[test]
     fn validation_table() {
         let ok = |b: String| parse(&b).unwrap_or_else(|e| panic!("{b}: {e:?}"));
-        let c = ok(doc(&rule("1", "Mirror", C404, "<Protocol>HTTP</Protocol>", HOST)));
+        let c = ok(doc(&rule(
+            "1",
+            "Mirror",
+            C404,
+            "<Protocol>HTTP</Protocol>",
+            HOST,
+        )));
         assert_eq!(c.rules[0].kind, OriginType::Mirror);
         assert_eq!(c.rules[0].redirect_code, 302);
         assert!(c.rules[0].copy_origin_data);
@@ -418,7 +434,12 @@ mod tests {
         )));
         assert_eq!(
             c.rules[0].host_order(),
-            ["z.example.com:8080", "a.example.com", "b.example.com", "c.example.com"]
+            [
+                "z.example.com:8080",
+                "a.example.com",
+                "b.example.com",
+                "c.example.com"
+            ]
         );
         let bad: &[(String, ErrorCode)] = &[
             ("<OriginConfiguration/>".into(), ErrorCode::MalformedXML),
@@ -496,7 +517,9 @@ mod tests {
             "<Header><Key>x-a</Key><Value>1</Value></Header>".repeat(11)
         );
         assert_eq!(
-            parse(&doc(&rule("1", "Mirror", C404, &many, HOST))).unwrap_err().code,
+            parse(&doc(&rule("1", "Mirror", C404, &many, HOST)))
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidArgument
         );
     }
@@ -525,7 +548,10 @@ mod tests {
             "<HostInfo><HostName>o.example.com</HostName></HostInfo><FileInfo><FixedFileConfiguration><FixedFilePath>/index.html</FixedFilePath></FixedFileConfiguration></FileInfo>",
         ))))
         .unwrap();
-        assert_eq!(c.rules.iter().map(|r| r.priority).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(
+            c.rules.iter().map(|r| r.priority).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
         for (key, want) in [
             ("img/a.jpg", Some(1)),
             ("img/a.png", None),

@@ -23,7 +23,7 @@ use super::{stored, BucketConfig, Unset};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::target::BucketName;
 use crate::op::{AppState, Req, Response};
-use crate::storage::{ObjectRecord, Store, StorageError, Versioning, WriteCondition};
+use crate::storage::{ObjectRecord, StorageError, Store, Versioning, WriteCondition};
 
 /// Most rules ([REC], as S3).
 pub const MAX_RULES: usize = 1000;
@@ -319,7 +319,12 @@ pub async fn after_write(state: &AppState, bucket: &str, key: &str, version: Opt
     })
     .await;
     if marked {
-        spawn_one(store, bucket.to_string(), key.to_string(), version.to_string());
+        spawn_one(
+            store,
+            bucket.to_string(),
+            key.to_string(),
+            version.to_string(),
+        );
     }
 }
 
@@ -335,7 +340,11 @@ async fn set_status(
     decide: impl Fn(&ObjectRecord) -> Option<&'static str>,
 ) -> bool {
     for _ in 0..8 {
-        let Ok(Some(cur)) = store.meta().object_version(bucket, key, Some(version)).await else {
+        let Ok(Some(cur)) = store
+            .meta()
+            .object_version(bucket, key, Some(version))
+            .await
+        else {
             return false;
         };
         let Some(status) = decide(&cur) else {
@@ -345,7 +354,11 @@ async fn set_status(
             replication_status: Some(status.to_string()),
             ..cur.clone()
         };
-        match store.meta().update_object_meta(bucket, key, &cur, next).await {
+        match store
+            .meta()
+            .update_object_meta(bucket, key, &cur, next)
+            .await
+        {
             Ok(()) => return true,
             Err(StorageError::PreconditionFailed) => continue,
             Err(e) => {
@@ -394,7 +407,11 @@ pub async fn replicate(
     key: &str,
     version: &str,
 ) -> std::result::Result<(), StorageError> {
-    let Some(src) = store.meta().object_version(bucket, key, Some(version)).await? else {
+    let Some(src) = store
+        .meta()
+        .object_version(bucket, key, Some(version))
+        .await?
+    else {
         return Ok(());
     };
     if src.replication_status.as_deref() != Some(PENDING) {
@@ -605,14 +622,20 @@ mod tests {
         let rec = |tags: &[(&str, &str)], marker: bool| {
             let mut r = crate::storage::versions::delete_marker("v".into());
             r.delete_marker = marker;
-            r.tags = tags.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+            r.tags = tags
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
             r
         };
         let id = |key: &str, r: &ObjectRecord| c.rule_for(key, r).map(|r| r.id.clone());
         assert_eq!(id("docs/a", &rec(&[], false)).as_deref(), Some("docs"));
         assert_eq!(id("docs/a", &rec(&[], true)), None, "markers disabled");
         assert_eq!(id("other", &rec(&[], false)), None, "disabled rule");
-        assert_eq!(id("t/x", &rec(&[("k", "v")], false)).as_deref(), Some("tagged"));
+        assert_eq!(
+            id("t/x", &rec(&[("k", "v")], false)).as_deref(),
+            Some("tagged")
+        );
         assert_eq!(id("t/x", &rec(&[("k", "w")], false)), None);
         assert_eq!(id("t/x", &rec(&[], true)).as_deref(), Some("tagged"));
     }

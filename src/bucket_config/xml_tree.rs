@@ -173,7 +173,11 @@ mod tests {
         assert_eq!(n.text_of("A"), Some("x"));
         assert_eq!(n.text_of("B"), Some("2"));
         assert_eq!(n.text_of("E"), Some(""));
-        let s: Vec<_> = n.numbered("S_").iter().map(|(i, c)| (*i, c.text.clone())).collect();
+        let s: Vec<_> = n
+            .numbered("S_")
+            .iter()
+            .map(|(i, c)| (*i, c.text.clone()))
+            .collect();
         assert_eq!(s, vec![(1, "one".to_string()), (2, "two".to_string())]);
         for bad in [
             &b"<R><A></R>"[..],

@@ -139,14 +139,12 @@ pub async fn checked_addrs(
     crate::origin::validate(&base, opts.allow_private, &no_dns)
         .map_err(|e| FetchError::Refused(e.to_string()))?;
     let lookup_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(
-        opts.timeout,
-        tokio::net::lookup_host((lookup_host, port)),
-    )
-    .await
-    .map_err(|_| FetchError::Failed(format!("resolving {host} timed out")))?
-    .map_err(|e| FetchError::Failed(format!("resolving {host}: {e}")))?
-    .collect();
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(opts.timeout, tokio::net::lookup_host((lookup_host, port)))
+            .await
+            .map_err(|_| FetchError::Failed(format!("resolving {host} timed out")))?
+            .map_err(|e| FetchError::Failed(format!("resolving {host}: {e}")))?
+            .collect();
     let mut refused = None;
     let mut ok = Vec::new();
     for a in addrs {
@@ -190,8 +188,7 @@ pub async fn fetch(
                     // The address connected to is the one checked; check the
                     // peer once more for certainty.
                     let peer = s.peer_addr().map(|p| p.ip()).unwrap_or(a.ip());
-                    if !crate::origin::allowed(crate::origin::classify(peer), opts.allow_private)
-                    {
+                    if !crate::origin::allowed(crate::origin::classify(peer), opts.allow_private) {
                         return Err(FetchError::Refused(format!("connected to {peer}")));
                     }
                     stream = Some(s);
@@ -376,10 +373,12 @@ pub async fn on_missing(
     match rule.kind {
         OriginType::Redirect => {
             let host = rule.host_order()[0];
-            let status =
-                StatusCode::from_u16(rule.redirect_code).unwrap_or(StatusCode::FOUND);
+            let status = StatusCode::from_u16(rule.redirect_code).unwrap_or(StatusCode::FOUND);
             Ok(ResponseBuilder::new(status)
-                .header("location", origin_url(rule, host, key.as_str(), Asked::of(&req)))
+                .header(
+                    "location",
+                    origin_url(rule, host, key.as_str(), Asked::of(&req)),
+                )
                 .content_length(0)
                 .empty())
         }
@@ -452,11 +451,7 @@ fn relay(f: Fetched, is_head: bool, with_validators: bool) -> Response {
             rb = rb.header_value(k.as_str(), v.clone());
         }
     }
-    let bodyless = is_head
-        || matches!(
-            f.status,
-            StatusCode::NOT_MODIFIED | StatusCode::NO_CONTENT
-        );
+    let bodyless = is_head || matches!(f.status, StatusCode::NOT_MODIFIED | StatusCode::NO_CONTENT);
     match (bodyless, f.len) {
         (true, Some(n)) => rb.content_length(n).empty(),
         (true, None) => rb.content_length(0).body(Body::ZeroLength),
@@ -470,10 +465,17 @@ fn relay(f: Fetched, is_head: bool, with_validators: bool) -> Response {
 }
 
 /// An origin failure or error status, as the client sees it.
-fn failure(rule: &OriginRule, r: std::result::Result<Fetched, FetchError>, is_head: bool) -> Result<Response> {
+fn failure(
+    rule: &OriginRule,
+    r: std::result::Result<Fetched, FetchError>,
+    is_head: bool,
+) -> Result<Response> {
     match r {
         Ok(f) if rule.transparent_error => Ok(relay(f, is_head, true)),
-        Ok(f) => Err(not_found(format!("the origin answered {}", f.status.as_u16()))),
+        Ok(f) => Err(not_found(format!(
+            "the origin answered {}",
+            f.status.as_u16()
+        ))),
         Err(e) => Err(not_found(e)),
     }
 }
@@ -588,8 +590,15 @@ async fn mirror(
     rule: &OriginRule,
 ) -> Result<Response> {
     let is_head = req.method == Method::HEAD;
-    let fetched =
-        fetch_from_rule(state, rule, key.as_str(), Asked::of(&req), &Method::GET, false).await;
+    let fetched = fetch_from_rule(
+        state,
+        rule,
+        key.as_str(),
+        Asked::of(&req),
+        &Method::GET,
+        false,
+    )
+    .await;
     let f = match fetched {
         Ok(f) if f.status == StatusCode::OK => f,
         other => return failure(rule, other, is_head),
@@ -608,10 +617,7 @@ async fn mirror(
         sse: super::sse::sealing_for(state, bucket, &HeaderMap::new()).await?,
         ..Default::default()
     };
-    let plain = !is_head
-        && !PASS_THROUGH
-            .iter()
-            .any(|h| req.headers.contains_key(*h));
+    let plain = !is_head && !PASS_THROUGH.iter().any(|h| req.headers.contains_key(*h));
     if !plain {
         // Store first, then answer from the stored copy.
         state
@@ -658,7 +664,10 @@ mod tests {
         ] {
             let url = url::Url::parse(u).unwrap();
             assert!(
-                matches!(checked_addrs(&url, &opts).await, Err(FetchError::Refused(_))),
+                matches!(
+                    checked_addrs(&url, &opts).await,
+                    Err(FetchError::Refused(_))
+                ),
                 "{u}"
             );
         }
@@ -678,7 +687,13 @@ mod tests {
             Err(FetchError::Refused(_))
         ));
         assert!(matches!(
-            fetch("https://127.0.0.1:9/", &Method::GET, &HeaderMap::new(), &allow).await,
+            fetch(
+                "https://127.0.0.1:9/",
+                &Method::GET,
+                &HeaderMap::new(),
+                &allow
+            )
+            .await,
             Err(FetchError::Unsupported(_))
         ));
     }

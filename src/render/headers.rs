@@ -238,7 +238,10 @@ pub fn object(rb: ResponseBuilder, rec: &ObjectRecord) -> ResponseBuilder {
         .header_opt("content-language", h.content_language.as_deref())
         .header_opt("expires", h.expires.as_deref())
         .header_opt("x-cos-version-id", rec.version_id.as_deref())
-        .header_opt("x-cos-replication-status", rec.replication_status.as_deref());
+        .header_opt(
+            "x-cos-replication-status",
+            rec.replication_status.as_deref(),
+        );
     if rec.storage_class != "STANDARD" {
         rb = rb.header("x-cos-storage-class", &rec.storage_class);
     }

@@ -115,8 +115,9 @@ fn respond(method: &str, s: &Seen) -> Vec<u8> {
     }
     let body = body_for(&p);
     if p.contains("/chunked/") {
-        let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
-            .to_vec();
+        let mut out =
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
+                .to_vec();
         for c in body.chunks(7) {
             out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
             out.extend_from_slice(c);
@@ -183,7 +184,9 @@ async fn put_rules(app: &App, rules: &str) -> crate::common::Resp {
         R::new(Method::PUT, "")
             .q("origin", "")
             .h("content-type", "application/xml")
-            .with_body(&format!("<OriginConfiguration>{rules}</OriginConfiguration>")),
+            .with_body(&format!(
+                "<OriginConfiguration>{rules}</OriginConfiguration>"
+            )),
     )
     .await
 }
@@ -224,7 +227,9 @@ async fn redirect_rules_answer_3xx_with_the_mapped_key() {
         Some("https://203.0.113.9:8443/static/a%20b.txt?x=1")
     );
     assert!(got.header("x-cos-request-id").is_some());
-    let got = app.send(R::new(Method::HEAD, "plain/@evil.com").q("x", "1")).await;
+    let got = app
+        .send(R::new(Method::HEAD, "plain/@evil.com").q("x", "1"))
+        .await;
     assert_eq!(got.status, 302);
     assert_eq!(
         got.header("location"),
@@ -280,11 +285,17 @@ async fn proxy_streams_the_origin_and_stores_nothing() {
     assert_eq!(last.header("x-from"), Some("cos"));
     assert_eq!(last.header("x-trace"), Some("t1"));
     assert_eq!(last.header("x-other"), None);
-    assert_eq!(last.header("authorization"), None, "credentials never leave");
+    assert_eq!(
+        last.header("authorization"),
+        None,
+        "credentials never leave"
+    );
     assert_eq!(last.header("host"), Some(origin.host().as_str()));
 
     // Range passes through: the origin answers 206.
-    let part = app.send(R::get("p/hello.txt").h("range", "bytes=0-5")).await;
+    let part = app
+        .send(R::get("p/hello.txt").h("range", "bytes=0-5"))
+        .await;
     assert_eq!(part.status, 206);
     assert_eq!(part.text(), "origin");
     assert_eq!(part.header("content-range"), Some("bytes 0-5/28"));
@@ -356,7 +367,11 @@ async fn mirror_stores_then_serves_locally() {
     assert_eq!(again.header("content-type"), Some("text/x-origin"));
     assert_eq!(again.header("cache-control"), Some("max-age=60"));
     let md5 = format!("\"{}\"", hex_md5(&body_for("/big/one.bin")));
-    assert_eq!(again.header("etag"), Some(md5.as_str()), "a local object now");
+    assert_eq!(
+        again.header("etag"),
+        Some(md5.as_str()),
+        "a local object now"
+    );
     assert_eq!(origin.count("/m/big/one.bin"), 1, "served locally");
 
     // A Range request: fetched whole, stored, then the range served locally.
@@ -364,7 +379,11 @@ async fn mirror_stores_then_serves_locally() {
     assert_eq!(part.status, 206, "{}", part.text());
     assert_eq!(part.text(), "bytes");
     let seen = origin.seen();
-    assert_eq!(seen.last().unwrap().header("range"), None, "mirror fetches whole");
+    assert_eq!(
+        seen.last().unwrap().header("range"),
+        None,
+        "mirror fetches whole"
+    );
     assert_eq!(listed(&app, "m/r").await, ["m/r.txt"]);
     // HEAD mirrors too.
     let head = app.send(R::new(Method::HEAD, "m/h.txt")).await;
@@ -435,7 +454,11 @@ async fn private_origins_are_refused() {
     got.assert_error(404, "NoSuchKey");
     assert!(got.text().contains("refused"), "{}", got.text());
     // Without FollowRedirection the origin's 302 is not followed.
-    let r = put_rules(&app, &rule(1, "Proxy", "hop/", "", &host_info(&origin.host()))).await;
+    let r = put_rules(
+        &app,
+        &rule(1, "Proxy", "hop/", "", &host_info(&origin.host())),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let got = app.send(R::get("hop/x")).await;
     got.assert_error(404, "NoSuchKey");

@@ -29,9 +29,9 @@ async fn app() -> App {
 }
 
 async fn version(app: &App, host: Option<&str>) {
-    let mut r = R::new(Method::PUT, "").q("versioning", "").with_body(
-        "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
-    );
+    let mut r = R::new(Method::PUT, "")
+        .q("versioning", "")
+        .with_body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>");
     if let Some(h) = host {
         r = r.host(h);
     }
@@ -110,7 +110,9 @@ async fn preconditions_and_round_trip() {
     ] {
         put_config(&app, &doc).await.assert_error(400, code);
     }
-    let del = app.send(R::new(Method::DELETE, "").q("replication", "")).await;
+    let del = app
+        .send(R::new(Method::DELETE, "").q("replication", ""))
+        .await;
     assert_eq!(del.status, 204);
     app.send(R::get("").q("replication", ""))
         .await
@@ -195,9 +197,19 @@ async fn writes_and_deletes_are_replicated() {
     assert!(gone, "delete marker replicated");
     // The replica's earlier version is still there.
     let versions = app
-        .send(R::get("").q("versions", "").q("prefix", "docs/a.txt").host(DEST_HOST))
+        .send(
+            R::get("")
+                .q("versions", "")
+                .q("prefix", "docs/a.txt")
+                .host(DEST_HOST),
+        )
         .await;
-    assert_eq!(versions.text().matches("<Version>").count(), 1, "{}", versions.text());
+    assert_eq!(
+        versions.text().matches("<Version>").count(),
+        1,
+        "{}",
+        versions.text()
+    );
     assert_eq!(versions.text().matches("<DeleteMarker>").count(), 1);
 
     // Multi-object delete: its markers are replicated as well.

@@ -106,9 +106,10 @@ def test_bucket_origin_put_get_delete(oclient, obucket, origin):
     rules = got["OriginRule"]
     assert [r["OriginType"] for r in rules] == ["Mirror", "Proxy", "Redirect"]
     assert rules[0]["OriginInfo"]["HostInfo"]["HostName"] == host
-    assert rules[0]["OriginParameter"]["HttpHeader"]["NewHttpHeaders"]["Header"] == [
-        {"Key": "x-from", "Value": "cos"}
-    ]
+    # xml_to_dict makes a single element a dict.
+    assert rules[0]["OriginParameter"]["HttpHeader"]["NewHttpHeaders"]["Header"] == {
+        "Key": "x-from", "Value": "cos"
+    }
     assert rules[2]["OriginParameter"]["HttpRedirectCode"] == "301"
     oclient.delete_bucket_origin(Bucket=obucket)
     with pytest.raises(CosServiceError) as e:
