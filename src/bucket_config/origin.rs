@@ -224,7 +224,7 @@ fn parse_rule(r: &Node) -> Result<OriginRule> {
         ));
     }
     // Higher weight first; equal weights keep document order.
-    hosts.sort_by(|a, b| b.weight.cmp(&a.weight));
+    hosts.sort_by_key(|h| std::cmp::Reverse(h.weight));
     let file = info.child("FileInfo").unwrap_or(&empty);
     let pair = |node: &str, a: &str, b: &str| {
         file.child(node).map(|n| {

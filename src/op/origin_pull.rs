@@ -316,7 +316,7 @@ impl<'a> Asked<'a> {
 /// The origin URL of `key` on `host` under `rule`.
 fn origin_url(rule: &OriginRule, host: &str, key: &str, req: Asked<'_>) -> String {
     let scheme = rule.scheme(
-        match crate::http::header::get(&req.headers, "x-forwarded-proto") {
+        match crate::http::header::get(req.headers, "x-forwarded-proto") {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         },
