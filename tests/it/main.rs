@@ -22,6 +22,7 @@ mod readme;
 mod replication;
 mod s3_auth;
 mod s3_rust_sdk;
+mod service;
 mod sse;
 mod tagging;
 mod traffic;
