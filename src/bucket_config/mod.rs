@@ -13,6 +13,8 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod intelligent_tiering;
+pub mod lifecycle;
 pub mod referer;
 mod tagging;
 
@@ -33,6 +35,8 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use intelligent_tiering::IntelligentTiering;
+pub use lifecycle::Lifecycle;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
 
@@ -45,6 +49,11 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    /// `?intelligenttiering` (v1).
+    IntelligentTiering,
+    /// `?intelligent-tiering[&id=]` (v2).
+    IntelligentTieringV2,
+    Lifecycle,
     Referer,
     Tagging,
 }
@@ -56,6 +65,9 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "intelligent-tiering" => Subresource::IntelligentTieringV2,
+            "intelligenttiering" => Subresource::IntelligentTiering,
+            "lifecycle" => Subresource::Lifecycle,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             _ => return None,
@@ -68,6 +80,9 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::IntelligentTiering => "IntelligentTiering",
+            Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
+            Subresource::Lifecycle => "Lifecycle",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
         }
@@ -225,6 +240,18 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::IntelligentTiering if *method == http::Method::DELETE => {
+            Err(Error::new(ErrorCode::MethodNotAllowed))
+        }
+        Subresource::IntelligentTiering => by_method!(IntelligentTiering),
+        Subresource::IntelligentTieringV2 => {
+            intelligent_tiering::handle_v2(state, bucket, method, req).await
+        }
+        Subresource::Lifecycle => {
+            let out = by_method!(Lifecycle);
+            state.lifecycle.invalidate(bucket.as_str());
+            out
+        }
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
     }
