@@ -541,6 +541,10 @@ pub enum DeleteGuard {
     LatestMarker(ObjectRecord),
 }
 
+fn rec_is_marker(guard: &DeleteGuard) -> bool {
+    matches!(guard, DeleteGuard::LatestMarker(rec) if rec.delete_marker)
+}
+
 /// `MetaStore::delete_object_guarded` inside the backend's transaction:
 /// `PreconditionFailed` (nothing changes) unless `guard` holds, then
 /// [`commit_delete`].
@@ -578,7 +582,7 @@ pub fn commit_delete_guarded(
     let newest = t.newest()?.map(|(s, _)| s);
     let holds = match guard {
         DeleteGuard::Noncurrent(_) => newest != Some(seq),
-        _ => newest == Some(seq),
+        _ => newest == Some(seq) && rec_is_marker(guard),
     };
     if !holds {
         return Err(StorageError::PreconditionFailed);
