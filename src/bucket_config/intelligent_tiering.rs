@@ -173,9 +173,17 @@ pub struct TieringFilter {
     pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<(String, String)>,
-    /// `<And>`: its prefix and tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub and: Option<(Option<String>, Vec<(String, String)>)>,
+    pub and: Option<TieringAnd>,
+}
+
+/// `<Filter><And>`: its prefix and tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TieringAnd {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,10 +317,10 @@ pub fn parse_v2(body: &[u8], id: &str) -> Result<TieringRule> {
             prefix: f.prefix,
             tag: f.tag.map(tag).transpose()?,
             and: match f.and {
-                Some(a) => Some((
-                    a.prefix,
-                    a.tags.into_iter().map(tag).collect::<Result<_>>()?,
-                )),
+                Some(a) => Some(TieringAnd {
+                    prefix: a.prefix,
+                    tags: a.tags.into_iter().map(tag).collect::<Result<_>>()?,
+                }),
                 None => None,
             },
         }),
@@ -336,12 +344,12 @@ fn render_rule(x: &mut Xml, r: &TieringRule) {
         if let Some((k, v)) = &f.tag {
             x.open("Tag").elem("Key", k).elem("Value", v).close("Tag");
         }
-        if let Some((prefix, tags)) = &f.and {
+        if let Some(a) = &f.and {
             x.open("And");
-            if let Some(p) = prefix {
+            if let Some(p) = &a.prefix {
                 x.elem("Prefix", p);
             }
-            for (k, v) in tags {
+            for (k, v) in &a.tags {
                 x.open("Tag").elem("Key", k).elem("Value", v).close("Tag");
             }
             x.close("And");

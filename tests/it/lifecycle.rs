@@ -412,3 +412,30 @@ async fn stale_decisions_never_touch_newer_records() {
         .unwrap();
     assert!(d.marker.is_some());
 }
+
+/// On a versioned bucket a transition re-classes the current version in
+/// place: same version id, same bytes, no new version.
+#[tokio::test]
+async fn versioned_current_transition_keeps_the_version() {
+    let app = app_days(1).await;
+    set_versioning(&app).await;
+    put_lifecycle(
+        &app,
+        "<Rule><ID>ia</ID><Status>Enabled</Status><Filter/><Transition><Days>1</Days><StorageClass>STANDARD_IA</StorageClass></Transition></Rule>",
+    )
+    .await;
+    let v = app
+        .put("k", b"bytes")
+        .await
+        .header("x-cos-version-id")
+        .unwrap()
+        .to_string();
+    let r = scan_after(&app, 2).await;
+    assert_eq!((r.transitioned, r.raced), (1, 0), "{r:?}");
+    let get = app.send(R::get("k")).await;
+    assert_eq!(get.header("x-cos-storage-class"), Some("STANDARD_IA"));
+    assert_eq!(get.header("x-cos-version-id"), Some(v.as_str()));
+    assert_eq!(get.text(), "bytes");
+    let list = versions(&app).await;
+    assert_eq!(between(&list, "Version").len(), 1, "{list}");
+}

@@ -234,11 +234,14 @@ async fn act_on_key(
 /// change within this time).
 const CACHE_TTL: Duration = Duration::from_secs(1);
 
+/// A bucket's cached rules (`None`: no Expiration to announce) and when they were read.
+type Cached = (Instant, Option<Arc<Vec<Rule>>>);
+
 /// Per-bucket lifecycle rules for the `x-cos-expiration` header, so GET and
 /// HEAD need no bucket-record read per request.
 #[derive(Default)]
 pub struct ExpiryCache {
-    map: Mutex<HashMap<String, (Instant, Option<Arc<Vec<Rule>>>)>>,
+    map: Mutex<HashMap<String, Cached>>,
 }
 
 impl ExpiryCache {
@@ -247,9 +250,7 @@ impl ExpiryCache {
         self.lock().remove(bucket);
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<Arc<Vec<Rule>>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
