@@ -541,6 +541,7 @@ pub enum DeleteGuard {
     LatestMarker(ObjectRecord),
 }
 
+/// A `LatestMarker` guard only ever removes a delete marker.
 fn rec_is_marker(guard: &DeleteGuard) -> bool {
     matches!(guard, DeleteGuard::LatestMarker(rec) if rec.delete_marker)
 }
