@@ -13,6 +13,8 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod intelligent_tiering;
+pub mod lifecycle;
 pub mod origin;
 pub mod referer;
 pub mod replication;
@@ -36,6 +38,8 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use intelligent_tiering::IntelligentTiering;
+pub use lifecycle::Lifecycle;
 pub use origin::OriginConfig;
 pub use referer::Referer;
 pub use replication::ReplicationConfig;
@@ -50,6 +54,11 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    /// `?intelligenttiering` (v1).
+    IntelligentTiering,
+    /// `?intelligent-tiering[&id=]` (v2).
+    IntelligentTieringV2,
+    Lifecycle,
     Origin,
     Referer,
     Replication,
@@ -63,6 +72,9 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "intelligent-tiering" => Subresource::IntelligentTieringV2,
+            "intelligenttiering" => Subresource::IntelligentTiering,
+            "lifecycle" => Subresource::Lifecycle,
             "origin" => Subresource::Origin,
             "referer" => Subresource::Referer,
             "replication" => Subresource::Replication,
@@ -77,6 +89,9 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::IntelligentTiering => "IntelligentTiering",
+            Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
+            Subresource::Lifecycle => "Lifecycle",
             Subresource::Origin => "Origin",
             Subresource::Referer => "Referer",
             Subresource::Replication => "Replication",
@@ -246,6 +261,18 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::IntelligentTiering if *method == http::Method::DELETE => {
+            Err(Error::new(ErrorCode::MethodNotAllowed))
+        }
+        Subresource::IntelligentTiering => by_method!(IntelligentTiering),
+        Subresource::IntelligentTieringV2 => {
+            intelligent_tiering::handle_v2(state, bucket, method, req).await
+        }
+        Subresource::Lifecycle => {
+            let out = by_method!(Lifecycle);
+            state.lifecycle.invalidate(bucket.as_str());
+            out
+        }
         Subresource::Origin => match *method {
             http::Method::PUT => origin::put(state, bucket, req).await,
             _ => by_method!(OriginConfig),
