@@ -43,6 +43,8 @@ pub enum Operation {
     GetObjectTagging(BucketName, ObjectKey),
     PutObjectTagging(BucketName, ObjectKey),
     DeleteObjectTagging(BucketName, ObjectKey),
+    GetSymlink(BucketName, ObjectKey),
+    PutSymlink(BucketName, ObjectKey),
     /// `GET /?uploads`.
     ListMultipartUploads(BucketName),
     /// `GET /?<sub-resource>` of a stored bucket configuration.
@@ -96,6 +98,8 @@ impl Operation {
             Operation::GetObjectTagging(..) => "GetObjectTagging",
             Operation::PutObjectTagging(..) => "PutObjectTagging",
             Operation::DeleteObjectTagging(..) => "DeleteObjectTagging",
+            Operation::GetSymlink(..) => "GetSymlink",
+            Operation::PutSymlink(..) => "PutSymlink",
             Operation::ListMultipartUploads(_) => "ListMultipartUploads",
             // Stable names per sub-resource would need one variant each;
             // the label goes to logs with the operation.
@@ -262,6 +266,8 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, Some("tagging")) => Ok(Operation::GetObjectTagging(b, k)),
                 (Method::PUT, Some("tagging")) => Ok(Operation::PutObjectTagging(b, k)),
                 (Method::DELETE, Some("tagging")) => Ok(Operation::DeleteObjectTagging(b, k)),
+                (Method::GET, Some("symlink")) => Ok(Operation::GetSymlink(b, k)),
+                (Method::PUT, Some("symlink")) => Ok(Operation::PutSymlink(b, k)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }

@@ -13,6 +13,7 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod object_lock;
 pub mod referer;
 mod tagging;
 
@@ -33,6 +34,7 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use object_lock::ObjectLockConfig;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
 
@@ -45,6 +47,7 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    ObjectLock,
     Referer,
     Tagging,
 }
@@ -56,6 +59,7 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "object-lock" => Subresource::ObjectLock,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             _ => return None,
@@ -68,6 +72,7 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::ObjectLock => "ObjectLock",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
         }
@@ -225,6 +230,7 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::ObjectLock => object_lock::dispatch(state, bucket, method, req).await,
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
     }

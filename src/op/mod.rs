@@ -15,6 +15,7 @@ mod post_policy;
 mod restore;
 mod service;
 mod sse;
+mod symlink;
 pub(crate) mod tagging;
 mod versioning;
 mod versions;
@@ -94,6 +95,8 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::GetObjectTagging(b, k) => tagging::get(state, &b, &k, req).await,
         Operation::PutObjectTagging(b, k) => tagging::put(state, &b, &k, req).await,
         Operation::DeleteObjectTagging(b, k) => tagging::delete(state, &b, &k, req).await,
+        Operation::GetSymlink(b, k) => symlink::get(state, &b, &k, req).await,
+        Operation::PutSymlink(b, k) => symlink::put(state, &b, &k, req).await,
         Operation::ListMultipartUploads(b) => multipart::list_uploads(state, &b, req).await,
         Operation::GetBucketConfig(b, sub)
         | Operation::PutBucketConfig(b, sub)

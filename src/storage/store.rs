@@ -49,6 +49,8 @@ pub struct PutOptions {
     pub acl: Option<crate::acl::Acl>,
     /// From `x-cos-tagging`, validated; empty stores no tags.
     pub tags: Vec<(String, String)>,
+    /// `PUT ?symlink`: the record is a symlink to this key (its body is the key).
+    pub symlink_target: Option<String>,
 }
 
 /// GET Bucket (list v1) input.
@@ -586,6 +588,8 @@ impl Store {
             acl: opts.acl,
             tags: opts.tags,
             appendable: false,
+            retain_until_ms: None,
+            symlink_target: opts.symlink_target,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self
@@ -596,6 +600,7 @@ impl Store {
             Ok(committed) => {
                 self.free(&committed.freed).await;
                 rec.version_id = committed.version_id;
+                rec.retain_until_ms = committed.retain_until_ms;
                 Ok(rec)
             }
             Err(e) => {
@@ -816,6 +821,7 @@ impl Store {
                 Ok(committed) => {
                     self.free(&committed.freed).await;
                     dst.version_id = committed.version_id;
+                    dst.retain_until_ms = committed.retain_until_ms;
                     dst.delete_marker = false;
                     return Ok(dst);
                 }
@@ -957,6 +963,7 @@ impl Store {
             Ok(committed) => {
                 self.free(&committed.freed).await;
                 rec.version_id = committed.version_id;
+                rec.retain_until_ms = committed.retain_until_ms;
                 Ok(rec)
             }
             Err(e) => {

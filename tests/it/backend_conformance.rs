@@ -253,6 +253,8 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         acl: None,
         tags: Vec::new(),
         appendable: false,
+        retain_until_ms: None,
+        symlink_target: None,
     }
 }
 

@@ -100,6 +100,28 @@ async fn tagging_round_trip() {
 }
 
 #[tokio::test]
+async fn object_lock_round_trip() {
+    let app = app().await;
+    app.send(R::get("").q("object-lock", ""))
+        .await
+        .assert_error(404, "ObjectLockConfigurationNotFoundError");
+    round_trip(
+        &app,
+        "object-lock",
+        (404, "ObjectLockConfigurationNotFoundError"),
+    )
+    .await;
+    // The SDK's GET vector reads the stored document.
+    let get = vectors()
+        .into_iter()
+        .find(|v| v["name"] == "py_get_bucket_object_lock")
+        .unwrap();
+    let r = app.send(replay(&get)).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("<Days>30</Days>"), "{}", r.text());
+}
+
+#[tokio::test]
 async fn encryption_round_trip_and_effect() {
     let app = app().await;
     round_trip(&app, "encryption", (404, "NoSuchEncryptionConfiguration")).await;
