@@ -77,6 +77,7 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::RestoreObject(b, _)
         | Operation::PutObjectTagging(b, _)
         | Operation::DeleteObjectTagging(b, _)
+        | Operation::PutObjectRetention(b, _)
         | Operation::PutSymlink(b, _)
         | Operation::InitiateMultipartUpload(b, _)
         | Operation::UploadPart(b, _)
@@ -87,6 +88,7 @@ pub fn need(op: &Operation) -> Need<'_> {
         Operation::GetObject(b, k)
         | Operation::HeadObject(b, k)
         | Operation::GetObjectTagging(b, k)
+        | Operation::GetObjectRetention(b, k)
         | Operation::GetSymlink(b, k) => Need::Object(b, k, Read),
         Operation::GetObjectAcl(b, k) => Need::Object(b, k, ReadAcp),
         Operation::PutObjectAcl(b, k) => Need::Object(b, k, WriteAcp),

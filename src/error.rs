@@ -93,6 +93,7 @@ error_codes! {
     NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
     NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
     ObjectLockConfigurationNotFoundError => (StatusCode::NOT_FOUND, "Object lock configuration does not exist for this bucket."),
+    NoSuchObjectLockConfiguration => (StatusCode::NOT_FOUND, "The object version has no retention."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     // 405

@@ -43,6 +43,8 @@ pub enum Operation {
     GetObjectTagging(BucketName, ObjectKey),
     PutObjectTagging(BucketName, ObjectKey),
     DeleteObjectTagging(BucketName, ObjectKey),
+    GetObjectRetention(BucketName, ObjectKey),
+    PutObjectRetention(BucketName, ObjectKey),
     GetSymlink(BucketName, ObjectKey),
     PutSymlink(BucketName, ObjectKey),
     /// `GET /?uploads`.
@@ -98,6 +100,8 @@ impl Operation {
             Operation::GetObjectTagging(..) => "GetObjectTagging",
             Operation::PutObjectTagging(..) => "PutObjectTagging",
             Operation::DeleteObjectTagging(..) => "DeleteObjectTagging",
+            Operation::GetObjectRetention(..) => "GetObjectRetention",
+            Operation::PutObjectRetention(..) => "PutObjectRetention",
             Operation::GetSymlink(..) => "GetSymlink",
             Operation::PutSymlink(..) => "PutSymlink",
             Operation::ListMultipartUploads(_) => "ListMultipartUploads",
@@ -266,6 +270,8 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, Some("tagging")) => Ok(Operation::GetObjectTagging(b, k)),
                 (Method::PUT, Some("tagging")) => Ok(Operation::PutObjectTagging(b, k)),
                 (Method::DELETE, Some("tagging")) => Ok(Operation::DeleteObjectTagging(b, k)),
+                (Method::GET, Some("retention")) => Ok(Operation::GetObjectRetention(b, k)),
+                (Method::PUT, Some("retention")) => Ok(Operation::PutObjectRetention(b, k)),
                 (Method::GET, Some("symlink")) => Ok(Operation::GetSymlink(b, k)),
                 (Method::PUT, Some("symlink")) => Ok(Operation::PutSymlink(b, k)),
                 (m, sub) => Err(unsupported(&m, sub)),
@@ -380,6 +386,12 @@ mod tests {
                 "PutObjectTagging",
             ),
             (Method::DELETE, o(), "tagging", &none, "DeleteObjectTagging"),
+            (Method::GET, o(), "retention", &none, "GetObjectRetention"),
+            (Method::PUT, o(), "retention=", &none, "PutObjectRetention"),
+            (Method::GET, o(), "symlink=&versionId=v1", &none, "GetSymlink"),
+            (Method::PUT, o(), "symlink", &none, "PutSymlink"),
+            (Method::GET, b(), "object-lock=", &none, "GetBucketConfig"),
+            (Method::DELETE, b(), "object-lock", &none, "DeleteBucketConfig"),
         ];
         for (m, t, qs, h, want) in cases {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");

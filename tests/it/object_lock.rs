@@ -275,3 +275,79 @@ async fn versioned_bucket_markers_allowed_versions_kept() {
     }
     app.send(R::get("k")).await.assert_error(404, "NoSuchKey");
 }
+
+#[tokio::test]
+async fn object_retention_put_get_extend_only() {
+    let app = short_day_app().await;
+    app.put("k", b"v").await;
+    let body = |until: &str| {
+        format!("<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>{until}</RetainUntilDate></Retention>")
+    };
+    // Not a locked bucket.
+    app.send(
+        R::new(Method::PUT, "k")
+            .q("retention", "")
+            .with_body(&body("2099-01-01T00:00:00Z")),
+    )
+    .await
+    .assert_error(400, "InvalidRequest");
+    put_lock(&app, &lock_doc("")).await;
+    // No retention yet.
+    app.send(R::get("k").q("retention", ""))
+        .await
+        .assert_error(404, "NoSuchObjectLockConfiguration");
+    for (doc, code) in [
+        (body("2001-01-01T00:00:00Z"), "InvalidArgument"),
+        (body("soon"), "InvalidArgument"),
+        (
+            "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>".into(),
+            "InvalidArgument",
+        ),
+        ("<Retention></Retention>".into(), "MalformedXML"),
+    ] {
+        app.send(R::new(Method::PUT, "k").q("retention", "").with_body(&doc))
+            .await
+            .assert_error(400, code);
+    }
+    let r = app
+        .send(
+            R::new(Method::PUT, "k")
+                .q("retention", "")
+                .with_body(&body("2099-01-01T00:00:00Z")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = app.send(R::get("k").q("retention", "")).await;
+    assert_eq!(got.status, 200);
+    assert!(
+        got.text().ends_with(
+            "<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>2099-01-01T00:00:00.000Z</RetainUntilDate></Retention>"
+        ),
+        "{}",
+        got.text()
+    );
+    // The object is now locked; the retention can grow, never shrink.
+    app.send(R::new(Method::DELETE, "k"))
+        .await
+        .assert_error(409, "ObjectLocked");
+    app.send(
+        R::new(Method::PUT, "k")
+            .q("retention", "")
+            .with_body(&body("2098-01-01T00:00:00Z")),
+    )
+    .await
+    .assert_error(409, "ObjectLocked");
+    let r = app
+        .send(
+            R::new(Method::PUT, "k")
+                .q("retention", "")
+                .with_body(&body("2100-01-01T00:00:00Z")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Same bytes, same ETag: a metadata change, not a write.
+    assert_eq!(&app.send(R::get("k")).await.body[..], b"v");
+    app.send(R::get("missing").q("retention", ""))
+        .await
+        .assert_error(404, "NoSuchKey");
+}
