@@ -8,6 +8,7 @@ mod append;
 mod copy;
 mod fs_only;
 mod listing;
+mod lock;
 mod multipart;
 mod objects;
 mod races;
@@ -130,6 +131,8 @@ conformance!(
     multipart::multipart_listing,
     multipart::multipart_parts_paging,
     multipart::multipart_concurrent_parts_and_complete,
+    lock::retention_refuses_delete_and_overwrite,
+    lock::retention_ends,
 );
 
 // ---------------------------------------------------------------------------
