@@ -193,10 +193,8 @@ mod tests {
     fn documents_table() {
         let en = "<ObjectLockEnabled>Enabled</ObjectLockEnabled>";
         let rule = |d: &str| format!("<Rule><DefaultRetention>{d}</DefaultRetention></Rule>");
-        let table: Vec<(
-            String,
-            std::result::Result<(Option<u64>, Option<&str>), &str>,
-        )> = vec![
+        type Want = std::result::Result<(Option<u64>, Option<&'static str>), &'static str>;
+        let table: Vec<(String, Want)> = vec![
             (doc(en), Ok((None, None))),
             (
                 format!("{}{}", doc(&format!("{en}{}", rule("<Days>30</Days>"))), ""),

@@ -165,7 +165,8 @@ mod tests {
     fn target_header_table() {
         let link = ObjectKey::parse("latest/report.pdf").unwrap();
         let long = "k".repeat(851);
-        let table: Vec<(Option<&[u8]>, std::result::Result<&str, &str>)> = vec![
+        type Want = std::result::Result<&'static str, &'static str>;
+        let table: Vec<(Option<&[u8]>, Want)> = vec![
             (
                 Some(b"reports/2024/report v1.pdf"),
                 Ok("reports/2024/report v1.pdf"),
