@@ -7,7 +7,7 @@ import time
 import pytest
 from qcloud_cos import CosServiceError
 
-from conftest import LocalCos, make_client, unique_bucket_name
+from conftest import LocalCos, Raw, make_client, unique_bucket_name
 
 RETENTION_DAYS = 3
 
@@ -110,3 +110,32 @@ def test_locked_object_refuses_delete_and_overwrite(lclient, lbucket):
     lclient.delete_object(Bucket=lbucket, Key="worm.txt")
     e = service_error(lclient.head_object, Bucket=lbucket, Key="worm.txt")
     assert e.get_status_code() == 404
+
+
+def test_object_retention_over_signed_http(lock_server, lclient, lbucket):
+    """``?retention`` (cos-go-sdk-v5's PutObjectRetention; the Python SDK has no
+    call) over requests signed with the SDK's CosS3Auth."""
+    raw = Raw(lock_server, lclient)
+    lclient.put_bucket_object_lock(Bucket=lbucket, ObjectLockConfiguration=lock_config())
+    lclient.put_object(Bucket=lbucket, Key="r.txt", Body=b"keep")
+    # No default rule: not retained yet.
+    r = raw.request("GET", lbucket, "r.txt", params={"retention": ""})
+    assert r.status_code == 404
+    assert "<Code>NoSuchObjectLockConfiguration</Code>" in r.text
+    doc = (
+        "<Retention><Mode>COMPLIANCE</Mode>"
+        "<RetainUntilDate>2099-12-31T00:00:00Z</RetainUntilDate></Retention>"
+    )
+    r = raw.request("PUT", lbucket, "r.txt", params={"retention": ""}, data=doc,
+                    headers={"Content-Type": "application/xml"})
+    assert r.status_code == 200, r.text
+    r = raw.request("GET", lbucket, "r.txt", params={"retention": ""})
+    assert r.status_code == 200
+    assert "<RetainUntilDate>2099-12-31T00:00:00.000Z</RetainUntilDate>" in r.text
+    e = service_error(lclient.delete_object, Bucket=lbucket, Key="r.txt")
+    assert (e.get_status_code(), e.get_error_code()) == (409, "ObjectLocked")
+    shorter = doc.replace("2099-12-31", "2098-01-01")
+    r = raw.request("PUT", lbucket, "r.txt", params={"retention": ""}, data=shorter,
+                    headers={"Content-Type": "application/xml"})
+    assert r.status_code == 409
+    assert "<Code>ObjectLocked</Code>" in r.text
