@@ -180,3 +180,41 @@ async fn versioned_links() {
     .await
     .assert_error(404, "NoSuchVersion");
 }
+
+/// The SDK's captured `put_symlink` / `get_symlink` requests, replayed.
+#[tokio::test]
+async fn sdk_vectors_replay() {
+    let app = app().await;
+    let find = |name: &str| {
+        crate::bucket_config::vectors()
+            .into_iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+    };
+    let header = |v: &serde_json::Value, name: &str| {
+        v["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == name)
+            .map(|h| h[1].as_str().unwrap().to_string())
+    };
+    let put = find("py_put_symlink");
+    let target = header(&put, "x-cos-symlink-target").unwrap();
+    assert_eq!(target, "reports/2024/report v1.pdf");
+    app.put(&target, b"hello").await;
+    let path = put["target"].as_str().unwrap();
+    let key = path.trim_start_matches('/').split('?').next().unwrap();
+    let mut r = crate::bucket_config::replay(&put);
+    r.path = format!("/{key}");
+    let r = app.send(r.h("x-cos-symlink-target", &target)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let get = find("py_get_symlink");
+    let mut g = crate::bucket_config::replay(&get);
+    g.path = format!("/{key}");
+    // The captured versionId names no version of this (unversioned) bucket.
+    app.send(g).await.assert_error(404, "NoSuchVersion");
+    let got = app.send(R::get(key).q("symlink", "")).await;
+    assert_eq!(got.header("x-cos-symlink-target"), Some(target.as_str()));
+    assert_eq!(&app.send(R::get(key)).await.body[..], b"hello");
+}
