@@ -429,10 +429,19 @@ impl Store {
     ) -> Result<ObjectRecord, StorageError> {
         // Step 1: refuse a doomed upload before reading its body.
         if opts.condition == WriteCondition::None {
-            self.meta
+            let rec = self
+                .meta
                 .bucket(bucket)
                 .await?
                 .ok_or(StorageError::NoSuchBucket)?;
+            // Object lock: an overwrite of a retained version is refused
+            // before its body is read (the transaction decides for good).
+            if rec.versioning != Versioning::Enabled && lock::ObjectLockConfig::of(&rec).is_some() {
+                let current = self.meta.object(bucket, key).await?;
+                let replaced =
+                    current.filter(|r| r.version_id.as_deref().is_none_or(|v| v == NULL_VERSION));
+                lock::check_removable(replaced.as_ref(), crate::clock::now_ms())?;
+            }
         } else {
             let current = self.meta.object(bucket, key).await?;
             opts.condition.check(current.as_ref())?;

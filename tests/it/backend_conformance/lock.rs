@@ -46,6 +46,11 @@ pub async fn retention_refuses_delete_and_overwrite(env: Env) {
     assert_eq!(until, rec.last_modified_ms + 60_000);
     assert!(retained(&s.head_object(B, "k").await.unwrap(), until - 1));
     locked(try_put(s, "k", b"v2").await);
+    // Refused before a byte of the body is read.
+    let unread: ByteStream = Box::pin(futures_util::stream::once(async {
+        Err(StorageError::Client("the body must not be read".into()))
+    }));
+    locked(s.put_object(B, "k", unread, PutOptions::default()).await);
     locked(s.delete_version(B, "k", None).await);
     locked(s.delete_version(B, "k", Some("null")).await);
     assert_eq!(get(s, "k").await, b"v1");
