@@ -143,7 +143,7 @@ pub fn commit_append(
     // on a versioned bucket replaces the `null` version.
     let now = crate::clock::now_ms();
     super::lock::check_removable(current.as_ref(), now)?;
-    if current.is_none() && state != Versioning::Off {
+    if rules.object_lock && current.is_none() && state != Versioning::Off {
         super::lock::check_removable(t.find_null()?.map(|(_, r)| r).as_ref(), now)?;
     }
     rec.appendable = true;

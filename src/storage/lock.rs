@@ -159,12 +159,20 @@ mod tests {
         let now = crate::clock::now_ms();
         let locked = |v| BucketRules {
             versioning: v,
+            object_lock: true,
             retention_ms: Some(60_000),
         };
         // A retention already over: stamped in the past.
         let expired = |v| BucketRules {
             versioning: v,
+            object_lock: true,
             retention_ms: Some(-60_000),
+        };
+        // Object lock on, no default rule.
+        let no_rule = |v| BucketRules {
+            versioning: v,
+            object_lock: true,
+            retention_ms: None,
         };
         let put = |k: &mut Key, r: BucketRules, tag: &str| {
             let mut rec = body(tag);
@@ -184,36 +192,40 @@ mod tests {
             Some(now + 60_000)
         );
         assert!(locked_err(put(&mut k, locked(Versioning::Off), "2")));
-        assert!(locked_err(put(&mut k, Versioning::Off.into(), "2")));
-        assert!(locked_err(commit_delete(&mut k, Versioning::Off, None)));
+        assert!(locked_err(put(&mut k, no_rule(Versioning::Off), "2")));
         assert!(locked_err(commit_delete(
             &mut k,
-            Versioning::Enabled,
+            no_rule(Versioning::Off),
+            None
+        )));
+        assert!(locked_err(commit_delete(
+            &mut k,
+            no_rule(Versioning::Enabled),
             Some("null")
         )));
         // Turning versioning on: a marker is fine, removing the null version is not.
-        commit_delete(&mut k, Versioning::Enabled, None).unwrap();
+        commit_delete(&mut k, no_rule(Versioning::Enabled), None).unwrap();
         assert_eq!(shape(&k), "- [marker@id 1@null]");
         assert!(locked_err(commit_delete(
             &mut k,
-            Versioning::Enabled,
+            no_rule(Versioning::Enabled),
             Some("null")
         )));
         // The marker itself is never retained.
         let marker = k.versions.values().next().unwrap().version_id.clone();
-        commit_delete(&mut k, Versioning::Enabled, marker.as_deref()).unwrap();
+        commit_delete(&mut k, no_rule(Versioning::Enabled), marker.as_deref()).unwrap();
         assert_eq!(shape(&k), "1 [1@null]");
 
         // Enabled: new versions and markers are added; versions stay.
         let mut k = Key::default();
         put(&mut k, locked(Versioning::Enabled), "1").unwrap();
         put(&mut k, locked(Versioning::Enabled), "2").unwrap();
-        commit_delete(&mut k, Versioning::Enabled, None).unwrap();
+        commit_delete(&mut k, no_rule(Versioning::Enabled), None).unwrap();
         assert_eq!(shape(&k), "- [marker@id 2@id 1@id]");
         let v1 = k.versions.values().nth(2).unwrap().version_id.clone();
         assert!(locked_err(commit_delete(
             &mut k,
-            Versioning::Enabled,
+            no_rule(Versioning::Enabled),
             v1.as_deref()
         )));
         // Suspended: writes and deletes replace the null version.
@@ -222,7 +234,7 @@ mod tests {
         assert!(locked_err(put(&mut k, locked(Versioning::Suspended), "2")));
         assert!(locked_err(commit_delete(
             &mut k,
-            Versioning::Suspended,
+            no_rule(Versioning::Suspended),
             None
         )));
         assert_eq!(shape(&k), "1 [1@null]");
@@ -231,7 +243,7 @@ mod tests {
         let mut k = Key::default();
         put(&mut k, expired(Versioning::Off), "1").unwrap();
         put(&mut k, expired(Versioning::Off), "2").unwrap();
-        commit_delete(&mut k, Versioning::Off, None).unwrap();
+        commit_delete(&mut k, no_rule(Versioning::Off), None).unwrap();
         assert_eq!(shape(&k), "- []");
 
         // No rule: nothing stamped.

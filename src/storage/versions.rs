@@ -61,16 +61,21 @@ impl Versioning {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BucketRules {
     pub versioning: Versioning,
+    /// Object lock is enabled (it never turns off): only then can a
+    /// version be retained, so only then do the rules look ([`lock`]).
+    pub object_lock: bool,
     /// Object lock's default retention of new versions (ms); `None`: no
-    /// default rule ([`lock`]).
+    /// default rule.
     pub retention_ms: Option<i64>,
 }
 
 impl BucketRules {
     pub fn of(rec: &BucketRecord) -> BucketRules {
+        let lock = lock::ObjectLockConfig::of(rec);
         BucketRules {
             versioning: rec.versioning,
-            retention_ms: lock::default_retention_ms(rec),
+            object_lock: lock.is_some(),
+            retention_ms: lock.and_then(|c| c.retention_ms()),
         }
     }
 }
@@ -79,6 +84,7 @@ impl From<Versioning> for BucketRules {
     fn from(versioning: Versioning) -> BucketRules {
         BucketRules {
             versioning,
+            object_lock: false,
             retention_ms: None,
         }
     }
@@ -452,7 +458,7 @@ pub fn commit_put(
     let state = rules.versioning;
     let current = t.current()?;
     cond.check(current.as_ref())?;
-    check_replaceable(t, state, current.as_ref())?;
+    check_replaceable(t, &rules, current.as_ref())?;
     rec.delete_marker = false;
     rec.retain_until_ms = lock::retain_until(rec.last_modified_ms, rules.retention_ms);
     // New references first, so that a blob shared by the replaced and the
@@ -490,11 +496,14 @@ pub fn commit_put(
 /// suspended; nothing when enabled (a new version or marker is added).
 pub(super) fn check_replaceable(
     t: &impl KeyView,
-    state: Versioning,
+    rules: &BucketRules,
     current: Option<&ObjectRecord>,
 ) -> Result<(), StorageError> {
+    if !rules.object_lock {
+        return Ok(());
+    }
     let now = crate::clock::now_ms();
-    match state {
+    match rules.versioning {
         Versioning::Off => lock::check_removable(current, now),
         Versioning::Suspended => {
             lock::check_removable(current.filter(|r| r.version_id.is_none()), now)?;
@@ -510,10 +519,11 @@ pub fn commit_delete(
     rules: impl Into<BucketRules>,
     version_id: Option<&str>,
 ) -> Result<Deletion, StorageError> {
-    let state = rules.into().versioning;
+    let rules = rules.into();
+    let state = rules.versioning;
     let current = t.current()?;
     let Some(id) = version_id else {
-        check_replaceable(t, state, current.as_ref())?;
+        check_replaceable(t, &rules, current.as_ref())?;
         if state == Versioning::Off {
             let Some(old) = current else {
                 return Ok(Deletion::default());
