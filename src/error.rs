@@ -92,6 +92,8 @@ error_codes! {
     NoSuchCORSConfiguration => (StatusCode::NOT_FOUND, "The CORS configuration does not exist."),
     NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
     NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
+    NoSuchLifecycleConfiguration => (StatusCode::NOT_FOUND, "The lifecycle configuration does not exist."),
+    NoSuchConfiguration => (StatusCode::NOT_FOUND, "The specified configuration does not exist."),
     ObjectLockConfigurationNotFoundError => (StatusCode::NOT_FOUND, "Object lock configuration does not exist for this bucket."),
     NoSuchObjectLockConfiguration => (StatusCode::NOT_FOUND, "The object version has no retention."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),

@@ -131,6 +131,7 @@ const SUB_RESOURCES: &[&str] = &[
     "domain",
     "domaincertificate",
     "encryption",
+    "intelligent-tiering",
     "intelligenttiering",
     "inventory",
     "lifecycle",
@@ -397,7 +398,7 @@ mod tests {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
         }
         assert_eq!(
-            resolve(&Method::GET, &b(), &q("lifecycle"), &none)
+            resolve(&Method::GET, &b(), &q("select"), &none)
                 .unwrap_err()
                 .code,
             ErrorCode::NotImplemented

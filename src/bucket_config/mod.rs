@@ -13,6 +13,8 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod intelligent_tiering;
+pub mod lifecycle;
 pub mod object_lock;
 pub mod referer;
 mod tagging;
@@ -34,6 +36,8 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use intelligent_tiering::IntelligentTiering;
+pub use lifecycle::Lifecycle;
 pub use object_lock::ObjectLockConfig;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
@@ -47,6 +51,11 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    /// `?intelligenttiering` (v1).
+    IntelligentTiering,
+    /// `?intelligent-tiering[&id=]` (v2).
+    IntelligentTieringV2,
+    Lifecycle,
     ObjectLock,
     Referer,
     Tagging,
@@ -59,6 +68,9 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "intelligent-tiering" => Subresource::IntelligentTieringV2,
+            "intelligenttiering" => Subresource::IntelligentTiering,
+            "lifecycle" => Subresource::Lifecycle,
             "object-lock" => Subresource::ObjectLock,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
@@ -72,6 +84,9 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::IntelligentTiering => "IntelligentTiering",
+            Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
+            Subresource::Lifecycle => "Lifecycle",
             Subresource::ObjectLock => "ObjectLock",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
@@ -230,6 +245,18 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::IntelligentTiering if *method == http::Method::DELETE => {
+            Err(Error::new(ErrorCode::MethodNotAllowed))
+        }
+        Subresource::IntelligentTiering => by_method!(IntelligentTiering),
+        Subresource::IntelligentTieringV2 => {
+            intelligent_tiering::handle_v2(state, bucket, method, req).await
+        }
+        Subresource::Lifecycle => {
+            let out = by_method!(Lifecycle);
+            state.lifecycle.invalidate(bucket.as_str());
+            out
+        }
         Subresource::ObjectLock => object_lock::dispatch(state, bucket, method, req).await,
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),

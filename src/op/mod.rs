@@ -44,6 +44,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyStore,
+    /// Lifecycle rules cached for the `x-cos-expiration` header.
+    pub lifecycle: crate::bucket_config::lifecycle::ExpiryCache,
 }
 
 /// A parsed request, handed to a handler.

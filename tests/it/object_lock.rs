@@ -351,3 +351,41 @@ async fn object_retention_put_get_extend_only() {
         .await
         .assert_error(404, "NoSuchKey");
 }
+
+/// Lifecycle expirations wait for the retention (cos-bucket.md §12): the
+/// worker skips a retained version, and the delete's own transaction refuses
+/// one the worker's clock thought free. Days last 1 s here.
+#[tokio::test]
+async fn lifecycle_expiration_waits_for_retention() {
+    use localcos::bucket_config::lifecycle::scan_once;
+    use localcos::clock::now_ms;
+    let mut config = Config::for_tests(ID, KEY);
+    config.days = DayClock::starting_now(Duration::from_secs(1));
+    let app = app_with(config).await;
+    let r = app
+        .send(R::new(Method::PUT, "").q("lifecycle", "").with_body(
+            "<LifecycleConfiguration><Rule><ID>all-1d</ID><Status>Enabled</Status><Filter><Prefix></Prefix></Filter><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    put_lock(&app, &lock_doc(&rule(3))).await;
+    let start = Instant::now();
+    app.put("k", b"v").await;
+    let state = &app.svc.state;
+    let clock = state.config.days;
+    let scan = |days: u64| scan_once(&state.store, &clock, now_ms() + clock.days_ms(days));
+    // Due, but retained by the worker's own clock: skipped.
+    let report = scan(2).await.unwrap();
+    assert_eq!((report.expired, report.retained), (0, 1), "{report:?}");
+    // The worker's clock says free, the real clock does not: refused in the
+    // transaction, still waiting, and the scan goes on.
+    let report = scan(4).await.unwrap();
+    assert_eq!((report.expired, report.retained), (0, 1), "{report:?}");
+    assert_eq!(&app.send(R::get("k")).await.body[..], b"v");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    // Retention over: expired.
+    tokio::time::sleep(Duration::from_millis(3300).saturating_sub(start.elapsed())).await;
+    let report = scan(0).await.unwrap();
+    assert_eq!((report.expired, report.retained), (1, 0), "{report:?}");
+    app.send(R::get("k")).await.assert_error(404, "NoSuchKey");
+}
