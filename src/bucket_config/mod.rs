@@ -15,6 +15,7 @@ pub mod cors;
 mod encryption;
 pub mod intelligent_tiering;
 pub mod lifecycle;
+pub mod object_lock;
 pub mod origin;
 pub mod referer;
 pub mod replication;
@@ -40,6 +41,7 @@ pub use cors::Cors;
 pub use encryption::DefaultEncryption;
 pub use intelligent_tiering::IntelligentTiering;
 pub use lifecycle::Lifecycle;
+pub use object_lock::ObjectLockConfig;
 pub use origin::OriginConfig;
 pub use referer::Referer;
 pub use replication::ReplicationConfig;
@@ -59,6 +61,7 @@ pub enum Subresource {
     /// `?intelligent-tiering[&id=]` (v2).
     IntelligentTieringV2,
     Lifecycle,
+    ObjectLock,
     Origin,
     Referer,
     Replication,
@@ -75,6 +78,7 @@ impl Subresource {
             "intelligent-tiering" => Subresource::IntelligentTieringV2,
             "intelligenttiering" => Subresource::IntelligentTiering,
             "lifecycle" => Subresource::Lifecycle,
+            "object-lock" => Subresource::ObjectLock,
             "origin" => Subresource::Origin,
             "referer" => Subresource::Referer,
             "replication" => Subresource::Replication,
@@ -92,6 +96,7 @@ impl Subresource {
             Subresource::IntelligentTiering => "IntelligentTiering",
             Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
             Subresource::Lifecycle => "Lifecycle",
+            Subresource::ObjectLock => "ObjectLock",
             Subresource::Origin => "Origin",
             Subresource::Referer => "Referer",
             Subresource::Replication => "Replication",
@@ -273,6 +278,7 @@ pub async fn dispatch(
             state.lifecycle.invalidate(bucket.as_str());
             out
         }
+        Subresource::ObjectLock => object_lock::dispatch(state, bucket, method, req).await,
         Subresource::Origin => match *method {
             http::Method::PUT => origin::put(state, bucket, req).await,
             _ => by_method!(OriginConfig),

@@ -86,6 +86,7 @@ pub async fn put(
         acl: Acl::from_headers(h, AclKind::Object)?,
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
         sse: sse::sealing_for(state, bucket, h).await?,
+        symlink_target: None,
     };
     let mut body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
@@ -281,6 +282,11 @@ async fn get_with(
             return super::origin_pull::on_missing(state, bucket, key, req, e).await
         }
         Err(e) => return Err(e),
+    };
+    // A symlink serves its target (one hop, spec cos-bucket.md §15.3).
+    let (rec, reader) = match rec.symlink_target.as_deref() {
+        Some(target) => super::symlink::follow(state, bucket, target, is_head).await?,
+        None => (rec, reader),
     };
     // Step 2: archive state. HEAD still answers (with the restore headers).
     let now = now_ms();
