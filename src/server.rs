@@ -97,6 +97,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         store,
         config: Arc::new(config),
         keys,
+        domains: Default::default(),
     }))
 }
 

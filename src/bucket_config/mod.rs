@@ -12,9 +12,12 @@
 
 mod accelerate;
 pub mod cors;
+pub mod domain;
+mod domaincertificate;
 mod encryption;
 pub mod referer;
 mod tagging;
+pub mod website;
 
 use http::{HeaderMap, StatusCode};
 use md5::{Digest, Md5};
@@ -32,9 +35,11 @@ use crate::storage::BucketRecord;
 
 pub use accelerate::Accelerate;
 pub use cors::Cors;
+pub use domain::DomainConfig;
 pub use encryption::DefaultEncryption;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
+pub use website::Website;
 
 /// Largest configuration body accepted (cos-bucket.md §0.1).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -44,9 +49,12 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub enum Subresource {
     Accelerate,
     Cors,
+    Domain,
+    DomainCertificate,
     Encryption,
     Referer,
     Tagging,
+    Website,
 }
 
 impl Subresource {
@@ -55,9 +63,12 @@ impl Subresource {
         Some(match word {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
+            "domain" => Subresource::Domain,
+            "domaincertificate" => Subresource::DomainCertificate,
             "encryption" => Subresource::Encryption,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
+            "website" => Subresource::Website,
             _ => return None,
         })
     }
@@ -67,9 +78,12 @@ impl Subresource {
         match self {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
+            Subresource::Domain => "Domain",
+            Subresource::DomainCertificate => "DomainCertificate",
             Subresource::Encryption => "Encryption",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
+            Subresource::Website => "Website",
         }
     }
 }
@@ -164,7 +178,16 @@ pub async fn put<T: BucketConfig>(
 ) -> Result<Response> {
     bucket_record(state, bucket).await?;
     let body = read_body(req).await?;
-    let doc = T::parse(&body)?;
+    store(state, bucket, T::parse(&body)?).await
+}
+
+/// Stores a parsed PUT document (after [`BucketConfig::check_replace`]):
+/// the second half of [`put`], for sub-resources with checks of their own.
+pub async fn store<T: BucketConfig>(
+    state: &AppState,
+    bucket: &BucketName,
+    doc: T,
+) -> Result<Response> {
     let current = stored::<T>(&bucket_record(state, bucket).await?);
     doc.check_replace(current.as_ref())?;
     let empty = doc.is_empty();
@@ -224,9 +247,18 @@ pub async fn dispatch(
     match sub {
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
+        Subresource::Domain => match *method {
+            http::Method::GET => get::<DomainConfig>(state, bucket).await,
+            http::Method::PUT => domain::put(state, bucket, req).await,
+            _ => domain::delete(state, bucket).await,
+        },
+        Subresource::DomainCertificate => {
+            domaincertificate::dispatch(state, bucket, method, req).await
+        }
         Subresource::Encryption => by_method!(DefaultEncryption),
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
+        Subresource::Website => by_method!(Website),
     }
 }
 

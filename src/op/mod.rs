@@ -42,6 +42,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyStore,
+    /// Custom domains of `?domain` (bucket_config::domain).
+    pub domains: crate::bucket_config::domain::DomainCache,
 }
 
 /// A parsed request, handed to a handler.

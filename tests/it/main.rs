@@ -24,4 +24,5 @@ mod sse;
 mod tagging;
 mod traffic;
 mod versions;
+mod website;
 mod wire;
