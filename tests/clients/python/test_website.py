@@ -8,7 +8,7 @@ import pytest
 import requests
 from qcloud_cos import CosServiceError
 
-from conftest import REGION, assert_error, service_error
+from conftest import REGION, assert_error, service_error, unique_bucket_name
 
 
 def website_host(bucket: str) -> str:
@@ -176,7 +176,7 @@ def test_domain_put_get_delete_and_routing(client, bucket, server):
         client.put_bucket_domain(Bucket=bucket, DomainConfiguration={"DomainRule": [
             {"Status": "ON", "Name": rest_name, "Type": "REST"}]})
     assert_error(service_error(e), 400, "InvalidArgument")
-    other = bucket.replace("-", "x", 1)
+    other = unique_bucket_name()
     client.create_bucket(Bucket=other)
     try:
         with pytest.raises(CosServiceError) as e:
