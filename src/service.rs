@@ -198,16 +198,9 @@ impl Service {
                 *bucket_out = Some(b.as_str().to_string());
                 let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
                 let key = path.strip_prefix('/').unwrap_or(&path);
-                let resp = website::serve(
-                    &self.state,
-                    &b,
-                    &host,
-                    pq,
-                    key,
-                    req.method(),
-                    req.headers(),
-                )
-                .await;
+                let resp =
+                    website::serve(&self.state, &b, &host, pq, key, req.method(), req.headers())
+                        .await;
                 return Ok((resp, "Website", None));
             }
             Some(HostRoute::Rest(b)) => mapped = Some(b),

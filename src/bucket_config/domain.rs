@@ -154,10 +154,12 @@ pub async fn put(state: &AppState, bucket: &BucketName, req: Req) -> Result<Resp
         .ok_or_else(|| Error::new(ErrorCode::NoSuchBucket))?;
     let body = super::read_body(req).await?;
     let doc = DomainConfig::parse(&body)?;
-    let taken = |name: &str| Error::with_message(
-        ErrorCode::RecordAlreadyExist,
-        format!("The domain `{name}` is already bound to another bucket."),
-    );
+    let taken = |name: &str| {
+        Error::with_message(
+            ErrorCode::RecordAlreadyExist,
+            format!("The domain `{name}` is already bound to another bucket."),
+        )
+    };
     for r in &doc.rules {
         let lower = r.name.to_ascii_lowercase();
         if let Some(b) = state.config.addressing.domains.get(&lower) {
@@ -275,10 +277,17 @@ mod tests {
     #[test]
     fn validation_table() {
         let rule = |s: &str, n: &str, t: &str, f: &str| {
-            format!("<DomainRule><Status>{s}</Status><Name>{n}</Name><Type>{t}</Type>{f}</DomainRule>")
+            format!(
+                "<DomainRule><Status>{s}</Status><Name>{n}</Name><Type>{t}</Type>{f}</DomainRule>"
+            )
         };
         let doc = |rules: &str| format!("<DomainConfiguration>{rules}</DomainConfiguration>");
-        let ok = rule("ENABLED", "static.example.com", "REST", "<ForcedReplacement>CNAME</ForcedReplacement>");
+        let ok = rule(
+            "ENABLED",
+            "static.example.com",
+            "REST",
+            "<ForcedReplacement>CNAME</ForcedReplacement>",
+        );
         let many: String = (0..101)
             .map(|i| rule("ENABLED", &format!("d{i}.example.com"), "REST", ""))
             .collect();
@@ -287,14 +296,47 @@ mod tests {
             (doc(""), "ok"),
             ("<Other/>".into(), "MalformedXML"),
             ("garbage".into(), "MalformedXML"),
-            (doc("<DomainRule><Status>ENABLED</Status><Type>REST</Type></DomainRule>"), "MalformedXML"),
-            (doc(&rule("ON", "a.example.com", "REST", "")), "InvalidArgument"),
-            (doc(&rule("ENABLED", "a.example.com", "CDN", "")), "InvalidArgument"),
-            (doc(&rule("ENABLED", "a.example.com", "REST", "<ForcedReplacement>A</ForcedReplacement>")), "InvalidArgument"),
-            (doc(&rule("ENABLED", "bad domain", "REST", "")), "InvalidArgument"),
-            (doc(&rule("ENABLED", "localhost", "REST", "")), "InvalidArgument"),
-            (doc(&rule("ENABLED", "a.example.com:80", "REST", "")), "InvalidArgument"),
-            (doc(&format!("{}{}", rule("ENABLED", "a.example.com", "REST", ""), rule("DISABLED", "A.example.com", "WEBSITE", ""))), "InvalidArgument"),
+            (
+                doc("<DomainRule><Status>ENABLED</Status><Type>REST</Type></DomainRule>"),
+                "MalformedXML",
+            ),
+            (
+                doc(&rule("ON", "a.example.com", "REST", "")),
+                "InvalidArgument",
+            ),
+            (
+                doc(&rule("ENABLED", "a.example.com", "CDN", "")),
+                "InvalidArgument",
+            ),
+            (
+                doc(&rule(
+                    "ENABLED",
+                    "a.example.com",
+                    "REST",
+                    "<ForcedReplacement>A</ForcedReplacement>",
+                )),
+                "InvalidArgument",
+            ),
+            (
+                doc(&rule("ENABLED", "bad domain", "REST", "")),
+                "InvalidArgument",
+            ),
+            (
+                doc(&rule("ENABLED", "localhost", "REST", "")),
+                "InvalidArgument",
+            ),
+            (
+                doc(&rule("ENABLED", "a.example.com:80", "REST", "")),
+                "InvalidArgument",
+            ),
+            (
+                doc(&format!(
+                    "{}{}",
+                    rule("ENABLED", "a.example.com", "REST", ""),
+                    rule("DISABLED", "A.example.com", "WEBSITE", "")
+                )),
+                "InvalidArgument",
+            ),
             (doc(&many), "InvalidArgument"),
         ];
         for (body, want) in cases {

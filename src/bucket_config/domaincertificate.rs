@@ -115,7 +115,8 @@ pub fn parse(body: &[u8]) -> Result<(Certificate, Vec<String>)> {
     let cert_id = match (cert_id, &cert, &private_key) {
         (Some(id), None, None) => id,
         (None, Some(c), Some(k)) => {
-            if !c.contains("-----BEGIN CERTIFICATE-----") || !c.contains("-----END CERTIFICATE-----")
+            if !c.contains("-----BEGIN CERTIFICATE-----")
+                || !c.contains("-----END CERTIFICATE-----")
             {
                 return Err(invalid("Cert must be a PEM certificate."));
             }
@@ -211,7 +212,9 @@ pub async fn dispatch(
                 }
             })
             .await?;
-            Ok(ResponseBuilder::new(StatusCode::OK).content_length(0).empty())
+            Ok(ResponseBuilder::new(StatusCode::OK)
+                .content_length(0)
+                .empty())
         }
         Method::GET => {
             let domain = domain_param(&req)?;
@@ -263,18 +266,44 @@ mod tests {
             (doc("OtherCert", PEM, one), "InvalidArgument"),
             (doc("CustomCert", "", one), "InvalidArgument"),
             (doc("CustomCert", "<Cert>x</Cert>", one), "InvalidArgument"),
-            (doc("CustomCert", "<Cert>not pem</Cert><PrivateKey>not pem</PrivateKey>", one), "InvalidArgument"),
-            (doc("CustomCert", &format!("<CertId>a</CertId>{PEM}"), one), "InvalidArgument"),
+            (
+                doc(
+                    "CustomCert",
+                    "<Cert>not pem</Cert><PrivateKey>not pem</PrivateKey>",
+                    one,
+                ),
+                "InvalidArgument",
+            ),
+            (
+                doc("CustomCert", &format!("<CertId>a</CertId>{PEM}"), one),
+                "InvalidArgument",
+            ),
             (doc("CustomCert", PEM, ""), "MalformedXML"),
-            (doc("CustomCert", PEM, "<DomainName>bad domain</DomainName>"), "InvalidArgument"),
-            ("<DomainCertificate><DomainList>{one}</DomainList></DomainCertificate>".into(), "MalformedXML"),
+            (
+                doc("CustomCert", PEM, "<DomainName>bad domain</DomainName>"),
+                "InvalidArgument",
+            ),
+            (
+                "<DomainCertificate><DomainList>{one}</DomainList></DomainCertificate>".into(),
+                "MalformedXML",
+            ),
             ("<Other/>".into(), "MalformedXML"),
         ];
         for (body, want) in cases {
-            let got = parse(body.as_bytes()).err().map_or("ok", |e| e.code.as_str());
+            let got = parse(body.as_bytes())
+                .err()
+                .map_or("ok", |e| e.code.as_str());
             assert_eq!(got, want, "{body}");
         }
-        let (cert, names) = parse(doc("CustomCert", PEM, "<DomainName>A.example.com</DomainName><DomainName>b.example.com</DomainName>").as_bytes()).unwrap();
+        let (cert, names) = parse(
+            doc(
+                "CustomCert",
+                PEM,
+                "<DomainName>A.example.com</DomainName><DomainName>b.example.com</DomainName>",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         assert_eq!(names, ["a.example.com", "b.example.com"]);
         assert!(cert.cert_id.starts_with("localcos-"));
     }

@@ -424,7 +424,10 @@ impl BucketConfig for Website {
                         x.elem(tag, v);
                     }
                 }
-                x.elem("URLRedirect", d.url_redirect.as_deref().unwrap_or("Enabled"));
+                x.elem(
+                    "URLRedirect",
+                    d.url_redirect.as_deref().unwrap_or("Enabled"),
+                );
                 x.close("Redirect").close("RoutingRule");
             }
             x.close("RoutingRules");
@@ -576,7 +579,9 @@ pub async fn host_route(state: &AppState, host: &str) -> Option<HostRoute> {
     }
     let (bucket, kind) = state.domains.lookup(state, &h).await?;
     match kind {
-        super::domain::Kind::Website => BucketName::parse_exact(&bucket).ok().map(HostRoute::Website),
+        super::domain::Kind::Website => BucketName::parse_exact(&bucket)
+            .ok()
+            .map(HostRoute::Website),
         super::domain::Kind::Rest => Some(HostRoute::Rest(bucket)),
     }
 }
@@ -746,9 +751,15 @@ async fn serve_inner(
         && !key.ends_with('/')
     {
         let dir_index = site.index_key(&format!("{key}/"));
-        if fetch(state, bucket, &dir_index, &Method::HEAD, &referer_only(headers))
-            .await
-            .is_ok()
+        if fetch(
+            state,
+            bucket,
+            &dir_index,
+            &Method::HEAD,
+            &referer_only(headers),
+        )
+        .await
+        .is_ok()
         {
             let location = format!("/{}/", encode_path(&key));
             return Ok(redirect_response(302, &location));
@@ -863,7 +874,10 @@ mod tests {
         };
         assert_eq!(
             site.route_before("docs/a b.html", &ctx),
-            redirect(302, "http://b-1.cos-website.r.myqcloud.com/documents/a%20b.html")
+            redirect(
+                302,
+                "http://b-1.cos-website.r.myqcloud.com/documents/a%20b.html"
+            )
         );
         assert_eq!(site.route_before("doc", &ctx), None);
         assert_eq!(site.route_before("x/docs/a", &ctx), None);

@@ -717,8 +717,14 @@ mod tests {
     fn website_hosts() {
         let a = addressing();
         let cases = [
-            ("eb-1250000000.cos-website.ap-guangzhou.myqcloud.com", Some("eb-1250000000")),
-            ("eb-1250000000.cos-website.ap-guangzhou.tencentcos.cn", Some("eb-1250000000")),
+            (
+                "eb-1250000000.cos-website.ap-guangzhou.myqcloud.com",
+                Some("eb-1250000000"),
+            ),
+            (
+                "eb-1250000000.cos-website.ap-guangzhou.tencentcos.cn",
+                Some("eb-1250000000"),
+            ),
             ("eb.cos-website.ap-guangzhou.cos.local", Some("eb")),
             ("eb-1250000000.cos-website.cos.local", Some("eb-1250000000")),
             ("eb-1250000000.cos.ap-guangzhou.myqcloud.com", None),

@@ -72,6 +72,16 @@ async fn index_error_document_and_methods() {
     assert_eq!((r.status, r.text().as_str()), (200, "<h1>dir</h1>"));
     let r = app.send(web(Method::GET, "/page.html")).await;
     assert_eq!((r.status, r.text().as_str()), (200, "<h1>page</h1>"));
+    // Range and conditional headers work as on GET Object.
+    let r = app
+        .send(web(Method::GET, "/page.html").h("range", "bytes=4-7"))
+        .await;
+    assert_eq!((r.status, r.text().as_str()), (206, "page"));
+    let etag = r.header("etag").unwrap().to_string();
+    let r = app
+        .send(web(Method::GET, "/page.html").h("if-none-match", &etag))
+        .await;
+    assert_eq!(r.status, 304);
     let r = app.send(web(Method::HEAD, "/dir/")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("12"));
@@ -114,7 +124,9 @@ async fn index_error_document_and_methods() {
         .await
         .assert_error(404, "NoSuchKey");
     // And the website configuration is not served on it either.
-    app.send(R::get("dir/")).await.assert_error(404, "NoSuchKey");
+    app.send(R::get("dir/"))
+        .await
+        .assert_error(404, "NoSuchKey");
 
     // OriginalHttpStatus Disabled: the error page with 200.
     put_website(&app, "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument><ErrorDocument><Key>error.html</Key><OriginalHttpStatus>Disabled</OriginalHttpStatus></ErrorDocument></WebsiteConfiguration>").await;
@@ -130,16 +142,22 @@ async fn index_error_document_and_methods() {
         "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>",
     )
     .await;
-    assert_html(&app.send(web(Method::GET, "/nope.html")).await, 404, "NoSuchKey");
-    assert_html(&app.send(web(Method::GET, "/secret.html")).await, 403, "AccessDenied");
+    assert_html(
+        &app.send(web(Method::GET, "/nope.html")).await,
+        404,
+        "NoSuchKey",
+    );
+    assert_html(
+        &app.send(web(Method::GET, "/secret.html")).await,
+        403,
+        "AccessDenied",
+    );
     let r = app.send(web(Method::HEAD, "/nope.html")).await;
     assert_eq!(r.status, 404);
     assert!(r.body.is_empty());
 
     // DELETE ?website: the endpoint stops serving.
-    let r = app
-        .send(R::new(Method::DELETE, "").q("website", ""))
-        .await;
+    let r = app.send(R::new(Method::DELETE, "").q("website", "")).await;
     assert_eq!(r.status, 204);
     assert_html(
         &app.send(web(Method::GET, "/")).await,
@@ -231,9 +249,7 @@ async fn website_host_under_base_domain() {
         "examplebucket-1250000000.cos-website.ap-guangzhou.cos.local:9000",
         "examplebucket.cos-website.cos.local",
     ] {
-        let r = app
-            .send(R::get("").host(host).anonymous())
-            .await;
+        let r = app.send(R::get("").host(host).anonymous()).await;
         assert_eq!((r.status, r.text().as_str()), (200, "home"), "{host}");
     }
     // The REST host under the base domain is still the API.
@@ -258,9 +274,7 @@ async fn custom_domains_route_to_their_bucket() {
     assert_eq!(r.status, 200, "{}", r.text());
 
     // REST: the normal API, signed, on the custom host.
-    let r = app
-        .send(R::get("a.txt").host("files.example.test"))
-        .await;
+    let r = app.send(R::get("a.txt").host("files.example.test")).await;
     assert_eq!((r.status, r.text().as_str()), (200, "alpha"));
     let r = app.send(R::get("").host("files.example.test:8080")).await;
     assert!(r.text().contains("<ListBucketResult>"), "{}", r.text());
@@ -292,9 +306,7 @@ async fn custom_domains_route_to_their_bucket() {
     // After DELETE the host no longer routes.
     let r = app.send(R::new(Method::DELETE, "").q("domain", "")).await;
     assert_eq!(r.status, 204);
-    let r = app
-        .send(R::get("a.txt").host("files.example.test"))
-        .await;
+    let r = app.send(R::get("a.txt").host("files.example.test")).await;
     assert_ne!(r.text(), "alpha");
     // Now the other bucket may bind it.
     let r = app
@@ -309,8 +321,6 @@ async fn custom_domains_route_to_their_bucket() {
         .send(R::put("b.txt", "bravo").host("files.example.test"))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = app
-        .send(R::get("b.txt").host(other))
-        .await;
+    let r = app.send(R::get("b.txt").host(other)).await;
     assert_eq!((r.status, r.text().as_str()), (200, "bravo"));
 }
