@@ -15,6 +15,8 @@ pub mod cors;
 pub mod domain;
 mod domaincertificate;
 mod encryption;
+pub mod intelligent_tiering;
+pub mod lifecycle;
 pub mod referer;
 mod tagging;
 pub mod website;
@@ -37,6 +39,8 @@ pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use domain::DomainConfig;
 pub use encryption::DefaultEncryption;
+pub use intelligent_tiering::IntelligentTiering;
+pub use lifecycle::Lifecycle;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
 pub use website::Website;
@@ -52,6 +56,11 @@ pub enum Subresource {
     Domain,
     DomainCertificate,
     Encryption,
+    /// `?intelligenttiering` (v1).
+    IntelligentTiering,
+    /// `?intelligent-tiering[&id=]` (v2).
+    IntelligentTieringV2,
+    Lifecycle,
     Referer,
     Tagging,
     Website,
@@ -66,6 +75,9 @@ impl Subresource {
             "domain" => Subresource::Domain,
             "domaincertificate" => Subresource::DomainCertificate,
             "encryption" => Subresource::Encryption,
+            "intelligent-tiering" => Subresource::IntelligentTieringV2,
+            "intelligenttiering" => Subresource::IntelligentTiering,
+            "lifecycle" => Subresource::Lifecycle,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             "website" => Subresource::Website,
@@ -81,6 +93,9 @@ impl Subresource {
             Subresource::Domain => "Domain",
             Subresource::DomainCertificate => "DomainCertificate",
             Subresource::Encryption => "Encryption",
+            Subresource::IntelligentTiering => "IntelligentTiering",
+            Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
+            Subresource::Lifecycle => "Lifecycle",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
             Subresource::Website => "Website",
@@ -256,6 +271,18 @@ pub async fn dispatch(
             domaincertificate::dispatch(state, bucket, method, req).await
         }
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::IntelligentTiering if *method == http::Method::DELETE => {
+            Err(Error::new(ErrorCode::MethodNotAllowed))
+        }
+        Subresource::IntelligentTiering => by_method!(IntelligentTiering),
+        Subresource::IntelligentTieringV2 => {
+            intelligent_tiering::handle_v2(state, bucket, method, req).await
+        }
+        Subresource::Lifecycle => {
+            let out = by_method!(Lifecycle);
+            state.lifecycle.invalidate(bucket.as_str());
+            out
+        }
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
         Subresource::Website => by_method!(Website),

@@ -9,6 +9,7 @@ mod crash;
 mod dialects;
 mod errors;
 mod hostile;
+mod lifecycle;
 mod linger;
 mod multipart;
 mod multipart_dialects;

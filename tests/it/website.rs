@@ -324,3 +324,52 @@ async fn custom_domains_route_to_their_bucket() {
     let r = app.send(R::get("b.txt").host(other)).await;
     assert_eq!((r.status, r.text().as_str()), (200, "bravo"));
 }
+
+#[tokio::test]
+async fn cors_preflight_and_referer_on_the_website_endpoint() {
+    let app = app().await;
+    public(&app).await;
+    put_website(&app, INDEX_AND_ERROR).await;
+    put_html(&app, "index.html", "home").await;
+    let r = app
+        .send(R::new(Method::PUT, "").q("cors", "").with_body(
+            "<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.com</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = app
+        .send(
+            web(Method::OPTIONS, "/index.html")
+                .h("origin", "https://app.example.com")
+                .h("access-control-request-method", "GET"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let r = app
+        .send(web(Method::GET, "/").h("origin", "https://app.example.com"))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    // Hotlink protection applies to website reads (they are anonymous).
+    let r = app
+        .send(R::new(Method::PUT, "").q("referer", "").with_body(
+            "<RefererConfiguration><Status>Enabled</Status><RefererType>White-List</RefererType><DomainList><Domain>*.example.com</Domain></DomainList></RefererConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ok = app
+        .send(web(Method::GET, "/").h("referer", "https://www.example.com/"))
+        .await;
+    assert_eq!((ok.status, ok.text().as_str()), (200, "home"));
+    let r = app
+        .send(web(Method::GET, "/").h("referer", "https://leech.test/"))
+        .await;
+    assert_eq!(r.status, 403);
+}
