@@ -17,6 +17,7 @@ mod domaincertificate;
 mod encryption;
 pub mod intelligent_tiering;
 pub mod lifecycle;
+pub mod object_lock;
 pub mod referer;
 mod tagging;
 pub mod website;
@@ -41,6 +42,7 @@ pub use domain::DomainConfig;
 pub use encryption::DefaultEncryption;
 pub use intelligent_tiering::IntelligentTiering;
 pub use lifecycle::Lifecycle;
+pub use object_lock::ObjectLockConfig;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
 pub use website::Website;
@@ -61,6 +63,7 @@ pub enum Subresource {
     /// `?intelligent-tiering[&id=]` (v2).
     IntelligentTieringV2,
     Lifecycle,
+    ObjectLock,
     Referer,
     Tagging,
     Website,
@@ -78,6 +81,7 @@ impl Subresource {
             "intelligent-tiering" => Subresource::IntelligentTieringV2,
             "intelligenttiering" => Subresource::IntelligentTiering,
             "lifecycle" => Subresource::Lifecycle,
+            "object-lock" => Subresource::ObjectLock,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             "website" => Subresource::Website,
@@ -96,6 +100,7 @@ impl Subresource {
             Subresource::IntelligentTiering => "IntelligentTiering",
             Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
             Subresource::Lifecycle => "Lifecycle",
+            Subresource::ObjectLock => "ObjectLock",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
             Subresource::Website => "Website",
@@ -283,6 +288,7 @@ pub async fn dispatch(
             state.lifecycle.invalidate(bucket.as_str());
             out
         }
+        Subresource::ObjectLock => object_lock::dispatch(state, bucket, method, req).await,
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
         Subresource::Website => by_method!(Website),
