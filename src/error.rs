@@ -101,6 +101,10 @@ error_codes! {
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     // The SDKs' spelling, lower-case "not" included (cos-bucket.md §0.3).
     ReplicationConfigurationnotFoundError => (StatusCode::NOT_FOUND, "The replication configuration was not found."),
+    // website / domain lane (cos-bucket.md §5, §10)
+    DomainConfigNotFoundError => (StatusCode::NOT_FOUND, "The domain configuration does not exist."),
+    NoSuchCertificate => (StatusCode::NOT_FOUND, "The specified domain has no certificate."),
+    NoSuchWebsiteConfiguration => (StatusCode::NOT_FOUND, "The specified bucket does not have a website configuration."),
     // 405
     MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "The specified method is not allowed against this resource."),
     RestoreNonArchiveObject => (StatusCode::METHOD_NOT_ALLOWED, "The object is not in the ARCHIVE or DEEP_ARCHIVE storage class; only archived objects can be restored."),
@@ -113,6 +117,7 @@ error_codes! {
     BucketNotEmpty => (StatusCode::CONFLICT, "The bucket you tried to delete is not empty."),
     FileAlreadyExists => (StatusCode::CONFLICT, "The object already exists and x-cos-forbid-overwrite is true."),
     RestoreAlreadyInProgress => (StatusCode::CONFLICT, "Object restore is already in progress."),
+    RecordAlreadyExist => (StatusCode::CONFLICT, "The domain is already bound to another bucket."),
     // 411, 412, 416
     MissingContentLength => (StatusCode::LENGTH_REQUIRED, "You must provide the Content-Length HTTP header."),
     PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold."),

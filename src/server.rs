@@ -98,6 +98,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         store,
         config: Arc::new(config),
         keys,
+        domains: Default::default(),
         lifecycle: Default::default(),
     }))
 }

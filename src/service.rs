@@ -188,6 +188,24 @@ impl Service {
             || Error::with_message(ErrorCode::InvalidURI, "Couldn't parse the specified URI.");
         let path = decode_path(req.uri().path()).map_err(|_| fail(invalid_uri()))?;
         let query = Query::parse(req.uri().query()).map_err(|_| fail(invalid_uri()))?;
+        // Static website endpoints and `?domain` custom domains
+        // (cos-bucket.md §5, §10), before the ordinary host rules.
+        use crate::bucket_config::website::{self, HostRoute};
+        let mut mapped = None;
+        match website::host_route(&self.state, &host).await {
+            Some(HostRoute::Website(b)) => {
+                *family = Family::Cos;
+                *bucket_out = Some(b.as_str().to_string());
+                let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                let key = path.strip_prefix('/').unwrap_or(&path);
+                let resp =
+                    website::serve(&self.state, &b, &host, pq, key, req.method(), req.headers())
+                        .await;
+                return Ok((resp, "Website", None));
+            }
+            Some(HostRoute::Rest(b)) => mapped = Some(b),
+            None => {}
+        }
         // The dialect, once: it decides the bucket-name convention (S3 and
         // OSS use names as given) and the family every reply speaks.
         let dialect = Dialect::detect(&RequestParts {
@@ -221,8 +239,11 @@ impl Service {
             Some(d) => d.family(),
             None => dialect::family_of(dialect, &host),
         };
-        let target =
-            target::resolve_for(&host, &path, &config.addressing, *family).map_err(fail)?;
+        let target = match &mapped {
+            Some(b) => target::resolve_in(b, &path, &config.addressing, *family),
+            None => target::resolve_for(&host, &path, &config.addressing, *family),
+        }
+        .map_err(fail)?;
         if let Target::Bucket(b) | Target::Object(b, _) = &target {
             // Refined below once the bucket name is resolved; set now so
             // that authentication failures carry CORS headers too.

@@ -12,6 +12,8 @@
 
 mod accelerate;
 pub mod cors;
+pub mod domain;
+mod domaincertificate;
 mod encryption;
 pub mod intelligent_tiering;
 pub mod lifecycle;
@@ -21,6 +23,7 @@ pub mod referer;
 pub mod replication;
 mod tagging;
 pub mod xml_tree;
+pub mod website;
 
 use http::{HeaderMap, StatusCode};
 use md5::{Digest, Md5};
@@ -38,6 +41,7 @@ use crate::storage::BucketRecord;
 
 pub use accelerate::Accelerate;
 pub use cors::Cors;
+pub use domain::DomainConfig;
 pub use encryption::DefaultEncryption;
 pub use intelligent_tiering::IntelligentTiering;
 pub use lifecycle::Lifecycle;
@@ -46,6 +50,7 @@ pub use origin::OriginConfig;
 pub use referer::Referer;
 pub use replication::ReplicationConfig;
 pub use tagging::BucketTagging;
+pub use website::Website;
 
 /// Largest configuration body accepted (cos-bucket.md §0.1).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -55,6 +60,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub enum Subresource {
     Accelerate,
     Cors,
+    Domain,
+    DomainCertificate,
     Encryption,
     /// `?intelligenttiering` (v1).
     IntelligentTiering,
@@ -66,6 +73,7 @@ pub enum Subresource {
     Referer,
     Replication,
     Tagging,
+    Website,
 }
 
 impl Subresource {
@@ -74,6 +82,8 @@ impl Subresource {
         Some(match word {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
+            "domain" => Subresource::Domain,
+            "domaincertificate" => Subresource::DomainCertificate,
             "encryption" => Subresource::Encryption,
             "intelligent-tiering" => Subresource::IntelligentTieringV2,
             "intelligenttiering" => Subresource::IntelligentTiering,
@@ -83,6 +93,7 @@ impl Subresource {
             "referer" => Subresource::Referer,
             "replication" => Subresource::Replication,
             "tagging" => Subresource::Tagging,
+            "website" => Subresource::Website,
             _ => return None,
         })
     }
@@ -92,6 +103,8 @@ impl Subresource {
         match self {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
+            Subresource::Domain => "Domain",
+            Subresource::DomainCertificate => "DomainCertificate",
             Subresource::Encryption => "Encryption",
             Subresource::IntelligentTiering => "IntelligentTiering",
             Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
@@ -101,6 +114,7 @@ impl Subresource {
             Subresource::Referer => "Referer",
             Subresource::Replication => "Replication",
             Subresource::Tagging => "Tagging",
+            Subresource::Website => "Website",
         }
     }
 }
@@ -195,7 +209,16 @@ pub async fn put<T: BucketConfig>(
 ) -> Result<Response> {
     bucket_record(state, bucket).await?;
     let body = read_body(req).await?;
-    let doc = T::parse(&body)?;
+    store(state, bucket, T::parse(&body)?).await
+}
+
+/// Stores a parsed PUT document (after [`BucketConfig::check_replace`]):
+/// the second half of [`put`], for sub-resources with checks of their own.
+pub async fn store<T: BucketConfig>(
+    state: &AppState,
+    bucket: &BucketName,
+    doc: T,
+) -> Result<Response> {
     let current = stored::<T>(&bucket_record(state, bucket).await?);
     doc.check_replace(current.as_ref())?;
     save(state, bucket, doc).await
@@ -265,6 +288,14 @@ pub async fn dispatch(
     match sub {
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
+        Subresource::Domain => match *method {
+            http::Method::GET => get::<DomainConfig>(state, bucket).await,
+            http::Method::PUT => domain::put(state, bucket, req).await,
+            _ => domain::delete(state, bucket).await,
+        },
+        Subresource::DomainCertificate => {
+            domaincertificate::dispatch(state, bucket, method, req).await
+        }
         Subresource::Encryption => by_method!(DefaultEncryption),
         Subresource::IntelligentTiering if *method == http::Method::DELETE => {
             Err(Error::new(ErrorCode::MethodNotAllowed))
@@ -289,6 +320,7 @@ pub async fn dispatch(
             _ => by_method!(ReplicationConfig),
         },
         Subresource::Tagging => by_method!(BucketTagging),
+        Subresource::Website => by_method!(Website),
     }
 }
 

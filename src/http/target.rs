@@ -358,6 +358,56 @@ pub fn resolve_for(
     }
 }
 
+/// The bucket a static-website endpoint names (cos-bucket.md §5), from a
+/// host without port in lower case: `<bucket>.cos-website.<region>.myqcloud.com`
+/// (also `.tencentcos.cn`), and under each configured base domain `d`
+/// `<bucket>.cos-website.<region>.<d>` and `<bucket>.cos-website.<d>`.
+/// Recognised before the `<name>-<appid>` fallback (NOTES 6).
+pub fn website_bucket(host: &str, a: &Addressing) -> Option<String> {
+    let labels: Vec<&str> = host.split('.').collect();
+    let bucket_label = |b: &str| -> Option<String> {
+        let ok = !b.is_empty()
+            && b.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+        ok.then(|| b.to_string())
+    };
+    match labels.as_slice() {
+        [b, "cos-website", _region, "myqcloud", "com"]
+        | [b, "cos-website", _region, "tencentcos", "cn"] => return bucket_label(b),
+        _ => {}
+    }
+    for base in &a.base_domains {
+        let Some(prefix) = host
+            .strip_suffix(base.as_str())
+            .and_then(|p| p.strip_suffix('.'))
+        else {
+            continue;
+        };
+        match prefix.split('.').collect::<Vec<_>>().as_slice() {
+            [b, "cos-website"] | [b, "cos-website", _] => return bucket_label(b),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The target of a request on a host already known to name `bucket` (a
+/// custom domain): `/` is the bucket, anything else a key.
+pub fn resolve_in(
+    bucket: &str,
+    path: &str,
+    a: &Addressing,
+    family: Family,
+) -> Result<Target, Error> {
+    let bucket = BucketName::parse_for(bucket, a, family)?;
+    let key = path.strip_prefix('/').unwrap_or(path);
+    if key.is_empty() {
+        Ok(Target::Bucket(bucket))
+    } else {
+        Ok(Target::Object(bucket, ObjectKey::parse(key)?))
+    }
+}
+
 /// H3: `/<bucket>[/<key>]`. A `.` or `..` bucket segment is refused (NOTES 2).
 fn path_style(rest: &str, a: &Addressing, family: Family) -> Result<Target, Error> {
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -661,5 +711,38 @@ mod tests {
             ErrorCode::InvalidObjectName
         );
         assert!(resolve("127.0.0.1", &format!("/b/{}", "k".repeat(850)), &a).is_ok());
+    }
+
+    #[test]
+    fn website_hosts() {
+        let a = addressing();
+        let cases = [
+            (
+                "eb-1250000000.cos-website.ap-guangzhou.myqcloud.com",
+                Some("eb-1250000000"),
+            ),
+            (
+                "eb-1250000000.cos-website.ap-guangzhou.tencentcos.cn",
+                Some("eb-1250000000"),
+            ),
+            ("eb.cos-website.ap-guangzhou.cos.local", Some("eb")),
+            ("eb-1250000000.cos-website.cos.local", Some("eb-1250000000")),
+            ("eb-1250000000.cos.ap-guangzhou.myqcloud.com", None),
+            ("eb-1250000000.cos.local", None),
+            ("cos-website.ap-guangzhou.myqcloud.com", None),
+            ("a.b.cos-website.cos.local", None),
+            ("files.example.com", None),
+        ];
+        for (host, want) in cases {
+            assert_eq!(website_bucket(host, &a).as_deref(), want, "{host}");
+        }
+        assert_eq!(
+            resolve_in("mapped-1250000000", "/a/b", &a, Family::Cos).unwrap(),
+            obj("mapped-1250000000", "a/b")
+        );
+        assert_eq!(
+            resolve_in("mapped", "/", &a, Family::Cos).unwrap(),
+            Target::Bucket(BucketName("mapped-1250000000".into()))
+        );
     }
 }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyStore,
+    /// Custom domains of `?domain` (bucket_config::domain).
+    pub domains: crate::bucket_config::domain::DomainCache,
     /// Lifecycle rules cached for the `x-cos-expiration` header.
     pub lifecycle: crate::bucket_config::lifecycle::ExpiryCache,
 }

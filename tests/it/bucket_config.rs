@@ -759,3 +759,216 @@ async fn intelligent_tiering_v1_and_v2() {
     .await
     .assert_error(400, "MalformedXML");
 }
+
+/// The SDK vectors of one sub-resource word (`?domain` does not match
+/// `?domaincertificate`).
+fn vectors_of(sub: &str, method: &str) -> Vec<serde_json::Value> {
+    vectors()
+        .into_iter()
+        .filter(|v| {
+            let target = v["target"].as_str().unwrap();
+            let query = target.split_once('?').map_or("", |(_, q)| q);
+            v["method"] == method
+                && query
+                    .split('&')
+                    .any(|p| p.split_once('=').map_or(p, |(k, _)| k) == sub)
+        })
+        .collect()
+}
+
+/// What GET ?website returns for a PUT body: the same document, with
+/// `<URLRedirect>Enabled</URLRedirect>` added to every `Redirect` that had
+/// none (cos-bucket.md §5).
+fn with_url_redirect(doc: &str) -> String {
+    let mut out = String::new();
+    let mut rest = doc;
+    while let Some(i) = rest.find("</Redirect>") {
+        let (head, tail) = rest.split_at(i);
+        let open = head.rfind("<Redirect>").unwrap();
+        out.push_str(head);
+        if !head[open..].contains("<URLRedirect>") {
+            out.push_str("<URLRedirect>Enabled</URLRedirect>");
+        }
+        out.push_str("</Redirect>");
+        rest = &tail["</Redirect>".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn website_round_trip_and_validation() {
+    let app = app().await;
+    app.send(R::get("").q("website", ""))
+        .await
+        .assert_error(404, "NoSuchWebsiteConfiguration");
+    let puts = vectors_of("website", "PUT");
+    assert_eq!(puts.len(), 3);
+    for v in &puts {
+        let r = app.send(replay(v)).await;
+        assert_eq!(r.status, 200, "{}: {}", v["name"], r.text());
+        let got = app.send(R::get("").q("website", "")).await;
+        assert_eq!(got.status, 200);
+        assert!(got.text().starts_with(DECL));
+        assert_eq!(
+            sorted_tree(&got.text()),
+            sorted_tree(&with_url_redirect(v["body_text"].as_str().unwrap())),
+            "{}",
+            v["name"]
+        );
+    }
+    let deletes = vectors_of("website", "DELETE");
+    assert_eq!(deletes.len(), 2);
+    for v in &deletes {
+        assert_eq!(app.send(replay(v)).await.status, 204);
+        app.send(R::get("").q("website", ""))
+            .await
+            .assert_error(404, "NoSuchWebsiteConfiguration");
+    }
+    // Invalid documents change nothing.
+    let good = "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>";
+    assert_eq!(
+        app.send(R::new(Method::PUT, "").q("website", "").with_body(good))
+            .await
+            .status,
+        200
+    );
+    let put = |body: &str| R::new(Method::PUT, "").q("website", "").with_body(body);
+    for (body, code) in [
+        ("<WebsiteConfiguration/>", "MalformedXML"),
+        ("<WebsiteConfiguration><ErrorDocument><Key>e</Key></ErrorDocument></WebsiteConfiguration>", "MalformedXML"),
+        ("<WebsiteConfiguration><IndexDocument><Suffix>a/b</Suffix></IndexDocument></WebsiteConfiguration>", "InvalidArgument"),
+        ("<WebsiteConfiguration><RedirectAllRequestsTo><Protocol>gopher</Protocol></RedirectAllRequestsTo></WebsiteConfiguration>", "InvalidArgument"),
+        ("<WebsiteConfiguration><IndexDocument><Suffix>i</Suffix></IndexDocument><RoutingRules><RoutingRule><Condition><HttpErrorCodeReturnedEquals>200</HttpErrorCodeReturnedEquals></Condition><Redirect><ReplaceKeyWith>x</ReplaceKeyWith></Redirect></RoutingRule></RoutingRules></WebsiteConfiguration>", "InvalidArgument"),
+        ("<Website/>", "MalformedXML"),
+    ] {
+        app.send(put(body)).await.assert_error(400, code);
+    }
+    let got = app.send(R::get("").q("website", "")).await;
+    assert_eq!(got.text(), format!("{DECL}{good}"));
+    // Anonymous callers may not read or change it.
+    app.send(R::get("").q("website", "").anonymous())
+        .await
+        .assert_error(403, "AccessDenied");
+    // A missing bucket.
+    app.send(
+        R::get("")
+            .q("website", "")
+            .host("nobucket-1250000000.cos.ap-guangzhou.myqcloud.com"),
+    )
+    .await
+    .assert_error(404, "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn domain_round_trip_and_validation() {
+    let app = app().await;
+    app.send(R::get("").q("domain", ""))
+        .await
+        .assert_error(404, "DomainConfigNotFoundError");
+    let puts = vectors_of("domain", "PUT");
+    assert_eq!(puts.len(), 2);
+    for v in &puts {
+        let r = app.send(replay(v)).await;
+        assert_eq!(r.status, 200, "{}: {}", v["name"], r.text());
+        let got = app.send(R::get("").q("domain", "")).await;
+        assert_eq!(got.status, 200);
+        assert_eq!(
+            normalize(&got.text()),
+            normalize(v["body_text"].as_str().unwrap()),
+            "{}",
+            v["name"]
+        );
+    }
+    let deletes = vectors_of("domain", "DELETE");
+    assert_eq!(deletes.len(), 2);
+    for v in &deletes {
+        assert_eq!(app.send(replay(v)).await.status, 204);
+        app.send(R::get("").q("domain", ""))
+            .await
+            .assert_error(404, "DomainConfigNotFoundError");
+    }
+    let put = |body: &str| R::new(Method::PUT, "").q("domain", "").with_body(body);
+    for (body, code) in [
+        ("<DomainConfiguration><DomainRule><Name>a.example.com</Name></DomainRule></DomainConfiguration>", "MalformedXML"),
+        ("<DomainConfiguration><DomainRule><Status>ON</Status><Name>a.example.com</Name><Type>REST</Type></DomainRule></DomainConfiguration>", "InvalidArgument"),
+        ("<DomainConfiguration><DomainRule><Status>ENABLED</Status><Name>not a domain</Name><Type>REST</Type></DomainRule></DomainConfiguration>", "InvalidArgument"),
+        ("<Domain/>", "MalformedXML"),
+    ] {
+        app.send(put(body)).await.assert_error(400, code);
+    }
+    app.send(R::get("").q("domain", ""))
+        .await
+        .assert_error(404, "DomainConfigNotFoundError");
+}
+
+#[tokio::test]
+async fn domain_certificate_round_trip_and_validation() {
+    let app = app().await;
+    let get = |d: &str| R::get("").q("domaincertificate", "").q("domainname", d);
+    app.send(get("static.example.com"))
+        .await
+        .assert_error(404, "NoSuchCertificate");
+    let puts = vectors_of("domaincertificate", "PUT");
+    assert_eq!(puts.len(), 1);
+    let r = app.send(replay(&puts[0])).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The captured GET: the certificate, Disabled while no ENABLED rule binds the domain.
+    let gets = vectors_of("domaincertificate", "GET");
+    assert_eq!(gets.len(), 1);
+    let got = app.send(replay(&gets[0])).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let text = got.text();
+    assert!(text.starts_with(DECL));
+    assert!(text.contains("<Status>Disabled</Status>"), "{text}");
+    assert!(text.contains("<CertId>localcos-"), "{text}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    let r = app
+        .send(R::new(Method::PUT, "").q("domain", "").with_body(
+            "<DomainConfiguration><DomainRule><Status>ENABLED</Status><Name>static.example.com</Name><Type>REST</Type></DomainRule></DomainConfiguration>",
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(app
+        .send(get("Static.Example.com"))
+        .await
+        .text()
+        .contains("<Status>Enabled</Status>"));
+    // Other domains are unaffected; the parameter is required.
+    app.send(get("other.example.com"))
+        .await
+        .assert_error(404, "NoSuchCertificate");
+    app.send(R::get("").q("domaincertificate", ""))
+        .await
+        .assert_error(400, "InvalidArgument");
+    let put = |body: &str| {
+        R::new(Method::PUT, "")
+            .q("domaincertificate", "")
+            .with_body(body)
+    };
+    for (body, code) in [
+        ("<DomainCertificate/>", "MalformedXML"),
+        ("<DomainCertificate><CertificateInfo><CertType>CustomCert</CertType><CustomCert><Cert>x</Cert></CustomCert></CertificateInfo><DomainList><DomainName>a.example.com</DomainName></DomainList></DomainCertificate>", "InvalidArgument"),
+        ("<DomainCertificate><CertificateInfo><CertType>Other</CertType><CustomCert><CertId>c</CertId></CustomCert></CertificateInfo><DomainList><DomainName>a.example.com</DomainName></DomainList></DomainCertificate>", "InvalidArgument"),
+    ] {
+        app.send(put(body)).await.assert_error(400, code);
+    }
+    // A CertId binds as well.
+    let r = app
+        .send(put("<DomainCertificate><CertificateInfo><CertType>CustomCert</CertType><CustomCert><CertId>cert-abc</CertId></CustomCert></CertificateInfo><DomainList><DomainName>b.example.com</DomainName></DomainList></DomainCertificate>"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(app
+        .send(get("b.example.com"))
+        .await
+        .text()
+        .contains("<CertId>cert-abc</CertId>"));
+    // The captured DELETE removes only its domain.
+    let deletes = vectors_of("domaincertificate", "DELETE");
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(app.send(replay(&deletes[0])).await.status, 204);
+    app.send(get("static.example.com"))
+        .await
+        .assert_error(404, "NoSuchCertificate");
+    assert_eq!(app.send(get("b.example.com")).await.status, 200);
+}

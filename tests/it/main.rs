@@ -30,4 +30,5 @@ mod symlink;
 mod tagging;
 mod traffic;
 mod versions;
+mod website;
 mod wire;
