@@ -13,6 +13,8 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod inventory;
+pub mod logging;
 pub mod referer;
 mod tagging;
 
@@ -33,6 +35,7 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use logging::Logging;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
 
@@ -45,6 +48,8 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    Inventory,
+    Logging,
     Referer,
     Tagging,
 }
@@ -56,6 +61,8 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "inventory" => Subresource::Inventory,
+            "logging" => Subresource::Logging,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             _ => return None,
@@ -68,6 +75,8 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::Inventory => "Inventory",
+            Subresource::Logging => "Logging",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
         }
@@ -167,8 +176,21 @@ pub async fn put<T: BucketConfig>(
     let doc = T::parse(&body)?;
     let current = stored::<T>(&bucket_record(state, bucket).await?);
     doc.check_replace(current.as_ref())?;
+    store_doc(state, bucket, &doc).await?;
+    Ok(ResponseBuilder::new(T::PUT_STATUS)
+        .content_length(0)
+        .empty())
+}
+
+/// Stores a validated document in one bucket-record update (an empty one
+/// removes the configuration).
+pub async fn store_doc<T: BucketConfig>(
+    state: &AppState,
+    bucket: &BucketName,
+    doc: &T,
+) -> Result<()> {
     let empty = doc.is_empty();
-    let value = serde_json::to_value(&doc)
+    let value = serde_json::to_value(doc)
         .map_err(|e| Error::with_message(ErrorCode::InternalError, e.to_string()))?;
     state
         .store
@@ -184,9 +206,7 @@ pub async fn put<T: BucketConfig>(
             }),
         )
         .await?;
-    Ok(ResponseBuilder::new(T::PUT_STATUS)
-        .content_length(0)
-        .empty())
+    Ok(())
 }
 
 /// DELETE `/?<name>`: 204 whether or not something was stored.
@@ -225,6 +245,12 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::Inventory => inventory::dispatch(state, bucket, method, req).await,
+        Subresource::Logging => match *method {
+            http::Method::GET => get::<Logging>(state, bucket).await,
+            http::Method::PUT => logging::put(state, bucket, req).await,
+            _ => logging::delete(state, bucket).await,
+        },
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
     }

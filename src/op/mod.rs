@@ -14,7 +14,7 @@ mod post_object;
 mod post_policy;
 mod restore;
 mod service;
-mod sse;
+pub(crate) mod sse;
 pub(crate) mod tagging;
 mod versioning;
 mod versions;
@@ -42,6 +42,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyStore,
+    /// Bucket access logs waiting for delivery (`?logging`).
+    pub logs: crate::bucket_config::logging::LogBuffers,
 }
 
 /// A parsed request, handed to a handler.
