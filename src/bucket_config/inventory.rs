@@ -713,59 +713,44 @@ pub fn csv_gz(rows: &[Vec<String>]) -> std::io::Result<Vec<u8>> {
     gz.finish()
 }
 
-/// The listing the report covers, read page by page from the index: every
-/// current object, or every version and delete marker (`All`). Taken as of
-/// `as_of_ms`: records written after the job started are left out, so a
-/// concurrent write never shows up half-way through a report.
+/// The listing the report covers: every current object, or every version
+/// and delete marker (`All`), read in ONE index call, i.e. one transaction
+/// (`MetaStore`: every method is one atomic transaction). The report is a
+/// consistent snapshot: a write committed meanwhile is wholly in it or
+/// wholly out, never half-way through the pages of a report.
 async fn listing(
     state: &AppState,
     bucket: &str,
     prefix: &str,
     all: bool,
-    as_of_ms: i64,
 ) -> std::result::Result<Vec<Row>, StorageError> {
     let meta = state.store.meta();
-    let mut rows = Vec::new();
-    if all {
-        let mut cursor = crate::storage::versions::VersionCursor::default();
-        loop {
-            let page = meta.list_versions(bucket, prefix, &cursor, 1000).await?;
-            let done = page.len() < 1000;
-            for e in page {
-                cursor = crate::storage::versions::VersionCursor {
-                    key: e.key.clone(),
-                    seq: Some(e.seq),
-                };
-                rows.push(Row {
-                    key: e.key,
-                    record: e.record,
-                    latest: Some(e.is_latest),
-                });
-            }
-            if done {
-                break;
-            }
-        }
+    Ok(if all {
+        meta.list_versions(
+            bucket,
+            prefix,
+            &crate::storage::versions::VersionCursor::default(),
+            usize::MAX,
+        )
+        .await?
+        .into_iter()
+        .map(|e| Row {
+            key: e.key,
+            record: e.record,
+            latest: Some(e.is_latest),
+        })
+        .collect()
     } else {
-        let mut after = String::new();
-        loop {
-            let page = meta.list_objects(bucket, prefix, &after, 1000).await?;
-            let done = page.len() < 1000;
-            for (key, record) in page {
-                after = key.clone();
-                rows.push(Row {
-                    key,
-                    record,
-                    latest: None,
-                });
-            }
-            if done {
-                break;
-            }
-        }
-    }
-    rows.retain(|r| r.record.last_modified_ms <= as_of_ms);
-    Ok(rows)
+        meta.list_objects(bucket, prefix, "", usize::MAX)
+            .await?
+            .into_iter()
+            .map(|(key, record)| Row {
+                key,
+                record,
+                latest: None,
+            })
+            .collect()
+    })
 }
 
 /// `YYYYMMDD` of `ms` in Beijing time (COS's day).
@@ -834,7 +819,7 @@ async fn write_object(
 /// manifest.json, then manifest.checksum (a reader that finds the checksum
 /// finds everything it describes).
 pub async fn run_job(state: &AppState, bucket: &str, spec: &Spec, now_ms: i64) -> Result<()> {
-    let rows = listing(state, bucket, "", spec.all_versions, now_ms).await?;
+    let rows = listing(state, bucket, "", spec.all_versions).await?;
     let (appid, short) = appid_and_short(state, bucket);
     let list_count = rows.len();
     let list_size: u64 = rows.iter().map(|r| r.record.size).sum();

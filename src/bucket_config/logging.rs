@@ -140,10 +140,7 @@ pub async fn put(state: &AppState, bucket: &BucketName, req: Req) -> Result<Resp
         let exists = match state.store.bucket(&full).await? {
             Some(_) => Some(full),
             // A suffix-less bucket (created by an S3/OSS client).
-            None => match state.store.bucket(t).await? {
-                Some(_) => Some(t.clone()),
-                None => None,
-            },
+            None => state.store.bucket(t).await?.map(|_| t.clone()),
         };
         let resolved = exists.ok_or_else(missing)?;
         // Stored as sent; the resolved name is what deliveries use.

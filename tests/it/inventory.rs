@@ -476,4 +476,11 @@ async fn concurrent_writes_do_not_tear_a_report() {
         let key = format!("pre/{i:04}");
         assert!(rows.iter().any(|r| r[2] == key && r[3] == "1"), "{key}");
     }
+    // The concurrent writes are in it as a prefix of their (sequential)
+    // order: the report is one snapshot, not pages taken at different times.
+    let new: Vec<&Vec<String>> = rows.iter().filter(|r| r[2].ends_with('x')).collect();
+    for (i, r) in new.iter().enumerate() {
+        assert_eq!(r[2], format!("pre/{i:04}x"));
+        assert_eq!(r[3], "3");
+    }
 }

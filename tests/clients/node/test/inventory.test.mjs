@@ -97,7 +97,7 @@ test('put, get, list, delete and errors', async () => {
   assert.equal(err.statusCode, 400);
   assert.equal(err.code, 'InvalidArgument');
 
-  for (let i = 0; i < 120; i++) {
+  for (let i = 0; i < 101; i++) {
     await cos.putBucketInventory({
       Bucket: src, Region: REGION, Id: `ID-${i}`, InventoryConfiguration: configuration(`ID-${i}`, { IsEnabled: 'false' }),
     });
@@ -110,14 +110,13 @@ test('put, get, list, delete and errors', async () => {
   assert.equal(p2.IsTruncated, 'false');
   assert.deepEqual(
     p2.InventoryConfigurations.map((c) => c.Id),
-    Array.from({ length: 21 }, (_, i) => `ID-${i + 99}`),
+    ['ID-99', 'ID-100'],
   );
 
   const del = await cos.deleteBucketInventory({ Bucket: src, Region: REGION, Id: 'weekly-csv' });
   assert.equal(del.statusCode, 204);
   const gone = await cos.getBucketInventory({ Bucket: src, Region: REGION, Id: 'weekly-csv' }).catch((e) => e);
   assert.equal(gone.statusCode, 404);
-  for (let i = 0; i < 120; i++) await cos.deleteBucketInventory({ Bucket: src, Region: REGION, Id: `ID-${i}` });
 });
 
 test('a one-off job (POST) and a daily schedule write reports that match the listing', async () => {
@@ -135,7 +134,7 @@ test('a one-off job (POST) and a daily schedule write reports that match the lis
     Headers: { 'Content-Type': 'application/xml' }, Body: body,
   });
   assert.equal(post.statusCode, 200);
-  assert.match(post.Body.toString(), /<PostInventoryResult><JobId>job-1-\d+<\/JobId><\/PostInventoryResult>/);
+  assert.match(post.PostInventoryResult.JobId, /^job-1-\d+$/);
 
   const listing = (await cos.getBucket({ Bucket: src, Region: REGION, Prefix: 'data/' })).Contents;
   const expected = listing.map((o) => [APPID, short(), encodeURIComponent(o.Key).replace(/%2F/g, '/'), o.Size, o.ETag.replace(/"/g, '')]);
