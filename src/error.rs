@@ -94,6 +94,8 @@ error_codes! {
     NoSuchCORSConfiguration => (StatusCode::NOT_FOUND, "The CORS configuration does not exist."),
     NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
     NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
+    NoSuchLifecycleConfiguration => (StatusCode::NOT_FOUND, "The lifecycle configuration does not exist."),
+    NoSuchConfiguration => (StatusCode::NOT_FOUND, "The specified configuration does not exist."),
     NoSuchInventoryConfiguration => (StatusCode::NOT_FOUND, "The specified inventory configuration does not exist."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),

@@ -123,6 +123,7 @@ const SUB_RESOURCES: &[&str] = &[
     "domain",
     "domaincertificate",
     "encryption",
+    "intelligent-tiering",
     "intelligenttiering",
     "inventory",
     "lifecycle",
@@ -383,7 +384,7 @@ mod tests {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
         }
         assert_eq!(
-            resolve(&Method::GET, &b(), &q("lifecycle"), &none)
+            resolve(&Method::GET, &b(), &q("select"), &none)
                 .unwrap_err()
                 .code,
             ErrorCode::NotImplemented

@@ -87,6 +87,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
             versioning: Default::default(),
             acl: None,
             configs: Default::default(),
+            layout: Default::default(),
         };
         match store.create_bucket(rec).await {
             Ok(()) | Err(StorageError::BucketExists) => {}
@@ -98,6 +99,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         store,
         config: Arc::new(config),
         keys,
+        lifecycle: Default::default(),
         logs: Default::default(),
     }))
 }
@@ -176,6 +178,10 @@ impl Server {
                 age,
             ))
         });
+        let lifecycle = tokio::spawn(crate::bucket_config::lifecycle::run(
+            self.service.state.store.clone(),
+            self.service.state.config.days,
+        ));
         // Bucket access logs (`?logging`) and inventory schedules (`?inventory`).
         let log_worker = tokio::spawn(crate::bucket_config::logging::run(
             self.service.state.clone(),
@@ -230,6 +236,7 @@ impl Server {
         if let Some(task) = sweeper {
             task.abort();
         }
+        lifecycle.abort();
         if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
             .await
             .is_err()

@@ -13,7 +13,9 @@
 mod accelerate;
 pub mod cors;
 mod encryption;
+pub mod intelligent_tiering;
 pub mod inventory;
+pub mod lifecycle;
 pub mod logging;
 pub mod referer;
 mod tagging;
@@ -35,6 +37,8 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use intelligent_tiering::IntelligentTiering;
+pub use lifecycle::Lifecycle;
 pub use logging::Logging;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
@@ -48,7 +52,12 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    /// `?intelligenttiering` (v1).
+    IntelligentTiering,
+    /// `?intelligent-tiering[&id=]` (v2).
+    IntelligentTieringV2,
     Inventory,
+    Lifecycle,
     Logging,
     Referer,
     Tagging,
@@ -61,7 +70,10 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "intelligent-tiering" => Subresource::IntelligentTieringV2,
+            "intelligenttiering" => Subresource::IntelligentTiering,
             "inventory" => Subresource::Inventory,
+            "lifecycle" => Subresource::Lifecycle,
             "logging" => Subresource::Logging,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
@@ -75,7 +87,10 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::IntelligentTiering => "IntelligentTiering",
+            Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
             Subresource::Inventory => "Inventory",
+            Subresource::Lifecycle => "Lifecycle",
             Subresource::Logging => "Logging",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
@@ -245,7 +260,19 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::IntelligentTiering if *method == http::Method::DELETE => {
+            Err(Error::new(ErrorCode::MethodNotAllowed))
+        }
+        Subresource::IntelligentTiering => by_method!(IntelligentTiering),
+        Subresource::IntelligentTieringV2 => {
+            intelligent_tiering::handle_v2(state, bucket, method, req).await
+        }
         Subresource::Inventory => inventory::dispatch(state, bucket, method, req).await,
+        Subresource::Lifecycle => {
+            let out = by_method!(Lifecycle);
+            state.lifecycle.invalidate(bucket.as_str());
+            out
+        }
         Subresource::Logging => match *method {
             http::Method::GET => get::<Logging>(state, bucket).await,
             http::Method::PUT => logging::put(state, bucket, req).await,

@@ -42,6 +42,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyStore,
+    /// Lifecycle rules cached for the `x-cos-expiration` header.
+    pub lifecycle: crate::bucket_config::lifecycle::ExpiryCache,
     /// Bucket access logs waiting for delivery (`?logging`).
     pub logs: crate::bucket_config::logging::LogBuffers,
 }

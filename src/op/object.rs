@@ -104,6 +104,14 @@ pub async fn put(
         render::validators(ResponseBuilder::new(StatusCode::OK), &rec),
         rec.checksum.as_ref(),
     );
+    let rb = crate::bucket_config::lifecycle::expiration_header(
+        state,
+        bucket.as_str(),
+        key.as_str(),
+        &rec,
+        rb,
+    )
+    .await;
     Ok(new_version_header(render::sse(rb, &rec), &rec)
         .content_length(0)
         .empty())
@@ -322,6 +330,17 @@ pub async fn get(
     }
     for (name, value) in archive::response_headers(&rec, now) {
         rb = rb.header(name, value);
+    }
+    // A pending lifecycle expiration of the current object (NOTES 11).
+    if version.is_none() {
+        rb = crate::bucket_config::lifecycle::expiration_header(
+            state,
+            bucket.as_str(),
+            key.as_str(),
+            &rec,
+            rb,
+        )
+        .await;
     }
     // Step 6: response-* overrides (signed requests only: `authz` refuses
     // anonymous ones).

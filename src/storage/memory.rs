@@ -347,6 +347,19 @@ impl MetaStore for MemoryMeta {
         versions::commit_delete(&mut MemKey { b, refs, key }, state, version_id)
     }
 
+    async fn delete_object_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: versions::DeleteGuard,
+    ) -> Result<Deletion, StorageError> {
+        let mut guard_ = self.lock();
+        let MetaState { buckets, refs } = &mut *guard_;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        let state = b.rec.versioning;
+        versions::commit_delete_guarded(&mut MemKey { b, refs, key }, state, &guard)
+    }
+
     async fn list_objects(
         &self,
         bucket: &str,

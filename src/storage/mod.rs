@@ -35,7 +35,7 @@ pub use store::{ListPage, ListQuery, ObjectReader, PutOptions, Store};
 pub use uploads::{part_etag, PartOptions, PartsPage, UploadsPage, UploadsQuery};
 pub use version_list::{VersionsPage, VersionsQuery};
 pub use versions::{
-    Committed, Deletion, Seq, VersionCursor, VersionEntry, Versioning, NULL_VERSION,
+    Committed, DeleteGuard, Deletion, Seq, VersionCursor, VersionEntry, Versioning, NULL_VERSION,
 };
 
 /// A stream of body bytes (request or response).
@@ -158,6 +158,27 @@ pub struct BucketRecord {
     /// sub-resource name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub configs: std::collections::BTreeMap<String, serde_json::Value>,
+    /// PUT Bucket's `<CreateBucketConfiguration>`: `BucketAZConfig` (`MAZ`)
+    /// and `BucketArchConfig` (`OFS`), reported by HEAD Bucket.
+    #[serde(default, skip_serializing_if = "BucketLayout::is_default")]
+    pub layout: BucketLayout,
+}
+
+/// How a bucket was created (cos-bucket.md §15.2); fixed for its life.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketLayout {
+    /// Multi-AZ (`BucketAZConfig` `MAZ`).
+    #[serde(default)]
+    pub maz: bool,
+    /// Metadata-accelerated (`BucketArchConfig` `OFS`).
+    #[serde(default)]
+    pub ofs: bool,
+}
+
+impl BucketLayout {
+    pub fn is_default(&self) -> bool {
+        *self == BucketLayout::default()
+    }
 }
 
 /// A contiguous piece of an object's bytes: `len` bytes of `blob` from `offset`.
@@ -391,6 +412,18 @@ pub trait MetaStore: Send + Sync + 'static {
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
+    ) -> Result<Deletion, StorageError>;
+
+    /// [`MetaStore::delete_object`] only if `guard` still holds, checked in
+    /// the same transaction (lifecycle acts on records it read earlier).
+    /// # Behavior
+    /// - `NoSuchBucket`; `PreconditionFailed` (nothing changes) when the
+    ///   guarded record changed, went away or is no longer (non)current.
+    async fn delete_object_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: DeleteGuard,
     ) -> Result<Deletion, StorageError>;
 
     /// Up to `limit` objects with `prefix` whose key is strictly greater than

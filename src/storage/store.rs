@@ -769,6 +769,23 @@ impl Store {
         Ok(done)
     }
 
+    /// [`Store::delete_version`] only if `guard` still holds (checked in
+    /// the delete's transaction): lifecycle's deletes, which act on records
+    /// read earlier.
+    /// # Behavior
+    /// - `NoSuchBucket`; `PreconditionFailed` when the record changed.
+    /// - Deletes the blobs no other record references after the commit.
+    pub async fn delete_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: crate::storage::DeleteGuard,
+    ) -> Result<Deletion, StorageError> {
+        let mut done = self.meta.delete_object_guarded(bucket, key, guard).await?;
+        self.free(&std::mem::take(&mut done.freed)).await;
+        Ok(done)
+    }
+
     /// Copies without moving bytes: `build(&src)` makes the destination record
     /// (headers, storage class, last_modified may change; segments are kept)
     /// and it is committed with `cond`, referencing the source's blobs.

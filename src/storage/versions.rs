@@ -525,6 +525,72 @@ pub fn commit_delete(
     })
 }
 
+/// What a guarded delete expects to find (`MetaStore::delete_object_guarded`):
+/// a decision made on a record read earlier (lifecycle) never removes or
+/// hides a record written since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteGuard {
+    /// The key's current object is exactly this record; the delete is the
+    /// one without a version (removes it, or writes a delete marker).
+    Current(ObjectRecord),
+    /// This version (named by its id), exactly as read, and not the
+    /// key's latest entry; it is removed for good.
+    Noncurrent(ObjectRecord),
+    /// This delete marker, exactly as read, is the key's latest entry; it
+    /// is removed for good.
+    LatestMarker(ObjectRecord),
+}
+
+/// A `LatestMarker` guard only ever removes a delete marker.
+fn rec_is_marker(guard: &DeleteGuard) -> bool {
+    matches!(guard, DeleteGuard::LatestMarker(rec) if rec.delete_marker)
+}
+
+/// `MetaStore::delete_object_guarded` inside the backend's transaction:
+/// `PreconditionFailed` (nothing changes) unless `guard` holds, then
+/// [`commit_delete`].
+pub fn commit_delete_guarded(
+    t: &mut impl KeyTxn,
+    state: Versioning,
+    guard: &DeleteGuard,
+) -> Result<Deletion, StorageError> {
+    let (seq, version) = match guard {
+        DeleteGuard::Current(rec) => {
+            if t.current()?.as_ref() != Some(rec) {
+                return Err(StorageError::PreconditionFailed);
+            }
+            return commit_delete(t, state, None);
+        }
+        DeleteGuard::Noncurrent(rec) | DeleteGuard::LatestMarker(rec) => {
+            let id = rec
+                .version_id
+                .as_deref()
+                .ok_or(StorageError::PreconditionFailed)?;
+            let found = if id == NULL_VERSION {
+                t.find_null()?
+            } else {
+                match parse_version_id(id) {
+                    Some(seq) => t.version(seq)?.map(|r| (seq, r)),
+                    None => None,
+                }
+            };
+            match found {
+                Some((seq, r)) if r == *rec => (seq, id),
+                _ => return Err(StorageError::PreconditionFailed),
+            }
+        }
+    };
+    let newest = t.newest()?.map(|(s, _)| s);
+    let holds = match guard {
+        DeleteGuard::Noncurrent(_) => newest != Some(seq),
+        _ => newest == Some(seq) && rec_is_marker(guard),
+    };
+    if !holds {
+        return Err(StorageError::PreconditionFailed);
+    }
+    commit_delete(t, state, Some(version))
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;

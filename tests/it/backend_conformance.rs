@@ -114,6 +114,7 @@ conformance!(
     versions::versions_listing_pages_and_rolls_up,
     versions::versions_listing_merges_plain_records,
     versions::concurrent_versioned_puts_stay_ordered,
+    versions::guarded_deletes,
     update::update_in_place,
     acl::bucket_acl_update,
     acl::object_acl_keeps_bytes,
@@ -145,6 +146,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         versioning: Default::default(),
         acl: None,
         configs: Default::default(),
+        layout: Default::default(),
     }
 }
 

@@ -371,6 +371,27 @@ impl MetaStore for RedbMeta {
         .await
     }
 
+    async fn delete_object_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: versions::DeleteGuard,
+    ) -> Result<Deletion, StorageError> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.write(move |txn| {
+            let state = bucket_state(txn, &bucket)?;
+            let mut t = RedbKey {
+                objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                bucket: &bucket,
+                key: &key,
+            };
+            versions::commit_delete_guarded(&mut t, state, &guard)
+        })
+        .await
+    }
+
     async fn list_objects(
         &self,
         bucket: &str,
