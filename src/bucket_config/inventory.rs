@@ -1094,6 +1094,8 @@ mod tests {
             acl: None,
             tags: vec![("team".into(), "a b".into())],
             appendable: false,
+            retain_until_ms: None,
+            symlink_target: None,
         }
     }
 

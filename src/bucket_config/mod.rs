@@ -17,6 +17,7 @@ pub mod intelligent_tiering;
 pub mod inventory;
 pub mod lifecycle;
 pub mod logging;
+pub mod object_lock;
 pub mod referer;
 mod tagging;
 
@@ -40,6 +41,7 @@ pub use encryption::DefaultEncryption;
 pub use intelligent_tiering::IntelligentTiering;
 pub use lifecycle::Lifecycle;
 pub use logging::Logging;
+pub use object_lock::ObjectLockConfig;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
 
@@ -59,6 +61,7 @@ pub enum Subresource {
     Inventory,
     Lifecycle,
     Logging,
+    ObjectLock,
     Referer,
     Tagging,
 }
@@ -75,6 +78,7 @@ impl Subresource {
             "inventory" => Subresource::Inventory,
             "lifecycle" => Subresource::Lifecycle,
             "logging" => Subresource::Logging,
+            "object-lock" => Subresource::ObjectLock,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             _ => return None,
@@ -92,6 +96,7 @@ impl Subresource {
             Subresource::Inventory => "Inventory",
             Subresource::Lifecycle => "Lifecycle",
             Subresource::Logging => "Logging",
+            Subresource::ObjectLock => "ObjectLock",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
         }
@@ -278,6 +283,7 @@ pub async fn dispatch(
             http::Method::PUT => logging::put(state, bucket, req).await,
             _ => logging::delete(state, bucket).await,
         },
+        Subresource::ObjectLock => object_lock::dispatch(state, bucket, method, req).await,
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
     }

@@ -13,8 +13,10 @@ mod object;
 mod post_object;
 mod post_policy;
 mod restore;
+mod retention;
 mod service;
 pub(crate) mod sse;
+mod symlink;
 pub(crate) mod tagging;
 mod versioning;
 mod versions;
@@ -98,6 +100,10 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::GetObjectTagging(b, k) => tagging::get(state, &b, &k, req).await,
         Operation::PutObjectTagging(b, k) => tagging::put(state, &b, &k, req).await,
         Operation::DeleteObjectTagging(b, k) => tagging::delete(state, &b, &k, req).await,
+        Operation::GetObjectRetention(b, k) => retention::get(state, &b, &k, req).await,
+        Operation::PutObjectRetention(b, k) => retention::put(state, &b, &k, req).await,
+        Operation::GetSymlink(b, k) => symlink::get(state, &b, &k, req).await,
+        Operation::PutSymlink(b, k) => symlink::put(state, &b, &k, req).await,
         Operation::ListMultipartUploads(b) => multipart::list_uploads(state, &b, req).await,
         Operation::GetBucketConfig(b, sub)
         | Operation::PutBucketConfig(b, sub)

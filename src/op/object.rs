@@ -86,6 +86,7 @@ pub async fn put(
         acl: Acl::from_headers(h, AclKind::Object)?,
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
         sse: sse::sealing_for(state, bucket, h).await?,
+        symlink_target: None,
     };
     let mut body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
@@ -257,6 +258,11 @@ pub async fn get(
         // A named version that is missing is not a missing key.
         Err(e) if version.is_none() => return redirect_to_origin(settings, key, e),
         Err(e) => return Err(e),
+    };
+    // A symlink serves its target (one hop, spec cos-bucket.md §15.3).
+    let (rec, reader) = match rec.symlink_target.as_deref() {
+        Some(target) => super::symlink::follow(state, bucket, target, is_head).await?,
+        None => (rec, reader),
     };
     // Step 2: archive state. HEAD still answers (with the restore headers).
     let now = now_ms();

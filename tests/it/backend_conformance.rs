@@ -8,6 +8,7 @@ mod append;
 mod copy;
 mod fs_only;
 mod listing;
+mod lock;
 mod multipart;
 mod objects;
 mod races;
@@ -131,6 +132,8 @@ conformance!(
     multipart::multipart_listing,
     multipart::multipart_parts_paging,
     multipart::multipart_concurrent_parts_and_complete,
+    lock::retention_refuses_delete_and_overwrite,
+    lock::retention_ends,
 );
 
 // ---------------------------------------------------------------------------
@@ -255,6 +258,8 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         acl: None,
         tags: Vec::new(),
         appendable: false,
+        retain_until_ms: None,
+        symlink_target: None,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct ScanReport {
     pub uploads_aborted: usize,
     /// Decisions not carried out because the record changed meanwhile.
     pub raced: usize,
+    /// Expirations waiting for an object-lock retention to end
+    /// (`storage::lock::retained`).
+    pub retained: usize,
 }
 
 impl ScanReport {
@@ -195,6 +198,15 @@ async fn act_on_key(
         let Some(action) = action_for(rules, key, subject, now_ms, clock) else {
             continue;
         };
+        // Object lock: expirations wait for the retention (transitions do not).
+        let expires = matches!(
+            action,
+            Action::Expire { .. } | Action::ExpireNoncurrent { .. }
+        );
+        if expires && crate::storage::lock::retained(rec, now_ms) {
+            report.retained += 1;
+            continue;
+        }
         let outcome = match &action {
             Action::Expire { .. } => store
                 .delete_guarded(bucket, key, DeleteGuard::Current(rec.clone()))
@@ -223,6 +235,8 @@ async fn act_on_key(
         match outcome {
             Ok(()) => tracing::debug!(bucket, key, ?action, "lifecycle"),
             Err(StorageError::PreconditionFailed) => report.raced += 1,
+            // Retained after all (the transaction's own check): wait.
+            Err(StorageError::ObjectLocked) => report.retained += 1,
             Err(e) => return Err(e),
         }
     }

@@ -34,10 +34,10 @@ use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use crate::storage::multipart::{
     self, CompletePart, PartRecord, UploadCursor, UploadRecord, UploadTxn,
 };
-use crate::storage::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
+use crate::storage::versions::{self, BucketRules, KeyTxn, KeyView, PLAIN_SEQ};
 use crate::storage::{
     BlobId, BucketRecord, BucketUpdate, Committed, Deletion, MetaStore, ObjectRecord, Seq,
-    StorageError, VersionCursor, VersionEntry, Versioning, WriteCondition, NULL_VERSION,
+    StorageError, VersionCursor, VersionEntry, WriteCondition, NULL_VERSION,
 };
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
@@ -779,7 +779,7 @@ impl RedbMeta {
     ) -> Result<T, StorageError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut RedbUpload<'_, '_>, Versioning) -> Result<T, StorageError> + Send + 'static,
+        F: FnOnce(&mut RedbUpload<'_, '_>, BucketRules) -> Result<T, StorageError> + Send + 'static,
     {
         let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         self.write(move |txn| {
@@ -906,11 +906,11 @@ fn require_bucket(txn: &redb::ReadTransaction, bucket: &str) -> Result<(), Stora
 
 /// The bucket's versioning state inside a write transaction; `NoSuchBucket`
 /// if it does not exist.
-fn bucket_state(txn: &WriteTransaction, bucket: &str) -> Result<Versioning, StorageError> {
+fn bucket_state(txn: &WriteTransaction, bucket: &str) -> Result<BucketRules, StorageError> {
     let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
     let found = buckets.get(bucket).map_err(db_err)?;
     match found {
-        Some(g) => Ok(decode::<BucketRecord>(g.value())?.versioning),
+        Some(g) => Ok(BucketRules::of(&decode::<BucketRecord>(g.value())?)),
         None => Err(StorageError::NoSuchBucket),
     }
 }
