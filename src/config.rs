@@ -100,6 +100,10 @@ pub struct ServeArgs {
         value_name = "SECONDS"
     )]
     pub multipart_expiry_seconds: Option<u64>,
+    /// Seconds between deliveries of bucket access logs (`PUT ?logging`)
+    /// into their target buckets (default 300).
+    #[arg(long, env = "LOCALCOS_LOG_INTERVAL_SECONDS", value_name = "SECONDS")]
+    pub log_interval_seconds: Option<u64>,
     /// Allow loopback, private and link-local origin addresses (tests).
     #[arg(long, env = "LOCALCOS_ORIGIN_ALLOW_PRIVATE")]
     pub origin_allow_private: bool,
@@ -241,6 +245,8 @@ pub struct RawLog {
     pub format: Option<String>,
     /// One line per request (default false).
     pub access: Option<bool>,
+    /// Seconds between bucket access-log deliveries (`PUT ?logging`, default 300).
+    pub interval_seconds: Option<u64>,
 }
 
 /// Where the data lives.
@@ -275,6 +281,8 @@ pub struct Config {
     pub log_json: bool,
     /// One `localcos::access` line per request.
     pub access_log: bool,
+    /// How often bucket access logs (`?logging`) are delivered.
+    pub log_interval: Duration,
     /// Restore duration and day length for archived objects.
     pub archive: crate::archive::RestoreTiming,
     /// The day clock of every day-based rule (clock.rs); its day is
@@ -600,6 +608,12 @@ impl Config {
                 .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
             access_log: args.access_log || log.access.unwrap_or(false),
+            log_interval: Duration::from_secs(
+                args.log_interval_seconds
+                    .or(log.interval_seconds)
+                    .unwrap_or(300)
+                    .max(1),
+            ),
             days: crate::clock::DayClock::starting_now(archive.day),
             archive,
             bucket_settings,

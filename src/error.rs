@@ -57,6 +57,7 @@ error_codes! {
     InvalidRequest => (StatusCode::BAD_REQUEST, "The request is not valid."),
     InvalidSHA1Digest => (StatusCode::BAD_REQUEST, "The x-cos-content-sha1 you specified did not match what was received."),
     InvalidTag => (StatusCode::BAD_REQUEST, "The tag set you provided is not valid."),
+    InvalidTargetBucketForLogging => (StatusCode::BAD_REQUEST, "The target bucket for logging does not exist or is not owned by you."),
     InvalidURI => (StatusCode::BAD_REQUEST, "Couldn't parse the specified URI."),
     KeyTooLong => (StatusCode::BAD_REQUEST, "Your key is too long."),
     // POST Object (cos.md §6A.6)
@@ -77,6 +78,7 @@ error_codes! {
     XAmzContentSHA256Mismatch => (StatusCode::BAD_REQUEST, "The provided 'x-amz-content-sha256' header does not match what was computed."),
     UnexpectedContent => (StatusCode::BAD_REQUEST, "This request does not support content."),
     XMLSizeLimit => (StatusCode::BAD_REQUEST, "The XML you provided was larger than the maximum allowed size."),
+    TooManyConfigurations => (StatusCode::BAD_REQUEST, "You are attempting to create a new configuration but have already reached the limit."),
     // 403
     AccessDenied => (StatusCode::FORBIDDEN, "Access Denied."),
     AccessForbidden => (StatusCode::FORBIDDEN, "CORSResponse: This CORS request is not allowed."),
@@ -94,6 +96,7 @@ error_codes! {
     NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
     NoSuchLifecycleConfiguration => (StatusCode::NOT_FOUND, "The lifecycle configuration does not exist."),
     NoSuchConfiguration => (StatusCode::NOT_FOUND, "The specified configuration does not exist."),
+    NoSuchInventoryConfiguration => (StatusCode::NOT_FOUND, "The specified inventory configuration does not exist."),
     ObjectLockConfigurationNotFoundError => (StatusCode::NOT_FOUND, "Object lock configuration does not exist for this bucket."),
     NoSuchObjectLockConfiguration => (StatusCode::NOT_FOUND, "The object version has no retention."),
     NoSuchOriginConfiguration => (StatusCode::NOT_FOUND, "The origin configuration does not exist."),
@@ -115,6 +118,7 @@ error_codes! {
     BucketAlreadyExists => (StatusCode::CONFLICT, "The requested bucket name is not available."),
     BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "Your previous request to create the named bucket succeeded and you already own it."),
     BucketNotEmpty => (StatusCode::CONFLICT, "The bucket you tried to delete is not empty."),
+    DuplicateInventoryId => (StatusCode::CONFLICT, "An inventory job with this id already ran today."),
     FileAlreadyExists => (StatusCode::CONFLICT, "The object already exists and x-cos-forbid-overwrite is true."),
     RestoreAlreadyInProgress => (StatusCode::CONFLICT, "Object restore is already in progress."),
     RecordAlreadyExist => (StatusCode::CONFLICT, "The domain is already bound to another bucket."),

@@ -226,6 +226,10 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                         Method::GET => Ok(Operation::GetBucketConfig(b, sub)),
                         Method::PUT => Ok(Operation::PutBucketConfig(b, sub)),
                         Method::DELETE => Ok(Operation::DeleteBucketConfig(b, sub)),
+                        // The one-off inventory job (cos-bucket.md §8).
+                        Method::POST if sub == Subresource::Inventory => {
+                            Ok(Operation::PutBucketConfig(b, sub))
+                        }
                         _ => Err(method_not_allowed()),
                     }
                 }

@@ -16,6 +16,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use crate::auth::KeyStore;
+use crate::bucket_config::logging::RemoteAddr;
 use crate::config::{Config, StorageMode};
 use crate::http::linger::Lingering;
 use crate::http::sendfile::{SendfileQueue, SendfileStream};
@@ -100,6 +101,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         keys,
         domains: Default::default(),
         lifecycle: Default::default(),
+        logs: Default::default(),
     }))
 }
 
@@ -185,12 +187,19 @@ impl Server {
             self.service.state.store.clone(),
             self.service.state.config.replication_scan,
         ));
+        // Bucket access logs (`?logging`) and inventory schedules (`?inventory`).
+        let log_worker = tokio::spawn(crate::bucket_config::logging::run(
+            self.service.state.clone(),
+        ));
+        let inventory_worker = tokio::spawn(crate::bucket_config::inventory::run(
+            self.service.state.clone(),
+        ));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => {
-                    let (stream, _peer) = match accepted {
+                    let (stream, peer) = match accepted {
                         Ok(a) => a,
                         Err(e) => {
                             // EMFILE and friends: back off instead of spinning.
@@ -211,6 +220,7 @@ impl Server {
                         if h1 {
                             req.extensions_mut().insert(queue.clone());
                         }
+                        req.extensions_mut().insert(RemoteAddr(peer));
                         // A body an early error leaves unread is drained, so
                         // the client can read that error (http/linger.rs).
                         let linger = h1 && !expects_continue(req.headers());
@@ -239,5 +249,13 @@ impl Server {
         {
             tracing::warn!("connections still open after 10 s; closing them");
         }
+        log_worker.abort();
+        inventory_worker.abort();
+        // Lines still buffered are delivered before the store closes.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::bucket_config::logging::deliver(&self.service.state),
+        )
+        .await;
     }
 }

@@ -93,10 +93,17 @@ impl Service {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let mut bucket = None;
+        // Bucket access logs (bucket_config/logging.rs): what the line needs
+        // from the request, gathered only while some bucket is logged.
+        let logged = self.state.logs.active().then(|| access_request(&req));
+        let mut failure = None;
         let (mut resp, op_name, secret_id) =
             match self.pipeline(req, &mut family, &mut bucket).await {
                 Ok((resp, op, who)) => (resp, op, who),
                 Err((e, op, who)) => {
+                    if logged.is_some() {
+                        failure = Some((e.code.as_str(), e.message().to_string()));
+                    }
                     let resource = match family {
                         Family::Cos => resource(),
                         Family::S3 => uri.path().to_string(),
@@ -121,6 +128,31 @@ impl Service {
         }
         dialect::translate_response(family, resp.headers_mut(), &id);
         apply_header_case(resp.extensions_mut());
+        if let (Some(req), Some(bucket)) = (logged, &bucket) {
+            let a = &self.state.config.addressing;
+            self.state.logs.record(
+                &a.region,
+                &a.appid,
+                &crate::bucket_config::logging::AccessEvent {
+                    request_id: &id,
+                    bucket,
+                    host: host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or(""),
+                    method: &method,
+                    uri: &uri,
+                    op_name,
+                    status: resp.status().as_u16(),
+                    error: failure,
+                    secret_id: secret_id.as_deref(),
+                    remote: req.remote,
+                    user_agent: req.user_agent,
+                    referer: req.referer,
+                    request_bytes: req.length,
+                    response_headers: resp.headers(),
+                    elapsed: started.elapsed(),
+                    end: std::time::SystemTime::now(),
+                },
+            );
+        }
         if tracing::enabled!(target: "localcos::access", tracing::Level::INFO) {
             tracing::info!(
                 target: "localcos::access",
@@ -400,6 +432,32 @@ impl Service {
                 who,
             )),
         }
+    }
+}
+
+/// The request side of an access-log line, taken before the request is consumed.
+struct AccessRequest {
+    remote: Option<std::net::IpAddr>,
+    user_agent: Option<String>,
+    referer: Option<String>,
+    length: Option<u64>,
+}
+
+fn access_request<B>(req: &Request<B>) -> AccessRequest {
+    let h = |name: http::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    AccessRequest {
+        remote: req
+            .extensions()
+            .get::<crate::bucket_config::logging::RemoteAddr>()
+            .map(|a| a.0.ip()),
+        user_agent: h(http::header::USER_AGENT),
+        referer: h(http::header::REFERER),
+        length: h(http::header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
     }
 }
 

@@ -16,14 +16,16 @@ pub mod domain;
 mod domaincertificate;
 mod encryption;
 pub mod intelligent_tiering;
+pub mod inventory;
 pub mod lifecycle;
+pub mod logging;
 pub mod object_lock;
 pub mod origin;
 pub mod referer;
 pub mod replication;
 mod tagging;
-pub mod xml_tree;
 pub mod website;
+pub mod xml_tree;
 
 use http::{HeaderMap, StatusCode};
 use md5::{Digest, Md5};
@@ -45,6 +47,7 @@ pub use domain::DomainConfig;
 pub use encryption::DefaultEncryption;
 pub use intelligent_tiering::IntelligentTiering;
 pub use lifecycle::Lifecycle;
+pub use logging::Logging;
 pub use object_lock::ObjectLockConfig;
 pub use origin::OriginConfig;
 pub use referer::Referer;
@@ -67,7 +70,9 @@ pub enum Subresource {
     IntelligentTiering,
     /// `?intelligent-tiering[&id=]` (v2).
     IntelligentTieringV2,
+    Inventory,
     Lifecycle,
+    Logging,
     ObjectLock,
     Origin,
     Referer,
@@ -87,7 +92,9 @@ impl Subresource {
             "encryption" => Subresource::Encryption,
             "intelligent-tiering" => Subresource::IntelligentTieringV2,
             "intelligenttiering" => Subresource::IntelligentTiering,
+            "inventory" => Subresource::Inventory,
             "lifecycle" => Subresource::Lifecycle,
+            "logging" => Subresource::Logging,
             "object-lock" => Subresource::ObjectLock,
             "origin" => Subresource::Origin,
             "referer" => Subresource::Referer,
@@ -108,7 +115,9 @@ impl Subresource {
             Subresource::Encryption => "Encryption",
             Subresource::IntelligentTiering => "IntelligentTiering",
             Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
+            Subresource::Inventory => "Inventory",
             Subresource::Lifecycle => "Lifecycle",
+            Subresource::Logging => "Logging",
             Subresource::ObjectLock => "ObjectLock",
             Subresource::Origin => "Origin",
             Subresource::Referer => "Referer",
@@ -224,15 +233,27 @@ pub async fn store<T: BucketConfig>(
     save(state, bucket, doc).await
 }
 
-/// Stores a parsed and validated document (an empty one removes the
-/// configuration) in one bucket-record update; PUT's answer.
+/// Stores a parsed and validated document; PUT's answer.
 pub async fn save<T: BucketConfig>(
     state: &AppState,
     bucket: &BucketName,
     doc: T,
 ) -> Result<Response> {
+    store_doc(state, bucket, &doc).await?;
+    Ok(ResponseBuilder::new(T::PUT_STATUS)
+        .content_length(0)
+        .empty())
+}
+
+/// Stores a validated document in one bucket-record update (an empty one
+/// removes the configuration).
+pub async fn store_doc<T: BucketConfig>(
+    state: &AppState,
+    bucket: &BucketName,
+    doc: &T,
+) -> Result<()> {
     let empty = doc.is_empty();
-    let value = serde_json::to_value(&doc)
+    let value = serde_json::to_value(doc)
         .map_err(|e| Error::with_message(ErrorCode::InternalError, e.to_string()))?;
     state
         .store
@@ -248,9 +269,7 @@ pub async fn save<T: BucketConfig>(
             }),
         )
         .await?;
-    Ok(ResponseBuilder::new(T::PUT_STATUS)
-        .content_length(0)
-        .empty())
+    Ok(())
 }
 
 /// DELETE `/?<name>`: 204 whether or not something was stored.
@@ -304,11 +323,17 @@ pub async fn dispatch(
         Subresource::IntelligentTieringV2 => {
             intelligent_tiering::handle_v2(state, bucket, method, req).await
         }
+        Subresource::Inventory => inventory::dispatch(state, bucket, method, req).await,
         Subresource::Lifecycle => {
             let out = by_method!(Lifecycle);
             state.lifecycle.invalidate(bucket.as_str());
             out
         }
+        Subresource::Logging => match *method {
+            http::Method::GET => get::<Logging>(state, bucket).await,
+            http::Method::PUT => logging::put(state, bucket, req).await,
+            _ => logging::delete(state, bucket).await,
+        },
         Subresource::ObjectLock => object_lock::dispatch(state, bucket, method, req).await,
         Subresource::Origin => match *method {
             http::Method::PUT => origin::put(state, bucket, req).await,

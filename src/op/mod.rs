@@ -16,7 +16,7 @@ mod post_policy;
 mod restore;
 mod retention;
 mod service;
-mod sse;
+pub(crate) mod sse;
 mod symlink;
 pub(crate) mod tagging;
 mod versioning;
@@ -49,6 +49,8 @@ pub struct AppState {
     pub domains: crate::bucket_config::domain::DomainCache,
     /// Lifecycle rules cached for the `x-cos-expiration` header.
     pub lifecycle: crate::bucket_config::lifecycle::ExpiryCache,
+    /// Bucket access logs waiting for delivery (`?logging`).
+    pub logs: crate::bucket_config::logging::LogBuffers,
 }
 
 /// A parsed request, handed to a handler.

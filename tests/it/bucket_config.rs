@@ -972,3 +972,97 @@ async fn domain_certificate_round_trip_and_validation() {
         .assert_error(404, "NoSuchCertificate");
     assert_eq!(app.send(get("b.example.com")).await.status, 200);
 }
+
+/// An app with the buckets the logging and inventory vectors name as targets.
+async fn app_with_targets() -> App {
+    let mut c = localcos::config::Config::for_tests(crate::common::ID, crate::common::KEY);
+    for b in ["logbucket", "inventorybucket"] {
+        c.buckets.push(
+            localcos::http::target::BucketName::parse(b, "1250000000", "ap-guangzhou").unwrap(),
+        );
+    }
+    crate::common::app_with(c).await
+}
+
+#[tokio::test]
+async fn logging_round_trip() {
+    let app = app_with_targets().await;
+    let empty = "<BucketLoggingStatus></BucketLoggingStatus>";
+    let got = app.send(R::get("").q("logging", "")).await;
+    assert_eq!(
+        (got.status, normalize(&got.text())),
+        (200, empty.to_string())
+    );
+    // Every SDK's enable and disable PUT, each read back as sent.
+    round_trip(&app, "logging", (200, empty)).await;
+}
+
+#[tokio::test]
+async fn inventory_round_trip() {
+    let app = app_with_targets().await;
+    let vs = vectors();
+    let inv: Vec<&serde_json::Value> = vs
+        .iter()
+        .filter(|v| v["target"].as_str().unwrap().contains("?inventory"))
+        .collect();
+    let mut seen = (0, 0, 0);
+    for v in &inv {
+        let name = v["name"].as_str().unwrap();
+        match v["method"].as_str().unwrap() {
+            "PUT" => {
+                seen.0 += 1;
+                let r = app.send(replay(v)).await;
+                assert_eq!(r.status, 200, "{name}: {}", r.text());
+                let got = app
+                    .send(R::get("").q("inventory", "").q("id", "weekly-csv"))
+                    .await;
+                assert_eq!(got.status, 200, "{name}");
+                assert!(got.text().starts_with(DECL));
+                assert_eq!(
+                    normalize(&got.text()),
+                    normalize(v["body_text"].as_str().unwrap()),
+                    "{name}: GET returns what was PUT"
+                );
+                assert_eq!(
+                    sorted_tree(&got.text()),
+                    sorted_tree(v["body_text"].as_str().unwrap())
+                );
+                let list = app.send(R::get("").q("inventory", "")).await;
+                assert_eq!(list.status, 200);
+                assert!(list
+                    .text()
+                    .contains(&normalize(v["body_text"].as_str().unwrap())));
+            }
+            "POST" => {
+                seen.1 += 1;
+                let r = app.send(replay(v)).await;
+                assert_eq!(r.status, 200, "{name}: {}", r.text());
+                assert!(r.text().contains("<JobId>"), "{name}");
+                let manifest = app
+                    .send(
+                        R::get("")
+                            .host("inventorybucket-1250000000.cos.ap-guangzhou.myqcloud.com")
+                            .q("prefix", "oneoff/1250000000/examplebucket/oneoff-1/"),
+                    )
+                    .await;
+                assert!(manifest.text().contains("/manifest.json</Key>"), "{name}");
+            }
+            "DELETE" => {
+                seen.2 += 1;
+                let r = app.send(replay(v)).await;
+                assert_eq!(r.status, 204, "{name}: {}", r.text());
+                app.send(R::get("").q("inventory", "").q("id", "weekly-csv"))
+                    .await
+                    .assert_error(404, "NoSuchInventoryConfiguration");
+                // Put it back for the next SDK's DELETE.
+                let put = inv
+                    .iter()
+                    .find(|p| p["method"] == "PUT")
+                    .expect("a PUT vector");
+                assert_eq!(app.send(replay(put)).await.status, 200);
+            }
+            _ => {}
+        }
+    }
+    assert!(seen.0 >= 2 && seen.1 >= 1 && seen.2 >= 2, "{seen:?}");
+}
