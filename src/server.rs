@@ -97,6 +97,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         store,
         config: Arc::new(config),
         keys,
+        views: Default::default(),
     }))
 }
 
@@ -179,7 +180,7 @@ impl Server {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => {
-                    let (stream, _peer) = match accepted {
+                    let (stream, peer) = match accepted {
                         Ok(a) => a,
                         Err(e) => {
                             // EMFILE and friends: back off instead of spinning.
@@ -200,6 +201,7 @@ impl Server {
                         if h1 {
                             req.extensions_mut().insert(queue.clone());
                         }
+                        req.extensions_mut().insert(crate::authz::RemoteAddr(peer));
                         // A body an early error leaves unread is drained, so
                         // the client can read that error (http/linger.rs).
                         let linger = h1 && !expects_continue(req.headers());

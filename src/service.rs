@@ -320,16 +320,28 @@ impl Service {
             .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
         // Authorization (§1.10 step 7): scope of the key, or the ACLs for
-        // anonymous callers (`Req::identity` stays `None` for them).
+        // anonymous callers (`Req::identity` stays `None` for them), and
+        // the bucket policy for both.
         let scope = identity
             .as_ref()
             .map(|i| self.state.keys.scope(&i.secret_id));
+        let peer = req
+            .extensions()
+            .get::<authz::RemoteAddr>()
+            .map(|a| a.0.ip());
+        let caller = authz::Caller {
+            key: identity
+                .as_ref()
+                .zip(scope.as_ref())
+                .map(|(i, s)| (i.secret_id.as_str(), s)),
+            peer,
+        };
         // A form upload's signature is in its body: the handler verifies it,
         // then runs this same check with the identity it found.
         if !matches!(op, route::Operation::PostObject(_)) {
             authz::check(
                 &self.state,
-                scope.as_ref(),
+                &caller,
                 &op,
                 &query,
                 req.headers(),
@@ -357,6 +369,7 @@ impl Service {
                 .remove::<crate::http::sendfile::SendfileQueue>(),
             checksum: checked.checksum,
             form,
+            peer,
         };
         match op::dispatch(&self.state, op, r).await {
             Ok(resp) => Ok((resp, name, who)),

@@ -11,8 +11,10 @@
 //! (cos-bucket.md §0.4 "round-trip rule").
 
 mod accelerate;
+pub mod cache;
 pub mod cors;
 mod encryption;
+pub mod policy;
 pub mod referer;
 mod tagging;
 
@@ -33,6 +35,7 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use policy::BucketPolicy;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
 
@@ -45,6 +48,7 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    Policy,
     Referer,
     Tagging,
 }
@@ -56,6 +60,7 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "policy" => Subresource::Policy,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
             _ => return None,
@@ -68,6 +73,7 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::Policy => "Policy",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
         }
@@ -90,6 +96,8 @@ pub trait BucketConfig: Serialize + DeserializeOwned + Sized {
     const UNSET: Unset;
     /// PUT's success status.
     const PUT_STATUS: StatusCode = StatusCode::OK;
+    /// GET's `Content-Type` (`render` makes a document of this type).
+    const CONTENT_TYPE: &'static str = "application/xml";
     /// Parses and validates a PUT body (size-checked and MD5-verified).
     /// # Behavior
     /// - Not well-formed, wrong root, missing required elements → 400
@@ -148,7 +156,16 @@ async fn bucket_record(state: &AppState, bucket: &BucketName) -> Result<BucketRe
 pub async fn get<T: BucketConfig>(state: &AppState, bucket: &BucketName) -> Result<Response> {
     let rec = bucket_record(state, bucket).await?;
     match (stored::<T>(&rec), T::UNSET) {
-        (Some(doc), _) => Ok(ResponseBuilder::new(StatusCode::OK).xml(doc.render())),
+        (Some(doc), _) if T::CONTENT_TYPE == "application/xml" => {
+            Ok(ResponseBuilder::new(StatusCode::OK).xml(doc.render()))
+        }
+        (Some(doc), _) => {
+            let text = doc.render();
+            Ok(ResponseBuilder::new(StatusCode::OK)
+                .header("content-type", T::CONTENT_TYPE)
+                .content_length(text.len() as u64)
+                .body(crate::http::body::Body::from(text)))
+        }
         (None, Unset::Error(code)) => Err(Error::new(code)),
         (None, Unset::Empty(root)) => {
             Ok(ResponseBuilder::new(StatusCode::OK).xml(Xml::new(root).finish(root)))
@@ -225,6 +242,7 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::Policy => by_method!(BucketPolicy),
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),
     }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyStore,
+    /// Parsed bucket configurations (policy, CORS, referer) for authz and CORS.
+    pub views: crate::bucket_config::cache::ViewCache,
 }
 
 /// A parsed request, handed to a handler.
@@ -65,6 +67,8 @@ pub struct Req {
     pub checksum: crate::http::checksum::ChecksumSlot,
     /// POST Object: the form's fields before `file` (the file is `body`).
     pub form: Option<crate::http::form::PostForm>,
+    /// The client's address, when the server knows it (`authz::RemoteAddr`).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Response> {

@@ -15,6 +15,7 @@ mod multipart_dialects;
 mod objects;
 mod origin;
 mod oss;
+mod policy;
 mod post_object;
 mod presign;
 mod readme;
