@@ -63,7 +63,9 @@ fn policy() -> String {
 
 fn main() -> ExitCode {
     if !std::env::args().any(|a| a == "--bench") {
-        println!("config_overhead bench: skipped (run it with `cargo bench --bench config_overhead`)");
+        println!(
+            "config_overhead bench: skipped (run it with `cargo bench --bench config_overhead`)"
+        );
         return ExitCode::SUCCESS;
     }
     match run() {
@@ -82,6 +84,9 @@ fn env_num(name: &str, default: f64) -> f64 {
         .filter(|v: &f64| *v > 0.0)
         .unwrap_or(default)
 }
+
+/// (label, pre-signed path and query, extra request headers).
+type Case = (&'static str, String, Vec<(&'static str, String)>);
 
 struct Measured {
     req_per_s: f64,
@@ -144,7 +149,7 @@ fn run() -> Result<(), String> {
             format!("{path}?{}", sig.to_query())
         };
         // (label, url, headers)
-        let cases: Vec<(&str, String, Vec<(&'static str, String)>)> = vec![
+        let cases: Vec<Case> = vec![
             ("none, no Origin", url(PLAIN), vec![]),
             ("CORS+referer+policy, no Origin", url(CONFIGURED), vec![]),
             ("none, Origin", url(PLAIN), vec![("origin", ORIGIN.into())]),
@@ -261,8 +266,8 @@ async fn set_up(server: &Server, creds: &Credentials) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .as_secs();
     let send = |method: Method, path: String, query: &'static str, body: Bytes| {
-        let auth = presign::sign(creds, method.as_str(), &path, &host, now - 60, now + 3600)
-            .to_header();
+        let auth =
+            presign::sign(creds, method.as_str(), &path, &host, now - 60, now + 3600).to_header();
         let headers = vec![("host", host.clone()), ("authorization", auth)];
         let target = format!("{path}{query}");
         async move {
@@ -305,8 +310,20 @@ async fn set_up(server: &Server, creds: &Credentials) -> Result<(), String> {
         .await?;
     }
     send(Method::PUT, format!("/{CONFIGURED}"), "?cors", CORS.into()).await?;
-    send(Method::PUT, format!("/{CONFIGURED}"), "?referer", REFERER.into()).await?;
-    send(Method::PUT, format!("/{CONFIGURED}"), "?policy", policy().into()).await?;
+    send(
+        Method::PUT,
+        format!("/{CONFIGURED}"),
+        "?referer",
+        REFERER.into(),
+    )
+    .await?;
+    send(
+        Method::PUT,
+        format!("/{CONFIGURED}"),
+        "?policy",
+        policy().into(),
+    )
+    .await?;
     // In force: an anonymous GET outside the policy's prefix is refused by the referer rule.
     let r = loadgen::fetch(
         server.addr,
@@ -317,7 +334,10 @@ async fn set_up(server: &Server, creds: &Credentials) -> Result<(), String> {
     )
     .await?;
     if r.status != StatusCode::FORBIDDEN {
-        return Err(format!("configured bucket answered {} to an anonymous GET", r.status));
+        return Err(format!(
+            "configured bucket answered {} to an anonymous GET",
+            r.status
+        ));
     }
     Ok(())
 }

@@ -668,9 +668,7 @@ fn default_cors(
     Cors::parse(cors.render().as_bytes()).map_err(|e| {
         ConfigError(format!(
             "[cors] default rule: {}",
-            e.message
-                .as_deref()
-                .unwrap_or(e.code.default_message())
+            e.message.as_deref().unwrap_or(e.code.default_message())
         ))
     })?;
     Ok(Some(cors))

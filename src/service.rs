@@ -339,16 +339,9 @@ impl Service {
         // A form upload's signature is in its body: the handler verifies it,
         // then runs this same check with the identity it found.
         if !matches!(op, route::Operation::PostObject(_)) {
-            authz::check(
-                &self.state,
-                &caller,
-                &op,
-                &query,
-                req.headers(),
-                family,
-            )
-            .await
-            .map_err(|e| (e, name, who.clone()))?;
+            authz::check(&self.state, &caller, &op, &query, req.headers(), family)
+                .await
+                .map_err(|e| (e, name, who.clone()))?;
         }
         let (mut parts, body) = req.into_parts();
         // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):

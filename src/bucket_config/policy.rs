@@ -192,10 +192,9 @@ fn strings<'a>(v: &'a Value, what: &str) -> Result<Vec<&'a str>> {
     let bad = || malformed(format!("{what} must be a string or a list of strings."));
     match v {
         Value::String(s) => Ok(vec![s.as_str()]),
-        Value::Array(items) if !items.is_empty() => items
-            .iter()
-            .map(|i| i.as_str().ok_or_else(bad))
-            .collect(),
+        Value::Array(items) if !items.is_empty() => {
+            items.iter().map(|i| i.as_str().ok_or_else(bad)).collect()
+        }
         _ => Err(bad()),
     }
 }
@@ -351,7 +350,9 @@ fn conditions(v: &Value) -> Result<Vec<Condition>> {
             .map(|(_, op)| *op)
             .ok_or_else(|| malformed(format!("Unknown condition operator {name}.")))?;
         let Value::Object(keys) = keys else {
-            return Err(malformed(format!("Condition {name} must map keys to values.")));
+            return Err(malformed(format!(
+                "Condition {name} must map keys to values."
+            )));
         };
         if keys.is_empty() {
             return Err(malformed(format!("Condition {name} names no key.")));
@@ -389,7 +390,11 @@ pub fn compile(doc: &Value) -> Result<Compiled> {
     let Value::Object(top) = doc else {
         return Err(malformed("A policy is a JSON object."));
     };
-    known_key(top, &["version", "statement", "principal", "id"], "the policy")?;
+    known_key(
+        top,
+        &["version", "statement", "principal", "id"],
+        "the policy",
+    )?;
     match field(top, "version")? {
         None => {}
         Some(Value::String(v)) if v == "2.0" => {}
@@ -470,7 +475,13 @@ pub fn compile(doc: &Value) -> Result<Compiled> {
 /// operators); everything else literally. `ci`: ASCII case-insensitive.
 pub fn wildcard(pattern: &str, value: &str, ci: bool) -> bool {
     let (p, v) = (pattern.as_bytes(), value.as_bytes());
-    let eq = |a: u8, b: u8| if ci { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if ci {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut pi, mut vi) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while vi < v.len() {
@@ -497,7 +508,10 @@ pub enum Requester<'a> {
     Anonymous,
     /// A signed request: its SecretId, and whether the key is the owner
     /// (unscoped read-write).
-    Key { secret_id: &'a str, owner: bool },
+    Key {
+        secret_id: &'a str,
+        owner: bool,
+    },
 }
 
 /// What a request does to what, plus what conditions may test.
@@ -627,7 +641,9 @@ impl Condition {
         let query = |n: &str| req.query.get(n).map(Cow::Borrowed);
         match self.key.as_str() {
             "qcs:ip" => req.ip.map(|ip| Cow::Owned(ip.to_string())),
-            "cos:secure-transport" => Some(Cow::Borrowed(if req.secure { "true" } else { "false" })),
+            "cos:secure-transport" => {
+                Some(Cow::Borrowed(if req.secure { "true" } else { "false" }))
+            }
             "cos:x-cos-storage-class" => header("x-cos-storage-class"),
             "cos:x-cos-acl" => header("x-cos-acl"),
             "cos:content-type" => header("content-type"),
@@ -645,9 +661,7 @@ impl Condition {
         };
         let any = self.values.iter().any(|v| match (self.op, v) {
             (Op::StringEqual | Op::StringNotEqual, CondValue::Text(t)) => *t == actual,
-            (Op::StringLike | Op::StringNotLike, CondValue::Text(t)) => {
-                wildcard(t, &actual, false)
-            }
+            (Op::StringLike | Op::StringNotLike, CondValue::Text(t)) => wildcard(t, &actual, false),
             (Op::IpEqual | Op::IpNotEqual, CondValue::Net(net, bits)) => {
                 req.ip.is_some_and(|ip| in_net(ip, *net, *bits))
             }
@@ -767,9 +781,7 @@ mod tests {
             (format!(r#"{{"statement":{ok_statement}}}"#), true),
             // capitalised statement elements, principal forms, actions, conditions
             (
-                format!(
-                    r#"{{"Statement":[{{"Principal":"*","Effect":"Deny","Action":"cos:*","Resource":"*","Condition":{{"ip_not_equal":{{"qcs:ip":["10.0.0.0/8","::1"]}}}}}}]}}"#
-                ),
+                r#"{"Statement":[{"Principal":"*","Effect":"Deny","Action":"cos:*","Resource":"*","Condition":{"ip_not_equal":{"qcs:ip":["10.0.0.0/8","::1"]}}}]}"#.to_string(),
                 true,
             ),
             (
@@ -978,33 +990,121 @@ mod tests {
         let c = ctx();
         let cases: Vec<(&Compiled, Request<'_>, Decision)> = vec![
             // allow on a prefix, nothing elsewhere
-            (&public_read, req(&c, anon, "GetObject", Some("public/a.txt"), None), Allow),
-            (&public_read, req(&c, anon, "HeadObject", Some("public/a.txt"), None), Allow),
-            (&public_read, req(&c, anon, "GetObject", Some("secret/a.txt"), None), NotApplicable),
-            (&public_read, req(&c, anon, "PutObject", Some("public/a.txt"), None), NotApplicable),
-            (&public_read, req(&c, anon, "GetObject", Some("publicity"), None), NotApplicable),
+            (
+                &public_read,
+                req(&c, anon, "GetObject", Some("public/a.txt"), None),
+                Allow,
+            ),
+            (
+                &public_read,
+                req(&c, anon, "HeadObject", Some("public/a.txt"), None),
+                Allow,
+            ),
+            (
+                &public_read,
+                req(&c, anon, "GetObject", Some("secret/a.txt"), None),
+                NotApplicable,
+            ),
+            (
+                &public_read,
+                req(&c, anon, "PutObject", Some("public/a.txt"), None),
+                NotApplicable,
+            ),
+            (
+                &public_read,
+                req(&c, anon, "GetObject", Some("publicity"), None),
+                NotApplicable,
+            ),
             // ip condition: deny outside 192.168.1.0/24 (and when unknown)
-            (&public_read, req(&c, anon, "GetObject", Some("public/private/x"), Some("10.1.2.3")), Deny),
-            (&public_read, req(&c, anon, "GetObject", Some("public/private/x"), None), Deny),
-            (&public_read, req(&c, anon, "GetObject", Some("public/private/x"), Some("192.168.1.77")), Allow),
-            (&public_read, req(&c, anon, "GetObject", Some("public/private/x"), Some("::ffff:192.168.1.77")), Allow),
+            (
+                &public_read,
+                req(
+                    &c,
+                    anon,
+                    "GetObject",
+                    Some("public/private/x"),
+                    Some("10.1.2.3"),
+                ),
+                Deny,
+            ),
+            (
+                &public_read,
+                req(&c, anon, "GetObject", Some("public/private/x"), None),
+                Deny,
+            ),
+            (
+                &public_read,
+                req(
+                    &c,
+                    anon,
+                    "GetObject",
+                    Some("public/private/x"),
+                    Some("192.168.1.77"),
+                ),
+                Allow,
+            ),
+            (
+                &public_read,
+                req(
+                    &c,
+                    anon,
+                    "GetObject",
+                    Some("public/private/x"),
+                    Some("::ffff:192.168.1.77"),
+                ),
+                Allow,
+            ),
             // anyone covers signed requests; deny beats allow
-            (&deny_all, req(&c, owner, "DeleteObject", Some("k"), None), Deny),
-            (&deny_all, req(&c, anon, "DeleteMultipleObjects", None, None), Deny),
+            (
+                &deny_all,
+                req(&c, owner, "DeleteObject", Some("k"), None),
+                Deny,
+            ),
+            (
+                &deny_all,
+                req(&c, anon, "DeleteMultipleObjects", None, None),
+                Deny,
+            ),
             (&deny_all, req(&c, sub, "GetObject", Some("k"), None), Allow),
             // uin principals: a key by SecretId, the owner as the root account
             (&by_key, req(&c, sub, "GetObject", Some("k"), None), Deny),
-            (&by_key, req(&c, anon, "GetObject", Some("k"), None), NotApplicable),
-            (&by_key, req(&c, owner, "GetObject", Some("k"), None), NotApplicable),
-            (&by_key, req(&c, owner, "PutObject", Some("locked/k"), None), Deny),
+            (
+                &by_key,
+                req(&c, anon, "GetObject", Some("k"), None),
+                NotApplicable,
+            ),
+            (
+                &by_key,
+                req(&c, owner, "GetObject", Some("k"), None),
+                NotApplicable,
+            ),
+            (
+                &by_key,
+                req(&c, owner, "PutObject", Some("locked/k"), None),
+                Deny,
+            ),
             (&by_key, req(&c, anon, "GetBucket", None, None), Allow),
-            (&by_key, req(&c, owner, "GetBucket", None, None), NotApplicable),
+            (
+                &by_key,
+                req(&c, owner, "GetBucket", None, None),
+                NotApplicable,
+            ),
             // the legacy resource form
-            (&legacy, req(&c, anon, "GetObject", Some("a/b"), None), Allow),
+            (
+                &legacy,
+                req(&c, anon, "GetObject", Some("a/b"), None),
+                Allow,
+            ),
             (&legacy, req(&c, anon, "GetObject", None, None), Allow),
         ];
         for (i, (policy, r, want)) in cases.iter().enumerate() {
-            assert_eq!(policy.evaluate(r), *want, "case {i}: {} {:?}", r.action, r.key);
+            assert_eq!(
+                policy.evaluate(r),
+                *want,
+                "case {i}: {} {:?}",
+                r.action,
+                r.key
+            );
         }
     }
 
@@ -1021,10 +1121,12 @@ mod tests {
         let d = |c: &Ctx| p.evaluate(&req(c, anon, "PutObject", Some("k"), None));
         // content-type missing: string_like fails
         assert_eq!(d(&c), Decision::NotApplicable);
-        c.headers.insert("content-type", "image/png".parse().unwrap());
+        c.headers
+            .insert("content-type", "image/png".parse().unwrap());
         c.headers.insert("content-length", "100".parse().unwrap());
         assert_eq!(d(&c), Decision::Allow);
-        c.headers.insert("x-cos-acl", "public-read-write".parse().unwrap());
+        c.headers
+            .insert("x-cos-acl", "public-read-write".parse().unwrap());
         assert_eq!(d(&c), Decision::NotApplicable);
         c.headers.insert("x-cos-acl", "private".parse().unwrap());
         c.headers.insert("content-length", "101".parse().unwrap());

@@ -6,7 +6,7 @@
 use http::Method;
 use localcos::config::{Config, RawConfig, ServeArgs};
 
-use crate::common::{app, app_with, App, R, HOST, ID, KEY};
+use crate::common::{app, app_with, App, HOST, ID, KEY, R};
 
 const RES: &str = "qcs::cos:ap-guangzhou:uid/1250000000:examplebucket-1250000000";
 
@@ -56,7 +56,11 @@ async fn put_get_delete_and_validation() {
     let cases: Vec<(R, u16, &str)> = vec![
         (put_policy("{"), 400, "MalformedPolicy"),
         (put_policy(""), 400, "MalformedPolicy"),
-        (put_policy(r#"{"version":"2.0","statement":[]}"#), 400, "MalformedPolicy"),
+        (
+            put_policy(r#"{"version":"2.0","statement":[]}"#),
+            400,
+            "MalformedPolicy",
+        ),
         (
             put_policy(&doc.replace("name/cos:GetObject", "s3:GetObject")),
             400,
@@ -75,7 +79,10 @@ async fn put_get_delete_and_validation() {
             "MalformedPolicy",
         ),
         (
-            put_policy(&doc.replace("\"version\":\"2.0\"", &format!("\"id\":\"{}\"", "x".repeat(21 * 1024)))),
+            put_policy(&doc.replace(
+                "\"version\":\"2.0\"",
+                &format!("\"id\":\"{}\"", "x".repeat(21 * 1024)),
+            )),
             400,
             "MalformedPolicy",
         ),
@@ -177,7 +184,10 @@ async fn explicit_deny_beats_acl_grants_and_keys() {
         )
         .await;
     assert_eq!(acl.status, 200, "{}", acl.text());
-    assert_eq!(app.send(R::get("secret/x.txt").anonymous()).await.status, 200);
+    assert_eq!(
+        app.send(R::get("secret/x.txt").anonymous()).await.status,
+        200
+    );
     set_policy(
         &app,
         &format!(
@@ -410,7 +420,10 @@ fn preflight(origin: &str, method: &str) -> R {
         .anonymous()
         .h("origin", origin)
         .h("access-control-request-method", method)
-        .h("access-control-request-headers", "Content-Type, x-cos-meta-a")
+        .h(
+            "access-control-request-headers",
+            "Content-Type, x-cos-meta-a",
+        )
 }
 
 #[tokio::test]

@@ -214,17 +214,18 @@ fn release(
 impl MetaStore for RedbMeta {
     async fn create_bucket(&self, rec: BucketRecord) -> Result<(), StorageError> {
         let value = encode(&rec)?;
-        let done = self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            if buckets.get(rec.name.as_str()).map_err(db_err)?.is_some() {
-                return Err(StorageError::BucketExists);
-            }
-            buckets
-                .insert(rec.name.as_str(), value.as_slice())
-                .map_err(db_err)?;
-            Ok(())
-        })
-        .await;
+        let done = self
+            .write(move |txn| {
+                let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+                if buckets.get(rec.name.as_str()).map_err(db_err)?.is_some() {
+                    return Err(StorageError::BucketExists);
+                }
+                buckets
+                    .insert(rec.name.as_str(), value.as_slice())
+                    .map_err(db_err)?;
+                Ok(())
+            })
+            .await;
         self.bump_bucket_writes();
         done
     }
@@ -249,41 +250,42 @@ impl MetaStore for RedbMeta {
 
     async fn delete_bucket(&self, name: &str) -> Result<(), StorageError> {
         let name = name.to_string();
-        let done = self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            if buckets.get(name.as_str()).map_err(db_err)?.is_none() {
-                return Err(StorageError::NoSuchBucket);
-            }
-            let objects = txn.open_table(OBJECTS).map_err(db_err)?;
-            let mut range = objects.range((name.as_str(), "")..).map_err(db_err)?;
-            if let Some(entry) = range.next() {
-                let (k, _) = entry.map_err(db_err)?;
-                if k.value().0 == name {
-                    return Err(StorageError::BucketNotEmpty);
+        let done = self
+            .write(move |txn| {
+                let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+                if buckets.get(name.as_str()).map_err(db_err)?.is_none() {
+                    return Err(StorageError::NoSuchBucket);
                 }
-            }
-            // Noncurrent versions and delete markers count too.
-            let versions = txn.open_table(VERSIONS).map_err(db_err)?;
-            let mut range = versions.range((name.as_str(), "", 0)..).map_err(db_err)?;
-            if let Some(entry) = range.next() {
-                let (k, _) = entry.map_err(db_err)?;
-                if k.value().0 == name {
-                    return Err(StorageError::BucketNotEmpty);
+                let objects = txn.open_table(OBJECTS).map_err(db_err)?;
+                let mut range = objects.range((name.as_str(), "")..).map_err(db_err)?;
+                if let Some(entry) = range.next() {
+                    let (k, _) = entry.map_err(db_err)?;
+                    if k.value().0 == name {
+                        return Err(StorageError::BucketNotEmpty);
+                    }
                 }
-            }
-            // And unfinished multipart uploads (spec cos.md §3.2).
-            let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
-            let mut range = uploads.range((name.as_str(), "", "")..).map_err(db_err)?;
-            if let Some(entry) = range.next() {
-                let (k, _) = entry.map_err(db_err)?;
-                if k.value().0 == name {
-                    return Err(StorageError::BucketNotEmpty);
+                // Noncurrent versions and delete markers count too.
+                let versions = txn.open_table(VERSIONS).map_err(db_err)?;
+                let mut range = versions.range((name.as_str(), "", 0)..).map_err(db_err)?;
+                if let Some(entry) = range.next() {
+                    let (k, _) = entry.map_err(db_err)?;
+                    if k.value().0 == name {
+                        return Err(StorageError::BucketNotEmpty);
+                    }
                 }
-            }
-            buckets.remove(name.as_str()).map_err(db_err)?;
-            Ok(())
-        })
-        .await;
+                // And unfinished multipart uploads (spec cos.md §3.2).
+                let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
+                let mut range = uploads.range((name.as_str(), "", "")..).map_err(db_err)?;
+                if let Some(entry) = range.next() {
+                    let (k, _) = entry.map_err(db_err)?;
+                    if k.value().0 == name {
+                        return Err(StorageError::BucketNotEmpty);
+                    }
+                }
+                buckets.remove(name.as_str()).map_err(db_err)?;
+                Ok(())
+            })
+            .await;
         self.bump_bucket_writes();
         done
     }
@@ -588,30 +590,34 @@ impl MetaStore for RedbMeta {
         update: BucketUpdate,
     ) -> Result<BucketRecord, StorageError> {
         let name = name.to_string();
-        let done = self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            let mut rec: BucketRecord = {
-                let found = buckets.get(name.as_str()).map_err(db_err)?;
-                match found {
-                    Some(g) => decode(g.value())?,
-                    None => return Err(StorageError::NoSuchBucket),
-                }
-            };
-            update(&mut rec);
-            rec.name = name.clone();
-            let value = encode(&rec)?;
-            buckets
-                .insert(name.as_str(), value.as_slice())
-                .map_err(db_err)?;
-            Ok(rec)
-        })
-        .await;
+        let done = self
+            .write(move |txn| {
+                let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+                let mut rec: BucketRecord = {
+                    let found = buckets.get(name.as_str()).map_err(db_err)?;
+                    match found {
+                        Some(g) => decode(g.value())?,
+                        None => return Err(StorageError::NoSuchBucket),
+                    }
+                };
+                update(&mut rec);
+                rec.name = name.clone();
+                let value = encode(&rec)?;
+                buckets
+                    .insert(name.as_str(), value.as_slice())
+                    .map_err(db_err)?;
+                Ok(rec)
+            })
+            .await;
         self.bump_bucket_writes();
         done
     }
 
     fn bucket_generation(&self) -> Option<u64> {
-        Some(self.bucket_writes.load(std::sync::atomic::Ordering::Acquire))
+        Some(
+            self.bucket_writes
+                .load(std::sync::atomic::Ordering::Acquire),
+        )
     }
     async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
         let bucket = bucket.to_string();
