@@ -86,6 +86,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
             versioning: Default::default(),
             acl: None,
             configs: Default::default(),
+            layout: Default::default(),
         };
         match store.create_bucket(rec).await {
             Ok(()) | Err(StorageError::BucketExists) => {}

@@ -11,7 +11,7 @@ use crate::http::body::read_limited;
 use crate::http::target::BucketName;
 use crate::render::headers::ResponseBuilder;
 use crate::render::xml::{self, CreateBucketConfiguration};
-use crate::storage::{BucketRecord, StorageError};
+use crate::storage::{BucketLayout, BucketRecord, StorageError};
 
 /// Largest XML document accepted in a request body.
 pub const MAX_XML_BODY: usize = 64 * 1024;
@@ -41,6 +41,7 @@ pub async fn create(state: &AppState, bucket: &BucketName, req: Req) -> Result<R
         versioning: Default::default(),
         acl,
         configs: Default::default(),
+        layout: layout(&config)?,
     };
     match state.store.create_bucket(rec).await {
         Ok(()) => Ok(ResponseBuilder::new(StatusCode::OK)
@@ -73,6 +74,26 @@ fn bucket_region(constraint: Option<&str>, configured: &str) -> Result<String> {
     }
 }
 
+/// The layout `<CreateBucketConfiguration>` asks for: `BucketAZConfig`
+/// `MAZ` and `BucketArchConfig` `OFS` (the only values COS defines; an
+/// empty element means the default), anything else 400 InvalidArgument.
+fn layout(config: &CreateBucketConfiguration) -> Result<BucketLayout> {
+    fn flag(value: Option<&str>, element: &str, only: &str) -> Result<bool> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case(only) => Ok(true),
+            Some(v) => Err(Error::with_message(
+                ErrorCode::InvalidArgument,
+                format!("{element} `{v}` is not valid: the only value is {only}."),
+            )),
+        }
+    }
+    Ok(BucketLayout {
+        maz: flag(config.az.as_deref(), "BucketAZConfig", "MAZ")?,
+        ofs: flag(config.arch.as_deref(), "BucketArchConfig", "OFS")?,
+    })
+}
+
 /// GET Bucket location (`GET /?location`).
 pub async fn location(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
     let Some(rec) = state.store.bucket(bucket.as_str()).await? else {
@@ -85,10 +106,16 @@ pub async fn head(state: &AppState, bucket: &BucketName) -> Result<Response> {
     let Some(rec) = state.store.bucket(bucket.as_str()).await? else {
         return Err(Error::new(ErrorCode::NoSuchBucket));
     };
-    Ok(ResponseBuilder::new(StatusCode::OK)
-        .header("x-cos-bucket-region", &rec.region)
-        .content_length(0)
-        .empty())
+    // `x-cos-bucket-region` always (cos-python-sdk-v5's get_bucket_meta
+    // indexes it unconditionally), the layout when it is not the default.
+    let mut rb = ResponseBuilder::new(StatusCode::OK).header("x-cos-bucket-region", &rec.region);
+    if rec.layout.maz {
+        rb = rb.header("x-cos-bucket-az-type", "MAZ");
+    }
+    if rec.layout.ofs {
+        rb = rb.header("x-cos-bucket-arch", "OFS");
+    }
+    Ok(rb.content_length(0).empty())
 }
 
 pub async fn delete(state: &AppState, bucket: &BucketName) -> Result<Response> {
@@ -106,6 +133,36 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layouts() {
+        let conf = |az: Option<&str>, arch: Option<&str>| CreateBucketConfiguration {
+            az: az.map(str::to_string),
+            arch: arch.map(str::to_string),
+            location_constraint: None,
+        };
+        let ok = |az, arch| layout(&conf(az, arch)).ok();
+        assert_eq!(ok(None, None), Some(BucketLayout::default()));
+        assert_eq!(ok(Some(""), Some(" ")), Some(BucketLayout::default()));
+        assert_eq!(
+            ok(Some("MAZ"), None),
+            Some(BucketLayout {
+                maz: true,
+                ofs: false
+            })
+        );
+        assert_eq!(
+            ok(Some("maz"), Some("OFS")),
+            Some(BucketLayout {
+                maz: true,
+                ofs: true
+            })
+        );
+        for (az, arch) in [(Some("SAZ"), None), (None, Some("HDFS"))] {
+            let e = layout(&conf(az, arch)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument);
+        }
+    }
 
     #[test]
     fn location_constraints() {

@@ -161,7 +161,19 @@ pub struct Owner<'a> {
 
 /// GET Service. S3 lists `Name, CreationDate, BucketRegion` per bucket;
 /// COS adds `Location` and `BucketType`.
-pub fn list_buckets(owner: &Owner<'_>, buckets: &[BucketRecord], family: Family) -> String {
+/// GET Service paging: the request's marker and, when more follow, the
+/// next one (COS lists them after `<Buckets>`).
+pub struct ServicePage<'a> {
+    pub marker: &'a str,
+    pub next_marker: Option<&'a str>,
+}
+
+pub fn list_buckets(
+    owner: &Owner<'_>,
+    buckets: &[BucketRecord],
+    family: Family,
+    page: Option<&ServicePage<'_>>,
+) -> String {
     let mut x = Xml::for_family("ListAllMyBucketsResult", family);
     x.open("Owner")
         .elem("ID", owner.id)
@@ -195,14 +207,33 @@ pub fn list_buckets(owner: &Owner<'_>, buckets: &[BucketRecord], family: Family)
                 .close("Bucket");
             continue;
         }
+        // COS: whole seconds (cos-python-sdk-v5's test parses
+        // `%Y-%m-%dT%H:%M:%SZ`, cos-bucket.md §15.1).
         x.open("Bucket")
             .elem("Name", &b.name)
             .elem("Location", &b.region)
-            .elem("CreationDate", &iso8601(ms_to_time(b.created_ms)))
+            .elem(
+                "CreationDate",
+                &humantime::format_rfc3339_seconds(ms_to_time(b.created_ms)).to_string(),
+            )
             .elem("BucketType", "cos")
             .close("Bucket");
     }
     x.close("Buckets");
+    if let Some(p) = page.filter(|_| family == Family::Cos) {
+        x.elem("Marker", p.marker);
+        if let Some(next) = p.next_marker {
+            x.elem("NextMarker", next);
+        }
+        x.elem(
+            "IsTruncated",
+            if p.next_marker.is_some() {
+                "true"
+            } else {
+                "false"
+            },
+        );
+    }
     x.finish("ListAllMyBucketsResult")
 }
 
@@ -608,13 +639,14 @@ mod tests {
             versioning: Default::default(),
             acl: None,
             configs: Default::default(),
+            layout: Default::default(),
         };
         assert_eq!(
-            list_buckets(&owner, std::slice::from_ref(&b), Family::S3),
+            list_buckets(&owner, std::slice::from_ref(&b), Family::S3, None),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>o</ID><DisplayName>d</DisplayName></Owner><Buckets><Bucket><Name>photos</Name><CreationDate>1970-01-01T00:00:00.000Z</CreationDate><BucketRegion>eu-central-1</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>"
         );
-        assert!(list_buckets(&owner, &[b], Family::Cos).contains(
-            "<Bucket><Name>photos</Name><Location>eu-central-1</Location><CreationDate>1970-01-01T00:00:00.000Z</CreationDate><BucketType>cos</BucketType></Bucket>"
+        assert!(list_buckets(&owner, &[b], Family::Cos, None).contains(
+            "<Bucket><Name>photos</Name><Location>eu-central-1</Location><CreationDate>1970-01-01T00:00:00Z</CreationDate><BucketType>cos</BucketType></Bucket>"
         ));
     }
 

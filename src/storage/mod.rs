@@ -158,6 +158,27 @@ pub struct BucketRecord {
     /// sub-resource name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub configs: std::collections::BTreeMap<String, serde_json::Value>,
+    /// PUT Bucket's `<CreateBucketConfiguration>`: `BucketAZConfig` (`MAZ`)
+    /// and `BucketArchConfig` (`OFS`), reported by HEAD Bucket.
+    #[serde(default, skip_serializing_if = "BucketLayout::is_default")]
+    pub layout: BucketLayout,
+}
+
+/// How a bucket was created (cos-bucket.md §15.2); fixed for its life.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketLayout {
+    /// Multi-AZ (`BucketAZConfig` `MAZ`).
+    #[serde(default)]
+    pub maz: bool,
+    /// Metadata-accelerated (`BucketArchConfig` `OFS`).
+    #[serde(default)]
+    pub ofs: bool,
+}
+
+impl BucketLayout {
+    pub fn is_default(&self) -> bool {
+        *self == BucketLayout::default()
+    }
 }
 
 /// A contiguous piece of an object's bytes: `len` bytes of `blob` from `offset`.

@@ -145,6 +145,7 @@ fn bucket_rec(name: &str) -> BucketRecord {
         versioning: Default::default(),
         acl: None,
         configs: Default::default(),
+        layout: Default::default(),
     }
 }
 

@@ -21,6 +21,7 @@ mod presign;
 mod readme;
 mod s3_auth;
 mod s3_rust_sdk;
+mod service;
 mod sse;
 mod tagging;
 mod traffic;
