@@ -237,15 +237,22 @@ pub async fn decorate(
 /// `pattern` with at most one `*` (matching zero or more characters)
 /// against `value`; `ci`: compare case-insensitively.
 pub fn glob(pattern: &str, value: &str, ci: bool) -> bool {
-    let (p, v) = if ci {
-        (pattern.to_ascii_lowercase(), value.to_ascii_lowercase())
-    } else {
-        (pattern.to_string(), value.to_string())
+    // No allocation: this runs for every request that carries an Origin.
+    let eq = |a: Option<&str>, b: &str| {
+        a.is_some_and(|a| {
+            if ci {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        })
     };
-    match p.split_once('*') {
-        None => p == v,
+    match pattern.split_once('*') {
+        None => eq(Some(value), pattern),
         Some((head, tail)) => {
-            v.len() >= head.len() + tail.len() && v.starts_with(head) && v.ends_with(tail)
+            value.len() >= head.len() + tail.len()
+                && eq(value.get(..head.len()), head)
+                && eq(value.get(value.len() - tail.len()..), tail)
         }
     }
 }
