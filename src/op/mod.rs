@@ -137,13 +137,20 @@ pub async fn resolve_bucket(
     else {
         return Ok(bucket);
     };
-    if state.store.bucket(bucket.as_str()).await?.is_some() {
+    if bucket_exists(state, bucket.as_str()).await? {
         return Ok(bucket);
     }
     match BucketName::parse_exact(short) {
-        Ok(exact) if state.store.bucket(exact.as_str()).await?.is_some() => Ok(exact),
+        Ok(exact) if bucket_exists(state, exact.as_str()).await? => Ok(exact),
         _ => Ok(bucket),
     }
+}
+
+/// Existence through the parsed-configuration cache (`bucket_config::cache`):
+/// `resolve_bucket` runs for every COS request, and decoding a record that
+/// holds large configurations each time costs more than the GET itself.
+async fn bucket_exists(state: &AppState, name: &str) -> Result<bool> {
+    Ok(state.views.get(&state.store, name).await?.is_some())
 }
 
 /// The owner shown in listings: the APPID's root account.
