@@ -83,6 +83,8 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::RestoreObject(b, _)
         | Operation::PutObjectTagging(b, _)
         | Operation::DeleteObjectTagging(b, _)
+        | Operation::PutObjectRetention(b, _)
+        | Operation::PutSymlink(b, _)
         | Operation::InitiateMultipartUpload(b, _)
         | Operation::UploadPart(b, _)
         | Operation::UploadPartCopy(b, _)
@@ -91,7 +93,9 @@ pub fn need(op: &Operation) -> Need<'_> {
         | Operation::PostObject(b) => Need::Bucket(b, Write),
         Operation::GetObject(b, k)
         | Operation::HeadObject(b, k)
-        | Operation::GetObjectTagging(b, k) => Need::Object(b, k, Read),
+        | Operation::GetObjectTagging(b, k)
+        | Operation::GetObjectRetention(b, k)
+        | Operation::GetSymlink(b, k) => Need::Object(b, k, Read),
         Operation::GetObjectAcl(b, k) => Need::Object(b, k, ReadAcp),
         Operation::PutObjectAcl(b, k) => Need::Object(b, k, WriteAcp),
     }
@@ -166,7 +170,11 @@ fn op_key(op: &Operation) -> Option<&ObjectKey> {
         | Operation::UploadPartCopy(_, k)
         | Operation::CompleteMultipartUpload(_, k)
         | Operation::AbortMultipartUpload(_, k)
-        | Operation::ListParts(_, k) => Some(k),
+        | Operation::ListParts(_, k)
+        | Operation::GetObjectRetention(_, k)
+        | Operation::PutObjectRetention(_, k)
+        | Operation::GetSymlink(_, k)
+        | Operation::PutSymlink(_, k) => Some(k),
         _ => None,
     }
 }

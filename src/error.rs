@@ -94,6 +94,10 @@ error_codes! {
     NoSuchCORSConfiguration => (StatusCode::NOT_FOUND, "The CORS configuration does not exist."),
     NoSuchTagSet => (StatusCode::NOT_FOUND, "The TagSet does not exist."),
     NoSuchEncryptionConfiguration => (StatusCode::NOT_FOUND, "The server side encryption configuration was not found."),
+    NoSuchLifecycleConfiguration => (StatusCode::NOT_FOUND, "The lifecycle configuration does not exist."),
+    NoSuchConfiguration => (StatusCode::NOT_FOUND, "The specified configuration does not exist."),
+    ObjectLockConfigurationNotFoundError => (StatusCode::NOT_FOUND, "Object lock configuration does not exist for this bucket."),
+    NoSuchObjectLockConfiguration => (StatusCode::NOT_FOUND, "The object version has no retention."),
     NoSuchUpload => (StatusCode::NOT_FOUND, "The specified multipart upload does not exist."),
     NoSuchVersion => (StatusCode::NOT_FOUND, "The specified version does not exist."),
     // 405
@@ -102,6 +106,7 @@ error_codes! {
     // 409
     AppendPositionErr => (StatusCode::CONFLICT, "The position of the append request does not match the length of the object."),
     ObjectNotAppendable => (StatusCode::CONFLICT, "The operation is not valid for the object's current state: it is not appendable."),
+    ObjectLocked => (StatusCode::CONFLICT, "The object is protected by object lock (WORM) and cannot be deleted or overwritten within its retention period."),
     BucketAlreadyExists => (StatusCode::CONFLICT, "The requested bucket name is not available."),
     BucketAlreadyOwnedByYou => (StatusCode::CONFLICT, "Your previous request to create the named bucket succeeded and you already own it."),
     BucketNotEmpty => (StatusCode::CONFLICT, "The bucket you tried to delete is not empty."),
@@ -290,6 +295,7 @@ impl From<StorageError> for Error {
             StorageError::AppendPosition { next } => Error::new(ErrorCode::AppendPositionErr)
                 .header("x-cos-next-append-position", HeaderValue::from(next)),
             StorageError::NotAppendable => Error::new(ErrorCode::ObjectNotAppendable),
+            StorageError::ObjectLocked => Error::new(ErrorCode::ObjectLocked),
             StorageError::AppendLimit => Error::with_message(
                 ErrorCode::ObjectNotAppendable,
                 format!(

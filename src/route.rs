@@ -43,6 +43,10 @@ pub enum Operation {
     GetObjectTagging(BucketName, ObjectKey),
     PutObjectTagging(BucketName, ObjectKey),
     DeleteObjectTagging(BucketName, ObjectKey),
+    GetObjectRetention(BucketName, ObjectKey),
+    PutObjectRetention(BucketName, ObjectKey),
+    GetSymlink(BucketName, ObjectKey),
+    PutSymlink(BucketName, ObjectKey),
     /// `GET /?uploads`.
     ListMultipartUploads(BucketName),
     /// `GET /?<sub-resource>` of a stored bucket configuration.
@@ -96,6 +100,10 @@ impl Operation {
             Operation::GetObjectTagging(..) => "GetObjectTagging",
             Operation::PutObjectTagging(..) => "PutObjectTagging",
             Operation::DeleteObjectTagging(..) => "DeleteObjectTagging",
+            Operation::GetObjectRetention(..) => "GetObjectRetention",
+            Operation::PutObjectRetention(..) => "PutObjectRetention",
+            Operation::GetSymlink(..) => "GetSymlink",
+            Operation::PutSymlink(..) => "PutSymlink",
             Operation::ListMultipartUploads(_) => "ListMultipartUploads",
             // Stable names per sub-resource would need one variant each;
             // the label goes to logs with the operation.
@@ -123,6 +131,7 @@ const SUB_RESOURCES: &[&str] = &[
     "domain",
     "domaincertificate",
     "encryption",
+    "intelligent-tiering",
     "intelligenttiering",
     "inventory",
     "lifecycle",
@@ -262,6 +271,10 @@ pub fn resolve(method: &Method, target: &Target, q: &Query, h: &HeaderMap) -> Re
                 (Method::GET, Some("tagging")) => Ok(Operation::GetObjectTagging(b, k)),
                 (Method::PUT, Some("tagging")) => Ok(Operation::PutObjectTagging(b, k)),
                 (Method::DELETE, Some("tagging")) => Ok(Operation::DeleteObjectTagging(b, k)),
+                (Method::GET, Some("retention")) => Ok(Operation::GetObjectRetention(b, k)),
+                (Method::PUT, Some("retention")) => Ok(Operation::PutObjectRetention(b, k)),
+                (Method::GET, Some("symlink")) => Ok(Operation::GetSymlink(b, k)),
+                (Method::PUT, Some("symlink")) => Ok(Operation::PutSymlink(b, k)),
                 (m, sub) => Err(unsupported(&m, sub)),
             }
         }
@@ -374,12 +387,18 @@ mod tests {
                 "PutObjectTagging",
             ),
             (Method::DELETE, o(), "tagging", &none, "DeleteObjectTagging"),
+            (Method::GET, o(), "retention", &none, "GetObjectRetention"),
+            (Method::PUT, o(), "retention=", &none, "PutObjectRetention"),
+            (Method::GET, o(), "symlink=&versionId=v1", &none, "GetSymlink"),
+            (Method::PUT, o(), "symlink", &none, "PutSymlink"),
+            (Method::GET, b(), "object-lock=", &none, "GetBucketConfig"),
+            (Method::DELETE, b(), "object-lock", &none, "DeleteBucketConfig"),
         ];
         for (m, t, qs, h, want) in cases {
             assert_eq!(resolve(&m, &t, &q(qs), h).unwrap().name(), want, "{m} {qs}");
         }
         assert_eq!(
-            resolve(&Method::GET, &b(), &q("lifecycle"), &none)
+            resolve(&Method::GET, &b(), &q("select"), &none)
                 .unwrap_err()
                 .code,
             ErrorCode::NotImplemented

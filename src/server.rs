@@ -98,6 +98,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         store,
         config: Arc::new(config),
         keys,
+        lifecycle: Default::default(),
         views: Default::default(),
     }))
 }
@@ -176,6 +177,10 @@ impl Server {
                 age,
             ))
         });
+        let lifecycle = tokio::spawn(crate::bucket_config::lifecycle::run(
+            self.service.state.store.clone(),
+            self.service.state.config.days,
+        ));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -223,6 +228,7 @@ impl Server {
         if let Some(task) = sweeper {
             task.abort();
         }
+        lifecycle.abort();
         if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
             .await
             .is_err()

@@ -14,6 +14,9 @@ mod accelerate;
 pub mod cache;
 pub mod cors;
 mod encryption;
+pub mod intelligent_tiering;
+pub mod lifecycle;
+pub mod object_lock;
 pub mod policy;
 pub mod referer;
 mod tagging;
@@ -35,6 +38,9 @@ use crate::storage::BucketRecord;
 pub use accelerate::Accelerate;
 pub use cors::Cors;
 pub use encryption::DefaultEncryption;
+pub use intelligent_tiering::IntelligentTiering;
+pub use lifecycle::Lifecycle;
+pub use object_lock::ObjectLockConfig;
 pub use policy::BucketPolicy;
 pub use referer::Referer;
 pub use tagging::BucketTagging;
@@ -48,6 +54,12 @@ pub enum Subresource {
     Accelerate,
     Cors,
     Encryption,
+    /// `?intelligenttiering` (v1).
+    IntelligentTiering,
+    /// `?intelligent-tiering[&id=]` (v2).
+    IntelligentTieringV2,
+    Lifecycle,
+    ObjectLock,
     Policy,
     Referer,
     Tagging,
@@ -60,6 +72,10 @@ impl Subresource {
             "accelerate" => Subresource::Accelerate,
             "cors" => Subresource::Cors,
             "encryption" => Subresource::Encryption,
+            "intelligent-tiering" => Subresource::IntelligentTieringV2,
+            "intelligenttiering" => Subresource::IntelligentTiering,
+            "lifecycle" => Subresource::Lifecycle,
+            "object-lock" => Subresource::ObjectLock,
             "policy" => Subresource::Policy,
             "referer" => Subresource::Referer,
             "tagging" => Subresource::Tagging,
@@ -73,6 +89,10 @@ impl Subresource {
             Subresource::Accelerate => "Accelerate",
             Subresource::Cors => "Cors",
             Subresource::Encryption => "Encryption",
+            Subresource::IntelligentTiering => "IntelligentTiering",
+            Subresource::IntelligentTieringV2 => "IntelligentTieringV2",
+            Subresource::Lifecycle => "Lifecycle",
+            Subresource::ObjectLock => "ObjectLock",
             Subresource::Policy => "Policy",
             Subresource::Referer => "Referer",
             Subresource::Tagging => "Tagging",
@@ -242,6 +262,19 @@ pub async fn dispatch(
         Subresource::Accelerate => by_method!(Accelerate),
         Subresource::Cors => by_method!(Cors),
         Subresource::Encryption => by_method!(DefaultEncryption),
+        Subresource::IntelligentTiering if *method == http::Method::DELETE => {
+            Err(Error::new(ErrorCode::MethodNotAllowed))
+        }
+        Subresource::IntelligentTiering => by_method!(IntelligentTiering),
+        Subresource::IntelligentTieringV2 => {
+            intelligent_tiering::handle_v2(state, bucket, method, req).await
+        }
+        Subresource::Lifecycle => {
+            let out = by_method!(Lifecycle);
+            state.lifecycle.invalidate(bucket.as_str());
+            out
+        }
+        Subresource::ObjectLock => object_lock::dispatch(state, bucket, method, req).await,
         Subresource::Policy => by_method!(BucketPolicy),
         Subresource::Referer => by_method!(Referer),
         Subresource::Tagging => by_method!(BucketTagging),

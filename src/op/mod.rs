@@ -13,8 +13,10 @@ mod object;
 mod post_object;
 mod post_policy;
 mod restore;
+mod retention;
 mod service;
 mod sse;
+mod symlink;
 pub(crate) mod tagging;
 mod versioning;
 mod versions;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub keys: KeyStore,
+    /// Lifecycle rules cached for the `x-cos-expiration` header.
+    pub lifecycle: crate::bucket_config::lifecycle::ExpiryCache,
     /// Parsed bucket configurations (policy, CORS, referer) for authz and CORS.
     pub views: crate::bucket_config::cache::ViewCache,
 }
@@ -98,6 +102,10 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::GetObjectTagging(b, k) => tagging::get(state, &b, &k, req).await,
         Operation::PutObjectTagging(b, k) => tagging::put(state, &b, &k, req).await,
         Operation::DeleteObjectTagging(b, k) => tagging::delete(state, &b, &k, req).await,
+        Operation::GetObjectRetention(b, k) => retention::get(state, &b, &k, req).await,
+        Operation::PutObjectRetention(b, k) => retention::put(state, &b, &k, req).await,
+        Operation::GetSymlink(b, k) => symlink::get(state, &b, &k, req).await,
+        Operation::PutSymlink(b, k) => symlink::put(state, &b, &k, req).await,
         Operation::ListMultipartUploads(b) => multipart::list_uploads(state, &b, req).await,
         Operation::GetBucketConfig(b, sub)
         | Operation::PutBucketConfig(b, sub)

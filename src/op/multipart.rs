@@ -68,6 +68,8 @@ pub async fn initiate(
         acl: Acl::from_headers(h, AclKind::Object)?,
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
         appendable: false,
+        retain_until_ms: None,
+        symlink_target: None,
     };
     let up = state
         .store

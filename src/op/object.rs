@@ -86,6 +86,7 @@ pub async fn put(
         acl: Acl::from_headers(h, AclKind::Object)?,
         tags: super::tagging::from_header(h)?.unwrap_or_default(),
         sse: sse::sealing_for(state, bucket, h).await?,
+        symlink_target: None,
     };
     let mut body = match traffic::cos_limit(h, &req.query)? {
         Some(limit) => traffic::pace(req.body, limit),
@@ -104,6 +105,14 @@ pub async fn put(
         render::validators(ResponseBuilder::new(StatusCode::OK), &rec),
         rec.checksum.as_ref(),
     );
+    let rb = crate::bucket_config::lifecycle::expiration_header(
+        state,
+        bucket.as_str(),
+        key.as_str(),
+        &rec,
+        rb,
+    )
+    .await;
     Ok(new_version_header(render::sse(rb, &rec), &rec)
         .content_length(0)
         .empty())
@@ -250,6 +259,11 @@ pub async fn get(
         Err(e) if version.is_none() => return redirect_to_origin(settings, key, e),
         Err(e) => return Err(e),
     };
+    // A symlink serves its target (one hop, spec cos-bucket.md §15.3).
+    let (rec, reader) = match rec.symlink_target.as_deref() {
+        Some(target) => super::symlink::follow(state, bucket, target, is_head).await?,
+        None => (rec, reader),
+    };
     // Step 2: archive state. HEAD still answers (with the restore headers).
     let now = now_ms();
     if !is_head {
@@ -322,6 +336,17 @@ pub async fn get(
     }
     for (name, value) in archive::response_headers(&rec, now) {
         rb = rb.header(name, value);
+    }
+    // A pending lifecycle expiration of the current object (NOTES 11).
+    if version.is_none() {
+        rb = crate::bucket_config::lifecycle::expiration_header(
+            state,
+            bucket.as_str(),
+            key.as_str(),
+            &rec,
+            rb,
+        )
+        .await;
     }
     // Step 6: response-* overrides (signed requests only: `authz` refuses
     // anonymous ones).

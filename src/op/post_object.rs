@@ -159,6 +159,7 @@ async fn upload(
         acl: Acl::from_headers(&h, AclKind::Object)?,
         tags: super::tagging::from_header(&h)?.unwrap_or_default(),
         sse: sse::sealing_for(state, bucket, &h).await?,
+        symlink_target: None,
     };
 
     // Step 6: stream the file; a size outside the range fails before commit.

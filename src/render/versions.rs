@@ -124,6 +124,8 @@ mod tests {
             acl: None,
             tags: Vec::new(),
             appendable: false,
+            retain_until_ms: None,
+            symlink_target: None,
         }
     }
 

@@ -118,11 +118,13 @@ pub fn appended(
 /// `MetaStore::append_object` (see there) inside the backend's transaction.
 pub fn commit_append(
     t: &mut impl KeyTxn,
-    state: Versioning,
+    rules: impl Into<versions::BucketRules>,
     base: Option<&ObjectRecord>,
     mut rec: ObjectRecord,
     fresh: &[BlobId],
 ) -> Result<Committed, StorageError> {
+    let rules = rules.into();
+    let state = rules.versioning;
     let current = t.current()?;
     // Step 1: the outcome the client sees, judged on the current record.
     check(current.as_ref(), base.map_or(0, |b| b.size))?;
@@ -137,8 +139,16 @@ pub fn commit_append(
             ));
         }
     }
+    // Object lock: growing replaces the current version in place; creating
+    // on a versioned bucket replaces the `null` version.
+    let now = crate::clock::now_ms();
+    super::lock::check_removable(current.as_ref(), now)?;
+    if rules.object_lock && current.is_none() && state != Versioning::Off {
+        super::lock::check_removable(t.find_null()?.map(|(_, r)| r).as_ref(), now)?;
+    }
     rec.appendable = true;
     rec.delete_marker = false;
+    rec.retain_until_ms = super::lock::retain_until(rec.last_modified_ms, rules.retention_ms);
     t.take_refs(&rec, fresh)?;
     let mut freed = Vec::new();
     match current {
@@ -180,6 +190,7 @@ pub fn commit_append(
     Ok(Committed {
         version_id: rec.version_id,
         freed,
+        retain_until_ms: rec.retain_until_ms,
     })
 }
 
@@ -346,6 +357,7 @@ impl Store {
                         self.free(&committed.freed).await;
                         let mut record = rec;
                         record.version_id = committed.version_id;
+                        record.retain_until_ms = committed.retain_until_ms;
                         return Ok(record);
                     }
                     // Changed meanwhile: judge again on the new record.

@@ -201,12 +201,12 @@ impl MemoryMeta {
         bucket: &str,
         key: &str,
         upload_id: &str,
-        f: impl FnOnce(&mut MemUpload<'_>, super::Versioning) -> Result<T, StorageError>,
+        f: impl FnOnce(&mut MemUpload<'_>, super::versions::BucketRules) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut guard = self.lock();
         let MetaState { buckets, refs } = &mut *guard;
         let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
-        let state = b.rec.versioning;
+        let state = super::versions::BucketRules::of(&b.rec);
         f(
             &mut MemUpload {
                 k: MemKey { b, refs, key },
@@ -322,7 +322,7 @@ impl MetaStore for MemoryMeta {
         let mut guard = self.lock();
         let MetaState { buckets, refs } = &mut *guard;
         let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
-        let state = b.rec.versioning;
+        let state = super::versions::BucketRules::of(&b.rec);
         versions::commit_put(&mut MemKey { b, refs, key }, state, rec, fresh, &cond)
     }
 
@@ -337,7 +337,7 @@ impl MetaStore for MemoryMeta {
         let mut guard = self.lock();
         let MetaState { buckets, refs } = &mut *guard;
         let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
-        let state = b.rec.versioning;
+        let state = super::versions::BucketRules::of(&b.rec);
         super::append::commit_append(&mut MemKey { b, refs, key }, state, base, rec, fresh)
     }
 
@@ -350,8 +350,21 @@ impl MetaStore for MemoryMeta {
         let mut guard = self.lock();
         let MetaState { buckets, refs } = &mut *guard;
         let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
-        let state = b.rec.versioning;
+        let state = super::versions::BucketRules::of(&b.rec);
         versions::commit_delete(&mut MemKey { b, refs, key }, state, version_id)
+    }
+
+    async fn delete_object_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: versions::DeleteGuard,
+    ) -> Result<Deletion, StorageError> {
+        let mut guard_ = self.lock();
+        let MetaState { buckets, refs } = &mut *guard_;
+        let b = buckets.get_mut(bucket).ok_or(StorageError::NoSuchBucket)?;
+        let state = super::versions::BucketRules::of(&b.rec);
+        versions::commit_delete_guarded(&mut MemKey { b, refs, key }, state, &guard)
     }
 
     async fn list_objects(

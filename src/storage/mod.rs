@@ -14,6 +14,7 @@
 pub mod append;
 pub mod fs;
 pub mod hash;
+pub mod lock;
 pub mod memory;
 pub mod multipart;
 pub mod sse;
@@ -35,7 +36,7 @@ pub use store::{ListPage, ListQuery, ObjectReader, PutOptions, Store};
 pub use uploads::{part_etag, PartOptions, PartsPage, UploadsPage, UploadsQuery};
 pub use version_list::{VersionsPage, VersionsQuery};
 pub use versions::{
-    Committed, Deletion, Seq, VersionCursor, VersionEntry, Versioning, NULL_VERSION,
+    Committed, DeleteGuard, Deletion, Seq, VersionCursor, VersionEntry, Versioning, NULL_VERSION,
 };
 
 /// A stream of body bytes (request or response).
@@ -90,6 +91,10 @@ pub enum StorageError {
     /// 0 when the key is absent).
     #[error("append position is not the object's length {next}")]
     AppendPosition { next: u64 },
+    /// Object lock: the version this change would remove or replace is
+    /// retained ([`lock::retained`]).
+    #[error("the object is locked (object lock retention)")]
+    ObjectLocked,
     /// Append Object on a normal (not appendable) object.
     #[error("the object is not appendable")]
     NotAppendable,
@@ -256,6 +261,15 @@ pub struct ObjectRecord {
     /// other write makes a normal object (spec cos.md §6A.3, [`append`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub appendable: bool,
+    /// Object lock (WORM): the version may be neither deleted nor replaced
+    /// before this time (Unix ms); stamped by the storage rules from the
+    /// bucket's default retention ([`lock`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until_ms: Option<i64>,
+    /// A symlink (`PUT ?symlink`, spec cos-bucket.md §15.3): the target key
+    /// in the same bucket; the record's bytes are that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symlink_target: Option<String>,
 }
 
 /// A restore request, as stored: when it was made, when the temporary copy
@@ -412,6 +426,18 @@ pub trait MetaStore: Send + Sync + 'static {
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
+    ) -> Result<Deletion, StorageError>;
+
+    /// [`MetaStore::delete_object`] only if `guard` still holds, checked in
+    /// the same transaction (lifecycle acts on records it read earlier).
+    /// # Behavior
+    /// - `NoSuchBucket`; `PreconditionFailed` (nothing changes) when the
+    ///   guarded record changed, went away or is no longer (non)current.
+    async fn delete_object_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: DeleteGuard,
     ) -> Result<Deletion, StorageError>;
 
     /// Up to `limit` objects with `prefix` whose key is strictly greater than

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hash::{crc64_combine, multipart_etag};
 use super::versions::{self, KeyTxn};
-use super::{BlobId, Committed, ObjectRecord, Segment, StorageError, Versioning, WriteCondition};
+use super::{BlobId, Committed, ObjectRecord, Segment, StorageError, WriteCondition};
 
 /// Part numbers COS accepts (else 400 InvalidArgument).
 pub const MIN_PART_NUMBER: u32 = 1;
@@ -282,7 +282,7 @@ pub fn commit_abort(t: &mut impl UploadTxn) -> Result<Vec<BlobId>, StorageError>
 /// object's reference, unlisted ones are freed.
 pub fn commit_complete(
     t: &mut impl UploadTxn,
-    state: Versioning,
+    state: impl Into<versions::BucketRules>,
     listed: &[CompletePart],
     cond: WriteCondition,
     now_ms: i64,
@@ -302,6 +302,7 @@ pub fn commit_complete(
     }
     t.remove_upload()?;
     rec.version_id.clone_from(&committed.version_id);
+    rec.retain_until_ms = committed.retain_until_ms;
     Ok((committed, rec))
 }
 
@@ -353,6 +354,8 @@ mod tests {
                 acl: None,
                 tags: Vec::new(),
                 appendable: false,
+                retain_until_ms: None,
+                symlink_target: None,
             },
             forbid_overwrite: false,
             min_part_size: None,

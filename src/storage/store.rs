@@ -49,6 +49,8 @@ pub struct PutOptions {
     pub acl: Option<crate::acl::Acl>,
     /// From `x-cos-tagging`, validated; empty stores no tags.
     pub tags: Vec<(String, String)>,
+    /// `PUT ?symlink`: the record is a symlink to this key (its body is the key).
+    pub symlink_target: Option<String>,
 }
 
 /// GET Bucket (list v1) input.
@@ -427,10 +429,19 @@ impl Store {
     ) -> Result<ObjectRecord, StorageError> {
         // Step 1: refuse a doomed upload before reading its body.
         if opts.condition == WriteCondition::None {
-            self.meta
+            let rec = self
+                .meta
                 .bucket(bucket)
                 .await?
                 .ok_or(StorageError::NoSuchBucket)?;
+            // Object lock: an overwrite of a retained version is refused
+            // before its body is read (the transaction decides for good).
+            if rec.versioning != Versioning::Enabled && lock::ObjectLockConfig::of(&rec).is_some() {
+                let current = self.meta.object(bucket, key).await?;
+                let replaced =
+                    current.filter(|r| r.version_id.as_deref().is_none_or(|v| v == NULL_VERSION));
+                lock::check_removable(replaced.as_ref(), crate::clock::now_ms())?;
+            }
         } else {
             let current = self.meta.object(bucket, key).await?;
             opts.condition.check(current.as_ref())?;
@@ -586,6 +597,8 @@ impl Store {
             acl: opts.acl,
             tags: opts.tags,
             appendable: false,
+            retain_until_ms: None,
+            symlink_target: opts.symlink_target,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self
@@ -596,6 +609,7 @@ impl Store {
             Ok(committed) => {
                 self.free(&committed.freed).await;
                 rec.version_id = committed.version_id;
+                rec.retain_until_ms = committed.retain_until_ms;
                 Ok(rec)
             }
             Err(e) => {
@@ -769,6 +783,23 @@ impl Store {
         Ok(done)
     }
 
+    /// [`Store::delete_version`] only if `guard` still holds (checked in
+    /// the delete's transaction): lifecycle's deletes, which act on records
+    /// read earlier.
+    /// # Behavior
+    /// - `NoSuchBucket`; `PreconditionFailed` when the record changed.
+    /// - Deletes the blobs no other record references after the commit.
+    pub async fn delete_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: crate::storage::DeleteGuard,
+    ) -> Result<Deletion, StorageError> {
+        let mut done = self.meta.delete_object_guarded(bucket, key, guard).await?;
+        self.free(&std::mem::take(&mut done.freed)).await;
+        Ok(done)
+    }
+
     /// Copies without moving bytes: `build(&src)` makes the destination record
     /// (headers, storage class, last_modified may change; segments are kept)
     /// and it is committed with `cond`, referencing the source's blobs.
@@ -816,6 +847,7 @@ impl Store {
                 Ok(committed) => {
                     self.free(&committed.freed).await;
                     dst.version_id = committed.version_id;
+                    dst.retain_until_ms = committed.retain_until_ms;
                     dst.delete_marker = false;
                     return Ok(dst);
                 }
@@ -957,6 +989,7 @@ impl Store {
             Ok(committed) => {
                 self.free(&committed.freed).await;
                 rec.version_id = committed.version_id;
+                rec.retain_until_ms = committed.retain_until_ms;
                 Ok(rec)
             }
             Err(e) => {

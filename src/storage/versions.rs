@@ -22,7 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{BlobId, ObjectRecord, StorageError, WriteCondition};
+use super::lock;
+use super::{BlobId, BucketRecord, ObjectRecord, StorageError, WriteCondition};
 
 /// The literal version id of a suspended bucket's writes and of plain records.
 pub const NULL_VERSION: &str = "null";
@@ -51,6 +52,40 @@ impl Versioning {
             Versioning::Off => None,
             Versioning::Enabled => Some("Enabled"),
             Versioning::Suspended => Some("Suspended"),
+        }
+    }
+}
+
+/// What a bucket's record says about writes to its keys, read by every
+/// `MetaStore` in the write's own transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketRules {
+    pub versioning: Versioning,
+    /// Object lock is enabled (it never turns off): only then can a
+    /// version be retained, so only then do the rules look ([`lock`]).
+    pub object_lock: bool,
+    /// Object lock's default retention of new versions (ms); `None`: no
+    /// default rule.
+    pub retention_ms: Option<i64>,
+}
+
+impl BucketRules {
+    pub fn of(rec: &BucketRecord) -> BucketRules {
+        let lock = lock::ObjectLockConfig::of(rec);
+        BucketRules {
+            versioning: rec.versioning,
+            object_lock: lock.is_some(),
+            retention_ms: lock.and_then(|c| c.retention_ms()),
+        }
+    }
+}
+
+impl From<Versioning> for BucketRules {
+    fn from(versioning: Versioning) -> BucketRules {
+        BucketRules {
+            versioning,
+            object_lock: false,
+            retention_ms: None,
         }
     }
 }
@@ -133,6 +168,8 @@ pub struct Committed {
     pub version_id: Option<String>,
     /// Blobs no record references any more; the caller deletes them.
     pub freed: Vec<BlobId>,
+    /// The new record's object-lock retention ([`lock`]).
+    pub retain_until_ms: Option<i64>,
 }
 
 /// What `MetaStore::delete_object` did.
@@ -204,6 +241,8 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         acl: None,
         tags: Vec::new(),
         appendable: false,
+        retain_until_ms: None,
+        symlink_target: None,
     }
 }
 
@@ -410,14 +449,18 @@ fn next_version(t: &impl KeyTxn, state: Versioning) -> Result<(Seq, String), Sto
 /// `MetaStore::put_object` (see there) inside the backend's transaction.
 pub fn commit_put(
     t: &mut impl KeyTxn,
-    state: Versioning,
+    rules: impl Into<BucketRules>,
     mut rec: ObjectRecord,
     fresh: &[BlobId],
     cond: &WriteCondition,
 ) -> Result<Committed, StorageError> {
+    let rules = rules.into();
+    let state = rules.versioning;
     let current = t.current()?;
     cond.check(current.as_ref())?;
+    check_replaceable(t, &rules, current.as_ref())?;
     rec.delete_marker = false;
+    rec.retain_until_ms = lock::retain_until(rec.last_modified_ms, rules.retention_ms);
     // New references first, so that a blob shared by the replaced and the
     // new record (copy onto itself) never drops to zero.
     t.take_refs(&rec, fresh)?;
@@ -443,17 +486,44 @@ pub fn commit_put(
     Ok(Committed {
         version_id: rec.version_id,
         freed,
+        retain_until_ms: rec.retain_until_ms,
     })
+}
+
+/// Object lock: `ObjectLocked` if a write (or a plain delete) in `state`
+/// would remove or replace a retained version: the current record when the
+/// bucket was never versioned, the `null` version (plain or not) when
+/// suspended; nothing when enabled (a new version or marker is added).
+pub(super) fn check_replaceable(
+    t: &impl KeyView,
+    rules: &BucketRules,
+    current: Option<&ObjectRecord>,
+) -> Result<(), StorageError> {
+    if !rules.object_lock {
+        return Ok(());
+    }
+    let now = crate::clock::now_ms();
+    match rules.versioning {
+        Versioning::Off => lock::check_removable(current, now),
+        Versioning::Suspended => {
+            lock::check_removable(current.filter(|r| r.version_id.is_none()), now)?;
+            lock::check_removable(t.find_null()?.map(|(_, r)| r).as_ref(), now)
+        }
+        Versioning::Enabled => Ok(()),
+    }
 }
 
 /// `MetaStore::delete_object` (see there) inside the backend's transaction.
 pub fn commit_delete(
     t: &mut impl KeyTxn,
-    state: Versioning,
+    rules: impl Into<BucketRules>,
     version_id: Option<&str>,
 ) -> Result<Deletion, StorageError> {
+    let rules = rules.into();
+    let state = rules.versioning;
     let current = t.current()?;
     let Some(id) = version_id else {
+        check_replaceable(t, &rules, current.as_ref())?;
         if state == Versioning::Off {
             let Some(old) = current else {
                 return Ok(Deletion::default());
@@ -486,6 +556,7 @@ pub fn commit_delete(
     // A named version. The plain record is the `null` version.
     let target = if id == NULL_VERSION {
         if let Some(plain) = current.as_ref().filter(|r| r.version_id.is_none()) {
+            lock::check_removable(Some(plain), crate::clock::now_ms())?;
             t.set_current(None)?;
             let freed = t.release(plain)?;
             return Ok(Deletion {
@@ -507,6 +578,7 @@ pub fn commit_delete(
     let Some((seq, old)) = target else {
         return Ok(Deletion::default());
     };
+    lock::check_removable(Some(&old), crate::clock::now_ms())?;
     let was_newest = t.newest()?.is_some_and(|(s, _)| s == seq);
     t.remove_version(seq)?;
     let freed = t.release(&old)?;
@@ -523,6 +595,73 @@ pub fn commit_delete(
         marker: None,
         freed,
     })
+}
+
+/// What a guarded delete expects to find (`MetaStore::delete_object_guarded`):
+/// a decision made on a record read earlier (lifecycle) never removes or
+/// hides a record written since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteGuard {
+    /// The key's current object is exactly this record; the delete is the
+    /// one without a version (removes it, or writes a delete marker).
+    Current(ObjectRecord),
+    /// This version (named by its id), exactly as read, and not the
+    /// key's latest entry; it is removed for good.
+    Noncurrent(ObjectRecord),
+    /// This delete marker, exactly as read, is the key's latest entry; it
+    /// is removed for good.
+    LatestMarker(ObjectRecord),
+}
+
+/// A `LatestMarker` guard only ever removes a delete marker.
+fn rec_is_marker(guard: &DeleteGuard) -> bool {
+    matches!(guard, DeleteGuard::LatestMarker(rec) if rec.delete_marker)
+}
+
+/// `MetaStore::delete_object_guarded` inside the backend's transaction:
+/// `PreconditionFailed` (nothing changes) unless `guard` holds, then
+/// [`commit_delete`].
+pub fn commit_delete_guarded(
+    t: &mut impl KeyTxn,
+    rules: impl Into<BucketRules>,
+    guard: &DeleteGuard,
+) -> Result<Deletion, StorageError> {
+    let rules = rules.into();
+    let (seq, version) = match guard {
+        DeleteGuard::Current(rec) => {
+            if t.current()?.as_ref() != Some(rec) {
+                return Err(StorageError::PreconditionFailed);
+            }
+            return commit_delete(t, rules, None);
+        }
+        DeleteGuard::Noncurrent(rec) | DeleteGuard::LatestMarker(rec) => {
+            let id = rec
+                .version_id
+                .as_deref()
+                .ok_or(StorageError::PreconditionFailed)?;
+            let found = if id == NULL_VERSION {
+                t.find_null()?
+            } else {
+                match parse_version_id(id) {
+                    Some(seq) => t.version(seq)?.map(|r| (seq, r)),
+                    None => None,
+                }
+            };
+            match found {
+                Some((seq, r)) if r == *rec => (seq, id),
+                _ => return Err(StorageError::PreconditionFailed),
+            }
+        }
+    };
+    let newest = t.newest()?.map(|(s, _)| s);
+    let holds = match guard {
+        DeleteGuard::Noncurrent(_) => newest != Some(seq),
+        _ => newest == Some(seq) && rec_is_marker(guard),
+    };
+    if !holds {
+        return Err(StorageError::PreconditionFailed);
+    }
+    commit_delete(t, rules, Some(version))
 }
 
 #[cfg(test)]

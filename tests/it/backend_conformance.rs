@@ -8,6 +8,7 @@ mod append;
 mod copy;
 mod fs_only;
 mod listing;
+mod lock;
 mod multipart;
 mod objects;
 mod races;
@@ -114,6 +115,7 @@ conformance!(
     versions::versions_listing_pages_and_rolls_up,
     versions::versions_listing_merges_plain_records,
     versions::concurrent_versioned_puts_stay_ordered,
+    versions::guarded_deletes,
     update::update_in_place,
     acl::bucket_acl_update,
     acl::object_acl_keeps_bytes,
@@ -130,6 +132,8 @@ conformance!(
     multipart::multipart_listing,
     multipart::multipart_parts_paging,
     multipart::multipart_concurrent_parts_and_complete,
+    lock::retention_refuses_delete_and_overwrite,
+    lock::retention_ends,
 );
 
 // ---------------------------------------------------------------------------
@@ -254,6 +258,8 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         acl: None,
         tags: Vec::new(),
         appendable: false,
+        retain_until_ms: None,
+        symlink_target: None,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::common::{app, App, R};
 const DECL: &str = "<?xml version='1.0' encoding='utf-8' ?>\n";
 
 /// The captured SDK requests (`tests/fixtures/cos/bucket_config_vectors.json`).
-fn vectors() -> Vec<serde_json::Value> {
+pub(crate) fn vectors() -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/cos/bucket_config_vectors.json"
@@ -21,7 +21,7 @@ fn vectors() -> Vec<serde_json::Value> {
 
 /// A captured request re-signed with the test credentials: same method,
 /// target, Content-MD5 / Content-Type and body.
-fn replay(v: &serde_json::Value) -> R {
+pub(crate) fn replay(v: &serde_json::Value) -> R {
     let method: Method = v["method"].as_str().unwrap().parse().unwrap();
     let target = v["target"].as_str().unwrap();
     let (_, query) = target.split_once('?').unwrap_or((target, ""));
@@ -97,6 +97,28 @@ async fn tagging_round_trip() {
         .await
         .assert_error(404, "NoSuchTagSet");
     round_trip(&app, "tagging", (404, "NoSuchTagSet")).await;
+}
+
+#[tokio::test]
+async fn object_lock_round_trip() {
+    let app = app().await;
+    app.send(R::get("").q("object-lock", ""))
+        .await
+        .assert_error(404, "ObjectLockConfigurationNotFoundError");
+    round_trip(
+        &app,
+        "object-lock",
+        (404, "ObjectLockConfigurationNotFoundError"),
+    )
+    .await;
+    // The SDK's GET vector reads the stored document.
+    let get = vectors()
+        .into_iter()
+        .find(|v| v["name"] == "py_get_bucket_object_lock")
+        .unwrap();
+    let r = app.send(replay(&get)).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("<Days>30</Days>"), "{}", r.text());
 }
 
 #[tokio::test]
@@ -519,4 +541,191 @@ async fn referer_round_trip_and_hotlink_protection() {
     ))
     .await
     .assert_error(400, "InvalidArgument");
+}
+
+#[tokio::test]
+async fn lifecycle_round_trip_and_validation() {
+    let app = app().await;
+    app.send(R::get("").q("lifecycle", ""))
+        .await
+        .assert_error(404, "NoSuchLifecycleConfiguration");
+    // Python's and Node's documents (repeated Transition, a Date kept as
+    // sent, an empty Prefix) come back as they were sent.
+    round_trip(&app, "lifecycle", (404, "NoSuchLifecycleConfiguration")).await;
+    // Node's own test date form, unchanged.
+    let node_date = "<LifecycleConfiguration><Rule><ID>d</ID><Status>Enabled</Status><Filter><Prefix>x/</Prefix></Filter><Expiration><Date>2018-07-29T16:00:00.000Z</Date></Expiration></Rule></LifecycleConfiguration>";
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("lifecycle", "")
+                .with_body(node_date),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = app.send(R::get("").q("lifecycle", "")).await;
+    assert_eq!(sorted_tree(&got.text()), sorted_tree(node_date));
+    let put = |body: String| R::new(Method::PUT, "").q("lifecycle", "").with_body(&body);
+    let rule = |inner: &str| {
+        format!("<LifecycleConfiguration><Rule><ID>r</ID><Status>Enabled</Status><Filter/>{inner}</Rule></LifecycleConfiguration>")
+    };
+    for (body, status, code) in [
+        ("<LifecycleConfiguration/>".to_string(), 400, "MalformedXML"),
+        (
+            "<Lifecycle><Rule/></Lifecycle>".to_string(),
+            400,
+            "MalformedXML",
+        ),
+        (
+            rule("<Expiration><Days>1</Days><Date>2030-01-01T00:00:00+08:00</Date></Expiration>"),
+            400,
+            "InvalidArgument",
+        ),
+        (
+            rule("<Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>"),
+            400,
+            "InvalidArgument",
+        ),
+        (
+            rule("<Expiration><Days>0</Days></Expiration>"),
+            400,
+            "InvalidArgument",
+        ),
+    ] {
+        app.send(put(body.clone())).await.assert_error(status, code);
+    }
+    // A refused PUT leaves the stored document as it was.
+    let still = app.send(R::get("").q("lifecycle", "")).await;
+    assert_eq!(sorted_tree(&still.text()), sorted_tree(node_date));
+    // Missing bucket.
+    app.send(
+        R::get("")
+            .host("nobucket-1250000000.cos.ap-guangzhou.myqcloud.com")
+            .q("lifecycle", ""),
+    )
+    .await
+    .assert_error(404, "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn intelligent_tiering_v1_and_v2() {
+    let app = app().await;
+    app.send(R::get("").q("intelligenttiering", ""))
+        .await
+        .assert_error(404, "NoSuchConfiguration");
+    app.send(R::get("").q("intelligent-tiering", "").q("id", "default"))
+        .await
+        .assert_error(404, "NoSuchConfiguration");
+    let empty = app.send(R::get("").q("intelligent-tiering", "")).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(
+        normalize(&empty.text()),
+        "<ListBucketIntelligentTieringConfigurationsOutput></ListBucketIntelligentTieringConfigurationsOutput>"
+    );
+    // v1: Python's document round-trips; once enabled it cannot change.
+    round_trip(&app, "intelligenttiering", (404, "NoSuchConfiguration")).await;
+    let changed = "<IntelligentTieringConfiguration><Status>Enabled</Status><Transition><Days>90</Days><RequestFrequent>1</RequestFrequent></Transition></IntelligentTieringConfiguration>";
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("intelligenttiering", "")
+                .with_body(changed),
+        )
+        .await;
+    r.assert_error(400, "InvalidArgument");
+    assert!(r
+        .text()
+        .contains("Not support modify intelligent tiering configuration"));
+    // v2: the vectors (`default` equals the v1 rule, so it is accepted).
+    let vs = vectors();
+    for v in vs.iter().filter(|v| {
+        v["method"] == "PUT"
+            && v["target"]
+                .as_str()
+                .unwrap()
+                .contains("?intelligent-tiering")
+    }) {
+        let name = v["name"].as_str().unwrap();
+        let r = app.send(replay(v)).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        let id = v["target"].as_str().unwrap().rsplit("id=").next().unwrap();
+        let got = app
+            .send(R::get("").q("intelligent-tiering", "").q("id", id))
+            .await;
+        assert_eq!(got.status, 200, "{name}");
+        assert_eq!(
+            sorted_tree(&got.text()),
+            sorted_tree(v["body_text"].as_str().unwrap()),
+            "{name}"
+        );
+    }
+    let list = app.send(R::get("").q("intelligent-tiering", "")).await;
+    let text = list.text();
+    assert_eq!(
+        text.matches("<IntelligentTieringConfiguration>").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("<Id>cold-logs</Id>") && text.contains("<Id>default</Id>"));
+    // `default` cannot be modified or deleted; other ids can be deleted.
+    let modify = "<IntelligentTieringConfiguration><Id>default</Id><Status>Enabled</Status><Tiering><AccessTier>INFREQUENT</AccessTier><Days>60</Days></Tiering></IntelligentTieringConfiguration>";
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("intelligent-tiering", "")
+                .q("id", "default")
+                .with_body(modify),
+        )
+        .await;
+    r.assert_error(400, "InvalidArgument");
+    assert!(r.text().contains("The default rule cannot be modified"));
+    app.send(
+        R::new(Method::DELETE, "")
+            .q("intelligent-tiering", "")
+            .q("id", "default"),
+    )
+    .await
+    .assert_error(400, "InvalidArgument");
+    let r = app
+        .send(
+            R::new(Method::DELETE, "")
+                .q("intelligent-tiering", "")
+                .q("id", "cold-logs"),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    app.send(R::get("").q("intelligent-tiering", "").q("id", "cold-logs"))
+        .await
+        .assert_error(404, "NoSuchConfiguration");
+    app.send(
+        R::new(Method::DELETE, "")
+            .q("intelligent-tiering", "")
+            .q("id", "cold-logs"),
+    )
+    .await
+    .assert_error(404, "NoSuchConfiguration");
+    // Validation.
+    let bad_tier = "<IntelligentTieringConfiguration><Id>x</Id><Status>Enabled</Status><Tiering><AccessTier>HOT</AccessTier><Days>30</Days></Tiering></IntelligentTieringConfiguration>";
+    app.send(
+        R::new(Method::PUT, "")
+            .q("intelligent-tiering", "")
+            .q("id", "x")
+            .with_body(bad_tier),
+    )
+    .await
+    .assert_error(400, "InvalidArgument");
+    app.send(
+        R::new(Method::PUT, "")
+            .q("intelligent-tiering", "")
+            .with_body(bad_tier),
+    )
+    .await
+    .assert_error(400, "InvalidArgument");
+    app.send(
+        R::new(Method::PUT, "")
+            .q("intelligent-tiering", "")
+            .q("id", "x")
+            .with_body("<Nope/>"),
+    )
+    .await
+    .assert_error(400, "MalformedXML");
 }

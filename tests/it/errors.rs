@@ -164,7 +164,7 @@ async fn huge_headers_get_xml() {
 #[tokio::test]
 async fn unsupported_and_reserved() {
     let app = app().await;
-    app.send(R::get("").q("lifecycle", ""))
+    app.send(R::get("").q("select", ""))
         .await
         .assert_error(501, "NotImplemented");
     app.send(R::new(Method::PATCH, "k"))

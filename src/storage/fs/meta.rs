@@ -34,10 +34,10 @@ use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use crate::storage::multipart::{
     self, CompletePart, PartRecord, UploadCursor, UploadRecord, UploadTxn,
 };
-use crate::storage::versions::{self, KeyTxn, KeyView, PLAIN_SEQ};
+use crate::storage::versions::{self, BucketRules, KeyTxn, KeyView, PLAIN_SEQ};
 use crate::storage::{
     BlobId, BucketRecord, BucketUpdate, Committed, Deletion, MetaStore, ObjectRecord, Seq,
-    StorageError, VersionCursor, VersionEntry, Versioning, WriteCondition, NULL_VERSION,
+    StorageError, VersionCursor, VersionEntry, WriteCondition, NULL_VERSION,
 };
 
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
@@ -385,6 +385,27 @@ impl MetaStore for RedbMeta {
                 key: &key,
             };
             versions::commit_delete(&mut t, state, version_id.as_deref())
+        })
+        .await
+    }
+
+    async fn delete_object_guarded(
+        &self,
+        bucket: &str,
+        key: &str,
+        guard: versions::DeleteGuard,
+    ) -> Result<Deletion, StorageError> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.write(move |txn| {
+            let state = bucket_state(txn, &bucket)?;
+            let mut t = RedbKey {
+                objects: txn.open_table(OBJECTS).map_err(db_err)?,
+                versions: txn.open_table(VERSIONS).map_err(db_err)?,
+                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+                bucket: &bucket,
+                key: &key,
+            };
+            versions::commit_delete_guarded(&mut t, state, &guard)
         })
         .await
     }
@@ -786,7 +807,7 @@ impl RedbMeta {
     ) -> Result<T, StorageError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut RedbUpload<'_, '_>, Versioning) -> Result<T, StorageError> + Send + 'static,
+        F: FnOnce(&mut RedbUpload<'_, '_>, BucketRules) -> Result<T, StorageError> + Send + 'static,
     {
         let (bucket, key, upload_id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         self.write(move |txn| {
@@ -913,11 +934,11 @@ fn require_bucket(txn: &redb::ReadTransaction, bucket: &str) -> Result<(), Stora
 
 /// The bucket's versioning state inside a write transaction; `NoSuchBucket`
 /// if it does not exist.
-fn bucket_state(txn: &WriteTransaction, bucket: &str) -> Result<Versioning, StorageError> {
+fn bucket_state(txn: &WriteTransaction, bucket: &str) -> Result<BucketRules, StorageError> {
     let buckets = txn.open_table(BUCKETS).map_err(db_err)?;
     let found = buckets.get(bucket).map_err(db_err)?;
     match found {
-        Some(g) => Ok(decode::<BucketRecord>(g.value())?.versioning),
+        Some(g) => Ok(BucketRules::of(&decode::<BucketRecord>(g.value())?)),
         None => Err(StorageError::NoSuchBucket),
     }
 }

@@ -566,3 +566,68 @@ pub(super) async fn versions_listing_merges_plain_records(env: Env) {
         }
     }
 }
+
+/// `delete_object_guarded` (lifecycle): acts only when the record read is
+/// still what the guard says, and frees blobs like a plain delete.
+pub async fn guarded_deletes(env: Env) {
+    use localcos::storage::DeleteGuard;
+    with_bucket(&env).await;
+    let s = &env.store;
+    let blobs = blob_count(&env).await;
+    // Unversioned: a stale current record is refused, the fresh one removed.
+    let old = put(s, "k", b"old").await;
+    let new = put(s, "k", b"new").await;
+    let r = s.delete_guarded(B, "k", DeleteGuard::Current(old)).await;
+    assert!(matches!(r, Err(StorageError::PreconditionFailed)), "{r:?}");
+    assert_eq!(get(s, "k").await, b"new");
+    let d = s
+        .delete_guarded(B, "k", DeleteGuard::Current(new.clone()))
+        .await
+        .unwrap();
+    assert_eq!(d.removed.map(|r| r.etag), Some(new.etag));
+    assert!(matches!(
+        s.head_object(B, "k").await,
+        Err(StorageError::NoSuchKey)
+    ));
+    assert_eq!(blob_count(&env).await, blobs, "blobs freed");
+    // Versioned: Current writes a marker; Noncurrent removes an old version
+    // only while it is not the latest; LatestMarker only a marker on top.
+    s.set_versioning(B, Versioning::Enabled).await.unwrap();
+    let v1 = put(s, "v", b"one").await;
+    let v2 = put(s, "v", b"two").await;
+    let r = s
+        .delete_guarded(B, "v", DeleteGuard::Noncurrent(v2.clone()))
+        .await;
+    assert!(matches!(r, Err(StorageError::PreconditionFailed)), "{r:?}");
+    let r = s
+        .delete_guarded(B, "v", DeleteGuard::LatestMarker(v2.clone()))
+        .await;
+    assert!(matches!(r, Err(StorageError::PreconditionFailed)), "{r:?}");
+    let d = s
+        .delete_guarded(B, "v", DeleteGuard::Current(v2.clone()))
+        .await
+        .unwrap();
+    let marker = d.marker.expect("a delete marker");
+    let r = s
+        .delete_guarded(B, "v", DeleteGuard::Current(v2.clone()))
+        .await;
+    assert!(matches!(r, Err(StorageError::PreconditionFailed)), "{r:?}");
+    s.delete_guarded(B, "v", DeleteGuard::Noncurrent(v1.clone()))
+        .await
+        .unwrap();
+    let r = s.delete_guarded(B, "v", DeleteGuard::Noncurrent(v1)).await;
+    assert!(matches!(r, Err(StorageError::PreconditionFailed)), "{r:?}");
+    s.delete_guarded(B, "v", DeleteGuard::Noncurrent(v2))
+        .await
+        .unwrap();
+    s.delete_guarded(B, "v", DeleteGuard::LatestMarker(marker))
+        .await
+        .unwrap();
+    assert!(s
+        .meta()
+        .object_version(B, "v", None)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(blob_count(&env).await, blobs, "every version's blob freed");
+}
