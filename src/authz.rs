@@ -11,13 +11,19 @@
 //!   anonymous, and an anonymous GET/HEAD with a `response-*` parameter is
 //!   refused (cos.md §4.4 step 6, [REC]).
 //!
-//! The decisions ([`key_allows`], [`anonymous_allows`]) are pure; [`check`]
-//! loads the ACLs an anonymous decision needs.
+//! * The bucket policy (`bucket_config::policy`) is evaluated for every
+//!   caller: an explicit deny refuses anyone (the owner keeps `?policy`
+//!   itself), an allow grants an anonymous caller what the ACLs refuse.
+//!
+//! The decisions ([`key_allows`], [`anonymous_allows`],
+//! `policy::Compiled::evaluate`) are pure; [`check`] loads the ACLs an
+//! anonymous decision needs and the parsed policy (`bucket_config::cache`).
 
 use http::HeaderMap;
 
 use crate::acl::{Acl, AclKind, Permission};
 use crate::auth::Scope;
+use crate::bucket_config::policy::{self, Decision, Request as PolicyRequest, Requester};
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::header;
 use crate::http::query::Query;
@@ -131,14 +137,110 @@ fn denied() -> Error {
     Error::with_message(ErrorCode::AccessDenied, "Access Denied.")
 }
 
-/// Decides for one request. `scope` is `None` for anonymous callers.
+/// The client's address, put in each request's extensions by the server
+/// (the bucket policy's `qcs:ip` condition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
+
+/// Who is calling: the signing key (SecretId and scope; `None`: anonymous)
+/// and from where.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
+    pub key: Option<(&'a str, &'a Scope)>,
+    pub peer: Option<std::net::IpAddr>,
+}
+
+/// The object key an operation acts on (the policy resource's key part).
+fn op_key(op: &Operation) -> Option<&ObjectKey> {
+    match op {
+        Operation::PutObject(_, k)
+        | Operation::AppendObject(_, k)
+        | Operation::CopyObject(_, k)
+        | Operation::GetObject(_, k)
+        | Operation::HeadObject(_, k)
+        | Operation::DeleteObject(_, k)
+        | Operation::RestoreObject(_, k)
+        | Operation::GetObjectAcl(_, k)
+        | Operation::PutObjectAcl(_, k)
+        | Operation::GetObjectTagging(_, k)
+        | Operation::PutObjectTagging(_, k)
+        | Operation::DeleteObjectTagging(_, k)
+        | Operation::InitiateMultipartUpload(_, k)
+        | Operation::UploadPart(_, k)
+        | Operation::UploadPartCopy(_, k)
+        | Operation::CompleteMultipartUpload(_, k)
+        | Operation::AbortMultipartUpload(_, k)
+        | Operation::ListParts(_, k)
+        | Operation::GetObjectRetention(_, k)
+        | Operation::PutObjectRetention(_, k)
+        | Operation::GetSymlink(_, k)
+        | Operation::PutSymlink(_, k) => Some(k),
+        _ => None,
+    }
+}
+
+/// The APPID of a bucket's owner: the name's numeric suffix, else the
+/// configured one (NOTES 7).
+fn bucket_appid<'a>(bucket: &'a str, configured: &'a str) -> &'a str {
+    match bucket.rsplit_once('-') {
+        Some((_, s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s,
+        _ => configured,
+    }
+}
+
+/// The bucket policy's verdict on one need (`NotApplicable` without a
+/// bucket, a policy, or for a missing bucket).
+#[allow(clippy::too_many_arguments)]
+async fn policy_decision(
+    state: &AppState,
+    caller: &Caller<'_>,
+    bucket: Option<&BucketName>,
+    action: &str,
+    key: Option<&ObjectKey>,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<Decision> {
+    let Some(bucket) = bucket else {
+        return Ok(Decision::NotApplicable);
+    };
+    let Some(view) = state.views.get(&state.store, bucket.as_str()).await? else {
+        return Ok(Decision::NotApplicable);
+    };
+    let Some(policy) = &view.policy else {
+        return Ok(Decision::NotApplicable);
+    };
+    let requester = match caller.key {
+        None => Requester::Anonymous,
+        Some((secret_id, scope)) => Requester::Key {
+            secret_id,
+            owner: scope.is_owner(),
+        },
+    };
+    Ok(policy.evaluate(&PolicyRequest {
+        requester,
+        action,
+        region: &view.region,
+        appid: bucket_appid(bucket.as_str(), &state.config.addressing.appid),
+        bucket: bucket.as_str(),
+        key: key.map(ObjectKey::as_str),
+        ip: caller.peer,
+        secure: false,
+        headers,
+        query,
+    }))
+}
+
+/// Decides for one request.
 /// # Behavior
-/// - Keys: pure scope check; a copy also needs READ on the source bucket.
-/// - Anonymous: a missing bucket is `NoSuchBucket` (as COS answers); the ACLs
-///   are read from the store (object ACL only for object reads and ACL calls).
+/// - Anonymous: `response-*` parameters refused; the referer rule; then
+///   the bucket policy (a deny refuses, an allow grants), else the ACLs (a
+///   missing bucket is `NoSuchBucket`, as COS answers).
+/// - Keys: a bucket-policy deny refuses (the owner keeps `?policy` itself);
+///   otherwise the key's scope decides (an allow does not widen it).
+/// - A copy also needs GetObject/READ on the source.
 pub async fn check(
     state: &AppState,
-    scope: Option<&Scope>,
+    caller: &Caller<'_>,
     op: &Operation,
     query: &Query,
     headers: &HeaderMap,
@@ -158,7 +260,7 @@ pub async fn check(
     let source_need = copy_source
         .as_ref()
         .map(|s| Need::Object(&s.bucket, &s.key, Permission::Read));
-    let Some(scope) = scope else {
+    if caller.key.is_none() {
         let is_object_read = matches!(op, Operation::GetObject(..) | Operation::HeadObject(..));
         if is_object_read
             && query
@@ -173,9 +275,8 @@ pub async fn check(
         }
         // Hotlink protection applies to anonymous requests only (cos-bucket.md §2).
         if let Some(b) = need.bucket() {
-            if let Some(rec) = store.bucket(b.as_str()).await? {
-                let referer = crate::bucket_config::stored::<crate::bucket_config::Referer>(&rec);
-                if referer.is_some_and(|r| !r.allows(headers)) {
+            if let Some(view) = state.views.get(store, b.as_str()).await? {
+                if view.referer.as_ref().is_some_and(|r| !r.allows(headers)) {
                     return Err(Error::with_message(
                         ErrorCode::AccessDenied,
                         "Access Denied. Referer is not allowed.",
@@ -183,8 +284,27 @@ pub async fn check(
                 }
             }
         }
-        for n in std::iter::once(need).chain(source_need) {
-            if !anonymous_check(store, &n).await? {
+    }
+    // The bucket policy (cos-bucket.md §3.2): an explicit deny wins.
+    let owner = caller.key.is_some_and(|(_, s)| s.is_owner());
+    let mut policy_allows = [false, false];
+    if !(owner && policy::is_policy_call(op)) {
+        let main = (need.bucket(), policy::action_of(op), op_key(op));
+        let source = copy_source
+            .as_ref()
+            .map(|s| (Some(&s.bucket), "GetObject".into(), Some(&s.key)));
+        for (i, (bucket, action, key)) in std::iter::once(main).chain(source).enumerate() {
+            match policy_decision(state, caller, bucket, &action, key, query, headers).await? {
+                Decision::Deny => return Err(denied()),
+                Decision::Allow => policy_allows[i] = true,
+                Decision::NotApplicable => {}
+            }
+        }
+    }
+    let Some((_, scope)) = caller.key else {
+        for (i, n) in std::iter::once(need).chain(source_need).enumerate() {
+            let granted = policy_allows[i] && matches!(n, Need::Bucket(..) | Need::Object(..));
+            if !granted && !anonymous_check(store, &n).await? {
                 return Err(denied());
             }
         }

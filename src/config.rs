@@ -118,6 +118,16 @@ pub struct ServeArgs {
         value_name = "SECONDS"
     )]
     pub replication_scan_seconds: Option<u64>,
+    /// Server-wide default CORS rule for local development (off when
+    /// empty): origins it allows, e.g. `http://localhost:3000` or `*`.
+    /// Applies to buckets without a CORS configuration of their own.
+    #[arg(
+        long = "cors-default-origin",
+        env = "LOCALCOS_CORS_DEFAULT_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_default_origins: Vec<String>,
     /// Active SSE-COS master key (base64 of 32 bytes); default: generated
     /// into <data-dir>/sse-master.key.
     #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
@@ -151,6 +161,23 @@ pub struct RawConfig {
     /// Per-bucket settings: `[bucket_settings."<name>"]`.
     pub bucket_settings: HashMap<String, RawBucketSettings>,
     pub sse: crate::storage::sse::keys::RawSse,
+    pub cors: RawCors,
+}
+
+/// `[cors]`: the server-wide default CORS rule (off unless origins are set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCors {
+    /// Origins allowed (`*` or `scheme://host[:port]`, one `*` wildcard each).
+    pub default_origins: Vec<String>,
+    /// Methods allowed (default GET, PUT, POST, DELETE, HEAD).
+    pub default_methods: Vec<String>,
+    /// Request headers allowed (default `*`).
+    pub default_headers: Vec<String>,
+    /// Response headers exposed (default ETag, Content-Length, x-cos-request-id, ...).
+    pub default_expose_headers: Vec<String>,
+    /// Access-Control-Max-Age (default 600).
+    pub default_max_age_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -292,6 +319,8 @@ pub struct Config {
     pub bucket_settings: HashMap<String, crate::bucket_settings::BucketSettings>,
     /// Server-side encryption keys (master keys, KMS keys).
     pub sse: crate::storage::sse::SseSettings,
+    /// The default CORS rule for buckets without CORS rules (`[cors]`).
+    pub default_cors: Option<crate::bucket_config::Cors>,
     /// Back-to-origin fetches (`?origin` proxy/mirror rules).
     pub origin: OriginSettings,
     /// How often the replication worker scans for PENDING work.
@@ -572,6 +601,7 @@ impl Config {
         let sse =
             crate::storage::sse::SseSettings::from_raw(args.sse_master_key.as_deref(), &raw.sse)
                 .map_err(ConfigError)?;
+        let default_cors = default_cors(&args.cors_default_origins, &raw.cors)?;
         Ok(Config {
             listen,
             storage,
@@ -633,6 +663,7 @@ impl Config {
                     .unwrap_or(60)
                     .max(1),
             ),
+            default_cors,
         })
     }
 
@@ -643,6 +674,67 @@ impl Config {
             .find(|c| c.token.is_none())
             .unwrap_or(&self.credentials[0])
     }
+}
+
+/// The `[cors]` default rule (flag origins override the file's), checked
+/// like a PUT ?cors document; `None` when no origin is configured.
+fn default_cors(
+    flag_origins: &[String],
+    raw: &RawCors,
+) -> Result<Option<crate::bucket_config::Cors>, ConfigError> {
+    use crate::bucket_config::cors::{Cors, CorsRule};
+    let origins: Vec<String> = if flag_origins.is_empty() {
+        raw.default_origins.clone()
+    } else {
+        flag_origins.to_vec()
+    };
+    let origins: Vec<String> = origins
+        .into_iter()
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let or = |v: &[String], d: &[&str]| -> Vec<String> {
+        if v.is_empty() {
+            d.iter().map(|s| s.to_string()).collect()
+        } else {
+            v.to_vec()
+        }
+    };
+    let cors = Cors {
+        rules: vec![CorsRule {
+            id: Some("localcos-default".into()),
+            allowed_origins: origins,
+            allowed_methods: or(
+                &raw.default_methods,
+                &["GET", "PUT", "POST", "DELETE", "HEAD"],
+            ),
+            allowed_headers: or(&raw.default_headers, &["*"]),
+            expose_headers: or(
+                &raw.default_expose_headers,
+                &[
+                    "ETag",
+                    "Content-Length",
+                    "x-cos-request-id",
+                    "x-cos-version-id",
+                    "x-cos-hash-crc64ecma",
+                ],
+            ),
+            max_age_seconds: Some(raw.default_max_age_seconds.unwrap_or(600).to_string()),
+        }],
+        response_vary: None,
+    };
+    // Checked exactly as a `PUT ?cors` body would be.
+    use crate::bucket_config::BucketConfig;
+    Cors::parse(cors.render().as_bytes()).map_err(|e| {
+        ConfigError(format!(
+            "[cors] default rule: {}",
+            e.message.as_deref().unwrap_or(e.code.default_message())
+        ))
+    })?;
+    Ok(Some(cors))
 }
 
 fn permanent(id: &str, key: &str) -> Credential {

@@ -65,6 +65,7 @@ error_codes! {
     InvalidPolicyDocument => (StatusCode::BAD_REQUEST, "Invalid Policy: Invalid JSON."),
     MalformedPOSTRequest => (StatusCode::BAD_REQUEST, "The body of your POST request is not well-formed multipart/form-data."),
     MaxPostPreDataLengthExceededError => (StatusCode::BAD_REQUEST, "Your POST request fields preceding the upload file were too large."),
+    MalformedPolicy => (StatusCode::BAD_REQUEST, "The policy document is not valid."),
     MalformedXML => (StatusCode::BAD_REQUEST, "The XML you provided was not well-formed or did not validate against our published schema."),
     MissingRequestBodyError => (StatusCode::BAD_REQUEST, "Request body is empty."),
     RequestTimeout => (StatusCode::BAD_REQUEST, "Your socket connection to the server was not read from or written to within the timeout period."),
@@ -88,6 +89,7 @@ error_codes! {
     SignatureDoesNotMatch => (StatusCode::FORBIDDEN, "The request signature we calculated does not match the signature you provided. Check your key and signing method."),
     // 404
     NoSuchBucket => (StatusCode::NOT_FOUND, "The specified bucket does not exist."),
+    NoSuchPolicy => (StatusCode::NOT_FOUND, "The bucket policy does not exist."),
     NoSuchKey => (StatusCode::NOT_FOUND, "The specified key does not exist."),
     NoSuchResource => (StatusCode::NOT_FOUND, "The specified resource does not exist."),
     NoSuchCopySource => (StatusCode::NOT_FOUND, "The specified copy source does not exist."),

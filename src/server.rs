@@ -16,7 +16,6 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use crate::auth::KeyStore;
-use crate::bucket_config::logging::RemoteAddr;
 use crate::config::{Config, StorageMode};
 use crate::http::linger::Lingering;
 use crate::http::sendfile::{SendfileQueue, SendfileStream};
@@ -102,6 +101,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         domains: Default::default(),
         lifecycle: Default::default(),
         logs: Default::default(),
+        views: Default::default(),
     }))
 }
 
@@ -220,7 +220,7 @@ impl Server {
                         if h1 {
                             req.extensions_mut().insert(queue.clone());
                         }
-                        req.extensions_mut().insert(RemoteAddr(peer));
+                        req.extensions_mut().insert(crate::authz::RemoteAddr(peer));
                         // A body an early error leaves unread is drained, so
                         // the client can read that error (http/linger.rs).
                         let linger = h1 && !expects_continue(req.headers());

@@ -230,9 +230,18 @@ impl Service {
                 *bucket_out = Some(b.as_str().to_string());
                 let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
                 let key = path.strip_prefix('/').unwrap_or(&path);
-                let resp =
-                    website::serve(&self.state, &b, &host, pq, key, req.method(), req.headers())
-                        .await;
+                let visit = website::Visit {
+                    host: &host,
+                    path_and_query: pq,
+                    key,
+                    method: req.method(),
+                    headers: req.headers(),
+                    peer: req
+                        .extensions()
+                        .get::<authz::RemoteAddr>()
+                        .map(|a| a.0.ip()),
+                };
+                let resp = website::serve(&self.state, &b, &visit).await;
                 return Ok((resp, "Website", None));
             }
             Some(HostRoute::Rest(b)) => mapped = Some(b),
@@ -373,23 +382,28 @@ impl Service {
             .map_err(|e| (e, "-", who.clone()))?;
         let name = op.name();
         // Authorization (§1.10 step 7): scope of the key, or the ACLs for
-        // anonymous callers (`Req::identity` stays `None` for them).
+        // anonymous callers (`Req::identity` stays `None` for them), and
+        // the bucket policy for both.
         let scope = identity
             .as_ref()
             .map(|i| self.state.keys.scope(&i.secret_id));
+        let peer = req
+            .extensions()
+            .get::<authz::RemoteAddr>()
+            .map(|a| a.0.ip());
+        let caller = authz::Caller {
+            key: identity
+                .as_ref()
+                .zip(scope.as_ref())
+                .map(|(i, s)| (i.secret_id.as_str(), s)),
+            peer,
+        };
         // A form upload's signature is in its body: the handler verifies it,
         // then runs this same check with the identity it found.
         if !matches!(op, route::Operation::PostObject(_)) {
-            authz::check(
-                &self.state,
-                scope.as_ref(),
-                &op,
-                &query,
-                req.headers(),
-                family,
-            )
-            .await
-            .map_err(|e| (e, name, who.clone()))?;
+            authz::check(&self.state, &caller, &op, &query, req.headers(), family)
+                .await
+                .map_err(|e| (e, name, who.clone()))?;
         }
         let (mut parts, body) = req.into_parts();
         // S3 payload checks (x-amz-content-sha256, aws-chunked, checksums):
@@ -410,6 +424,7 @@ impl Service {
                 .remove::<crate::http::sendfile::SendfileQueue>(),
             checksum: checked.checksum,
             form,
+            peer,
         };
         // Bucket replication (cos-bucket.md §9) follows successful writes.
         let written = crate::bucket_config::replication::written_key(&op);
@@ -453,7 +468,7 @@ fn access_request<B>(req: &Request<B>) -> AccessRequest {
     AccessRequest {
         remote: req
             .extensions()
-            .get::<crate::bucket_config::logging::RemoteAddr>()
+            .get::<authz::RemoteAddr>()
             .map(|a| a.0.ip()),
         user_agent: h(http::header::USER_AGENT),
         referer: h(http::header::REFERER),

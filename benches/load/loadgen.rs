@@ -28,6 +28,8 @@ pub struct Plan {
     pub path_and_query: String,
     /// `Range` header value, if any.
     pub range: Option<String>,
+    /// Extra request headers (e.g. `Origin`).
+    pub headers: Vec<(&'static str, String)>,
     /// Status a correct answer carries (200, or 206 for a range).
     pub expect_status: StatusCode,
     /// Body length a correct answer carries.
@@ -199,6 +201,9 @@ async fn get(sender: &mut SendRequest<Empty<Bytes>>, plan: &Plan) -> Result<u64,
         Request::get(plan.path_and_query.as_str()).header(header::HOST, plan.host.as_str());
     if let Some(range) = &plan.range {
         request = request.header(header::RANGE, range.as_str());
+    }
+    for (name, value) in &plan.headers {
+        request = request.header(*name, value.as_str());
     }
     let request = request.body(Empty::new()).map_err(|e| e.to_string())?;
     sender

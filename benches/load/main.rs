@@ -382,6 +382,7 @@ fn plan(
         host: server.host(),
         path_and_query: url.to_owned(),
         range,
+        headers: Vec::new(),
         expect_status,
         expect_len,
         connections: scenario.connections,

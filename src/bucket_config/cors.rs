@@ -187,9 +187,9 @@ pub async fn preflight(
         ));
     };
     let requested = crate::http::header::get(h, "access-control-request-headers");
-    let rec = state
-        .store
-        .bucket(bucket.as_str())
+    let view = state
+        .views
+        .get(&state.store, bucket.as_str())
         .await?
         .ok_or_else(|| Error::new(ErrorCode::NoSuchBucket))?;
     let forbidden = || {
@@ -198,13 +198,18 @@ pub async fn preflight(
             "CORSResponse: This CORS request is not allowed.",
         )
     };
-    let cors = super::stored::<Cors>(&rec).ok_or_else(forbidden)?;
+    // The bucket's rules, else the server-wide default rule (config `[cors]`).
+    let cors = view
+        .cors
+        .as_ref()
+        .or(state.config.default_cors.as_ref())
+        .ok_or_else(forbidden)?;
     let headers: Vec<&str> = requested.map_or(Vec::new(), |r| r.split(',').collect());
     let rule = cors
         .find(origin, method.trim(), &headers)
         .ok_or_else(forbidden)?;
     let mut rb = crate::render::headers::ResponseBuilder::new(http::StatusCode::OK);
-    preflight_headers(&cors, rule, origin, requested, rb.headers_mut());
+    preflight_headers(cors, rule, origin, requested, rb.headers_mut());
     Ok(rb.content_length(0).empty())
 }
 
@@ -217,25 +222,37 @@ pub async fn decorate(
     method: &str,
     out: &mut HeaderMap,
 ) {
-    if let Ok(Some(rec)) = state.store.bucket(bucket).await {
-        if let Some(cors) = super::stored::<Cors>(&rec) {
-            actual_headers(&cors, origin, method, out);
-        }
+    // The bucket's rules, else the server-wide default rule (also for a
+    // bucket that does not exist, so a browser can read that error).
+    let view = state.views.get(&state.store, bucket).await.ok().flatten();
+    let cors = view
+        .as_ref()
+        .and_then(|v| v.cors.as_ref())
+        .or(state.config.default_cors.as_ref());
+    if let Some(cors) = cors {
+        actual_headers(cors, origin, method, out);
     }
 }
 
 /// `pattern` with at most one `*` (matching zero or more characters)
 /// against `value`; `ci`: compare case-insensitively.
 pub fn glob(pattern: &str, value: &str, ci: bool) -> bool {
-    let (p, v) = if ci {
-        (pattern.to_ascii_lowercase(), value.to_ascii_lowercase())
-    } else {
-        (pattern.to_string(), value.to_string())
+    // No allocation: this runs for every request that carries an Origin.
+    let eq = |a: Option<&str>, b: &str| {
+        a.is_some_and(|a| {
+            if ci {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        })
     };
-    match p.split_once('*') {
-        None => p == v,
+    match pattern.split_once('*') {
+        None => eq(Some(value), pattern),
         Some((head, tail)) => {
-            v.len() >= head.len() + tail.len() && v.starts_with(head) && v.ends_with(tail)
+            value.len() >= head.len() + tail.len()
+                && eq(value.get(..head.len()), head)
+                && eq(value.get(value.len() - tail.len()..), tail)
         }
     }
 }

@@ -167,8 +167,7 @@ pub async fn delete(state: &AppState, bucket: &BucketName) -> Result<Response> {
 // The access log.
 
 /// The peer address of a request, set by the server on every request.
-#[derive(Debug, Clone, Copy)]
-pub struct RemoteAddr(pub std::net::SocketAddr);
+pub use crate::authz::RemoteAddr;
 
 /// Everything one access-log line needs, gathered where a request ends
 /// (`Service::handle`).

@@ -11,6 +11,7 @@
 //! (cos-bucket.md §0.4 "round-trip rule").
 
 mod accelerate;
+pub mod cache;
 pub mod cors;
 pub mod domain;
 mod domaincertificate;
@@ -21,6 +22,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod object_lock;
 pub mod origin;
+pub mod policy;
 pub mod referer;
 pub mod replication;
 mod tagging;
@@ -50,6 +52,7 @@ pub use lifecycle::Lifecycle;
 pub use logging::Logging;
 pub use object_lock::ObjectLockConfig;
 pub use origin::OriginConfig;
+pub use policy::BucketPolicy;
 pub use referer::Referer;
 pub use replication::ReplicationConfig;
 pub use tagging::BucketTagging;
@@ -75,6 +78,7 @@ pub enum Subresource {
     Logging,
     ObjectLock,
     Origin,
+    Policy,
     Referer,
     Replication,
     Tagging,
@@ -97,6 +101,7 @@ impl Subresource {
             "logging" => Subresource::Logging,
             "object-lock" => Subresource::ObjectLock,
             "origin" => Subresource::Origin,
+            "policy" => Subresource::Policy,
             "referer" => Subresource::Referer,
             "replication" => Subresource::Replication,
             "tagging" => Subresource::Tagging,
@@ -120,6 +125,7 @@ impl Subresource {
             Subresource::Logging => "Logging",
             Subresource::ObjectLock => "ObjectLock",
             Subresource::Origin => "Origin",
+            Subresource::Policy => "Policy",
             Subresource::Referer => "Referer",
             Subresource::Replication => "Replication",
             Subresource::Tagging => "Tagging",
@@ -144,6 +150,8 @@ pub trait BucketConfig: Serialize + DeserializeOwned + Sized {
     const UNSET: Unset;
     /// PUT's success status.
     const PUT_STATUS: StatusCode = StatusCode::OK;
+    /// GET's `Content-Type` (`render` makes a document of this type).
+    const CONTENT_TYPE: &'static str = "application/xml";
     /// Parses and validates a PUT body (size-checked and MD5-verified).
     /// # Behavior
     /// - Not well-formed, wrong root, missing required elements → 400
@@ -202,7 +210,16 @@ pub(crate) async fn bucket_record(state: &AppState, bucket: &BucketName) -> Resu
 pub async fn get<T: BucketConfig>(state: &AppState, bucket: &BucketName) -> Result<Response> {
     let rec = bucket_record(state, bucket).await?;
     match (stored::<T>(&rec), T::UNSET) {
-        (Some(doc), _) => Ok(ResponseBuilder::new(StatusCode::OK).xml(doc.render())),
+        (Some(doc), _) if T::CONTENT_TYPE == "application/xml" => {
+            Ok(ResponseBuilder::new(StatusCode::OK).xml(doc.render()))
+        }
+        (Some(doc), _) => {
+            let text = doc.render();
+            Ok(ResponseBuilder::new(StatusCode::OK)
+                .header("content-type", T::CONTENT_TYPE)
+                .content_length(text.len() as u64)
+                .body(crate::http::body::Body::from(text)))
+        }
         (None, Unset::Error(code)) => Err(Error::new(code)),
         (None, Unset::Empty(root)) => {
             Ok(ResponseBuilder::new(StatusCode::OK).xml(Xml::new(root).finish(root)))
@@ -339,6 +356,7 @@ pub async fn dispatch(
             http::Method::PUT => origin::put(state, bucket, req).await,
             _ => by_method!(OriginConfig),
         },
+        Subresource::Policy => by_method!(BucketPolicy),
         Subresource::Referer => by_method!(Referer),
         Subresource::Replication => match *method {
             http::Method::PUT => replication::put(state, bucket, req).await,

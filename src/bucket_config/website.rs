@@ -634,6 +634,7 @@ async fn fetch(
     key: &str,
     method: &Method,
     headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<Response> {
     let key = ObjectKey::parse(key)?;
     let op = if method == Method::HEAD {
@@ -642,7 +643,8 @@ async fn fetch(
         Operation::GetObject(bucket.clone(), key)
     };
     let query = Query::default();
-    crate::authz::check(state, None, &op, &query, headers, Family::Cos).await?;
+    let caller = crate::authz::Caller { key: None, peer };
+    crate::authz::check(state, &caller, &op, &query, headers, Family::Cos).await?;
     let req = Req {
         method: method.clone(),
         headers: headers.clone(),
@@ -654,6 +656,7 @@ async fn fetch(
         sendfile: None,
         checksum: Default::default(),
         form: None,
+        peer,
     };
     crate::op::dispatch(state, op, req).await
 }
@@ -666,6 +669,7 @@ async fn error_page(
     site: &Website,
     method: &Method,
     request_headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
     err: Error,
 ) -> Response {
     let status = err.code.status();
@@ -674,7 +678,7 @@ async fn error_page(
             // A clean read: the failed request's conditions and range do
             // not apply; its Referer does (hotlink protection).
             let headers = referer_only(request_headers);
-            if let Ok(mut resp) = fetch(state, bucket, &doc.key, method, &headers).await {
+            if let Ok(mut resp) = fetch(state, bucket, &doc.key, method, &headers, peer).await {
                 if resp.status() == StatusCode::OK && site.keeps_status() {
                     *resp.status_mut() = status;
                 }
@@ -687,30 +691,36 @@ async fn error_page(
 
 /// Serves one request to a website endpoint of `bucket`. Never fails: every
 /// error is an HTML page (or the error document).
-pub async fn serve(
-    state: &AppState,
-    bucket: &BucketName,
-    host: &str,
-    path_and_query: &str,
-    key: &str,
-    method: &Method,
-    headers: &HeaderMap,
-) -> Response {
-    match serve_inner(state, bucket, host, path_and_query, key, method, headers).await {
+pub async fn serve(state: &AppState, bucket: &BucketName, visit: &Visit<'_>) -> Response {
+    let method = visit.method;
+    match serve_inner(state, bucket, visit).await {
         Ok(r) => r,
         Err(e) => html_error(method, e.code.status(), e.code.as_str(), e.message()),
     }
 }
 
-async fn serve_inner(
-    state: &AppState,
-    bucket: &BucketName,
-    host: &str,
-    path_and_query: &str,
-    key: &str,
-    method: &Method,
-    headers: &HeaderMap,
-) -> Result<Response> {
+/// One request to a website endpoint.
+#[derive(Clone, Copy)]
+pub struct Visit<'a> {
+    pub host: &'a str,
+    pub path_and_query: &'a str,
+    /// The decoded path without its leading `/`.
+    pub key: &'a str,
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    /// The client's address (bucket policy `qcs:ip` conditions).
+    pub peer: Option<std::net::IpAddr>,
+}
+
+async fn serve_inner(state: &AppState, bucket: &BucketName, visit: &Visit<'_>) -> Result<Response> {
+    let Visit {
+        host,
+        path_and_query,
+        key,
+        method,
+        headers,
+        peer,
+    } = *visit;
     if method == Method::OPTIONS {
         return super::cors::preflight(state, bucket, headers).await;
     }
@@ -741,7 +751,7 @@ async fn serve_inner(
         None => {}
     }
     let lookup = site.index_key(&key);
-    let err = match fetch(state, bucket, &lookup, method, headers).await {
+    let err = match fetch(state, bucket, &lookup, method, headers, peer).await {
         Ok(resp) => return Ok(resp),
         Err(e) => e,
     };
@@ -757,6 +767,7 @@ async fn serve_inner(
             &dir_index,
             &Method::HEAD,
             &referer_only(headers),
+            peer,
         )
         .await
         .is_ok()
@@ -771,14 +782,16 @@ async fn serve_inner(
             return Ok(redirect_response(status, &location))
         }
         Some(Route::Rewrite(k)) => {
-            return Ok(match fetch(state, bucket, &k, method, headers).await {
-                Ok(resp) => resp,
-                Err(e) => error_page(state, bucket, &site, method, headers, e).await,
-            });
+            return Ok(
+                match fetch(state, bucket, &k, method, headers, peer).await {
+                    Ok(resp) => resp,
+                    Err(e) => error_page(state, bucket, &site, method, headers, peer, e).await,
+                },
+            );
         }
         None => {}
     }
-    Ok(error_page(state, bucket, &site, method, headers, err).await)
+    Ok(error_page(state, bucket, &site, method, headers, peer, err).await)
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub struct AppState {
     pub lifecycle: crate::bucket_config::lifecycle::ExpiryCache,
     /// Bucket access logs waiting for delivery (`?logging`).
     pub logs: crate::bucket_config::logging::LogBuffers,
+    /// Parsed bucket configurations (policy, CORS, referer) for authz and CORS.
+    pub views: crate::bucket_config::cache::ViewCache,
 }
 
 /// A parsed request, handed to a handler.
@@ -74,6 +76,8 @@ pub struct Req {
     pub checksum: crate::http::checksum::ChecksumSlot,
     /// POST Object: the form's fields before `file` (the file is `body`).
     pub form: Option<crate::http::form::PostForm>,
+    /// The client's address, when the server knows it (`authz::RemoteAddr`).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Response> {
@@ -146,13 +150,20 @@ pub async fn resolve_bucket(
     else {
         return Ok(bucket);
     };
-    if state.store.bucket(bucket.as_str()).await?.is_some() {
+    if bucket_exists(state, bucket.as_str()).await? {
         return Ok(bucket);
     }
     match BucketName::parse_exact(short) {
-        Ok(exact) if state.store.bucket(exact.as_str()).await?.is_some() => Ok(exact),
+        Ok(exact) if bucket_exists(state, exact.as_str()).await? => Ok(exact),
         _ => Ok(bucket),
     }
+}
+
+/// Existence through the parsed-configuration cache (`bucket_config::cache`):
+/// `resolve_bucket` runs for every COS request, and decoding a record that
+/// holds large configurations each time costs more than the GET itself.
+async fn bucket_exists(state: &AppState, name: &str) -> Result<bool> {
+    Ok(state.views.get(&state.store, name).await?.is_some())
 }
 
 /// The owner shown in listings: the APPID's root account.

@@ -121,9 +121,16 @@ async fn upload(
     // Step 4: authorization with that identity (the pipeline left it to us).
     let h = form_headers(&form, family)?;
     let scope = identity.as_ref().map(|i| state.keys.scope(&i.secret_id));
+    let caller = authz::Caller {
+        key: identity
+            .as_ref()
+            .zip(scope.as_ref())
+            .map(|(i, s)| (i.secret_id.as_str(), s)),
+        peer: req.peer,
+    };
     authz::check(
         state,
-        scope.as_ref(),
+        &caller,
         &Operation::PostObject(bucket.clone()),
         &req.query,
         // The request's own headers: hotlink protection reads its Referer.

@@ -27,6 +27,9 @@ const READ_CHUNK: usize = 1 << 20;
 #[derive(Default)]
 pub struct MemoryMeta {
     state: Mutex<MetaState>,
+    /// Bucket-record writes (`MetaStore::bucket_generation`), bumped under
+    /// the state lock.
+    bucket_writes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -246,6 +249,8 @@ impl MetaStore for MemoryMeta {
         if st.buckets.contains_key(&rec.name) {
             return Err(StorageError::BucketExists);
         }
+        self.bucket_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         st.buckets.insert(
             rec.name.clone(),
             MemBucket {
@@ -281,6 +286,8 @@ impl MetaStore for MemoryMeta {
             }
             Some(_) => {
                 st.buckets.remove(name);
+                self.bucket_writes
+                    .fetch_add(1, std::sync::atomic::Ordering::Release);
                 Ok(())
             }
         }
@@ -479,7 +486,16 @@ impl MetaStore for MemoryMeta {
         update(&mut rec);
         rec.name = name.to_string();
         b.rec = rec.clone();
+        self.bucket_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(rec)
+    }
+
+    fn bucket_generation(&self) -> Option<u64> {
+        Some(
+            self.bucket_writes
+                .load(std::sync::atomic::Ordering::Acquire),
+        )
     }
     async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
         let mut st = self.lock();

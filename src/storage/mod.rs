@@ -516,6 +516,15 @@ pub trait MetaStore: Send + Sync + 'static {
         fresh: &[BlobId],
     ) -> Result<Committed, StorageError>;
 
+    /// A counter of committed bucket-record writes (create, delete,
+    /// update), bumped after each commit, so readers may cache what they
+    /// derive from records (`bucket_config::cache`). `None`: not counted
+    /// (e.g. a store shared with other processes); readers then read the
+    /// record every time.
+    fn bucket_generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Changes a bucket's record (its sub-resource configuration) with
     /// `update`, in one transaction, and returns the new record.
     /// # Behavior

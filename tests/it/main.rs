@@ -20,6 +20,7 @@ mod object_lock;
 mod objects;
 mod origin;
 mod oss;
+mod policy;
 mod post_object;
 mod presign;
 mod readme;

@@ -79,6 +79,8 @@ fn compact_if_mostly_free(db: &mut Database, file_len: u64) -> Result<(), Storag
 /// The redb-backed `MetaStore`.
 pub struct RedbMeta {
     db: Arc<Database>,
+    /// Committed bucket-record writes (`MetaStore::bucket_generation`).
+    bucket_writes: std::sync::atomic::AtomicU64,
 }
 
 /// Maps any redb error onto `StorageError` (corruption stays recognisable).
@@ -128,7 +130,10 @@ impl RedbMeta {
         })
         .await
         .map_err(join_err)??;
-        let meta = RedbMeta { db: Arc::new(db) };
+        let meta = RedbMeta {
+            db: Arc::new(db),
+            bucket_writes: Default::default(),
+        };
         if !meta.tables_exist()? {
             // Opening a table in a write transaction creates it.
             meta.write(|txn| {
@@ -143,6 +148,13 @@ impl RedbMeta {
             .await?;
         }
         Ok(meta)
+    }
+
+    /// After a bucket-record write transaction ended (committed or not: a
+    /// spurious bump only costs a re-read).
+    fn bump_bucket_writes(&self) {
+        self.bucket_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     /// Checked with a read transaction so that opening an existing database
@@ -202,17 +214,20 @@ fn release(
 impl MetaStore for RedbMeta {
     async fn create_bucket(&self, rec: BucketRecord) -> Result<(), StorageError> {
         let value = encode(&rec)?;
-        self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            if buckets.get(rec.name.as_str()).map_err(db_err)?.is_some() {
-                return Err(StorageError::BucketExists);
-            }
-            buckets
-                .insert(rec.name.as_str(), value.as_slice())
-                .map_err(db_err)?;
-            Ok(())
-        })
-        .await
+        let done = self
+            .write(move |txn| {
+                let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+                if buckets.get(rec.name.as_str()).map_err(db_err)?.is_some() {
+                    return Err(StorageError::BucketExists);
+                }
+                buckets
+                    .insert(rec.name.as_str(), value.as_slice())
+                    .map_err(db_err)?;
+                Ok(())
+            })
+            .await;
+        self.bump_bucket_writes();
+        done
     }
 
     async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StorageError> {
@@ -235,41 +250,44 @@ impl MetaStore for RedbMeta {
 
     async fn delete_bucket(&self, name: &str) -> Result<(), StorageError> {
         let name = name.to_string();
-        self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            if buckets.get(name.as_str()).map_err(db_err)?.is_none() {
-                return Err(StorageError::NoSuchBucket);
-            }
-            let objects = txn.open_table(OBJECTS).map_err(db_err)?;
-            let mut range = objects.range((name.as_str(), "")..).map_err(db_err)?;
-            if let Some(entry) = range.next() {
-                let (k, _) = entry.map_err(db_err)?;
-                if k.value().0 == name {
-                    return Err(StorageError::BucketNotEmpty);
+        let done = self
+            .write(move |txn| {
+                let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+                if buckets.get(name.as_str()).map_err(db_err)?.is_none() {
+                    return Err(StorageError::NoSuchBucket);
                 }
-            }
-            // Noncurrent versions and delete markers count too.
-            let versions = txn.open_table(VERSIONS).map_err(db_err)?;
-            let mut range = versions.range((name.as_str(), "", 0)..).map_err(db_err)?;
-            if let Some(entry) = range.next() {
-                let (k, _) = entry.map_err(db_err)?;
-                if k.value().0 == name {
-                    return Err(StorageError::BucketNotEmpty);
+                let objects = txn.open_table(OBJECTS).map_err(db_err)?;
+                let mut range = objects.range((name.as_str(), "")..).map_err(db_err)?;
+                if let Some(entry) = range.next() {
+                    let (k, _) = entry.map_err(db_err)?;
+                    if k.value().0 == name {
+                        return Err(StorageError::BucketNotEmpty);
+                    }
                 }
-            }
-            // And unfinished multipart uploads (spec cos.md §3.2).
-            let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
-            let mut range = uploads.range((name.as_str(), "", "")..).map_err(db_err)?;
-            if let Some(entry) = range.next() {
-                let (k, _) = entry.map_err(db_err)?;
-                if k.value().0 == name {
-                    return Err(StorageError::BucketNotEmpty);
+                // Noncurrent versions and delete markers count too.
+                let versions = txn.open_table(VERSIONS).map_err(db_err)?;
+                let mut range = versions.range((name.as_str(), "", 0)..).map_err(db_err)?;
+                if let Some(entry) = range.next() {
+                    let (k, _) = entry.map_err(db_err)?;
+                    if k.value().0 == name {
+                        return Err(StorageError::BucketNotEmpty);
+                    }
                 }
-            }
-            buckets.remove(name.as_str()).map_err(db_err)?;
-            Ok(())
-        })
-        .await
+                // And unfinished multipart uploads (spec cos.md §3.2).
+                let uploads = txn.open_table(UPLOADS).map_err(db_err)?;
+                let mut range = uploads.range((name.as_str(), "", "")..).map_err(db_err)?;
+                if let Some(entry) = range.next() {
+                    let (k, _) = entry.map_err(db_err)?;
+                    if k.value().0 == name {
+                        return Err(StorageError::BucketNotEmpty);
+                    }
+                }
+                buckets.remove(name.as_str()).map_err(db_err)?;
+                Ok(())
+            })
+            .await;
+        self.bump_bucket_writes();
+        done
     }
 
     async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError> {
@@ -593,24 +611,34 @@ impl MetaStore for RedbMeta {
         update: BucketUpdate,
     ) -> Result<BucketRecord, StorageError> {
         let name = name.to_string();
-        self.write(move |txn| {
-            let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
-            let mut rec: BucketRecord = {
-                let found = buckets.get(name.as_str()).map_err(db_err)?;
-                match found {
-                    Some(g) => decode(g.value())?,
-                    None => return Err(StorageError::NoSuchBucket),
-                }
-            };
-            update(&mut rec);
-            rec.name = name.clone();
-            let value = encode(&rec)?;
-            buckets
-                .insert(name.as_str(), value.as_slice())
-                .map_err(db_err)?;
-            Ok(rec)
-        })
-        .await
+        let done = self
+            .write(move |txn| {
+                let mut buckets = txn.open_table(BUCKETS).map_err(db_err)?;
+                let mut rec: BucketRecord = {
+                    let found = buckets.get(name.as_str()).map_err(db_err)?;
+                    match found {
+                        Some(g) => decode(g.value())?,
+                        None => return Err(StorageError::NoSuchBucket),
+                    }
+                };
+                update(&mut rec);
+                rec.name = name.clone();
+                let value = encode(&rec)?;
+                buckets
+                    .insert(name.as_str(), value.as_slice())
+                    .map_err(db_err)?;
+                Ok(rec)
+            })
+            .await;
+        self.bump_bucket_writes();
+        done
+    }
+
+    fn bucket_generation(&self) -> Option<u64> {
+        Some(
+            self.bucket_writes
+                .load(std::sync::atomic::Ordering::Acquire),
+        )
     }
     async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
         let bucket = bucket.to_string();
