@@ -59,6 +59,11 @@ pub struct ReplicationRule {
 pub struct ReplicationConfig {
     /// The document as sent, without its declaration.
     pub raw: String,
+    /// When this configuration was stored (Unix ms): versions written since
+    /// then that carry no status yet (the process died between the write's
+    /// commit and its PENDING mark) are found and marked by the scan.
+    #[serde(default)]
+    pub since_ms: i64,
     pub role: String,
     pub rules: Vec<ReplicationRule>,
 }
@@ -217,6 +222,7 @@ impl BucketConfig for ReplicationConfig {
         }
         Ok(ReplicationConfig {
             raw: without_declaration(body),
+            since_ms: 0,
             role,
             rules,
         })
@@ -277,6 +283,10 @@ pub async fn put(state: &AppState, bucket: &BucketName, req: Req) -> Result<Resp
             }
         }
     }
+    let doc = ReplicationConfig {
+        since_ms: crate::clock::now_ms(),
+        ..doc
+    };
     super::save(state, bucket, doc).await
 }
 
@@ -482,9 +492,9 @@ pub async fn scan_once(store: &Store) -> std::result::Result<usize, StorageError
     use crate::storage::VersionsQuery;
     let mut started = 0;
     for b in store.list_buckets().await? {
-        if stored::<ReplicationConfig>(&b).is_none() {
+        let Some(conf) = stored::<ReplicationConfig>(&b) else {
             continue;
-        }
+        };
         let mut q = VersionsQuery {
             max_keys: 1000,
             ..Default::default()
@@ -492,7 +502,23 @@ pub async fn scan_once(store: &Store) -> std::result::Result<usize, StorageError
         loop {
             let page = store.list_versions(&b.name, &q).await?;
             for e in &page.entries {
-                if e.record.replication_status.as_deref() == Some(PENDING) {
+                // A version written under the configuration but never
+                // marked (a crash right after its commit): mark it now.
+                let unmarked = e.record.replication_status.is_none()
+                    && e.record.last_modified_ms >= conf.since_ms
+                    && conf.rule_for(&e.key, &e.record).is_some();
+                if unmarked {
+                    if let Some(v) = &e.record.version_id {
+                        set_status(store, &b.name, &e.key, v, |cur| {
+                            (cur.replication_status.is_none()
+                                && conf.rule_for(&e.key, cur).is_some())
+                            .then_some(PENDING)
+                        })
+                        .await;
+                    }
+                }
+                let pending = unmarked || e.record.replication_status.as_deref() == Some(PENDING);
+                if pending {
                     if let Some(v) = &e.record.version_id {
                         if spawn_one(store.clone(), b.name.clone(), e.key.clone(), v.clone()) {
                             started += 1;

@@ -284,3 +284,48 @@ async fn pending_work_is_picked_up_by_the_scan() {
         .unwrap();
     assert_eq!(started, 0);
 }
+
+#[tokio::test]
+async fn writes_never_marked_are_found_by_the_scan() {
+    let app = app().await;
+    version(&app, None).await;
+    version(&app, Some(DEST_HOST)).await;
+    // Written before the configuration: never replicated.
+    app.put("docs/before.txt", b"before").await;
+    let r = put_config(&app, &config("destbucket-1250000000", "")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let meta = app.svc.state.store.meta();
+    let bucket = "examplebucket-1250000000";
+    app.put("docs/after.txt", b"after").await;
+    wait_status(&app, "docs/after.txt", "COMPLETED").await;
+    // Simulate a process that died between the write's commit and
+    // its PENDING mark: a version of the same key with no status at all.
+    let put = app
+        .send(R::put("docs/after.txt", &b"after, again"[..]))
+        .await;
+    assert_eq!(put.status, 200);
+    let vid = put.header("x-cos-version-id").unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let cur = meta
+        .object_version(bucket, "docs/after.txt", Some(&vid))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut unmarked = cur.clone();
+    unmarked.replication_status = None;
+    meta.update_object_meta(bucket, "docs/after.txt", &cur, unmarked)
+        .await
+        .unwrap();
+    let r = app.send(R::new(Method::HEAD, "docs/after.txt")).await;
+    assert_eq!(r.header("x-cos-replication-status"), None);
+    // The scan marks it and replicates it; the older object stays alone.
+    let started = localcos::bucket_config::replication::scan_once(&app.svc.state.store)
+        .await
+        .unwrap();
+    assert!(started >= 1, "{started}");
+    wait_status(&app, "docs/after.txt", "COMPLETED").await;
+    let r = app.send(R::get("docs/after.txt").host(DEST_HOST)).await;
+    assert_eq!((r.status, &r.body[..]), (200, &b"after, again"[..]));
+    let r = app.send(R::get("docs/before.txt").host(DEST_HOST)).await;
+    assert_eq!(r.status, 404);
+}
