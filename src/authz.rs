@@ -246,6 +246,21 @@ pub async fn check(
     headers: &HeaderMap,
     family: crate::auth::Family,
 ) -> Result<()> {
+    check_keyed(state, caller, op, None, query, headers, family).await
+}
+
+/// [`check`] for an operation whose object key is known only to its
+/// handler: POST Object names its key in the form, so the bucket policy
+/// is evaluated on `key` (a deny on `private/*` covers form uploads too).
+pub async fn check_keyed(
+    state: &AppState,
+    caller: &Caller<'_>,
+    op: &Operation,
+    key: Option<&ObjectKey>,
+    query: &Query,
+    headers: &HeaderMap,
+    family: crate::auth::Family,
+) -> Result<()> {
     let store = &state.store;
     let addressing = &state.config.addressing;
     let need = need(op);
@@ -289,7 +304,7 @@ pub async fn check(
     let owner = caller.key.is_some_and(|(_, s)| s.is_owner());
     let mut policy_allows = [false, false];
     if !(owner && policy::is_policy_call(op)) {
-        let main = (need.bucket(), policy::action_of(op), op_key(op));
+        let main = (need.bucket(), policy::action_of(op), key.or(op_key(op)));
         let source = copy_source
             .as_ref()
             .map(|s| (Some(&s.bucket), "GetObject".into(), Some(&s.key)));

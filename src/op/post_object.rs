@@ -128,10 +128,11 @@ async fn upload(
             .map(|(i, s)| (i.secret_id.as_str(), s)),
         peer: req.peer,
     };
-    authz::check(
+    authz::check_keyed(
         state,
         &caller,
         &Operation::PostObject(bucket.clone()),
+        Some(&key),
         &req.query,
         // The request's own headers: hotlink protection reads its Referer.
         &req.headers,

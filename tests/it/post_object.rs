@@ -629,3 +629,47 @@ async fn anonymous_forms_follow_hotlink_protection() {
     let r = app.send(send("https://www.example.com/upload.html")).await;
     assert_eq!(r.status, 204, "{}", r.text());
 }
+
+/// The bucket policy sees a form upload's key (from the form, not the
+/// path): an allow on `drop/*` opens only that prefix to anonymous forms,
+/// and a deny on `private/*` refuses forms a public-read-write ACL allows.
+#[tokio::test]
+async fn bucket_policy_applies_to_the_form_key() {
+    const RES: &str = "qcs::cos:ap-guangzhou:uid/1250000000:examplebucket-1250000000";
+    let app = app().await;
+    let set_policy = |doc: String| {
+        R::new(Method::PUT, "")
+            .q("policy", "")
+            .h("content-type", "application/json")
+            .with_body(&doc)
+    };
+    let allow = format!(
+        r#"{{"version":"2.0","statement":[{{"principal":{{"qcs":["qcs::cam::anyone:anyone"]}},"effect":"allow","action":["name/cos:PostObject"],"resource":["{RES}/drop/*"]}}]}}"#
+    );
+    assert_eq!(app.send(set_policy(allow)).await.status, 204);
+    let r = post(&app, &[("key", "drop/${filename}")], "in.txt", b"dropped").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(&app.send(R::get("drop/in.txt")).await.body[..], b"dropped");
+    let r = post(&app, &[("key", "elsewhere/in.txt")], "in.txt", b"x").await;
+    r.assert_error(403, "AccessDenied");
+    assert_eq!(app.send(R::get("elsewhere/in.txt")).await.status, 404);
+
+    // A deny on one prefix beats the bucket ACL.
+    let r = app
+        .send(
+            R::new(Method::PUT, "")
+                .q("acl", "")
+                .h("x-cos-acl", "public-read-write"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let deny = format!(
+        r#"{{"version":"2.0","statement":[{{"principal":{{"qcs":["qcs::cam::anyone:anyone"]}},"effect":"deny","action":["name/cos:PostObject"],"resource":["{RES}/private/*"]}}]}}"#
+    );
+    assert_eq!(app.send(set_policy(deny)).await.status, 204);
+    let r = post(&app, &[("key", "private/x.txt")], "x.txt", b"x").await;
+    r.assert_error(403, "AccessDenied");
+    assert_eq!(app.send(R::get("private/x.txt")).await.status, 404);
+    let r = post(&app, &[("key", "open/x.txt")], "x.txt", b"open").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+}
