@@ -331,13 +331,7 @@ impl MetaStore for RedbMeta {
         let (bucket, key, fresh) = (bucket.to_string(), key.to_string(), fresh.to_vec());
         self.write(move |txn| {
             let state = bucket_state(txn, &bucket)?;
-            let mut t = RedbKey {
-                objects: txn.open_table(OBJECTS).map_err(db_err)?,
-                versions: txn.open_table(VERSIONS).map_err(db_err)?,
-                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
-                bucket: &bucket,
-                key: &key,
-            };
+            let mut t = RedbKey::open(txn, &bucket, &key)?;
             versions::commit_put(&mut t, state, rec, &fresh, &cond)
         })
         .await
@@ -355,13 +349,7 @@ impl MetaStore for RedbMeta {
         let base = base.cloned();
         self.write(move |txn| {
             let state = bucket_state(txn, &bucket)?;
-            let mut t = RedbKey {
-                objects: txn.open_table(OBJECTS).map_err(db_err)?,
-                versions: txn.open_table(VERSIONS).map_err(db_err)?,
-                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
-                bucket: &bucket,
-                key: &key,
-            };
+            let mut t = RedbKey::open(txn, &bucket, &key)?;
             crate::storage::append::commit_append(&mut t, state, base.as_ref(), rec, &fresh)
         })
         .await
@@ -377,13 +365,7 @@ impl MetaStore for RedbMeta {
         let version_id = version_id.map(str::to_string);
         self.write(move |txn| {
             let state = bucket_state(txn, &bucket)?;
-            let mut t = RedbKey {
-                objects: txn.open_table(OBJECTS).map_err(db_err)?,
-                versions: txn.open_table(VERSIONS).map_err(db_err)?,
-                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
-                bucket: &bucket,
-                key: &key,
-            };
+            let mut t = RedbKey::open(txn, &bucket, &key)?;
             versions::commit_delete(&mut t, state, version_id.as_deref())
         })
         .await
@@ -398,13 +380,7 @@ impl MetaStore for RedbMeta {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.write(move |txn| {
             let state = bucket_state(txn, &bucket)?;
-            let mut t = RedbKey {
-                objects: txn.open_table(OBJECTS).map_err(db_err)?,
-                versions: txn.open_table(VERSIONS).map_err(db_err)?,
-                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
-                bucket: &bucket,
-                key: &key,
-            };
+            let mut t = RedbKey::open(txn, &bucket, &key)?;
             versions::commit_delete_guarded(&mut t, state, &guard)
         })
         .await
@@ -593,13 +569,7 @@ impl MetaStore for RedbMeta {
         let (bucket, key, expected) = (bucket.to_string(), key.to_string(), expected.clone());
         self.write(move |txn| {
             bucket_state(txn, &bucket)?;
-            let mut t = RedbKey {
-                objects: txn.open_table(OBJECTS).map_err(db_err)?,
-                versions: txn.open_table(VERSIONS).map_err(db_err)?,
-                refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
-                bucket: &bucket,
-                key: &key,
-            };
+            let mut t = RedbKey::open(txn, &bucket, &key)?;
             versions::update_meta(&mut t, &expected, new)
         })
         .await
@@ -951,6 +921,31 @@ struct RedbKey<'k, O, V, R> {
     refs: R,
     bucket: &'k str,
     key: &'k str,
+}
+
+/// The write tables of one key, as the shared version rules see them.
+type RedbKeyTxn<'t, 'k> = RedbKey<
+    'k,
+    redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
+    redb::Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
+    redb::Table<'t, &'static str, u64>,
+>;
+
+impl<'t, 'k> RedbKeyTxn<'t, 'k> {
+    /// Opens the objects, versions and blob-reference tables for `bucket`/`key`.
+    fn open(
+        txn: &'t WriteTransaction,
+        bucket: &'k str,
+        key: &'k str,
+    ) -> Result<Self, StorageError> {
+        Ok(RedbKey {
+            objects: txn.open_table(OBJECTS).map_err(db_err)?,
+            versions: txn.open_table(VERSIONS).map_err(db_err)?,
+            refs: txn.open_table(BLOB_REFS).map_err(db_err)?,
+            bucket,
+            key,
+        })
+    }
 }
 
 impl<O, V, R> KeyView for RedbKey<'_, O, V, R>
