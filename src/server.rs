@@ -99,7 +99,6 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         config: Arc::new(config),
         keys,
         domains: Default::default(),
-        lifecycle: Default::default(),
         logs: Default::default(),
         views: Default::default(),
     }))

@@ -1,5 +1,5 @@
 //! Parsed bucket configurations for the request path: the policy (compiled),
-//! CORS and referer documents of a bucket, read and parsed once and then
+//! CORS, referer and lifecycle expiration rules of a bucket, read and parsed once and then
 //! shared by every request until the bucket record changes.
 //!
 //! Correctness under concurrent updates: the metadata store counts its
@@ -30,6 +30,9 @@ pub struct BucketView {
     pub policy: Option<Compiled>,
     pub cors: Option<Cors>,
     pub referer: Option<Referer>,
+    /// The enabled lifecycle rules when one of them expires current
+    /// objects (`x-cos-expiration` on GET/HEAD/PUT), else `None`.
+    pub expiry_rules: Option<Vec<super::lifecycle::Rule>>,
 }
 
 impl BucketView {
@@ -47,6 +50,9 @@ impl BucketView {
             }),
             cors: stored::<Cors>(rec),
             referer: stored::<Referer>(rec),
+            expiry_rules: stored::<super::Lifecycle>(rec)
+                .map(|l| l.rules)
+                .filter(|r| r.iter().any(|r| r.enabled && r.expiration.is_some())),
         }
     }
 }

@@ -341,11 +341,7 @@ pub async fn dispatch(
             intelligent_tiering::handle_v2(state, bucket, method, req).await
         }
         Subresource::Inventory => inventory::dispatch(state, bucket, method, req).await,
-        Subresource::Lifecycle => {
-            let out = by_method!(Lifecycle);
-            state.lifecycle.invalidate(bucket.as_str());
-            out
-        }
+        Subresource::Lifecycle => by_method!(Lifecycle),
         Subresource::Logging => match *method {
             http::Method::GET => get::<Logging>(state, bucket).await,
             http::Method::PUT => logging::put(state, bucket, req).await,

@@ -47,8 +47,6 @@ pub struct AppState {
     pub keys: KeyStore,
     /// Custom domains of `?domain` (bucket_config::domain).
     pub domains: crate::bucket_config::domain::DomainCache,
-    /// Lifecycle rules cached for the `x-cos-expiration` header.
-    pub lifecycle: crate::bucket_config::lifecycle::ExpiryCache,
     /// Bucket access logs waiting for delivery (`?logging`).
     pub logs: crate::bucket_config::logging::LogBuffers,
     /// Parsed bucket configurations (policy, CORS, referer) for authz and CORS.

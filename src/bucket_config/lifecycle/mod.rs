@@ -14,7 +14,7 @@ mod worker;
 use serde::{Deserialize, Serialize};
 
 pub use rules::{abort_due, action_for, expiry, is_protected, Action, Subject};
-pub use worker::{expiration_header, run, scan_once, ExpiryCache, ScanReport};
+pub use worker::{expiration_header, run, scan_once, ScanReport};
 
 use super::{parse_xml, BucketConfig, Unset};
 use crate::archive::StorageClass;

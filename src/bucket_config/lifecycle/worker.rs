@@ -9,9 +9,7 @@
 //! Also the `x-cos-expiration` header of GET/HEAD/PUT, with a small
 //! per-bucket cache so a bucket without lifecycle costs nothing extra.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::rules::{abort_due, action_for, expiry, Action, Subject};
 use super::{Lifecycle, Rule};
@@ -243,53 +241,6 @@ async fn act_on_key(
     Ok(())
 }
 
-/// How long a bucket's cached lifecycle rules are trusted (a PUT or DELETE
-/// on this node refreshes them at once; other nodes of a cluster see the
-/// change within this time).
-const CACHE_TTL: Duration = Duration::from_secs(1);
-
-/// A bucket's cached rules (`None`: no Expiration to announce) and when they were read.
-type Cached = (Instant, Option<Arc<Vec<Rule>>>);
-
-/// Per-bucket lifecycle rules for the `x-cos-expiration` header, so GET and
-/// HEAD need no bucket-record read per request.
-#[derive(Default)]
-pub struct ExpiryCache {
-    map: Mutex<HashMap<String, Cached>>,
-}
-
-impl ExpiryCache {
-    /// Forgets a bucket's entry (its lifecycle was just changed here).
-    pub fn invalidate(&self, bucket: &str) {
-        self.lock().remove(bucket);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    async fn rules(&self, store: &Store, bucket: &str) -> Option<Arc<Vec<Rule>>> {
-        if let Some((at, rules)) = self.lock().get(bucket) {
-            if at.elapsed() < CACHE_TTL {
-                return rules.clone();
-            }
-        }
-        let rules = match store.bucket(bucket).await {
-            Ok(Some(rec)) => stored::<Lifecycle>(&rec)
-                .map(|l| l.rules)
-                .filter(|r| r.iter().any(|r| r.enabled && r.expiration.is_some()))
-                .map(Arc::new),
-            _ => None,
-        };
-        let mut map = self.lock();
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(bucket.to_string(), (Instant::now(), rules.clone()));
-        rules
-    }
-}
-
 /// Adds `x-cos-expiration: expiry-date="<RFC 1123>", rule-id="<ID>"` when
 /// an Expiration rule of the bucket will expire this current object.
 pub async fn expiration_header(
@@ -302,10 +253,14 @@ pub async fn expiration_header(
     if rec.delete_marker {
         return rb;
     }
-    let Some(rules) = state.lifecycle.rules(&state.store, bucket).await else {
+    // The bucket's parsed rules, shared with policy/CORS (bucket_config/cache.rs).
+    let Ok(Some(view)) = state.views.get(&state.store, bucket).await else {
         return rb;
     };
-    match expiry(&rules, key, rec, &state.config.days) {
+    let Some(rules) = &view.expiry_rules else {
+        return rb;
+    };
+    match expiry(rules, key, rec, &state.config.days) {
         Some((due, rule)) => {
             let date = httpdate::fmt_http_date(
                 std::time::UNIX_EPOCH + Duration::from_millis(due.max(0) as u64),
