@@ -292,6 +292,8 @@ async fn writes_never_marked_are_found_by_the_scan() {
     version(&app, Some(DEST_HOST)).await;
     // Written before the configuration: never replicated.
     app.put("docs/before.txt", b"before").await;
+    // Times are milliseconds: keep the write and the configuration apart.
+    tokio::time::sleep(Duration::from_millis(10)).await;
     let r = put_config(&app, &config("destbucket-1250000000", "")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let meta = app.svc.state.store.meta();
