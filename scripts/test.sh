@@ -6,7 +6,8 @@
 # builds localcos, then runs, each in turn and all of them even if one fails:
 #   1. cargo test --all-targets           (unit + integration tests of the crate)
 #   2. pytest tests/clients/python        (cos-python-sdk-v5 + coscmd vs a real localcos)
-#   3. node --test tests/clients/node/test (cos-nodejs-sdk-v5 vs a real localcos)
+#   3. node --test tests/clients/node/test (cos-nodejs-sdk-v5 vs a real localcos,
+#      and cos-js-sdk-v5 pages plus the web console in headless Chromium)
 # and exits non-zero if any failed.  Honours CARGO_TARGET_DIR and LOCALCOS_BIN.
 set -euo pipefail
 
@@ -25,6 +26,8 @@ need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+# The browser suites (cos-js-sdk-v5 pages, the web console) drive Debian's Chromium.
+[ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || need_apt+=(chromium)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${need_apt[*]} with apt-get"

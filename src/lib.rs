@@ -21,6 +21,7 @@ pub mod bucket_settings;
 pub mod clock;
 pub mod conditional;
 pub mod config;
+pub mod console;
 pub mod dialect;
 pub mod error;
 pub mod http;

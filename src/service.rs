@@ -291,6 +291,16 @@ impl Service {
             *bucket_out = Some(b.as_str().to_string());
         }
         if let Target::Reserved(p) = &target {
+            if crate::console::is_console_path(p) {
+                if let Some((status, headers, body)) =
+                    crate::console::serve(req.method(), p, req.headers())
+                {
+                    let mut resp = http::Response::new(Body::Full(Bytes::from_static(body)));
+                    *resp.status_mut() = status;
+                    *resp.headers_mut() = headers;
+                    return Ok((resp, "Console", None));
+                }
+            }
             if !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
                 return Err(fail(Error::with_message(
                     ErrorCode::NoSuchResource,

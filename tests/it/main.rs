@@ -6,6 +6,7 @@ mod backend_conformance;
 mod bucket_config;
 mod bucket_origin;
 mod common;
+mod console;
 mod crash;
 mod dialects;
 mod errors;

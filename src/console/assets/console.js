@@ -1,0 +1,1 @@
+// localcos console (filled in by the console work)
