@@ -86,7 +86,8 @@ impl Service {
                 .unwrap_or(""),
         );
         // CORS (cos-bucket.md §1.3): a request with `Origin` gets the
-        // matching rule's headers on whatever it is answered, errors included.
+        // matching rule's headers on whatever it is answered, errors included
+        // (and, with ResponseVary, every response gets `Vary: Origin`).
         let origin = req
             .headers()
             .get(http::header::ORIGIN)
@@ -114,12 +115,12 @@ impl Service {
                     (e.into_response(&method, &resource, &id, family), op, who)
                 }
             };
-        if let (Some(origin), Some(bucket)) = (&origin, &bucket) {
+        if let Some(bucket) = &bucket {
             if method != http::Method::OPTIONS {
                 crate::bucket_config::cors::decorate(
                     &self.state,
                     bucket,
-                    origin,
+                    origin.as_deref(),
                     method.as_str(),
                     resp.headers_mut(),
                 )
