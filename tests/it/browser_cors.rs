@@ -144,3 +144,60 @@ async fn expose_headers_name_what_the_browser_sdk_reads() {
         .await
         .assert_error(400, "InvalidArgument");
 }
+
+/// The README's "Browser apps" rule is accepted as written and lets a page
+/// on its origin do what cos-js-sdk-v5 does.
+#[tokio::test]
+async fn readme_browser_rule_works() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### Browser apps (cos-js-sdk-v5)")
+        .nth(1)
+        .expect("README section");
+    let xml = section
+        .split("```xml\n")
+        .nth(1)
+        .and_then(|s| s.split("\n```").next())
+        .expect("xml block");
+    let app = app().await;
+    let r = app
+        .send(R::new(Method::PUT, "").q("cors", "").with_body(xml))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let origin = "http://localhost:5173";
+    let r = app
+        .send(
+            R::new(Method::OPTIONS, "dir/a.txt")
+                .anonymous()
+                .h("origin", origin)
+                .h("access-control-request-method", "PUT")
+                .h(
+                    "access-control-request-headers",
+                    "authorization,content-md5,content-type,x-cos-meta-color,x-cos-sdk-retry",
+                ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    let exposed = r
+        .header("access-control-expose-headers")
+        .unwrap()
+        .to_string();
+    for h in [
+        "ETag",
+        "Content-Length",
+        "x-cos-request-id",
+        "x-cos-version-id",
+        "Date",
+    ] {
+        assert!(exposed.split(',').any(|e| e == h), "{h} in {exposed}");
+    }
+    let r = app.send(R::put("dir/a.txt", "x").h("origin", origin)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-expose-headers"),
+        Some(exposed.as_str())
+    );
+    assert_eq!(varies(&r), vec!["Origin"]);
+}
