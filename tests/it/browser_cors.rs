@@ -23,6 +23,15 @@ fn cors(vary: Option<&str>) -> String {
     )
 }
 
+/// Request origin, method, key → expected status and Allow-Origin.
+type Case = (
+    Option<&'static str>,
+    Method,
+    &'static str,
+    u16,
+    Option<&'static str>,
+);
+
 fn varies(r: &crate::common::Resp) -> Vec<String> {
     r.headers
         .get_all("vary")
@@ -46,7 +55,7 @@ async fn response_vary_reaches_every_response_of_the_bucket() {
 
     // (request origin, key, expected Allow-Origin): with Origin that matches,
     // one that does not, none at all; a hit, a miss, a HEAD.
-    let cases: [(Option<&str>, Method, &str, u16, Option<&str>); 6] = [
+    let cases: [Case; 6] = [
         (Some(APP), Method::GET, "img.png", 200, Some(APP)),
         (None, Method::GET, "img.png", 200, None),
         (
