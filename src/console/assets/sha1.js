@@ -1,6 +1,6 @@
 // SHA-1 and HMAC-SHA1 in plain JavaScript, for pages without Web Crypto.
 // crypto.subtle exists only in secure contexts (https, localhost); a console
-// opened at http://<LAN address>:9000 signs its COS requests with these
+// opened over plain http at a LAN address signs its COS requests with these
 // (NOTES-ON-ISSUES 15). Inputs and outputs are Uint8Arrays.
 (function (root) {
   'use strict';
