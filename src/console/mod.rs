@@ -188,13 +188,18 @@ mod tests {
                 }
                 refs += 1;
                 assert!(
-                    ASSETS.iter().any(|a| !a.name.is_empty() && a.name == target),
+                    ASSETS
+                        .iter()
+                        .any(|a| !a.name.is_empty() && a.name == target),
                     "index.html refers to {target}, which is not embedded"
                 );
             }
         }
         assert!(refs >= 4, "{refs}");
-        assert_eq!(html.matches("<script").count(), html.matches("<script src=").count());
+        assert_eq!(
+            html.matches("<script").count(),
+            html.matches("<script src=").count()
+        );
         // Nothing from the network (a CDN) in any file.
         for a in ASSETS {
             let t = std::str::from_utf8(a.bytes).unwrap();

@@ -91,5 +91,8 @@ async fn every_console_file_is_served_with_its_type() {
         )
         .await;
     let csp = r.header("content-security-policy").unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("style-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
 }

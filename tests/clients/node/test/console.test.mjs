@@ -294,6 +294,7 @@ describe('web console in Chromium', () => {
       const p = document.querySelector('[data-testid="upload-progress"][data-key="up load/big file.bin"]');
       return p && p.value > 0;
     });
+    await screenshot(page, 'console-upload-in-progress');
     await page.waitForFunction(
       () => [...document.querySelectorAll('[data-testid="upload-progress"]')].every((p) => p.value === p.max && p.max > 0
         && p.closest('li').dataset.state === 'done'),
@@ -370,6 +371,12 @@ describe('web console in Chromium', () => {
     other.pathname = other.pathname.replace(/[^/]+$/, 'meta.txt');
     assert.equal((await httpGet(other.toString())).status, 403);
     await page.click(sel('share-copy'));
+    // Every field on screen has a label; every control is a real button, link or field.
+    const unlabelled = await page.$$eval('input, select', (els) => els
+      .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map((e) => e.id));
+    assert.deepEqual(unlabelled, []);
+    const fakeButtons = await page.$$eval('[onclick], div[tabindex], span[tabindex]', (els) => els.length);
+    assert.equal(fakeButtons, 0);
 
     // Breadcrumbs back to the bucket root; the nested folder opens by its link.
     await page.click(`${sel('crumb')}[data-prefix=""]`);
