@@ -12,6 +12,7 @@ mod dialects;
 mod errors;
 mod hostile;
 mod inventory;
+mod keys;
 mod lifecycle;
 mod linger;
 mod logging;
