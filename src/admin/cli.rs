@@ -112,14 +112,16 @@ pub enum Action {
     List,
     /// Revoke a stored key: its next request is refused (403 InvalidAccessKeyId).
     Revoke {
-        /// The SecretId.
-        secret_id: String,
+        /// The SecretId to revoke.
+        #[arg(value_name = "SECRET_ID")]
+        key_id: String,
     },
     /// Create a new key pair with the same scope as SECRET_ID. The old key
     /// keeps working until revoked, or until --grace-seconds pass.
     Rotate {
         /// The SecretId to replace.
-        secret_id: String,
+        #[arg(value_name = "SECRET_ID")]
+        key_id: String,
         /// Seconds the old key keeps working (0: revoke it now). Default:
         /// until `keys revoke`.
         #[arg(long, value_name = "SECONDS")]
@@ -287,7 +289,7 @@ async fn offline(config: &Config, action: Action) -> Result<Output, String> {
     let fail = |e: keys::KeyError| e.to_string();
     match action {
         Action::List => Ok(Output::List(keys::list(&meta).await.map_err(fail)?)),
-        Action::Revoke { secret_id } => Ok(Output::Revoked(
+        Action::Revoke { key_id: secret_id } => Ok(Output::Revoked(
             keys::revoke(&meta, &rules, &secret_id)
                 .await
                 .map_err(fail)?
@@ -315,7 +317,7 @@ async fn offline(config: &Config, action: Action) -> Result<Output, String> {
             })
         }
         Action::Rotate {
-            secret_id,
+            key_id: secret_id,
             grace_seconds,
         } => {
             keys::prepare(&meta, config.master_key.as_ref()).await?;
@@ -388,7 +390,7 @@ async fn online(url: &str, config: &Config, action: Action) -> Result<Output, St
             let l: List = client.call("GET", "/-/admin/keys", &[], None).await?;
             Ok(Output::List(l.keys))
         }
-        Action::Revoke { secret_id } => Ok(Output::Revoked(
+        Action::Revoke { key_id: secret_id } => Ok(Output::Revoked(
             client
                 .call("DELETE", &format!("/-/admin/keys/{secret_id}"), &[], None)
                 .await?,
@@ -417,7 +419,7 @@ async fn online(url: &str, config: &Config, action: Action) -> Result<Output, St
             })
         }
         Action::Rotate {
-            secret_id,
+            key_id: secret_id,
             grace_seconds,
         } => {
             let grace = grace_seconds.map(|g| g.to_string());
