@@ -32,10 +32,12 @@ def client_for(server, created):
 
 
 def refused(call, status, code):
+    """`code=None`: a HEAD, whose error has no body to name one."""
     with pytest.raises(CosServiceError) as e:
         call()
     assert e.value.get_status_code() == status
-    assert e.value.get_error_code() == code
+    if code:
+        assert e.value.get_error_code() == code
     assert e.value.get_request_id()
 
 
@@ -54,7 +56,7 @@ def test_key_made_by_cli_works_at_once_and_is_refused_after_revoke(server, bucke
     assert created["secret_id"] in listed and created["secret_key"] not in listed
 
     keys(server, "revoke", created["secret_id"])
-    refused(lambda: c.head_object(Bucket=FIXED_BUCKET, Key="keys/stored.txt"), 403, "InvalidAccessKeyId")
+    refused(lambda: c.head_object(Bucket=FIXED_BUCKET, Key="keys/stored.txt"), 403, None)
     refused(lambda: c.get_object(Bucket=FIXED_BUCKET, Key="keys/stored.txt"), 403, "InvalidAccessKeyId")
 
 
@@ -80,7 +82,7 @@ def test_rotation(server, client):
         keys(server, "rotate", "--json", new["secret_id"], "--grace-seconds", "0").stdout
     )
     refused(
-        lambda: client_for(server, new).head_object(Bucket=FIXED_BUCKET, Key="keys/rot.txt"),
+        lambda: client_for(server, new).get_object(Bucket=FIXED_BUCKET, Key="keys/rot.txt"),
         403,
         "InvalidAccessKeyId",
     )
