@@ -253,6 +253,17 @@ fn load_config(c: &Common) -> Result<Config, String> {
 }
 
 async fn execute(args: KeysArgs) -> Result<Output, String> {
+    // Offline on a dir that holds no index: say so before the configuration
+    // is loaded (it would generate credentials into that dir).
+    if let (None, Some(dir)) = (&args.common.url, &args.common.data_dir) {
+        let db = dir.join("meta.redb");
+        if !db.exists() {
+            return Err(format!(
+                "no localcos index at {}: is --data-dir right? (start the server once to create it)",
+                db.display()
+            ));
+        }
+    }
     let config = load_config(&args.common)?;
     match &args.common.url {
         Some(url) => online(url, &config, args.action).await,

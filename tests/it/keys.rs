@@ -628,6 +628,14 @@ async fn cli_online_and_offline() {
     let (ok, _, err) = keys_cmd(&["add", "--data-dir", &d, "--master-key", MASTER2]);
     assert!(!ok);
     assert!(err.contains("wrong master key"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, _, err) = keys_cmd(&["list", "--data-dir", empty.path().to_str().unwrap()]);
+    assert!(!ok && err.contains("no localcos index at"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(empty.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
     let (ok, _, err) = keys_cmd(&["revoke", "--data-dir", &d, "AKIDnosuch"]);
     assert!(
         !ok && err.contains("no stored key has SecretId AKIDnosuch"),
