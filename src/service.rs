@@ -292,6 +292,12 @@ impl Service {
             *bucket_out = Some(b.as_str().to_string());
         }
         if let Target::Reserved(p) = &target {
+            if p.starts_with("/-/admin/") {
+                return crate::admin::serve(&self.state, &self.auth, req, p, &query)
+                    .await
+                    .map(|(r, who)| (r, "Admin", who))
+                    .map_err(|(e, who)| (e, "Admin", who));
+            }
             if crate::console::is_console_path(p) {
                 if let Some((status, headers, body)) =
                     crate::console::serve(req.method(), p, req.headers())
@@ -346,10 +352,11 @@ impl Service {
             query: query.pairs(),
             headers: req.headers(),
         };
+        let keys = self.state.keys.current().await;
         let verified = auth::verify_resource(
             &parts,
             auth::Resource::of(&target),
-            &self.state.keys,
+            &keys,
             config::now(),
             &self.auth,
         )
@@ -395,9 +402,7 @@ impl Service {
         // Authorization (§1.10 step 7): scope of the key, or the ACLs for
         // anonymous callers (`Req::identity` stays `None` for them), and
         // the bucket policy for both.
-        let scope = identity
-            .as_ref()
-            .map(|i| self.state.keys.scope(&i.secret_id));
+        let scope = identity.as_ref().map(|i| keys.scope(&i.secret_id));
         let peer = req
             .extensions()
             .get::<authz::RemoteAddr>()

@@ -13,6 +13,7 @@ mod dialects;
 mod errors;
 mod hostile;
 mod inventory;
+mod keys;
 mod lifecycle;
 mod linger;
 mod logging;
