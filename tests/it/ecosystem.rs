@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use http::{Method, Request};
 use http_body_util::Full;
 
-use crate::common::{app, App, Resp, R, ID, KEY};
+use crate::common::{app, App, Resp, ID, KEY, R};
 
 const HOST: &str = "127.0.0.1:9000";
 const BUCKET: &str = "examplebucket-1250000000";
@@ -84,7 +84,11 @@ async fn sigv2_date_in_go_rfc1123_utc_is_accepted() {
         .await;
     assert_eq!(list.status, 200, "{}", list.text());
     assert_eq!(list.header("server"), Some("AmazonS3"));
-    assert!(list.text().contains("<Key>dir/a+b é.txt</Key>"), "{}", list.text());
+    assert!(
+        list.text().contains("<Key>dir/a+b é.txt</Key>"),
+        "{}",
+        list.text()
+    );
     // The skew window still applies to such dates, and other zones are refused.
     let stale = a
         .send_raw(v2(
@@ -164,7 +168,9 @@ async fn s3_all_users_acl_document_makes_an_object_public_and_reads_back_in_s3_t
         .await;
     assert_eq!(s3_acl.status, 200, "{}", s3_acl.text());
     assert!(
-        s3_acl.text().contains(&format!("<URI>{S3_ALL_USERS}</URI>")),
+        s3_acl
+            .text()
+            .contains(&format!("<URI>{S3_ALL_USERS}</URI>")),
         "{}",
         s3_acl.text()
     );
@@ -173,7 +179,9 @@ async fn s3_all_users_acl_document_makes_an_object_public_and_reads_back_in_s3_t
     let cos_acl = a.send(R::get(key).q("acl", "")).await;
     assert_eq!(cos_acl.status, 200, "{}", cos_acl.text());
     assert!(
-        cos_acl.text().contains(&format!("<URI>{COS_ALL_USERS}</URI>")),
+        cos_acl
+            .text()
+            .contains(&format!("<URI>{COS_ALL_USERS}</URI>")),
         "{}",
         cos_acl.text()
     );
@@ -206,9 +214,9 @@ async fn s3_all_users_grant_header_opens_a_bucket() {
     assert_eq!(got.status, 200, "{}", got.text());
     let bucket_acl = a.send(R::get("").q("acl", "")).await;
     assert!(
-        bucket_acl
-            .text()
-            .contains(&format!("<URI>{COS_ALL_USERS}</URI></Grantee><Permission>READ")),
+        bucket_acl.text().contains(&format!(
+            "<URI>{COS_ALL_USERS}</URI></Grantee><Permission>READ"
+        )),
         "{}",
         bucket_acl.text()
     );

@@ -10,7 +10,8 @@
   ``http://127.0.0.1:PORT``; ``s3v2`` is the same with SigV2
   (``region = other-v2-signature``).
 
-The configuration lives in a temporary rclone.conf and every rclone runs with
+The configuration is the README's ``examples/rclone.conf`` (pointed at this
+server) in a temporary file, and every rclone runs with
 an environment built for it (NOTES 21: the machine's AWS_CA_BUNDLE alone makes
 rclone's S3 backend fail).
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import APPID, SECRET_ID, SECRET_KEY, LocalCos, make_client
+from conftest import APPID, REPO, SECRET_ID, SECRET_KEY, LocalCos, make_client
 from tree_helpers import change_tree, client_env, read_tree, tree_content, write_tree
 
 RCLONE = shutil.which("rclone")
@@ -39,35 +40,27 @@ def rc_server(log_dir):
     srv.stop()
 
 
+EXAMPLE = REPO / "examples" / "rclone.conf"
+
+
+def example_conf(server) -> str:
+    """The README's examples/rclone.conf pointed at this server, plus `s3v2`:
+    the `s3` remote signing with SigV2."""
+    text = (
+        EXAMPLE.read_text()
+        .replace("AKIDLOCALCOSEXAMPLE", SECRET_ID)
+        .replace("localcos-example-secret-key", SECRET_KEY)
+        .replace("http://127.0.0.1:9000", server.url)
+    )
+    s3 = text[text.index("[s3]"):]
+    assert "force_path_style = true" in s3 and f"endpoint = {server.url}" in s3
+    return text + "\n" + s3.replace("[s3]", "[s3v2]") + "region = other-v2-signature\n"
+
+
 @pytest.fixture(scope="module")
 def rc_home(tmp_path_factory, rc_server):
     home = tmp_path_factory.mktemp("rclone-home")
-    (home / "rclone.conf").write_text(
-        f"""[cos]
-type = s3
-provider = TencentCOS
-access_key_id = {SECRET_ID}
-secret_access_key = {SECRET_KEY}
-endpoint = http://cos.ap-guangzhou.myqcloud.com
-
-[s3]
-type = s3
-provider = Other
-access_key_id = {SECRET_ID}
-secret_access_key = {SECRET_KEY}
-endpoint = {rc_server.url}
-force_path_style = true
-
-[s3v2]
-type = s3
-provider = Other
-access_key_id = {SECRET_ID}
-secret_access_key = {SECRET_KEY}
-endpoint = {rc_server.url}
-force_path_style = true
-region = other-v2-signature
-"""
-    )
+    (home / "rclone.conf").write_text(example_conf(rc_server))
     return home
 
 

@@ -1,6 +1,7 @@
 """s3cmd (PyPI, pinned in tests/clients/requirements.txt) against a real localcos.
 
-Three configurations, each in its own temporary .s3cfg:
+Three configurations, each the README's ``examples/s3cfg`` (pointed at this
+server) in a temporary file:
 
 * ``v4``: path style, ``host_base = host_bucket = 127.0.0.1:PORT``, SigV4;
 * ``v2``: the same with ``signature_v2 = True``;
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import APPID, SECRET_ID, SECRET_KEY, LocalCos, make_client
+from conftest import APPID, REPO, SECRET_ID, SECRET_KEY, LocalCos, make_client
 from tree_helpers import big_bytes, change_tree, client_env, read_tree, tree_content, write_tree
 
 S3CMD = Path(sys.executable).parent / "s3cmd"
@@ -34,25 +35,29 @@ def s3cmd_server(log_dir):
     srv.stop()
 
 
+EXAMPLE = REPO / "examples" / "s3cfg"
+
+
 def s3cfg(server, mode: str) -> str:
-    lines = [
-        "[default]",
-        f"access_key = {SECRET_ID}",
-        f"secret_key = {SECRET_KEY}",
-        "use_https = False",
-        "bucket_location = ap-guangzhou",
-        f"signature_v2 = {mode == 'v2'}",
-    ]
+    """The README's examples/s3cfg pointed at this server, in `mode`."""
+    text = (
+        EXAMPLE.read_text()
+        .replace("AKIDLOCALCOSEXAMPLE", SECRET_ID)
+        .replace("localcos-example-secret-key", SECRET_KEY)
+        .replace("127.0.0.1:9000", server.endpoint)
+    )
+    assert f"host_bucket = {server.endpoint}\n" in text and "signature_v2 = False\n" in text
+    if mode == "v2":
+        text = text.replace("signature_v2 = False", "signature_v2 = True")
     if mode == "vhost":
-        lines += [
-            "host_base = cos.ap-guangzhou.myqcloud.com",
-            "host_bucket = %(bucket)s.cos.ap-guangzhou.myqcloud.com",
-            "proxy_host = 127.0.0.1",
-            f"proxy_port = {server.port}",
-        ]
-    else:
-        lines += [f"host_base = {server.endpoint}", f"host_bucket = {server.endpoint}"]
-    return "\n".join(lines) + "\n"
+        text = text.replace(
+            f"host_base = {server.endpoint}\nhost_bucket = {server.endpoint}\n",
+            "host_base = cos.ap-guangzhou.myqcloud.com\n"
+            "host_bucket = %(bucket)s.cos.ap-guangzhou.myqcloud.com\n"
+            f"proxy_host = 127.0.0.1\nproxy_port = {server.port}\n",
+        )
+        assert "proxy_port" in text
+    return text
 
 
 class S3cmd:
