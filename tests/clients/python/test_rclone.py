@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from qcloud_cos import CosServiceError
 
 from conftest import APPID, REPO, SECRET_ID, SECRET_KEY, LocalCos, make_client
 from tree_helpers import change_tree, client_env, read_tree, tree_content, write_tree
@@ -180,8 +181,9 @@ def test_tree_round_trip(rclone, rc_server, remote, tmp_path):
     }
     rclone.run(remote, "purge", root)
     assert bucket not in rclone.text(remote, "lsd", f"{remote}:")
-    with pytest.raises(Exception):
+    with pytest.raises(CosServiceError) as gone:
         cos.head_bucket(Bucket=bucket)
+    assert gone.value.get_status_code() == 404
 
 
 def test_server_side_copy_move_stream_and_link(rclone, rc_server, tmp_path):
