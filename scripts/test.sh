@@ -5,7 +5,8 @@
 # repo root from tests/clients/requirements.txt, npm ci in tests/clients/node),
 # builds localcos, then runs, each in turn and all of them even if one fails:
 #   1. cargo test --all-targets           (unit + integration tests of the crate)
-#   2. pytest tests/clients/python        (cos-python-sdk-v5 + coscmd vs a real localcos)
+#   2. pytest tests/clients/python        (cos-python-sdk-v5, coscmd, boto3/awscli, oss2,
+#                                          rclone, s3cmd vs a real localcos)
 #   3. node --test tests/clients/node/test (cos-nodejs-sdk-v5 vs a real localcos,
 #      and cos-js-sdk-v5 pages plus the web console in headless Chromium)
 # and exits non-zero if any failed.  Honours CARGO_TARGET_DIR and LOCALCOS_BIN.
@@ -28,6 +29,8 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 # The browser suites (cos-js-sdk-v5 pages, the web console) drive Debian's Chromium.
 [ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || need_apt+=(chromium)
+# rclone (Tencent COS and plain S3 providers) for tests/clients/python/test_rclone.py.
+command -v rclone >/dev/null || need_apt+=(rclone)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${need_apt[*]} with apt-get"

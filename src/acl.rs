@@ -19,6 +19,10 @@ use crate::render::xml::Xml;
 
 /// The group every anonymous caller belongs to.
 pub const ALL_USERS_URI: &str = "http://cam.qcloud.com/groups/global/AllUsers";
+/// S3's spelling of the same group: S3 clients (s3cmd `setacl --acl-public`,
+/// boto3 `GrantRead='uri="…"'`) send it, and read it back (s3cmd shows it as
+/// `*anon*` and removes it on `--acl-private`). Stored as [`ALL_USERS_URI`].
+pub const S3_ALL_USERS_URI: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 /// cos-nodejs-sdk-v5's spelling of "anyone" as a grantee ID.
 pub const ANYONE_ID: &str = "qcs::cam::anyone:anyone";
 const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -118,7 +122,19 @@ impl Grantee {
     pub fn is_everyone(&self) -> bool {
         match self {
             Grantee::User { id } => id == ANYONE_ID,
-            Grantee::Group { uri } => uri == ALL_USERS_URI,
+            Grantee::Group { uri } => uri == ALL_USERS_URI || uri == S3_ALL_USERS_URI,
+        }
+    }
+
+    /// A group grantee as sent: S3's "all users" URI is stored as COS's.
+    fn group(uri: &str) -> Grantee {
+        let uri = if uri == S3_ALL_USERS_URI {
+            ALL_USERS_URI
+        } else {
+            uri
+        };
+        Grantee::Group {
+            uri: uri.to_string(),
         }
     }
 }
@@ -290,7 +306,7 @@ pub fn parse_grantees(value: &str) -> Option<Vec<Grantee>> {
                 id: format!("qcs::cam::uin/{v}:uin/{v}"),
             },
             "id" => Grantee::User { id: v.to_string() },
-            "uri" => Grantee::Group { uri: v.to_string() },
+            "uri" => Grantee::group(v),
             _ => return None,
         };
         if !out.contains(&grantee) {
@@ -303,8 +319,9 @@ pub fn parse_grantees(value: &str) -> Option<Vec<Grantee>> {
     Some(out)
 }
 
-/// `<AccessControlPolicy>` as GET ?acl answers it (§3.4).
-pub fn render(acl: &Acl, owner_id: &str, owner_name: &str) -> String {
+/// `<AccessControlPolicy>` as GET ?acl answers it (§3.4). S3 clients get
+/// the "all users" group under S3's URI (`s3_uris`).
+pub fn render(acl: &Acl, owner_id: &str, owner_name: &str, s3_uris: bool) -> String {
     let mut x = Xml::new("AccessControlPolicy");
     x.open("Owner")
         .elem("ID", owner_id)
@@ -324,6 +341,11 @@ pub fn render(acl: &Acl, owner_id: &str, owner_name: &str) -> String {
                 x.raw(&format!(
                     "<Grantee xmlns:xsi=\"{XSI_NS}\" xsi:type=\"Group\">"
                 ));
+                let uri = if s3_uris && uri == ALL_USERS_URI {
+                    S3_ALL_USERS_URI
+                } else {
+                    uri
+                };
                 x.elem("URI", uri);
             }
         }
@@ -408,9 +430,7 @@ pub fn parse_document(body: &[u8]) -> Option<Vec<Grant>> {
                         (Some(id), _) if !id.trim().is_empty() => Grantee::User {
                             id: id.trim().to_string(),
                         },
-                        (_, Some(uri)) if !uri.trim().is_empty() => Grantee::Group {
-                            uri: uri.trim().to_string(),
-                        },
+                        (_, Some(uri)) if !uri.trim().is_empty() => Grantee::group(uri.trim()),
                         _ => return None,
                     };
                     let g = Grant {
@@ -570,7 +590,12 @@ mod tests {
 
     #[test]
     fn render_exact() {
-        let doc = render(&Acl::canned(CannedAcl::PublicRead), OWNER, "1250000000");
+        let doc = render(
+            &Acl::canned(CannedAcl::PublicRead),
+            OWNER,
+            "1250000000",
+            false,
+        );
         assert_eq!(
             doc,
             "<?xml version='1.0' encoding='utf-8' ?>\n<AccessControlPolicy><Owner><ID>qcs::cam::uin/1250000000:uin/1250000000</ID><DisplayName>1250000000</DisplayName></Owner><AccessControlList>\
@@ -578,6 +603,40 @@ mod tests {
 <Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\"><URI>http://cam.qcloud.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>\
 </AccessControlList></AccessControlPolicy>"
         );
+    }
+
+    /// S3's "all users" URI (s3cmd `setacl --acl-public`, boto3 grant
+    /// headers) is stored as COS's and rendered back in the client's spelling.
+    #[test]
+    fn s3_all_users_uri_is_cos_all_users() {
+        let s3_doc = format!(
+            "<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Owner><ID>{OWNER}</ID></Owner><AccessControlList>\
+<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\"><URI>{S3_ALL_USERS_URI}</URI></Grantee><Permission>READ</Permission></Grant>\
+</AccessControlList></AccessControlPolicy>"
+        );
+        let from_doc = parse_document(s3_doc.as_bytes()).unwrap();
+        let from_header = parse_grantees(&format!("uri=\"{S3_ALL_USERS_URI}\"")).unwrap();
+        let cos = Grantee::Group {
+            uri: ALL_USERS_URI.into(),
+        };
+        assert_eq!(from_doc[0].grantee, cos);
+        assert_eq!(from_header, vec![cos.clone()]);
+        let acl = Acl {
+            canned: None,
+            grants: from_doc,
+        };
+        assert!(acl.allows_everyone(Permission::Read));
+        assert!(!acl.allows_everyone(Permission::Write));
+        // A record written before the URI was mapped still counts.
+        let old = Grantee::Group {
+            uri: S3_ALL_USERS_URI.into(),
+        };
+        assert!(old.is_everyone());
+        let cases = [(false, ALL_USERS_URI), (true, S3_ALL_USERS_URI)];
+        for (s3, uri) in cases {
+            let doc = render(&acl, OWNER, "1250000000", s3);
+            assert!(doc.contains(&format!("<URI>{uri}</URI>")), "{doc}");
+        }
     }
 
     #[test]

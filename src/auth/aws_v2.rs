@@ -66,6 +66,21 @@ const SUBRESOURCES: &[&str] = &[
     "checksum",
 ];
 
+/// An HTTP date as S3 clients send it in `Date`: RFC 1123 with `GMT`, with a
+/// numeric zone (`+0000`, the AWS examples), or with `UTC` (Go's
+/// `time.RFC1123`, which rclone's V2 signer and aws-sdk-go send), plus the
+/// obsolete RFC 850 / asctime forms. Only UTC is meaningful: other zones are
+/// refused, as a wrong clock would be.
+pub fn parse_http_date(d: &str) -> Option<SystemTime> {
+    let d = d.trim();
+    let gmt = ["+0000", "-0000", "UTC", "Z"]
+        .iter()
+        .find_map(|zone| d.strip_suffix(zone))
+        .filter(|p| p.ends_with(' '))
+        .map(|p| format!("{p}GMT"));
+    httpdate::parse_http_date(gmt.as_deref().unwrap_or(d)).ok()
+}
+
 fn header<'a>(parts: &RequestParts<'a>, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -135,14 +150,7 @@ pub fn verify(
         let date = header(parts, "date");
         let when = amz_date
             .or(date)
-            .and_then(|d| {
-                let d = d.trim();
-                // RFC 1123 with a numeric zone ("+0000", the AWS examples) or GMT.
-                let gmt = d.strip_suffix("+0000").map(|p| format!("{p}GMT"));
-                httpdate::parse_http_date(gmt.as_deref().unwrap_or(d))
-                    .ok()
-                    .or_else(|| super::aws_v4::parse_amz_date(d))
-            })
+            .and_then(|d| parse_http_date(d).or_else(|| super::aws_v4::parse_amz_date(d.trim())))
             .ok_or_else(|| {
                 AuthError::Malformed(
                     "AWS authentication requires a valid Date or x-amz-date header".into(),

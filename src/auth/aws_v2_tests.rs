@@ -167,3 +167,53 @@ fn temporary_credentials_need_their_token() {
     let req = Req::new("GET", "/bucket/key", &with);
     assert!(verify_request(&req.parts(), &keys, now(), &opts).is_ok());
 }
+
+/// The `Date` spellings S3 clients send: GMT (botocore, s3cmd), `+0000` (the
+/// AWS examples), `UTC` (Go's `time.RFC1123`: rclone's V2 signer); other zones
+/// and garbage are refused.
+#[test]
+fn http_dates_in_every_utc_spelling() {
+    let at = now();
+    let cases: &[(&str, Option<SystemTime>)] = &[
+        ("Tue, 27 Mar 2007 19:36:42 GMT", Some(at)),
+        ("Tue, 27 Mar 2007 19:36:42 +0000", Some(at)),
+        ("Tue, 27 Mar 2007 19:36:42 -0000", Some(at)),
+        ("Tue, 27 Mar 2007 19:36:42 UTC", Some(at)),
+        ("  Tue, 27 Mar 2007 19:36:42 UTC ", Some(at)),
+        ("Tuesday, 27-Mar-07 19:36:42 GMT", Some(at)),
+        ("Tue Mar 27 19:36:42 2007", Some(at)),
+        ("Tue, 27 Mar 2007 19:36:42 +0800", None),
+        ("Tue, 27 Mar 2007 19:36:42 CST", None),
+        ("Tue, 27 Mar 2007 19:36:42UTC", None),
+        ("UTC", None),
+        ("", None),
+    ];
+    for (text, want) in cases {
+        assert_eq!(super::parse_http_date(text), *want, "{text:?}");
+    }
+}
+
+/// rclone's SigV2 (`region = other-v2-signature`) dates its requests with
+/// Go's RFC 1123 layout, zone `UTC`.
+#[test]
+fn a_utc_date_header_signs_and_verifies() {
+    let date = "Tue, 27 Mar 2007 19:36:42 UTC";
+    let sts = format!("GET\n\n\n{date}\n/bucket");
+    let auth = format!("AWS AKIAIOSFODNN7EXAMPLE:{}", hmac_b64(&sts));
+    let req = Req::new(
+        "GET",
+        "/bucket?delimiter=%2F&max-keys=1000&prefix=",
+        &[
+            ("host", "127.0.0.1:9000"),
+            ("date", date),
+            ("authorization", auth.as_str()),
+        ],
+    );
+    assert!(verify_request(
+        &req.parts(),
+        &keys_with(SECRET),
+        now(),
+        &AuthOptions::default()
+    )
+    .is_ok());
+}

@@ -296,9 +296,9 @@ fn parse_header<'a>(parts: &RequestParts<'a>) -> Result<V4Auth<'a>, AuthError> {
             if parse_amz_date(date).is_some() {
                 date.to_string()
             } else {
-                httpdate::parse_http_date(date)
+                super::aws_v2::parse_http_date(date)
                     .map(format_amz_date)
-                    .map_err(|_| {
+                    .ok_or_else(|| {
                         AuthError::Malformed(
                             "AWS authentication requires a valid Date or x-amz-date header".into(),
                         )

@@ -9,6 +9,7 @@ use super::bucket::MAX_XML_BODY;
 use super::versioning::version_param;
 use super::{owner_id, AppState, Req, Response};
 use crate::acl::{self, Acl, AclKind};
+use crate::auth::Family;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::body::read_limited;
 use crate::http::header;
@@ -56,9 +57,10 @@ async fn requested_acl(req: Req, kind: AclKind) -> Result<Acl> {
 
 /// The document, plus `x-cos-acl` when the ACL is a canned value (Python
 /// reads an object's `default` only from it, Node prefers it).
-fn acl_response(state: &AppState, acl: &Acl) -> Response {
+fn acl_response(state: &AppState, acl: &Acl, family: Family) -> Response {
     let owner = owner_id(state);
-    let body = acl::render(acl, &owner, &state.config.addressing.appid);
+    let s3 = family == Family::S3;
+    let body = acl::render(acl, &owner, &state.config.addressing.appid, s3);
     let mut rb = ResponseBuilder::new(StatusCode::OK);
     if let Some(c) = acl.canned {
         rb = rb.header("x-cos-acl", c.as_str());
@@ -66,14 +68,18 @@ fn acl_response(state: &AppState, acl: &Acl) -> Response {
     rb.xml(body)
 }
 
-pub async fn get_bucket_acl(state: &AppState, bucket: &BucketName) -> Result<Response> {
+pub async fn get_bucket_acl(
+    state: &AppState,
+    bucket: &BucketName,
+    family: Family,
+) -> Result<Response> {
     let rec = state
         .store
         .bucket(bucket.as_str())
         .await?
         .ok_or_else(|| Error::new(ErrorCode::NoSuchBucket))?;
     let acl = rec.acl.unwrap_or_else(|| Acl::implicit(AclKind::Bucket));
-    Ok(acl_response(state, &acl))
+    Ok(acl_response(state, &acl, family))
 }
 
 pub async fn put_bucket_acl(state: &AppState, bucket: &BucketName, req: Req) -> Result<Response> {
@@ -95,7 +101,7 @@ pub async fn get_object_acl(
         .head_version(bucket.as_str(), key.as_str(), version_param(&req.query))
         .await?;
     let acl = rec.acl.unwrap_or_else(|| Acl::implicit(AclKind::Object));
-    Ok(acl_response(state, &acl))
+    Ok(acl_response(state, &acl, req.family))
 }
 
 pub async fn put_object_acl(

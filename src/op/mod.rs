@@ -99,7 +99,7 @@ pub async fn dispatch(state: &AppState, op: Operation, req: Req) -> Result<Respo
         Operation::HeadObject(b, k) => object::get(state, &b, &k, req).await,
         Operation::DeleteObject(b, k) => object::delete(state, &b, &k, req).await,
         Operation::RestoreObject(b, k) => restore::restore(state, &b, &k, req).await,
-        Operation::GetBucketAcl(b) => acl::get_bucket_acl(state, &b).await,
+        Operation::GetBucketAcl(b) => acl::get_bucket_acl(state, &b, req.family).await,
         Operation::PutBucketAcl(b) => acl::put_bucket_acl(state, &b, req).await,
         Operation::GetObjectAcl(b, k) => acl::get_object_acl(state, &b, &k, req).await,
         Operation::PutObjectAcl(b, k) => acl::put_object_acl(state, &b, &k, req).await,

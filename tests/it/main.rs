@@ -10,6 +10,7 @@ mod common;
 mod console;
 mod crash;
 mod dialects;
+mod ecosystem;
 mod errors;
 mod hostile;
 mod inventory;

@@ -19,5 +19,8 @@ fn readme_snippets_match_examples() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 3, "python, node and coscmd snippets");
+    assert_eq!(
+        checked, 5,
+        "python, node, coscmd snippets, rclone and s3cmd configs"
+    );
 }
