@@ -23,6 +23,7 @@ mod origin;
 mod oss;
 mod policy;
 mod post_object;
+mod process;
 mod presign;
 mod readme;
 mod replication;
