@@ -231,6 +231,7 @@ impl Conn {
             timer: None,
             write_blocked: false,
             replacement: None,
+            linger: None,
         }
     }
 
@@ -290,6 +291,10 @@ pin_project_lite::pin_project! {
         write_blocked: bool,
         // A COS error answer being written in place of hyper's (bytes, sent).
         replacement: Option<(Vec<u8>, usize)>,
+        // After such an answer: the rest of the request is read and dropped
+        // before the socket closes (until EOF or this deadline), so the
+        // client reads the answer instead of a reset.
+        linger: Option<Pin<Box<tokio::time::Sleep>>>,
     }
 }
 
@@ -377,7 +382,7 @@ impl<S: AsyncWrite> TrackedIo<S> {
     }
 }
 
-impl<S: AsyncWrite> AsyncWrite for TrackedIo<S> {
+impl<S: AsyncRead + AsyncWrite> AsyncWrite for TrackedIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -399,7 +404,9 @@ impl<S: AsyncWrite> AsyncWrite for TrackedIo<S> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if let Some(code) = hyper_error(bufs, total) {
             let answer = cos_error_answer(code);
-            *self.as_mut().project().replacement = Some((answer, 0));
+            let this = self.as_mut().project();
+            *this.replacement = Some((answer, 0));
+            *this.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
             match self.as_mut().poll_replacement(cx) {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 // Reported as written: hyper's bytes are replaced; flush and
@@ -431,9 +438,32 @@ impl<S: AsyncWrite> AsyncWrite for TrackedIo<S> {
             Poll::Ready(Ok(())) => {}
             other => return other,
         }
-        self.project().inner.poll_shutdown(cx)
+        let mut this = self.project();
+        let r = this.inner.as_mut().poll_shutdown(cx);
+        if r.is_pending() || this.linger.is_none() {
+            return r;
+        }
+        // Lingering close: read and drop until EOF or the deadline.
+        let mut scratch = [0u8; 8192];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match this.inner.as_mut().poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => continue,
+                Poll::Ready(_) => break,
+                Poll::Pending => match this.linger.as_mut().map(|t| t.as_mut().poll(cx)) {
+                    Some(Poll::Pending) => return Poll::Pending,
+                    _ => break,
+                },
+            }
+        }
+        *this.linger = None;
+        Poll::Ready(Ok(()))
     }
 }
+
+/// How long a connection answered with a rewritten error drains the rest
+/// of its request before closing.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// hyper's automatic answer to a request head it could not take (too large,
 /// unparsable): a bare status line with `content-length: 0` and `date`, in
