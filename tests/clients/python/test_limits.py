@@ -4,14 +4,13 @@ the SDK's calls fail with CosServiceError 503 SlowDown (every field filled),
 and succeed again once the slot is free.
 """
 
-import socket
+import threading
 import time
-from urllib.parse import urlsplit
 
 import pytest
 from qcloud_cos import CosServiceError
 
-from conftest import APPID, LocalCos, assert_error, bucket_host, make_client, service_error
+from conftest import APPID, LocalCos, Raw, assert_error, make_client, service_error
 
 BUCKET = "limits-" + APPID
 
@@ -23,24 +22,39 @@ def limited(log_dir):
     srv.stop()
 
 
-def hold_slot(srv, client, key):
-    """A pre-signed PUT whose body stops half-way: it holds the request slot."""
-    url = client.get_presigned_url(Method="PUT", Bucket=BUCKET, Key=key, Expired=300)
-    target = urlsplit(url)
-    s = socket.create_connection(("127.0.0.1", srv.port))
-    s.sendall(
-        (
-            f"PUT {target.path}?{target.query} HTTP/1.1\r\n"
-            f"Host: {bucket_host(BUCKET)}\r\nContent-Length: 10\r\n\r\n12345"
-        ).encode()
-    )
-    time.sleep(0.3)
-    return s
+class SlowUpload:
+    """A signed PUT (chunked, SDK's own signer) whose body stops half-way until
+    ``finish()``: it holds the only request slot meanwhile."""
+
+    def __init__(self, srv, client, key):
+        self.release = threading.Event()
+        self.result = {}
+
+        def body():
+            yield b"12345"
+            self.release.wait(30)
+            yield b"67890"
+
+        def run():
+            try:
+                self.result["resp"] = Raw(srv, client).request("PUT", BUCKET, key, data=body())
+            except Exception as e:  # noqa: BLE001 - reported by finish()
+                self.result["error"] = e
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        time.sleep(0.5)
+
+    def finish(self):
+        self.release.set()
+        self.thread.join(30)
+        assert "resp" in self.result, self.result
+        return self.result["resp"]
 
 
 def test_sdk_gets_slow_down_past_the_concurrency_limit(limited):
     c = make_client(limited)
-    holder = hold_slot(limited, c, "held.txt")
+    holder = SlowUpload(limited, c, "held.txt")
     try:
         with pytest.raises(CosServiceError) as e:
             c.put_object(Bucket=BUCKET, Key="other.txt", Body=b"hello")
@@ -50,12 +64,10 @@ def test_sdk_gets_slow_down_past_the_concurrency_limit(limited):
         err = service_error(e)
         assert err.get_status_code() == 503
         assert err.get_request_id()
-        # Finish the held upload: the slot is free again.
-        holder.sendall(b"67890")
-        head = holder.recv(4096).decode()
-        assert head.startswith("HTTP/1.1 200"), head
     finally:
-        holder.close()
+        # Finish the held upload: the slot is free again.
+        resp = holder.finish()
+    assert resp.status_code == 200, resp.text
     c.put_object(Bucket=BUCKET, Key="other.txt", Body=b"hello")
     body = c.get_object(Bucket=BUCKET, Key="held.txt")["Body"].get_raw_stream().read()
     assert body == b"1234567890"
