@@ -150,7 +150,9 @@ pub struct Limits {
 impl Limits {
     pub fn new(settings: ServeLimits) -> Arc<Limits> {
         Arc::new(Limits {
-            connections: settings.max_connections.map(|n| Arc::new(Semaphore::new(n))),
+            connections: settings
+                .max_connections
+                .map(|n| Arc::new(Semaphore::new(n))),
             requests: settings
                 .max_concurrent_requests
                 .map(|n| Arc::new(Semaphore::new(n))),
@@ -482,10 +484,8 @@ fn hyper_error(bufs: &[IoSlice<'_>], total: usize) -> Option<ErrorCode> {
         _ => return None,
     };
     let lower = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
-    (b.ends_with(b"\r\n\r\n")
-        && lower(b"\r\ncontent-length: 0\r\n")
-        && !lower(b"request-id"))
-    .then_some(code)
+    (b.ends_with(b"\r\n\r\n") && lower(b"\r\ncontent-length: 0\r\n") && !lower(b"request-id"))
+        .then_some(code)
 }
 
 /// A complete HTTP/1.1 COS error answer (connection closed after it).
@@ -532,7 +532,13 @@ fn cos_error_answer(code: ErrorCode) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     if !parts.headers.contains_key(http::header::DATE) {
-        out.extend_from_slice(format!("Date: {}\r\n", httpdate::fmt_http_date(std::time::SystemTime::now())).as_bytes());
+        out.extend_from_slice(
+            format!(
+                "Date: {}\r\n",
+                httpdate::fmt_http_date(std::time::SystemTime::now())
+            )
+            .as_bytes(),
+        );
     }
     out.extend_from_slice(
         format!(
@@ -868,8 +874,7 @@ mod tests {
             });
             let mut body = conn.body(StreamBody::new(Box::pin(chunks)));
             let mut result = Ok(());
-            while let Some(f) =
-                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+            while let Some(f) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
             {
                 if let Err(e) = f {
                     result = Err(e.to_string());
@@ -884,10 +889,9 @@ mod tests {
     async fn the_shutdown_cut_fails_a_body_in_progress() {
         let limits = Limits::new(ServeLimits::default());
         let conn = limits.admit().unwrap();
-        let (_tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
-        let mut body = conn.body(http_body_util::StreamBody::new(
-            tokio_stream_from(rx),
-        ));
+        let (_tx, rx) =
+            tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(1);
+        let mut body = conn.body(http_body_util::StreamBody::new(tokio_stream_from(rx)));
         limits.cut.cancel();
         let f = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
         assert!(matches!(f, Some(Err(BodyError::ShuttingDown))));

@@ -160,7 +160,13 @@ fn connect(addr: SocketAddr) -> TcpStream {
 }
 
 /// One whole request on a fresh connection.
-fn request(addr: SocketAddr, method: &str, key: &str, params: &[(&str, &str)], body: &[u8]) -> Resp {
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    key: &str,
+    params: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
     let mut s = connect(addr);
     let h = head(
         method,
@@ -175,7 +181,12 @@ fn request(addr: SocketAddr, method: &str, key: &str, params: &[(&str, &str)], b
 
 fn payload(seed: u32, len: usize) -> Vec<u8> {
     (0..len)
-        .map(|i| (i as u32).wrapping_mul(2654435761).wrapping_add(seed).to_le_bytes()[1])
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2654435761)
+                .wrapping_add(seed)
+                .to_le_bytes()[1]
+        })
         .collect()
 }
 
@@ -224,9 +235,8 @@ fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
 fn form_parts(key: &str) -> (String, &'static str) {
     let (start, end) = window();
     let key_time = format!("{start};{end}");
-    let expiration = humantime::format_rfc3339_millis(
-        std::time::SystemTime::now() + Duration::from_secs(600),
-    );
+    let expiration =
+        humantime::format_rfc3339_millis(std::time::SystemTime::now() + Duration::from_secs(600));
     let policy = format!(
         r#"{{"expiration":"{expiration}","conditions":[{{"q-sign-algorithm":"sha1"}},{{"q-ak":"{ID}"}},{{"q-sign-time":"{key_time}"}}]}}"#
     );
@@ -245,7 +255,8 @@ fn form_parts(key: &str) -> (String, &'static str) {
         ("q-key-time", &key_time),
         ("q-signature", &signature),
     ] {
-        out += &format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n");
+        out +=
+            &format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n");
     }
     out += &format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n");
     (out, "\r\n------processFormBoundary--\r\n")
@@ -270,6 +281,7 @@ struct Outcome {
 }
 
 /// Sends `body` in `steps` pieces, `pause` apart, after the head.
+#[allow(clippy::too_many_arguments)]
 fn slow_upload(
     addr: SocketAddr,
     kind: Upload,
@@ -285,7 +297,12 @@ fn slow_upload(
         Upload::Put => (
             String::new(),
             "",
-            head("PUT", &key, &[], &format!("Content-Length: {}\r\n", data.len())),
+            head(
+                "PUT",
+                &key,
+                &[],
+                &format!("Content-Length: {}\r\n", data.len()),
+            ),
         ),
         Upload::Part => {
             let id = upload_id.clone().unwrap();
@@ -411,7 +428,10 @@ fn sigterm_during_streaming_uploads_and_downloads() {
     // Objects to download.
     let big = payload(7, 3 << 20);
     for i in 0..8 {
-        assert_eq!(request(addr, "PUT", &format!("dl/{i}"), &[], &big).status, 200);
+        assert_eq!(
+            request(addr, "PUT", &format!("dl/{i}"), &[], &big).status,
+            200
+        );
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let mut uploads = Vec::new();
@@ -457,7 +477,8 @@ fn sigterm_during_streaming_uploads_and_downloads() {
     }
     drop(tx);
     for _ in 0..20 {
-        rx.recv_timeout(Duration::from_secs(20)).expect("stream started");
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("stream started");
     }
     std::thread::sleep(Duration::from_millis(300));
     let signalled = Instant::now();
@@ -467,7 +488,10 @@ fn sigterm_during_streaming_uploads_and_downloads() {
         .expect("exits within grace + margin");
     let took = signalled.elapsed();
     assert!(status.success(), "exit status {status:?}");
-    assert!(took >= Duration::from_secs(grace - 1), "waited for the grace: {took:?}");
+    assert!(
+        took >= Duration::from_secs(grace - 1),
+        "waited for the grace: {took:?}"
+    );
 
     let outcomes: Vec<Outcome> = uploads.into_iter().map(|t| t.join().unwrap()).collect();
     let dl: Vec<(Option<usize>, Vec<u8>)> =
@@ -478,7 +502,11 @@ fn sigterm_during_streaming_uploads_and_downloads() {
             completed += 1;
             assert_eq!(Md5::digest(body), Md5::digest(&big), "download {i} whole");
         } else {
-            assert!(i % 2 == 1, "fast download {i} was cut at {} bytes", body.len());
+            assert!(
+                i % 2 == 1,
+                "fast download {i} was cut at {} bytes",
+                body.len()
+            );
         }
     }
     assert!(completed >= 4, "the fast downloads completed");
@@ -489,9 +517,17 @@ fn sigterm_during_streaming_uploads_and_downloads() {
     for (i, o) in outcomes.iter().enumerate() {
         let ok = o.status == Some(200) || (o.kind == Upload::Post && o.status == Some(204));
         if i % 2 == 0 {
-            assert!(ok, "fast upload {i} ({:?}) acknowledged: {:?} {}", o.kind, o.status, o.body);
+            assert!(
+                ok,
+                "fast upload {i} ({:?}) acknowledged: {:?} {}",
+                o.kind, o.status, o.body
+            );
         } else {
-            assert!(!ok, "slow upload {i} ({:?}) was cut: {:?}", o.kind, o.status);
+            assert!(
+                !ok,
+                "slow upload {i} ({:?}) was cut: {:?}",
+                o.kind, o.status
+            );
         }
         match o.kind {
             Upload::Part => {
@@ -509,7 +545,12 @@ fn sigterm_during_streaming_uploads_and_downloads() {
                         "upload {i}: part bytes"
                     );
                 } else {
-                    assert_eq!(parts, 0, "upload {i}: a cut part leaves no part: {}", r.text());
+                    assert_eq!(
+                        parts,
+                        0,
+                        "upload {i}: a cut part leaves no part: {}",
+                        r.text()
+                    );
                 }
             }
             _ => {
@@ -517,9 +558,17 @@ fn sigterm_during_streaming_uploads_and_downloads() {
                 if ok {
                     acked += 1;
                     assert_eq!(r.status, 200, "upload {i} ({:?}) is there", o.kind);
-                    assert_eq!(Md5::digest(&r.body), Md5::digest(&o.data), "upload {i} bytes");
+                    assert_eq!(
+                        Md5::digest(&r.body),
+                        Md5::digest(&o.data),
+                        "upload {i} bytes"
+                    );
                 } else {
-                    assert_eq!(r.status, 404, "cut upload {i} ({:?}) left no object", o.kind);
+                    assert_eq!(
+                        r.status, 404,
+                        "cut upload {i} ({:?}) left no object",
+                        o.kind
+                    );
                 }
             }
         }
@@ -559,9 +608,15 @@ fn grace_expiry_with_a_body_that_never_finishes() {
     p.sigterm();
     // The idle connection is closed at once.
     closed_within(&mut idle, Duration::from_secs(1)).expect("idle connection closed at SIGTERM");
-    let status = p.wait_exit(Duration::from_secs(2 + 8)).expect("exits promptly");
+    let status = p
+        .wait_exit(Duration::from_secs(2 + 8))
+        .expect("exits promptly");
     assert!(status.success(), "{status:?}");
-    assert!(t.elapsed() >= Duration::from_millis(1800), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(1800),
+        "{:?}",
+        t.elapsed()
+    );
     // The stuck upload was answered (or its connection closed), not kept.
     let answer = read_response(&mut s);
     if let Ok(r) = answer {
@@ -599,7 +654,8 @@ fn requests_past_max_concurrent_requests_get_slow_down() {
     assert_slow_down(&r);
     // HEAD: no body, but still the request id.
     let mut s = connect(p.addr);
-    s.write_all(head("HEAD", "held", &[], "").as_bytes()).unwrap();
+    s.write_all(head("HEAD", "held", &[], "").as_bytes())
+        .unwrap();
     let mut buf = [0u8; 1024];
     let n = s.read(&mut buf).unwrap();
     let text = String::from_utf8_lossy(&buf[..n]);
@@ -640,7 +696,10 @@ fn connections_past_max_connections_get_slow_down_and_close() {
 #[test]
 fn slowloris_heads_and_bodies_are_cut_at_the_request_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let p = start(dir.path(), &["--request-timeout", "2", "--idle-timeout", "30"]);
+    let p = start(
+        dir.path(),
+        &["--request-timeout", "2", "--idle-timeout", "30"],
+    );
 
     // A head sent one byte every 200 ms.
     let mut s = connect(p.addr);
@@ -695,8 +754,16 @@ fn slowloris_heads_and_bodies_are_cut_at_the_request_timeout() {
     // A body at a normal pace is unaffected by the window.
     let data = payload(1, 64 * 1024);
     let mut s = connect(p.addr);
-    s.write_all(head("PUT", "paced", &[], &format!("Content-Length: {}\r\n", data.len())).as_bytes())
-        .unwrap();
+    s.write_all(
+        head(
+            "PUT",
+            "paced",
+            &[],
+            &format!("Content-Length: {}\r\n", data.len()),
+        )
+        .as_bytes(),
+    )
+    .unwrap();
     for c in data.chunks(8 * 1024) {
         s.write_all(c).unwrap();
         std::thread::sleep(Duration::from_millis(400));
@@ -734,7 +801,9 @@ fn heads_too_large_for_hyper_get_cos_errors() {
         // One huge header (past hyper's ~400 KiB buffer).
         format!("x-cos-meta-big: {}\r\n", "a".repeat(600 * 1024)),
         // More headers than hyper parses.
-        (0..150).map(|i| format!("x-cos-meta-h{i}: v\r\n")).collect(),
+        (0..150)
+            .map(|i| format!("x-cos-meta-h{i}: v\r\n"))
+            .collect(),
     ];
     for extra in cases {
         let mut s = connect(p.addr);
@@ -750,7 +819,8 @@ fn heads_too_large_for_hyper_get_cos_errors() {
     }
     // Garbage instead of a request line.
     let mut s = connect(p.addr);
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
+        .unwrap();
     let r = read_response(&mut s).unwrap();
     assert_eq!(r.status, 400);
     assert!(r.header("x-cos-request-id").is_some(), "{}", r.head);
