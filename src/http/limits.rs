@@ -594,7 +594,7 @@ pub struct GuardedBody<B> {
     /// Waiting for the client within the current window, and bytes it sent.
     waited: Duration,
     bytes: u64,
-    pending_since: Option<Instant>,
+    pending_since: Option<tokio::time::Instant>,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     failed: bool,
 }
@@ -602,7 +602,7 @@ pub struct GuardedBody<B> {
 impl<B> GuardedBody<B> {
     /// Waiting time is counted; a full window must have brought
     /// `rate * window` bytes.
-    fn too_slow(&mut self, now: Instant) -> bool {
+    fn too_slow(&mut self, now: tokio::time::Instant) -> bool {
         if let Some(t) = self.pending_since {
             self.waited += now - t;
             self.pending_since = Some(now);
@@ -645,7 +645,7 @@ where
                     if let Some(d) = frame.data_ref() {
                         this.bytes += d.len() as u64;
                     }
-                    let now = Instant::now();
+                    let now = tokio::time::Instant::now();
                     let slow = this.too_slow(now);
                     this.pending_since = None;
                     this.timer = None;
@@ -662,7 +662,7 @@ where
                 if this.rate == 0 {
                     return Poll::Pending;
                 }
-                let now = Instant::now();
+                let now = tokio::time::Instant::now();
                 if this.pending_since.is_none() {
                     this.pending_since = Some(now);
                 }
@@ -671,14 +671,15 @@ where
                     return Poll::Ready(Some(Err(BodyError::TooSlow)));
                 }
                 // Wake when the window would be full.
-                let deadline = tokio::time::Instant::from_std(now + (this.window - this.waited));
+                let deadline = now + (this.window - this.waited);
                 let timer = this
                     .timer
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 if timer.deadline() != deadline {
                     timer.as_mut().reset(deadline);
                 }
-                if timer.as_mut().poll(cx).is_ready() && this.too_slow(Instant::now()) {
+                if timer.as_mut().poll(cx).is_ready() && this.too_slow(tokio::time::Instant::now())
+                {
                     this.failed = true;
                     return Poll::Ready(Some(Err(BodyError::TooSlow)));
                 }

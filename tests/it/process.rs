@@ -422,7 +422,7 @@ fn initiate(addr: SocketAddr, key: &str) -> String {
 #[test]
 fn sigterm_during_streaming_uploads_and_downloads() {
     let dir = tempfile::tempdir().unwrap();
-    let grace = 4u64;
+    let grace = 6u64;
     let mut p = start(dir.path(), &["--shutdown-grace", &grace.to_string()]);
     let addr = p.addr;
     // Objects to download.
