@@ -132,6 +132,9 @@ pub struct ServeArgs {
     /// into <data-dir>/sse-master.key.
     #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
     pub sse_master_key: Option<String>,
+    /// Connection/request limits, timeouts and the shutdown grace.
+    #[command(flatten)]
+    pub limits: crate::http::limits::LimitArgs,
     /// Master key sealing the SecretKeys of stored keys (`localcos keys`):
     /// base64 of 32 bytes. Without one they are stored in clear.
     #[arg(long, env = "LOCALCOS_MASTER_KEY", hide_env_values = true)]
@@ -282,6 +285,13 @@ pub struct RawLimits {
     /// Multipart uploads older than this are aborted and their parts freed
     /// (default 604800, 7 days; 0 keeps them forever).
     pub multipart_expiry_seconds: Option<u64>,
+    /// The process limits (http/limits.rs, README "Limits and shutdown").
+    pub shutdown_grace_seconds: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_concurrent_requests: Option<usize>,
+    pub request_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub min_body_rate: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -323,6 +333,8 @@ pub struct Config {
     pub body_idle_timeout: Duration,
     /// Abandoned multipart uploads are aborted after this long (`None`: never).
     pub multipart_expiry: Option<Duration>,
+    /// Connection/request limits, timeouts and the shutdown grace.
+    pub serve: crate::http::limits::ServeLimits,
     pub log_level: String,
     pub log_json: bool,
     /// One `localcos::access` line per request.
@@ -623,6 +635,7 @@ impl Config {
             crate::storage::sse::SseSettings::from_raw(args.sse_master_key.as_deref(), &raw.sse)
                 .map_err(ConfigError)?;
         let default_cors = default_cors(&args.cors_default_origins, &raw.cors)?;
+        let serve = crate::http::limits::ServeLimits::resolve(&args.limits, &raw.limits)?;
         let master_key = master_key(args, &raw.keys)?;
         Ok(Config {
             listen,
@@ -650,9 +663,8 @@ impl Config {
             )
             .filter(|s| *s > 0)
             .map(Duration::from_secs),
-            body_idle_timeout: Duration::from_secs(
-                raw.limits.body_idle_timeout_seconds.unwrap_or(30).max(1),
-            ),
+            body_idle_timeout: serve.body_window,
+            serve,
             log_level: args
                 .log_level
                 .clone()

@@ -134,6 +134,7 @@ error_codes! {
     InternalError => (StatusCode::INTERNAL_SERVER_ERROR, "We encountered an internal error. Please try again."),
     NotImplemented => (StatusCode::NOT_IMPLEMENTED, "A header you provided implies functionality that is not implemented."),
     ServiceUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Please reduce your request rate."),
+    SlowDown => (StatusCode::SERVICE_UNAVAILABLE, "Please reduce your request rate."),
 }
 
 /// An API error: a code, an optional specific message and extra response

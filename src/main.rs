@@ -101,7 +101,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) => {
@@ -112,7 +112,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         print_banner(&server);
         server.run(shutdown_signal()).await;
         ExitCode::SUCCESS
-    })
+    });
+    // What the shutdown drain left (a download to a client that stopped
+    // reading) is dropped; blocking work gets a moment to finish.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    code
 }
 
 fn init_logging(config: &Config) {

@@ -16,8 +16,10 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, StorageMode};
+use crate::http::limits::{self, Limits, Tracked};
 use crate::http::linger::Lingering;
 use crate::http::sendfile::{SendfileQueue, SendfileStream};
+use crate::http::shutdown;
 use crate::op::AppState;
 use crate::service::Service;
 use crate::storage::sse::SseKeys;
@@ -157,13 +159,18 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and gives open
-    /// connections up to 10 s to finish their requests.
+    /// connections the shutdown grace to finish their requests
+    /// (http/shutdown.rs).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        // Connection and request limits, timeouts (http/limits.rs).
+        let limits = Limits::new(self.service.state.config.serve.clone());
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
+            // A backstop only: `TrackedIo` enforces the idle and request
+            // timeouts separately.
+            .header_read_timeout(limits.settings.idle_timeout + limits.settings.request_timeout)
             // Body bytes reach the socket as they are (never flattened into a
             // buffer): zero-copy placeholders depend on it.
             .writev(true);
@@ -212,12 +219,18 @@ impl Server {
                     };
                     let _ = stream.set_nodelay(true);
                     let service = self.service.clone();
+                    let Some(conn) = limits.admit() else {
+                        // Over --max-connections: 503 SlowDown, then close.
+                        limits::refuse_connection(stream, move |req| service.refuse(req, limits::slow_down()));
+                        continue;
+                    };
                     // Zero-copy bodies (http/sendfile.rs): the socket sends
                     // queued file regions where the body has placeholders.
                     let queue = SendfileQueue::default();
-                    let io = SendfileStream::new(stream, queue.clone());
+                    let io = conn.io(SendfileStream::new(stream, queue.clone()));
                     let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                         let service = service.clone();
+                        let in_flight = conn.begin();
                         let h1 = matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11);
                         if h1 {
                             req.extensions_mut().insert(queue.clone());
@@ -226,8 +239,15 @@ impl Server {
                         // A body an early error leaves unread is drained, so
                         // the client can read that error (http/linger.rs).
                         let linger = h1 && !expects_continue(req.headers());
-                        let req = req.map(|b| Lingering::new(b, linger));
-                        async move { Ok::<_, Infallible>(service.handle(req).await) }
+                        let req = req.map(|b| Lingering::new(conn.body(b), linger));
+                        async move {
+                            let resp = match in_flight {
+                                Ok(guard) => service.handle(req).await.map(|b| Tracked::new(b, Some(guard))),
+                                // Over --max-concurrent-requests: 503 SlowDown.
+                                Err(e) => service.refuse(&req, e).map(|b| Tracked::new(b, None)),
+                            };
+                            Ok::<_, Infallible>(resp)
+                        }
                     });
                     let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
                     let conn = graceful.watch(conn);
@@ -241,18 +261,13 @@ impl Server {
         }
         drop(self.listener);
         if let Some(task) = sweeper {
-            task.abort();
+            shutdown::stop_job(task).await;
         }
-        lifecycle.abort();
-        replication.abort();
-        if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("connections still open after 10 s; closing them");
-        }
-        log_worker.abort();
-        inventory_worker.abort();
+        shutdown::stop_job(lifecycle).await;
+        shutdown::stop_job(replication).await;
+        shutdown::drain(graceful, limits.settings.shutdown_grace, &limits.cut).await;
+        shutdown::stop_job(log_worker).await;
+        shutdown::stop_job(inventory_worker).await;
         // Lines still buffered are delivered before the store closes.
         let _ = tokio::time::timeout(
             Duration::from_secs(5),

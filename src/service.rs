@@ -37,7 +37,7 @@ pub struct Service {
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A COS-looking request id (base64 of `<time>_<random>_<counter>`), unique per process run.
-fn request_id() -> String {
+pub fn request_id() -> String {
     static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let nonce = *NONCE.get_or_init(rand::random);
     let secs = std::time::SystemTime::now()
@@ -64,11 +64,42 @@ impl Service {
         }
     }
 
+    /// The COS error for a request refused before the pipeline (limits,
+    /// shutdown), rendered like every other error: same family, request id
+    /// and header spelling.
+    pub fn refuse<B>(&self, req: &Request<B>, e: Error) -> http::Response<Body> {
+        let id = request_id();
+        let uri = req.uri();
+        let host = req.headers().get(http::header::HOST);
+        let host_str = uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| host.and_then(|h| h.to_str().ok()))
+            .unwrap_or("");
+        let query = Query::parse(uri.query()).unwrap_or_default();
+        let dialect = Dialect::detect(&RequestParts {
+            method: req.method(),
+            path: uri.path(),
+            query: query.pairs(),
+            headers: req.headers(),
+        });
+        let family = dialect::family_of(dialect, host_str);
+        let resource = match family {
+            Family::Cos => resource_of(uri, host),
+            Family::S3 => uri.path().to_string(),
+            Family::Oss => target::host_without_port(host_str),
+        };
+        let mut resp = e.into_response(req.method(), &resource, &id, family);
+        dialect::translate_response(family, resp.headers_mut(), &id);
+        apply_header_case(resp.extensions_mut());
+        resp
+    }
+
     /// Handles one request and always returns a response.
     pub async fn handle<B>(&self, req: Request<B>) -> http::Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
+        B::Error: std::fmt::Display + 'static,
     {
         let started = Instant::now();
         let id = request_id();
@@ -182,7 +213,7 @@ impl Service {
     >
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
+        B::Error: std::fmt::Display + 'static,
     {
         let config = &self.state.config;
         let fail = |e: Error| (e, "-", None);

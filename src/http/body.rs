@@ -113,7 +113,7 @@ impl http_body::Body for Body {
 pub fn request_stream<B>(body: B, idle: std::time::Duration) -> ByteStream
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: std::fmt::Display,
+    B::Error: std::fmt::Display + 'static,
 {
     Box::pin(BodyStream {
         body,
@@ -135,7 +135,7 @@ pin_project_lite::pin_project! {
 impl<B> Stream for BodyStream<B>
 where
     B: http_body::Body<Data = Bytes>,
-    B::Error: std::fmt::Display,
+    B::Error: std::fmt::Display + 'static,
 {
     type Item = Result<Bytes, StorageError>;
 
@@ -153,7 +153,7 @@ where
                     Err(_trailers) => continue,
                 },
                 Poll::Ready(Some(Err(e))) => {
-                    Poll::Ready(Some(Err(StorageError::Client(e.to_string()))))
+                    Poll::Ready(Some(Err(crate::http::limits::body_failure(&e))))
                 }
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => {

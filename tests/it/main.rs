@@ -27,6 +27,7 @@ mod oss;
 mod policy;
 mod post_object;
 mod presign;
+mod process;
 mod readme;
 mod replication;
 mod s3_auth;
