@@ -15,6 +15,7 @@ mod inventory;
 mod lifecycle;
 mod linger;
 mod logging;
+mod metrics;
 mod multipart;
 mod multipart_dialects;
 mod object_lock;
