@@ -122,7 +122,11 @@ fn run() -> Result<(), String> {
             &server_cpus,
         )?);
     }
-    for name in ["LOCALCOS_ACCESS_LOG", "LOCALCOS_METRICS", "LOCALCOS_LOG_FORMAT"] {
+    for name in [
+        "LOCALCOS_ACCESS_LOG",
+        "LOCALCOS_METRICS",
+        "LOCALCOS_LOG_FORMAT",
+    ] {
         std::env::remove_var(name);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -214,12 +218,15 @@ fn run() -> Result<(), String> {
     let lines: Vec<usize> = started
         .iter()
         .map(|s| {
-            std::fs::read_to_string(s.dir().join("stderr.log"))
-                .map_or(0, |t| t.lines().filter(|l| l.contains("localcos::access")).count())
+            std::fs::read_to_string(s.dir().join("stderr.log")).map_or(0, |t| {
+                t.lines().filter(|l| l.contains("localcos::access")).count()
+            })
         })
         .collect();
     if lines[0] != 0 || lines[1] == 0 || lines[2] == 0 {
-        return Err(format!("access-log lines per server (off, text, json): {lines:?}"));
+        return Err(format!(
+            "access-log lines per server (off, text, json): {lines:?}"
+        ));
     }
     let mut text = format!(
         "observability: 4 KiB pre-signed GET, {connections} connections, best of {rounds} x {seconds} s\n\

@@ -627,15 +627,16 @@ impl Config {
         if log_format != "text" && log_format != "json" {
             return err(format!("log format `{log_format}` must be text or json"));
         }
-        let switch = |name: &str, flag: &Option<String>, toml: Option<bool>| {
-            match flag.as_deref().map(str::to_ascii_lowercase) {
-                None => Ok(toml.unwrap_or(true)),
-                Some(v) => match v.as_str() {
-                    "on" | "true" | "1" | "yes" => Ok(true),
-                    "off" | "false" | "0" | "no" => Ok(false),
-                    _ => Err(ConfigError(format!("--{name} `{v}` must be on or off"))),
-                },
-            }
+        let switch = |name: &str, flag: &Option<String>, toml: Option<bool>| match flag
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+        {
+            None => Ok(toml.unwrap_or(true)),
+            Some(v) => match v.as_str() {
+                "on" | "true" | "1" | "yes" => Ok(true),
+                "off" | "false" | "0" | "no" => Ok(false),
+                _ => Err(ConfigError(format!("--{name} `{v}` must be on or off"))),
+            },
         };
         let access_log = switch("access-log", &args.access_log, log.access)?;
         let metrics = switch("metrics", &args.metrics, raw.metrics.enabled)?;
@@ -900,7 +901,14 @@ mod tests {
         assert!(!c.access_log && !c.metrics);
         assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9100");
         // (flag value, on?) — flags beat the file.
-        for (v, on) in [("on", true), ("ON", true), ("true", true), ("1", true), ("off", false), ("no", false)] {
+        for (v, on) in [
+            ("on", true),
+            ("ON", true),
+            ("true", true),
+            ("1", true),
+            ("off", false),
+            ("no", false),
+        ] {
             let mut a = args();
             a.access_log = Some(v.into());
             a.metrics = Some(v.into());
@@ -910,7 +918,11 @@ mod tests {
         let mut a = args();
         a.access_log = Some("loud".into());
         let e = Config::from_parts(&a, RawConfig::default()).unwrap_err();
-        assert!(e.to_string().contains("--access-log `loud` must be on or off"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("--access-log `loud` must be on or off"),
+            "{e}"
+        );
         let mut a = args();
         a.metrics_listen = Some("nowhere".into());
         let e = Config::from_parts(&a, RawConfig::default()).unwrap_err();

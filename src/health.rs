@@ -26,7 +26,10 @@ pub async fn ready(state: Arc<AppState>) -> (StatusCode, String) {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()),
         Err(why) => {
             tracing::warn!(reason = %why, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n"))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {why}\n"),
+            )
         }
     }
 }

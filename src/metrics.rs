@@ -49,8 +49,8 @@ pub const USAGE_SCAN_LIMIT: usize = 1_000_000;
 
 /// Latency buckets, in seconds: 250 µs … 60 s.
 const LATENCY_BUCKETS: [f64; 16] = [
-    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-    30.0, 60.0,
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
+    60.0,
 ];
 
 /// The `dialect` label: the protocol family the request was answered in.
@@ -358,7 +358,8 @@ impl Metrics {
     /// The exposition text (Prometheus text format 0.0.4).
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(16 * 1024);
-        if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
         {
             tracing::warn!(error = %e, "metrics encoding failed");
         }
@@ -369,7 +370,11 @@ impl Metrics {
 /// `GET /-/metrics`: refreshes what is computed at scrape time, then encodes.
 pub async fn scrape(
     state: Arc<crate::op::AppState>,
-) -> (http::StatusCode, [(http::HeaderName, &'static str); 1], String) {
+) -> (
+    http::StatusCode,
+    [(http::HeaderName, &'static str); 1],
+    String,
+) {
     state.metrics.refresh_usage(&state.store, USAGE_TTL).await;
     state.metrics.set_log_pending(state.logs.pending_bytes());
     (
@@ -695,7 +700,11 @@ mod tests {
 
     #[test]
     fn dialect_labels() {
-        for (f, want) in [(Family::Cos, "cos"), (Family::S3, "s3"), (Family::Oss, "oss")] {
+        for (f, want) in [
+            (Family::Cos, "cos"),
+            (Family::S3, "s3"),
+            (Family::Oss, "oss"),
+        ] {
             assert_eq!(dialect_label(f), want);
         }
     }
@@ -742,8 +751,14 @@ mod tests {
         assert_eq!(err("GetObject", "NoSuchKey"), Some(1.0));
         assert_eq!(err("-", "SignatureDoesNotMatch"), Some(1.0));
         let bytes = |name, op| sample(&text, name, &[("operation", op)]);
-        assert_eq!(bytes("localcos_sent_bytes_total", "GetObject"), Some(8492.0));
-        assert_eq!(bytes("localcos_received_bytes_total", "PutObject"), Some(10.0));
+        assert_eq!(
+            bytes("localcos_sent_bytes_total", "GetObject"),
+            Some(8492.0)
+        );
+        assert_eq!(
+            bytes("localcos_received_bytes_total", "PutObject"),
+            Some(10.0)
+        );
         let h = |le| {
             sample(
                 &text,
@@ -755,10 +770,17 @@ mod tests {
         assert_eq!(h("0.001"), Some(3.0));
         assert_eq!(h("+Inf"), Some(3.0));
         assert_eq!(
-            sample(&text, "localcos_request_duration_seconds_count", &[("operation", "GetObject")]),
+            sample(
+                &text,
+                "localcos_request_duration_seconds_count",
+                &[("operation", "GetObject")]
+            ),
             Some(3.0)
         );
-        assert!(text.contains("# TYPE localcos_requests_total counter"), "{text}");
+        assert!(
+            text.contains("# TYPE localcos_requests_total counter"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -802,7 +824,11 @@ mod tests {
         m.set_pool(Arc::new(FakePool));
         let text = m.encode();
         assert_eq!(
-            sample(&text, "localcos_db_pool_connections", &[("state", "in_use")]),
+            sample(
+                &text,
+                "localcos_db_pool_connections",
+                &[("state", "in_use")]
+            ),
             Some(3.0)
         );
         assert_eq!(
@@ -830,11 +856,17 @@ mod tests {
                 .unwrap();
         }
         for (i, size) in [10usize, 20, 30].iter().enumerate() {
-            let body: crate::storage::ByteStream = Box::pin(futures_util::stream::once(
-                async move { Ok(bytes::Bytes::from(vec![7u8; *size])) },
-            ));
+            let body: crate::storage::ByteStream =
+                Box::pin(futures_util::stream::once(async move {
+                    Ok(bytes::Bytes::from(vec![7u8; *size]))
+                }));
             store
-                .put_object("a-1250000000", &format!("k{i}"), body, PutOptions::default())
+                .put_object(
+                    "a-1250000000",
+                    &format!("k{i}"),
+                    body,
+                    PutOptions::default(),
+                )
                 .await
                 .unwrap();
         }

@@ -36,7 +36,10 @@ pub fn admin_router(state: Arc<AppState>) -> axum::Router {
             get(move || crate::health::ready(ready_state.clone())),
         );
     match state.config.metrics {
-        true => router.route("/-/metrics", get(move || crate::metrics::scrape(state.clone()))),
+        true => router.route(
+            "/-/metrics",
+            get(move || crate::metrics::scrape(state.clone())),
+        ),
         false => router,
     }
 }
@@ -163,7 +166,9 @@ impl Server {
 
     /// The `--metrics-listen` address actually bound.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn config(&self) -> &Config {
@@ -211,7 +216,10 @@ impl Server {
             self.service.state.clone(),
         ));
         let metrics_server = self.metrics_listener.map(|l| {
-            tokio::spawn(crate::metrics::serve_listener(l, self.service.state.clone()))
+            tokio::spawn(crate::metrics::serve_listener(
+                l,
+                self.service.state.clone(),
+            ))
         });
         tokio::pin!(shutdown);
         loop {

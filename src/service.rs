@@ -75,10 +75,7 @@ impl Service {
         let _in_flight = self.state.metrics.start();
         let id = request_id();
         let method = req.method().clone();
-        let remote = req
-            .extensions()
-            .get::<authz::RemoteAddr>()
-            .map(|a| a.0);
+        let remote = req.extensions().get::<authz::RemoteAddr>().map(|a| a.0);
         // Request body bytes, for the metrics and the access log.
         let (req, received) = {
             let (parts, body) = req.into_parts();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use localcos::config::{Config, StorageMode};
 
-use crate::common::{app, app_with, sign_with, window, App, R, ID, KEY};
+use crate::common::{app, app_with, sign_with, window, App, ID, KEY, R};
 
 const SERVICE: &str = "127.0.0.1:9000";
 
@@ -39,7 +39,10 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
             .then(|| v.parse().ok())?
         })
         .collect();
-    assert!(found.len() <= 1, "{name} {labels:?} matches several: {found:?}");
+    assert!(
+        found.len() <= 1,
+        "{name} {labels:?} matches several: {found:?}"
+    );
     found.first().copied()
 }
 
@@ -204,8 +207,7 @@ async fn ready_reflects_the_blob_store() {
     assert_eq!((r.status, r.text().as_str()), (200, "ready\n"));
     // The probe leaves no blob behind.
     let blobs = || {
-        walkdir(&data.join("blobs"))
-            + std::fs::read_dir(data.join("tmp")).map_or(0, |d| d.count())
+        walkdir(&data.join("blobs")) + std::fs::read_dir(data.join("tmp")).map_or(0, |d| d.count())
     };
     assert_eq!(blobs(), 0);
     // Blob writes fail: `tmp/` is a file now.
@@ -407,10 +409,7 @@ fn access_log_off_and_text_format() {
     // writer time, then check that no access line was written.
     std::thread::sleep(Duration::from_millis(300));
     let text = std::fs::read_to_string(&p.stderr).unwrap();
-    assert!(
-        !text.contains(header(&head, "x-cos-request-id")),
-        "{text}"
-    );
+    assert!(!text.contains(header(&head, "x-cos-request-id")), "{text}");
     drop(p);
     let p = start(&[]);
     let (_, head, _) = request(p.addr, "PUT", "loud", b"xy");
