@@ -713,7 +713,8 @@ mod tests {
     fn record_maps_labels() {
         let m = Metrics::new();
         // (operation, family, status, error, received, sent)
-        let cases: [(&'static str, Family, u16, Option<&'static str>, u64, u64); 5] = [
+        type Case = (&'static str, Family, u16, Option<&'static str>, u64, u64);
+        let cases: [Case; 5] = [
             ("GetObject", Family::Cos, 200, None, 0, 4096),
             ("GetObject", Family::Cos, 200, None, 0, 4096),
             ("GetObject", Family::S3, 404, Some("NoSuchKey"), 0, 300),
