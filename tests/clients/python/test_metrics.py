@@ -144,7 +144,7 @@ def test_metrics_off_answers_no_such_resource(log_dir):
         r = s.get(f"{srv.url}/-/metrics", timeout=10)
         assert r.status_code == 404
         assert "<Code>NoSuchResource</Code>" in r.text
-        make_client(srv).list_buckets()
+        make_client(srv).create_bucket(Bucket=f"off-{APPID}")
         srv.stop()
         assert "localcos::access" not in srv.log_path.read_text(errors="replace")
     finally:
