@@ -81,9 +81,23 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "LOCALCOS_LOG_FORMAT")]
     pub log_format: Option<String>,
-    /// Log one line per request (target `localcos::access`, level info).
-    #[arg(long, env = "LOCALCOS_ACCESS_LOG")]
-    pub access_log: bool,
+    /// One structured line per request (target `localcos::access`, level
+    /// info): `on` (the default) or `off`; `--access-log` alone means on.
+    #[arg(
+        long,
+        env = "LOCALCOS_ACCESS_LOG",
+        num_args = 0..=1,
+        default_missing_value = "on",
+        value_name = "on|off"
+    )]
+    pub access_log: Option<String>,
+    /// Prometheus metrics at `/-/metrics`: `on` (the default) or `off`.
+    #[arg(long, env = "LOCALCOS_METRICS", value_name = "on|off")]
+    pub metrics: Option<String>,
+    /// Also serve `/-/metrics` (and the health checks) on this address,
+    /// e.g. `127.0.0.1:9100`, for a scraper kept off the S3 port.
+    #[arg(long, env = "LOCALCOS_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<String>,
     /// Seconds a POST ?restore of an archived object takes (default 2).
     #[arg(long, env = "LOCALCOS_RESTORE_SECONDS", value_name = "SECONDS")]
     pub restore_seconds: Option<u64>,
@@ -174,6 +188,7 @@ pub struct RawConfig {
     pub cors: RawCors,
     /// `[keys]`: stored credentials (`localcos keys`).
     pub keys: RawKeys,
+    pub metrics: RawMetrics,
 }
 
 /// `[keys]`: the master key sealing stored SecretKeys (one of the two).
@@ -184,6 +199,16 @@ pub struct RawKeys {
     pub master_key: Option<String>,
     /// A file holding it (base64 text or 32 raw bytes).
     pub master_key_file: Option<PathBuf>,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetrics {
+    /// `/-/metrics` and the per-request counters (default true).
+    pub enabled: Option<bool>,
+    /// A second listener for `/-/metrics` and the health checks only.
+    pub listen: Option<String>,
 }
 
 /// `[cors]`: the server-wide default CORS rule (off unless origins are set).
@@ -299,7 +324,7 @@ pub struct RawLimits {
 pub struct RawLog {
     pub level: Option<String>,
     pub format: Option<String>,
-    /// One line per request (default false).
+    /// One line per request (default true).
     pub access: Option<bool>,
     /// Seconds between bucket access-log deliveries (`PUT ?logging`, default 300).
     pub interval_seconds: Option<u64>,
@@ -358,6 +383,10 @@ pub struct Config {
     pub replication_scan: Duration,
     /// Seals the SecretKeys of stored keys (`admin::seal`); `None`: clear.
     pub master_key: Option<crate::admin::seal::MasterKey>,
+    /// `/-/metrics` and per-request counting (`--metrics`).
+    pub metrics: bool,
+    /// A second listener for `/-/metrics` and health (`--metrics-listen`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Back-to-origin fetch settings.
@@ -631,6 +660,30 @@ impl Config {
         if log_format != "text" && log_format != "json" {
             return err(format!("log format `{log_format}` must be text or json"));
         }
+        let switch = |name: &str, flag: &Option<String>, toml: Option<bool>| match flag
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+        {
+            None => Ok(toml.unwrap_or(true)),
+            Some(v) => match v.as_str() {
+                "on" | "true" | "1" | "yes" => Ok(true),
+                "off" | "false" | "0" | "no" => Ok(false),
+                _ => Err(ConfigError(format!("--{name} `{v}` must be on or off"))),
+            },
+        };
+        let access_log = switch("access-log", &args.access_log, log.access)?;
+        let metrics = switch("metrics", &args.metrics, raw.metrics.enabled)?;
+        let metrics_listen = match args.metrics_listen.clone().or(raw.metrics.listen) {
+            None => None,
+            Some(text) => match text.parse::<SocketAddr>() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    return err(format!(
+                        "--metrics-listen: `{text}` is not ADDR:PORT (e.g. 127.0.0.1:9100)"
+                    ))
+                }
+            },
+        };
         let sse =
             crate::storage::sse::SseSettings::from_raw(args.sse_master_key.as_deref(), &raw.sse)
                 .map_err(ConfigError)?;
@@ -671,7 +724,9 @@ impl Config {
                 .or(log.level)
                 .unwrap_or_else(|| "info".to_string()),
             log_json: log_format == "json",
-            access_log: args.access_log || log.access.unwrap_or(false),
+            access_log,
+            metrics,
+            metrics_listen,
             log_interval: Duration::from_secs(
                 args.log_interval_seconds
                     .or(log.interval_seconds)
@@ -890,6 +945,48 @@ mod tests {
         assert_eq!(c.addressing.region, "ap-guangzhou");
         assert_eq!(c.storage, StorageMode::Memory);
         assert!(!c.generated_credentials);
+    }
+
+    #[test]
+    fn access_log_and_metrics_switches() {
+        let c = Config::from_parts(&args(), RawConfig::default()).unwrap();
+        assert!(c.access_log && c.metrics && c.metrics_listen.is_none());
+        let raw = || -> RawConfig {
+            toml::from_str(
+                "[log]\naccess = false\n[metrics]\nenabled = false\nlisten = \"127.0.0.1:9100\"",
+            )
+            .unwrap()
+        };
+        let c = Config::from_parts(&args(), raw()).unwrap();
+        assert!(!c.access_log && !c.metrics);
+        assert_eq!(c.metrics_listen.unwrap().to_string(), "127.0.0.1:9100");
+        // (flag value, on?) — flags beat the file.
+        for (v, on) in [
+            ("on", true),
+            ("ON", true),
+            ("true", true),
+            ("1", true),
+            ("off", false),
+            ("no", false),
+        ] {
+            let mut a = args();
+            a.access_log = Some(v.into());
+            a.metrics = Some(v.into());
+            let c = Config::from_parts(&a, raw()).unwrap();
+            assert_eq!((c.access_log, c.metrics), (on, on), "{v}");
+        }
+        let mut a = args();
+        a.access_log = Some("loud".into());
+        let e = Config::from_parts(&a, RawConfig::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--access-log `loud` must be on or off"),
+            "{e}"
+        );
+        let mut a = args();
+        a.metrics_listen = Some("nowhere".into());
+        let e = Config::from_parts(&a, RawConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("--metrics-listen"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use http::StatusCode;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -26,24 +25,24 @@ use crate::storage::sse::SseKeys;
 use crate::storage::{BucketRecord, StorageError, Store};
 
 /// Paths under `/-/` that exist; anything else there is 404 NoSuchResource.
-pub const ADMIN_PATHS: &[&str] = &["/-/health/live", "/-/health/ready"];
+pub const ADMIN_PATHS: &[&str] = &["/-/health/live", "/-/health/ready", "/-/metrics"];
 
 /// The `/-/` endpoints.
 pub fn admin_router(state: Arc<AppState>) -> axum::Router {
-    axum::Router::new()
+    let ready_state = state.clone();
+    let router = axum::Router::new()
         .route("/-/health/live", get(|| async { "ok\n" }))
         .route(
             "/-/health/ready",
-            get(move || {
-                let state = state.clone();
-                async move {
-                    match state.store.list_buckets().await {
-                        Ok(_) => (StatusCode::OK, "ready\n"),
-                        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n"),
-                    }
-                }
-            }),
-        )
+            get(move || crate::health::ready(ready_state.clone())),
+        );
+    match state.config.metrics {
+        true => router.route(
+            "/-/metrics",
+            get(move || crate::metrics::scrape(state.clone())),
+        ),
+        false => router,
+    }
 }
 
 /// Why the server could not start.
@@ -53,6 +52,8 @@ pub enum StartError {
     Storage(#[from] StorageError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("cannot listen for metrics on {0}: {1}")]
+    MetricsBind(SocketAddr, std::io::Error),
     #[error("server-side encryption keys: {0}")]
     SseKeys(String),
     #[error("stored keys: {0}")]
@@ -106,6 +107,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         domains: Default::default(),
         logs: Default::default(),
         views: Default::default(),
+        metrics: Default::default(),
     }))
 }
 
@@ -115,7 +117,9 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
 async fn sweep_abandoned_uploads(store: Store, age: Duration) {
     let every = (age / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     loop {
-        match store.abort_stale_uploads(age).await {
+        let result = store.abort_stale_uploads(age).await;
+        crate::metrics::job_ran(crate::metrics::Job::MultipartSweep, result.is_ok());
+        match result {
             Ok(0) => {}
             Ok(n) => tracing::info!(aborted = n, "aborted abandoned multipart uploads"),
             Err(e) => tracing::warn!(error = %e, "abandoned-upload sweep failed"),
@@ -129,6 +133,8 @@ pub struct Server {
     service: Arc<Service>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// `--metrics-listen`: `/-/metrics` and health only (metrics.rs).
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
@@ -143,15 +149,31 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| StartError::Bind(listen, e))?;
+        let metrics_listener = match state.config.metrics_listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .map_err(|e| StartError::MetricsBind(a, e))?,
+            ),
+            None => None,
+        };
         Ok(Server {
             service: Arc::new(Service::new(state)),
             listener,
             local_addr,
+            metrics_listener,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The `--metrics-listen` address actually bound.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn config(&self) -> &Config {
@@ -203,6 +225,12 @@ impl Server {
         let inventory_worker = tokio::spawn(crate::bucket_config::inventory::run(
             self.service.state.clone(),
         ));
+        let metrics_server = self.metrics_listener.map(|l| {
+            tokio::spawn(crate::metrics::serve_listener(
+                l,
+                self.service.state.clone(),
+            ))
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -260,6 +288,9 @@ impl Server {
             }
         }
         drop(self.listener);
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
         if let Some(task) = sweeper {
             shutdown::stop_job(task).await;
         }

@@ -18,6 +18,7 @@ use crate::authz;
 use crate::config;
 use crate::dialect;
 use crate::error::{Error, ErrorCode};
+use crate::http::access_log;
 use crate::http::body::{request_stream, Body};
 use crate::http::form;
 use crate::http::payload;
@@ -102,8 +103,16 @@ impl Service {
         B::Error: std::fmt::Display + 'static,
     {
         let started = Instant::now();
+        let _in_flight = self.state.metrics.start();
         let id = request_id();
         let method = req.method().clone();
+        let remote = req.extensions().get::<authz::RemoteAddr>().map(|a| a.0);
+        // Request body bytes, for the metrics and the access log.
+        let (req, received) = {
+            let (parts, body) = req.into_parts();
+            let (body, count) = access_log::CountingBody::new(body);
+            (Request::from_parts(parts, body), count)
+        };
         // Kept (cheap clones) to name the resource only when an error or the
         // access log needs it.
         let uri = req.uri().clone();
@@ -125,14 +134,17 @@ impl Service {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let mut bucket = None;
+        let mut key = None;
+        let mut error_code = None;
         // Bucket access logs (bucket_config/logging.rs): what the line needs
         // from the request, gathered only while some bucket is logged.
         let logged = self.state.logs.active().then(|| access_request(&req));
         let mut failure = None;
         let (mut resp, op_name, secret_id) =
-            match self.pipeline(req, &mut family, &mut bucket).await {
+            match self.pipeline(req, &mut family, &mut bucket, &mut key).await {
                 Ok((resp, op, who)) => (resp, op, who),
                 Err((e, op, who)) => {
+                    error_code = Some(e.code.as_str());
                     if logged.is_some() {
                         failure = Some((e.code.as_str(), e.message().to_string()));
                     }
@@ -185,18 +197,39 @@ impl Service {
                 },
             );
         }
-        if tracing::enabled!(target: "localcos::access", tracing::Level::INFO) {
-            tracing::info!(
-                target: "localcos::access",
-                request_id = %id,
-                method = %method,
-                resource = %resource(),
-                op = op_name,
-                status = resp.status().as_u16(),
-                secret_id = secret_id.as_deref().unwrap_or("-"),
-                micros = started.elapsed().as_micros() as u64,
-                "request"
-            );
+        // The response is final: metrics and the access log (http/access_log.rs).
+        let elapsed = started.elapsed();
+        let status = resp.status().as_u16();
+        let bytes_in = received.map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed));
+        let bytes_out = if method == http::Method::HEAD {
+            0
+        } else {
+            http_body::Body::size_hint(resp.body()).exact().unwrap_or(0)
+        };
+        let mut outcome = crate::metrics::Outcome::new(op_name, family, status);
+        outcome.error = error_code;
+        outcome.received = bytes_in;
+        outcome.sent = bytes_out;
+        outcome.elapsed = elapsed;
+        if self.state.config.metrics {
+            self.state.metrics.record(&outcome);
+        }
+        if access_log::enabled() {
+            access_log::emit(&access_log::AccessLine {
+                request_id: &id,
+                method: &method,
+                operation: op_name,
+                dialect: crate::metrics::dialect_label(family),
+                bucket: bucket.as_deref(),
+                key: key.as_deref(),
+                status,
+                bytes_in,
+                bytes_out,
+                duration: elapsed,
+                secret_id: secret_id.as_deref(),
+                remote,
+                error_code,
+            });
         }
         resp
     }
@@ -207,6 +240,7 @@ impl Service {
         req: Request<B>,
         family: &mut Family,
         bucket_out: &mut Option<String>,
+        key_out: &mut Option<String>,
     ) -> Result<
         (http::Response<Body>, &'static str, Option<String>),
         (Error, &'static str, Option<String>),
@@ -322,6 +356,9 @@ impl Service {
             // that authentication failures carry CORS headers too.
             *bucket_out = Some(b.as_str().to_string());
         }
+        if let Target::Object(_, k) = &target {
+            *key_out = Some(k.as_str().to_string());
+        }
         if let Target::Reserved(p) = &target {
             if p.starts_with("/-/admin/") {
                 return crate::admin::serve(&self.state, &self.auth, req, p, &query)
@@ -339,7 +376,8 @@ impl Service {
                     return Ok((resp, "Console", None));
                 }
             }
-            if !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
+            let off = p == "/-/metrics" && !config.metrics;
+            if off || !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
                 return Err(fail(Error::with_message(
                     ErrorCode::NoSuchResource,
                     format!("No such localcos endpoint {p}."),

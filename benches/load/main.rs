@@ -20,8 +20,9 @@
 //! - `LOAD_PIN=0` no CPU pinning; `LOAD_NICE=-10` runs servers and generator at that nice value,
 //!   to stand out from other work on a shared machine (the `others%` column shows how much CPU
 //!   other processes took during each run);
-//! - `LOAD_RUST_LOG` log filter for localcos (e.g. `warn` drops its per-request access log;
-//!   default: the server's own, `info`); `LOCALCOS_BIN` a binary other than
+//! - `LOAD_RUST_LOG` log filter for localcos (default: the server's own, `info`); the
+//!   per-request access log is off here like nginx's (`LOCALCOS_ACCESS_LOG=on` in the bench's
+//!   environment turns it on; `benches/observability.rs` measures it); `LOCALCOS_BIN` a binary other than
 //!   `<target>/release/localcos`.
 //!
 //! `cargo test --all-targets` runs this binary without `--bench`; it then only prints a line.

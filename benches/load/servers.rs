@@ -136,12 +136,17 @@ pub fn start_localcos(
         .env("LOCALCOS_SECRET_ID", secret_id)
         .env("LOCALCOS_SECRET_KEY", secret_key)
         .stdin(Stdio::null());
-    // The server's default logging (warnings only; the access log is opt-in, as nginx's is
-    // off here) is what we measure, not the caller's shell setting, unless a filter was asked for.
+    // The server's default logging is what we measure, not the caller's shell setting, unless
+    // a filter was asked for.
     match rust_log {
         Some(filter) => cmd.env("RUST_LOG", filter),
         None => cmd.env_remove("RUST_LOG"),
     };
+    // Like nginx's `access_log off` here, unless the bench process chose (benches/observability.rs
+    // sets LOCALCOS_ACCESS_LOG per server to compare).
+    if std::env::var_os("LOCALCOS_ACCESS_LOG").is_none() {
+        cmd.env("LOCALCOS_ACCESS_LOG", "off");
+    }
     let server = spawn("localcos", cmd, addr, dir, cpus)?;
     wait_for_line(
         &server,

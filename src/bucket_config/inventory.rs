@@ -957,6 +957,7 @@ pub async fn run(state: Arc<AppState>) {
     loop {
         tokio::time::sleep(every).await;
         run_due(&state, crate::clock::now_ms()).await;
+        crate::metrics::job_ran(crate::metrics::Job::Inventory, true);
     }
 }
 

@@ -225,6 +225,11 @@ impl LogBuffers {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Bytes of lines waiting for delivery, all buckets (`/-/metrics`).
+    pub fn pending_bytes(&self) -> u64 {
+        self.lock().pending.values().map(|b| b.len() as u64).sum()
+    }
+
     /// Whether any bucket is logged (cheap; checked before gathering an event).
     pub fn active(&self) -> bool {
         self.any.load(Ordering::Relaxed)
@@ -522,6 +527,7 @@ pub async fn run(state: Arc<AppState>) {
         }
         refresh(&state).await;
         deliver(&state).await;
+        crate::metrics::job_ran(crate::metrics::Job::LogDelivery, true);
     }
 }
 

@@ -540,7 +540,9 @@ pub async fn scan_once(store: &Store) -> std::result::Result<usize, StorageError
 /// `interval`, restarts PENDING work. Stops when the task is aborted.
 pub async fn run_scanner(store: Store, interval: std::time::Duration) {
     loop {
-        match scan_once(&store).await {
+        let result = scan_once(&store).await;
+        crate::metrics::job_ran(crate::metrics::Job::ReplicationScan, result.is_ok());
+        match result {
             Ok(0) => {}
             Ok(n) => tracing::info!(started = n, "replication scan restarted pending work"),
             Err(e) => tracing::warn!(error = %e, "replication scan failed"),

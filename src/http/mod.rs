@@ -1,4 +1,5 @@
 //! HTTP vocabulary: targets, query, headers, bodies. No business rules.
+pub mod access_log;
 pub mod aws_chunked;
 pub mod body;
 pub mod checksum;

@@ -52,6 +52,8 @@ pub struct AppState {
     pub logs: crate::bucket_config::logging::LogBuffers,
     /// Parsed bucket configurations (policy, CORS, referer) for authz and CORS.
     pub views: crate::bucket_config::cache::ViewCache,
+    /// Prometheus series of `/-/metrics` (crate::metrics).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A parsed request, handed to a handler.

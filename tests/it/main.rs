@@ -18,6 +18,7 @@ mod keys;
 mod lifecycle;
 mod linger;
 mod logging;
+mod metrics;
 mod multipart;
 mod multipart_dialects;
 mod object_lock;

@@ -60,7 +60,9 @@ pub async fn run(store: Store, clock: DayClock) {
     let every = interval(&clock);
     loop {
         tokio::time::sleep(every).await;
-        match scan_once(&store, &clock, crate::clock::now_ms()).await {
+        let result = scan_once(&store, &clock, crate::clock::now_ms()).await;
+        crate::metrics::job_ran(crate::metrics::Job::Lifecycle, result.is_ok());
+        match result {
             Ok(r) if r.total() > 0 => tracing::info!(?r, "lifecycle scan"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "lifecycle scan failed"),

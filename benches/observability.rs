@@ -1,0 +1,302 @@
+//! Observability overhead (issue 11, "Speed"): the 4 KiB pre-signed GET of the load bench
+//! against three localcos servers started side by side: metrics and access log off
+//! (`--metrics off --access-log off`), both on with text lines (the default), and both on with
+//! JSON lines. It prints req/s, p99 and the server's CPU microseconds per request for each,
+//! and the ratios to the "off" server (the issue's target: metrics + access log cost < 5%).
+//! The access log goes to the server's stderr, a file here, through the non-blocking writer.
+//!
+//! Run by hand (release server, like the load bench; the generator is reused from
+//! `benches/load`):
+//!
+//! ```text
+//! cargo build --release --bin localcos
+//! cargo bench --bench observability            # ~1 min
+//! OBS_QUICK=1 cargo bench --bench observability   # smoke run
+//! ```
+//!
+//! Knobs: `OBS_SECONDS` per run (default 5), `OBS_ROUNDS` alternating rounds (default 3),
+//! `OBS_CONNECTIONS` (default 16), `LOAD_PIN=0` (no CPU pinning), `LOCALCOS_BIN`.
+//! Each figure is the best of its rounds; runs alternate off/on/json so drift on a shared
+//! machine hits all alike. `cargo test --all-targets` runs it without `--bench`: it then only
+//! prints a line.
+
+#[allow(dead_code)]
+#[path = "load/loadgen.rs"]
+mod loadgen;
+#[allow(dead_code)]
+#[path = "load/presign.rs"]
+mod presign;
+#[allow(dead_code)]
+#[path = "load/servers.rs"]
+mod servers;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+
+use loadgen::Plan;
+use presign::Credentials;
+use servers::Server;
+
+const SECRET_ID: &str = "AKIDlocalcosObsBench0000000000000000";
+const SECRET_KEY: &str = "localcosObsBenchSecretKey0000000";
+const BUCKET: &str = "obs-1250000000";
+const KEY: &str = "obj-4k";
+
+/// (label, LOCALCOS_ACCESS_LOG, LOCALCOS_METRICS, LOCALCOS_LOG_FORMAT)
+const VARIANTS: [(&str, &str, &str, &str); 3] = [
+    ("metrics off, access log off", "off", "off", "text"),
+    ("metrics on, access log on (text)", "on", "on", "text"),
+    ("metrics on, access log on (json)", "on", "on", "json"),
+];
+
+fn main() -> ExitCode {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("observability bench: skipped (run it with `cargo bench --bench observability`)");
+        return ExitCode::SUCCESS;
+    }
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("observability bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn env_num(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &f64| *v > 0.0)
+        .unwrap_or(default)
+}
+
+struct Measured {
+    req_per_s: f64,
+    p99_ms: f64,
+    /// Server CPU microseconds per request.
+    cpu_us: f64,
+}
+
+fn run() -> Result<(), String> {
+    presign::self_check()?;
+    let quick = std::env::var("OBS_QUICK").is_ok_and(|v| v == "1");
+    let seconds = env_num("OBS_SECONDS", if quick { 1.0 } else { 5.0 });
+    let rounds = env_num("OBS_ROUNDS", if quick { 1.0 } else { 3.0 }) as usize;
+    let connections = env_num("OBS_CONNECTIONS", 16.0) as usize;
+    let pin = std::env::var("LOAD_PIN").map_or(true, |v| v != "0");
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = servers::localcos_binary(&target_dir)?;
+    if bin.components().any(|c| c.as_os_str() == "debug") {
+        eprintln!("WARNING: {} is a debug build", bin.display());
+    }
+    let cpus = servers::allowed_cpus();
+    let (server_cpus, client_cpus) = if pin && cpus.len() >= 2 {
+        (cpus[..1].to_vec(), cpus[1..].to_vec())
+    } else {
+        (Vec::new(), cpus.clone())
+    };
+    if !server_cpus.is_empty() {
+        servers::pin_current(&client_cpus).map_err(|e| format!("pinning: {e}"))?;
+    }
+    println!("observability bench: localcos = {}", bin.display());
+    // The servers inherit these from this (still single-threaded) process.
+    let mut started: Vec<Server> = Vec::new();
+    for (_, access, metrics, format) in VARIANTS {
+        std::env::set_var("LOCALCOS_ACCESS_LOG", access);
+        std::env::set_var("LOCALCOS_METRICS", metrics);
+        std::env::set_var("LOCALCOS_LOG_FORMAT", format);
+        started.push(servers::start_localcos(
+            &bin,
+            SECRET_ID,
+            SECRET_KEY,
+            "obs",
+            None,
+            &server_cpus,
+        )?);
+    }
+    for name in [
+        "LOCALCOS_ACCESS_LOG",
+        "LOCALCOS_METRICS",
+        "LOCALCOS_LOG_FORMAT",
+    ] {
+        std::env::remove_var(name);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(client_cpus.len().max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let creds = Credentials {
+        secret_id: SECRET_ID.into(),
+        secret_key: SECRET_KEY.into(),
+    };
+    let load_before = servers::load_average();
+    let best = runtime.block_on(async {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs();
+        let mut urls = Vec::new();
+        for server in &started {
+            set_up(server, &creds).await?;
+            let path = format!("/{BUCKET}/{KEY}");
+            let sig = presign::sign(&creds, "GET", &path, &server.host(), now - 60, now + 86_400);
+            urls.push(format!("{path}?{}", sig.to_query()));
+        }
+        // The "on" servers log and count; the "off" one does neither.
+        for (i, server) in started.iter().enumerate() {
+            let r = loadgen::fetch(
+                server.addr,
+                Method::GET,
+                "/-/metrics",
+                &[("host", server.host())],
+                Bytes::new(),
+            )
+            .await?;
+            let on = VARIANTS[i].2 == "on";
+            if (r.status == StatusCode::OK) != on {
+                return Err(format!("{}: /-/metrics answered {}", VARIANTS[i].0, r.status));
+            }
+        }
+        let mut best: Vec<Option<Measured>> = VARIANTS.iter().map(|_| None).collect();
+        for round in 0..rounds {
+            for (i, server) in started.iter_mut().enumerate() {
+                let label = VARIANTS[i].0;
+                server.check_alive()?;
+                let plan = Arc::new(Plan {
+                    addr: server.addr,
+                    host: server.host(),
+                    path_and_query: urls[i].clone(),
+                    range: None,
+                    headers: vec![],
+                    expect_status: StatusCode::OK,
+                    expect_len: 4096,
+                    connections,
+                    warmup: Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
+                    duration: Duration::from_secs_f64(seconds),
+                    max_requests: 5_000_000,
+                });
+                let pid = server.pid;
+                let start = Instant::now();
+                let measure_from = start + plan.warmup;
+                let (outcome, cpu_before) = tokio::join!(loadgen::run(plan, start), async {
+                    tokio::time::sleep_until(measure_from.into()).await;
+                    servers::tree_cpu_seconds(pid)
+                });
+                let cpu = servers::tree_cpu_seconds(pid) - cpu_before;
+                if outcome.errors > 0 {
+                    return Err(format!(
+                        "{label}: {} errors, first: {:?}",
+                        outcome.errors, outcome.first_error
+                    ));
+                }
+                let m = Measured {
+                    req_per_s: outcome.req_per_s(),
+                    p99_ms: outcome.quantile_ms(0.99),
+                    cpu_us: cpu * 1e6 / outcome.requests.max(1) as f64,
+                };
+                println!(
+                    "  round {round} {label:<34} {:>9.0} req/s  p99 {:>6.2} ms  server {:>6.1} µs/req",
+                    m.req_per_s, m.p99_ms, m.cpu_us
+                );
+                if best[i].as_ref().is_none_or(|b| m.req_per_s > b.req_per_s) {
+                    best[i] = Some(m);
+                }
+            }
+        }
+        Ok::<_, String>(best.into_iter().map(Option::unwrap).collect::<Vec<_>>())
+    })?;
+    // The access log really was written by the "on" servers.
+    let lines: Vec<usize> = started
+        .iter()
+        .map(|s| {
+            std::fs::read_to_string(s.dir().join("stderr.log")).map_or(0, |t| {
+                t.lines().filter(|l| l.contains("localcos::access")).count()
+            })
+        })
+        .collect();
+    if lines[0] != 0 || lines[1] == 0 || lines[2] == 0 {
+        return Err(format!(
+            "access-log lines per server (off, text, json): {lines:?}"
+        ));
+    }
+    let mut text = format!(
+        "observability: 4 KiB pre-signed GET, {connections} connections, best of {rounds} x {seconds} s\n\
+         server CPUs {server_cpus:?}, generator CPUs {client_cpus:?}, load average {load_before} → {}\n\
+         access-log lines written (off, text, json): {lines:?}\n\n",
+        servers::load_average()
+    );
+    text.push_str(&format!(
+        "{:<34} {:>10} {:>9} {:>14}\n",
+        "server", "req/s", "p99 ms", "server µs/req"
+    ));
+    for ((label, ..), m) in VARIANTS.iter().zip(&best) {
+        text.push_str(&format!(
+            "{label:<34} {:>10.0} {:>9.2} {:>14.2}\n",
+            m.req_per_s, m.p99_ms, m.cpu_us
+        ));
+    }
+    for i in 1..VARIANTS.len() {
+        text.push_str(&format!(
+            "\n{} / off: req/s {:.3}, server CPU per request {:.3} (target: cost < 5%, req/s ≥ 0.95)",
+            VARIANTS[i].0,
+            best[i].req_per_s / best[0].req_per_s,
+            best[i].cpu_us / best[0].cpu_us
+        ));
+    }
+    println!("\n{text}");
+    let path = target_dir.join("observability-report.txt");
+    if let Err(e) = std::fs::write(&path, &text) {
+        eprintln!("cannot write {}: {e}", path.display());
+    }
+    drop(started);
+    Ok(())
+}
+
+/// Waits for readiness and puts the 4 KiB object.
+async fn set_up(server: &Server, creds: &Credentials) -> Result<(), String> {
+    let host = server.host();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while loadgen::fetch(
+        server.addr,
+        Method::GET,
+        "/-/health/ready",
+        &[("host", host.clone())],
+        Bytes::new(),
+    )
+    .await
+    .map_or(true, |r| r.status != StatusCode::OK)
+    {
+        if Instant::now() > deadline {
+            return Err("localcos never became ready".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let path = format!("/{BUCKET}/{KEY}");
+    let auth = presign::sign(creds, "PUT", &path, &host, now - 60, now + 3600).to_header();
+    let data: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+    let r = loadgen::fetch(
+        server.addr,
+        Method::PUT,
+        &path,
+        &[("host", host.clone()), ("authorization", auth)],
+        Bytes::from(data),
+    )
+    .await?;
+    if !r.status.is_success() {
+        return Err(format!("PUT {path}: {}", r.status));
+    }
+    Ok(())
+}

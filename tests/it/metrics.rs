@@ -1,0 +1,431 @@
+//! `/-/metrics` (Prometheus text), `/-/health/ready` against failing stores, and
+//! the per-request access log of the real binary (`--log-format json`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use localcos::config::{Config, StorageMode};
+
+use crate::common::{app, app_with, sign_with, window, App, ID, KEY, R};
+
+const SERVICE: &str = "127.0.0.1:9000";
+
+async fn scrape(app: &App) -> String {
+    let r = app
+        .send(R::get("").anonymous().host(SERVICE).raw_path("/-/metrics"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    r.text()
+}
+
+/// The value of the one sample of `name` whose labels include all of `labels`.
+fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, v) = l.rsplit_once(' ')?;
+            let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+            (n == name
+                && labels
+                    .iter()
+                    .all(|(k, val)| rest.contains(&format!("{k}=\"{val}\""))))
+            .then(|| v.parse().ok())?
+        })
+        .collect();
+    assert!(
+        found.len() <= 1,
+        "{name} {labels:?} matches several: {found:?}"
+    );
+    found.first().copied()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_errors_bytes_and_latency() {
+    let app = app().await;
+    let body = vec![b'm'; 1000];
+    app.put("metrics/a", &body).await;
+    for _ in 0..2 {
+        let r = app.send(R::get("metrics/a")).await;
+        assert_eq!(r.status, 200);
+    }
+    app.send(R::get("metrics/missing"))
+        .await
+        .assert_error(404, "NoSuchKey");
+    app.send(R::get("metrics/a").signed_by(ID, "wrong-key"))
+        .await
+        .assert_error(403, "SignatureDoesNotMatch");
+    let text = scrape(&app).await;
+    let req = |op, status| {
+        value(
+            &text,
+            "localcos_requests_total",
+            &[("operation", op), ("dialect", "cos"), ("status", status)],
+        )
+    };
+    assert_eq!(req("PutObject", "200"), Some(1.0), "{text}");
+    assert_eq!(req("GetObject", "200"), Some(2.0), "{text}");
+    assert_eq!(req("GetObject", "404"), Some(1.0), "{text}");
+    // Authentication fails before routing: no operation yet.
+    assert_eq!(req("-", "403"), Some(1.0), "{text}");
+    let err = |op, code| {
+        value(
+            &text,
+            "localcos_errors_total",
+            &[("operation", op), ("code", code)],
+        )
+    };
+    assert_eq!(err("GetObject", "NoSuchKey"), Some(1.0));
+    assert_eq!(err("-", "SignatureDoesNotMatch"), Some(1.0));
+    assert_eq!(err("PutObject", "NoSuchKey"), None);
+    assert_eq!(
+        value(
+            &text,
+            "localcos_received_bytes_total",
+            &[("operation", "PutObject")]
+        ),
+        Some(1000.0)
+    );
+    // Two 1000-byte bodies plus the 404's XML error document.
+    let sent = value(
+        &text,
+        "localcos_sent_bytes_total",
+        &[("operation", "GetObject")],
+    )
+    .unwrap();
+    assert!(sent > 2000.0 && sent < 3000.0, "{sent}");
+    // The latency histogram: cumulative buckets ending at the count.
+    let count = value(
+        &text,
+        "localcos_request_duration_seconds_count",
+        &[("operation", "GetObject")],
+    );
+    assert_eq!(count, Some(3.0));
+    let mut last = 0.0;
+    for le in ["0.00025", "0.001", "0.01", "0.1", "1", "10", "60", "+Inf"] {
+        let b = value(
+            &text,
+            "localcos_request_duration_seconds_bucket",
+            &[("operation", "GetObject"), ("le", le)],
+        )
+        .unwrap_or_else(|| panic!("bucket le={le} missing: {text}"));
+        assert!(b >= last, "le={le}: {b} < {last}");
+        last = b;
+    }
+    assert_eq!(last, 3.0);
+    assert!(text.contains("# TYPE localcos_request_duration_seconds histogram"));
+    // The scrape itself is the request in flight.
+    assert_eq!(value(&text, "localcos_requests_in_flight", &[]), Some(1.0));
+    // Usage of the bucket: one current object of 1000 bytes.
+    let bucket = [("bucket", "examplebucket-1250000000")];
+    assert_eq!(value(&text, "localcos_bucket_objects", &bucket), Some(1.0));
+    assert_eq!(value(&text, "localcos_bucket_bytes", &bucket), Some(1000.0));
+    assert_eq!(
+        value(&text, "localcos_bucket_usage_complete", &bucket),
+        Some(1.0)
+    );
+    assert!(text.contains("localcos_build_info{version=\""), "{text}");
+    // No cluster: no pool series.
+    assert!(!text.contains("db_pool"), "{text}");
+    // A second scrape counts the first (operation `Admin`).
+    let text = scrape(&app).await;
+    assert_eq!(
+        value(
+            &text,
+            "localcos_requests_total",
+            &[("operation", "Admin"), ("status", "200")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn metrics_on_a_bucket_host_is_an_object_key() {
+    let app = app().await;
+    // Signed GET on the bucket host: an ordinary (missing) object.
+    app.send(R::get("-/metrics"))
+        .await
+        .assert_error(404, "NoSuchKey");
+    app.put("-/metrics", b"an object").await;
+    let r = app.send(R::get("-/metrics")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "an object");
+    // Still Prometheus text on the service host.
+    assert!(scrape(&app).await.contains("localcos_requests_total"));
+}
+
+#[tokio::test]
+async fn background_job_runs_are_reported() {
+    let app = app().await;
+    localcos::metrics::job_ran(localcos::metrics::Job::Lifecycle, true);
+    let text = scrape(&app).await;
+    let age = value(
+        &text,
+        "localcos_job_last_run_age_seconds",
+        &[("job", "lifecycle")],
+    )
+    .expect("lifecycle age");
+    assert!((0.0..60.0).contains(&age), "{age}");
+    assert!(
+        value(
+            &text,
+            "localcos_job_runs_total",
+            &[("job", "lifecycle"), ("result", "ok")]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert_eq!(
+        value(&text, "localcos_bucket_log_pending_bytes", &[]),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn ready_reflects_the_blob_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut config = Config::for_tests(ID, KEY);
+    config.storage = StorageMode::Dir(data.clone());
+    let app = app_with(config).await;
+    let ready = || async {
+        app.send(
+            R::get("")
+                .anonymous()
+                .host(SERVICE)
+                .raw_path("/-/health/ready"),
+        )
+        .await
+    };
+    let r = ready().await;
+    assert_eq!((r.status, r.text().as_str()), (200, "ready\n"));
+    // The probe leaves no blob behind.
+    let blobs = || {
+        walkdir(&data.join("blobs")) + std::fs::read_dir(data.join("tmp")).map_or(0, |d| d.count())
+    };
+    assert_eq!(blobs(), 0);
+    // Blob writes fail: `tmp/` is a file now.
+    std::fs::rename(data.join("tmp"), dir.path().join("tmp-away")).unwrap();
+    std::fs::write(data.join("tmp"), b"not a directory").unwrap();
+    let r = ready().await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("blob store"), "{}", r.text());
+    assert!(r.header("x-cos-request-id").is_some());
+    // Liveness does not depend on the stores.
+    let live = app
+        .send(
+            R::get("")
+                .anonymous()
+                .host(SERVICE)
+                .raw_path("/-/health/live"),
+        )
+        .await;
+    assert_eq!(live.status, 200);
+    std::fs::remove_file(data.join("tmp")).unwrap();
+    std::fs::rename(dir.path().join("tmp-away"), data.join("tmp")).unwrap();
+    assert_eq!(ready().await.status, 200);
+}
+
+fn walkdir(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |rd| {
+        rd.flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    walkdir(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}
+
+// --- the access log of the real binary ---------------------------------------
+
+const LOG_HOST: &str = "accesslog-1250000000.cos.ap-guangzhou.myqcloud.com";
+
+struct Proc {
+    child: Child,
+    addr: SocketAddr,
+    stderr: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(extra: &[&str]) -> Proc {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
+        .args([
+            "serve",
+            "--ephemeral",
+            "--listen",
+            "127.0.0.1:0",
+            "--bucket",
+            "accesslog",
+        ])
+        .args(extra)
+        .env("LOCALCOS_SECRET_ID", ID)
+        .env("LOCALCOS_SECRET_KEY", KEY)
+        .env_remove("RUST_LOG")
+        .env_remove("LOCALCOS_LOG_LEVEL")
+        .env_remove("LOCALCOS_ACCESS_LOG")
+        .env_remove("LOCALCOS_LOG_FORMAT")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("spawn localcos");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("localcos listening on http://")
+        .unwrap_or_else(|| panic!("banner: {line}"))
+        .parse()
+        .unwrap();
+    Proc {
+        child,
+        addr,
+        stderr,
+        _dir: dir,
+    }
+}
+
+/// One signed request; (status, head, Authorization sent).
+fn request(addr: SocketAddr, method: &str, key: &str, body: &[u8]) -> (u16, String, String) {
+    let path = format!("/{key}");
+    let auth = sign_with(ID, KEY, method, &path, &[], &[("host", LOG_HOST)], window());
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {LOG_HOST}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let head = text.split("\r\n\r\n").next().unwrap().to_string();
+    (head[9..12].parse().unwrap(), head, auth)
+}
+
+fn header<'a>(head: &'a str, name: &str) -> &'a str {
+    head.lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {head}"))
+}
+
+/// Waits until stderr has a line containing `needle` (the writer is asynchronous).
+fn wait_for_log(p: &Proc, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&p.stderr).unwrap_or_default();
+        if text.contains(needle) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn access_log_json_lines_name_the_request_and_never_the_secret() {
+    let p = start(&["--log-format", "json"]);
+    let (status, put_head, put_auth) = request(p.addr, "PUT", "dir/a.txt", b"0123456789");
+    assert_eq!(status, 200, "{put_head}");
+    let (status, get_head, get_auth) = request(p.addr, "GET", "dir/a.txt", b"");
+    assert_eq!(status, 200);
+    let (status, miss_head, _) = request(p.addr, "GET", "missing", b"");
+    assert_eq!(status, 404);
+    let miss_id = header(&miss_head, "x-cos-request-id").to_string();
+    let text = wait_for_log(&p, &miss_id);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["target"] == "localcos::access")
+        .collect();
+    let line_of = |head: &str| {
+        let id = header(head, "x-cos-request-id");
+        lines
+            .iter()
+            .find(|v| v["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access line for {id} in:\n{text}"))
+            .clone()
+    };
+    let put = line_of(&put_head);
+    assert_eq!(put["operation"], "PutObject");
+    assert_eq!(put["method"], "PUT");
+    assert_eq!(put["dialect"], "cos");
+    assert_eq!(put["bucket"], "accesslog-1250000000");
+    assert_eq!(put["key"], "dir/a.txt");
+    assert_eq!(put["status"], 200);
+    assert_eq!(put["bytes_in"], 10);
+    assert_eq!(put["secret_id"], ID);
+    assert_eq!(put["level"], "INFO");
+    assert!(put["remote"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("127.0.0.1:")));
+    assert!(put["duration_us"].as_u64().is_some());
+    assert!(put.get("error_code").is_none(), "{put}");
+    let get = line_of(&get_head);
+    assert_eq!(get["operation"], "GetObject");
+    assert_eq!(get["bytes_out"], 10);
+    assert_eq!(get["bytes_in"], 0);
+    let miss = line_of(&miss_head);
+    assert_eq!(miss["status"], 404);
+    assert_eq!(miss["error_code"], "NoSuchKey");
+    // Never the secret, never a signature.
+    assert!(!text.contains(KEY));
+    for auth in [&put_auth, &get_auth] {
+        let sig = auth.rsplit("q-signature=").next().unwrap();
+        assert!(sig.len() >= 40 && !text.contains(sig), "{sig}");
+    }
+}
+
+#[test]
+fn access_log_off_and_text_format() {
+    let p = start(&["--access-log", "off"]);
+    let (status, head, _) = request(p.addr, "PUT", "quiet", b"x");
+    assert_eq!(status, 200);
+    // The request after it proves the server handled the first one; give the
+    // writer time, then check that no access line was written.
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&p.stderr).unwrap();
+    assert!(!text.contains(header(&head, "x-cos-request-id")), "{text}");
+    drop(p);
+    let p = start(&[]);
+    let (_, head, _) = request(p.addr, "PUT", "loud", b"xy");
+    let id = header(&head, "x-cos-request-id").to_string();
+    let text = wait_for_log(&p, &id);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("no access line for {id}:\n{text}"));
+    for want in [
+        "localcos::access",
+        "operation=\"PutObject\"",
+        "key=\"loud\"",
+        "status=200",
+        "bytes_in=2",
+    ] {
+        assert!(line.contains(want), "{want} not in {line}");
+    }
+}
