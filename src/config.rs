@@ -132,6 +132,14 @@ pub struct ServeArgs {
     /// into <data-dir>/sse-master.key.
     #[arg(long, env = "LOCALCOS_SSE_MASTER_KEY", hide_env_values = true)]
     pub sse_master_key: Option<String>,
+    /// Background scrub: re-read every stored object at most this many
+    /// bytes per second and check it against its recorded CRC-64/MD5 and
+    /// AES-GCM tags (off when unset or 0; README "Integrity: scrub and fsck").
+    #[arg(long, env = "LOCALCOS_SCRUB_RATE", value_name = "BYTES_PER_SEC")]
+    pub scrub_rate: Option<u64>,
+    /// Seconds the background scrub waits between passes (default 86400).
+    #[arg(long, env = "LOCALCOS_SCRUB_PAUSE_SECONDS", value_name = "SECONDS")]
+    pub scrub_pause_seconds: Option<u64>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -162,6 +170,17 @@ pub struct RawConfig {
     pub bucket_settings: HashMap<String, RawBucketSettings>,
     pub sse: crate::storage::sse::keys::RawSse,
     pub cors: RawCors,
+    pub scrub: RawScrub,
+}
+
+/// `[scrub]`: the background scrub (off unless `rate` is set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawScrub {
+    /// Bytes per second the background scrub reads at most (0 or unset: off).
+    pub rate: Option<u64>,
+    /// Seconds between passes (default 86400).
+    pub pause_seconds: Option<u64>,
 }
 
 /// `[cors]`: the server-wide default CORS rule (off unless origins are set).
@@ -325,6 +344,17 @@ pub struct Config {
     pub origin: OriginSettings,
     /// How often the replication worker scans for PENDING work.
     pub replication_scan: Duration,
+    /// The background scrub (`None`: off).
+    pub scrub: Option<ScrubSettings>,
+}
+
+/// Background scrub settings (`--scrub-rate`, `[scrub]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrubSettings {
+    /// Bytes per second, > 0.
+    pub rate: u64,
+    /// Pause between passes.
+    pub pause: Duration,
 }
 
 /// Back-to-origin fetch settings.
@@ -664,6 +694,18 @@ impl Config {
                     .max(1),
             ),
             default_cors,
+            scrub: args
+                .scrub_rate
+                .or(raw.scrub.rate)
+                .filter(|r| *r > 0)
+                .map(|rate| ScrubSettings {
+                    rate,
+                    pause: Duration::from_secs(
+                        args.scrub_pause_seconds
+                            .or(raw.scrub.pause_seconds)
+                            .unwrap_or(86_400),
+                    ),
+                }),
         })
     }
 

@@ -193,6 +193,15 @@ impl Server {
         let inventory_worker = tokio::spawn(crate::bucket_config::inventory::run(
             self.service.state.clone(),
         ));
+        // Background scrub (`--scrub-rate`): aborting it is safe (a mark is one
+        // index transaction that completes on its blocking thread).
+        let scrub = self.service.state.config.scrub.map(|s| {
+            tokio::spawn(crate::storage::scrub::run_background(
+                self.service.state.store.clone(),
+                s.rate,
+                s.pause,
+            ))
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -242,6 +251,9 @@ impl Server {
         }
         lifecycle.abort();
         replication.abort();
+        if let Some(task) = scrub {
+            task.abort();
+        }
         if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
             .await
             .is_err()
