@@ -486,3 +486,49 @@ fn background_scrub_finds_damage_in_bounded_time() {
         assert_eq!(ok.bytes().await.unwrap().len(), body.len());
     });
 }
+
+/// A damaged noncurrent version: scrub names the version and marks only
+/// it; GET of that version is refused, the latest still reads.
+#[tokio::test]
+async fn scrub_marks_one_version() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let (v1, blob1);
+    {
+        let app = fs_app(dir).await;
+        let body = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+        let set = app
+            .send(
+                R::new(Method::PUT, "")
+                    .raw_path("/")
+                    .q("versioning", "")
+                    .with_body(body),
+            )
+            .await;
+        assert_eq!(set.status, 200, "{}", set.text());
+        let first = app.put("doc", &pattern(9_000, 20)).await;
+        v1 = first.header("x-cos-version-id").unwrap().to_string();
+        blob1 = blobs_of(&app, "doc").await.remove(0);
+        app.put("doc", &pattern(9_000, 21)).await;
+    }
+    flip_byte(&blob_path(dir, &blob1), 42);
+    let (code, out, err) = scrub_cli(dir, &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "CORRUPT     {BUCKET}/doc (version {v1}): CRC-64 mismatch"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("checked 2 objects") && out.contains("1 corrupt"),
+        "{out}"
+    );
+    let app = fs_app(dir).await;
+    app.send(R::get("doc").q("versionId", &v1))
+        .await
+        .assert_error(500, "InternalError");
+    let latest = app.send(R::get("doc")).await;
+    assert_eq!(latest.status, 200);
+    assert_eq!(md5_hex(&latest.body), md5_hex(&pattern(9_000, 21)));
+}
