@@ -308,6 +308,7 @@ mod tests {
             retain_until_ms: None,
             symlink_target: None,
             replication_status: None,
+            corrupt: None,
             checksum: None,
             sse: None,
         }

@@ -156,6 +156,14 @@ pub struct ServeArgs {
     /// A file holding the master key (base64 text or 32 raw bytes).
     #[arg(long, env = "LOCALCOS_MASTER_KEY_FILE", value_name = "FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Background scrub: re-read every stored object at most this many
+    /// bytes per second and check it against its recorded CRC-64/MD5 and
+    /// AES-GCM tags (off when unset or 0; README "Integrity: scrub and fsck").
+    #[arg(long, env = "LOCALCOS_SCRUB_RATE", value_name = "BYTES_PER_SEC")]
+    pub scrub_rate: Option<u64>,
+    /// Seconds the background scrub waits between passes (default 86400).
+    #[arg(long, env = "LOCALCOS_SCRUB_PAUSE_SECONDS", value_name = "SECONDS")]
+    pub scrub_pause_seconds: Option<u64>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -189,6 +197,7 @@ pub struct RawConfig {
     /// `[keys]`: stored credentials (`localcos keys`).
     pub keys: RawKeys,
     pub metrics: RawMetrics,
+    pub scrub: RawScrub,
 }
 
 /// `[keys]`: the master key sealing stored SecretKeys (one of the two).
@@ -209,6 +218,16 @@ pub struct RawMetrics {
     pub enabled: Option<bool>,
     /// A second listener for `/-/metrics` and the health checks only.
     pub listen: Option<String>,
+}
+
+/// `[scrub]`: the background scrub (off unless `rate` is set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawScrub {
+    /// Bytes per second the background scrub reads at most (0 or unset: off).
+    pub rate: Option<u64>,
+    /// Seconds between passes (default 86400).
+    pub pause_seconds: Option<u64>,
 }
 
 /// `[cors]`: the server-wide default CORS rule (off unless origins are set).
@@ -387,6 +406,17 @@ pub struct Config {
     pub metrics: bool,
     /// A second listener for `/-/metrics` and health (`--metrics-listen`).
     pub metrics_listen: Option<SocketAddr>,
+    /// The background scrub (`None`: off).
+    pub scrub: Option<ScrubSettings>,
+}
+
+/// Background scrub settings (`--scrub-rate`, `[scrub]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrubSettings {
+    /// Bytes per second, > 0.
+    pub rate: u64,
+    /// Pause between passes.
+    pub pause: Duration,
 }
 
 /// Back-to-origin fetch settings.
@@ -754,6 +784,18 @@ impl Config {
             ),
             default_cors,
             master_key,
+            scrub: args
+                .scrub_rate
+                .or(raw.scrub.rate)
+                .filter(|r| *r > 0)
+                .map(|rate| ScrubSettings {
+                    rate,
+                    pause: Duration::from_secs(
+                        args.scrub_pause_seconds
+                            .or(raw.scrub.pause_seconds)
+                            .unwrap_or(86_400),
+                    ),
+                }),
         })
     }
 

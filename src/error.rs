@@ -326,6 +326,19 @@ impl From<StorageError> for Error {
                 tracing::error!(error = %msg, "storage corruption");
                 Error::new(ErrorCode::InternalError)
             }
+            // An object scrub or fsck marked damaged: never its bytes
+            // (README "Integrity: scrub and fsck").
+            StorageError::ObjectCorrupt(reason) => {
+                tracing::warn!(reason = %reason, "refused to serve an object marked corrupt");
+                Error::with_message(
+                    ErrorCode::InternalError,
+                    crate::storage::scrub::CORRUPT_MESSAGE,
+                )
+            }
+            StorageError::Format(msg) => {
+                tracing::error!(error = %msg, "data dir format");
+                Error::new(ErrorCode::InternalError)
+            }
         }
     }
 }

@@ -48,6 +48,43 @@ enum Command {
     /// Manage stored key pairs: add, list, revoke, rotate (online with
     /// --url, or offline on the data dir with the server stopped).
     Keys(localcos::admin::cli::KeysArgs),
+    /// Re-read every stored object and check it against its recorded
+    /// CRC-64 / MD5 and AES-GCM tags; mark corrupt ones (exit 1 if any).
+    /// Offline: stop the server first (a running server scrubs in the
+    /// background with --scrub-rate).
+    Scrub(ScrubArgs),
+    /// Check a stopped server's data dir: index against blob files
+    /// (missing, short and orphan blobs, reference counts); exit 1 on problems.
+    Fsck(FsckArgs),
+}
+
+#[derive(clap::Args)]
+struct ScrubArgs {
+    /// Read at most this many bytes per second (default: no limit).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    rate: Option<u64>,
+    /// Report only: do not mark corrupt objects (nor unmark intact ones).
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct FsckArgs {
+    /// The data dir to check (the server must be stopped).
+    #[arg(
+        long,
+        env = "LOCALCOS_DATA_DIR",
+        value_name = "DIR",
+        default_value = "./data"
+    )]
+    data_dir: std::path::PathBuf,
+    /// Fix what can be fixed: delete orphan blobs and tmp leftovers, mark
+    /// records with missing or short blobs corrupt, drop broken upload
+    /// parts, rewrite wrong reference counts. Records are never deleted.
+    #[arg(long)]
+    repair: bool,
 }
 
 #[derive(clap::Args)]
@@ -83,6 +120,8 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Presign(args)) => presign(args),
         Some(Command::Keys(args)) => localcos::admin::cli::run(args),
+        Some(Command::Scrub(args)) => scrub(args),
+        Some(Command::Fsck(args)) => fsck(args),
         None => serve(cli.serve),
     }
 }
@@ -290,6 +329,109 @@ fn presign_url(args: &PresignArgs) -> Result<String, String> {
         encode_path(&path),
         query(&p, &signer)
     ))
+}
+
+/// `localcos scrub`: one pass over the (stopped) server's data dir.
+/// Exit 0: clean; 1: corrupt objects found; 2: could not run.
+fn scrub(args: ScrubArgs) -> ExitCode {
+    use localcos::storage::scrub::{run_pass, ScrubOptions, STATS};
+    let config = match Config::load(&args.serve) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("localcos scrub: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let StorageMode::Dir(dir) = config.storage.clone() else {
+        eprintln!("localcos scrub: needs a data dir (--data-dir), not --ephemeral");
+        return ExitCode::from(2);
+    };
+    let _log_guard = init_logging(&config);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        let store = match localcos::storage::Store::open_fs(&dir).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("localcos scrub: cannot open {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        };
+        let keys = match localcos::storage::sse::SseKeys::load(&config.sse, Some(&dir)) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("localcos scrub: server-side encryption keys: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let store = store.with_sse_keys(std::sync::Arc::new(keys));
+        let opts = ScrubOptions {
+            rate: args.rate,
+            mark: !args.dry_run,
+        };
+        println!("localcos scrub: {}", dir.display());
+        let report = match run_pass(&store, &opts, &STATS).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("localcos scrub: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        for f in &report.corrupt {
+            println!("  CORRUPT     {f}");
+        }
+        for f in &report.unverifiable {
+            println!("  UNVERIFIED  {f}");
+        }
+        println!(
+            "checked {} objects ({} bytes) in {:.1?}: {} corrupt, {} unverifiable; {} newly marked corrupt, {} marks cleared{}",
+            report.objects,
+            report.bytes,
+            report.duration,
+            report.corrupt.len(),
+            report.unverifiable.len(),
+            report.marked,
+            report.cleared,
+            if args.dry_run { " (dry run: nothing marked)" } else { "" },
+        );
+        if report.corrupt.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// `localcos fsck [--repair]`. Exit 0: clean (or, with --repair, every
+/// problem repaired); 1: problems left; 2: could not run.
+fn fsck(args: FsckArgs) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        match localcos::storage::fs::fsck::run(&args.data_dir, args.repair).await {
+            Ok(report) => {
+                print!("{}", report.render(args.repair));
+                let left = if args.repair {
+                    report.unrepaired()
+                } else {
+                    report.problems.len()
+                };
+                if left == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("localcos fsck: {e}");
+                ExitCode::from(2)
+            }
+        }
+    })
 }
 
 /// GET /-/health/ready over plain TCP (no HTTP client in the image needed).

@@ -231,6 +231,15 @@ impl Server {
                 self.service.state.clone(),
             ))
         });
+        // Background scrub (`--scrub-rate`): aborting it is safe (a mark is one
+        // index transaction that completes on its blocking thread).
+        let scrub = self.service.state.config.scrub.map(|s| {
+            tokio::spawn(crate::storage::scrub::run_background(
+                self.service.state.store.clone(),
+                s.rate,
+                s.pause,
+            ))
+        });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -292,6 +301,9 @@ impl Server {
             task.abort();
         }
         if let Some(task) = sweeper {
+            shutdown::stop_job(task).await;
+        }
+        if let Some(task) = scrub {
             shutdown::stop_job(task).await;
         }
         shutdown::stop_job(lifecycle).await;

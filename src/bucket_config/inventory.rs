@@ -1095,6 +1095,7 @@ mod tests {
             acl: None,
             tags: vec![("team".into(), "a b".into())],
             replication_status: None,
+            corrupt: None,
             appendable: false,
             retain_until_ms: None,
             symlink_target: None,

@@ -71,6 +71,7 @@ pub async fn initiate(
         retain_until_ms: None,
         symlink_target: None,
         replication_status: None,
+        corrupt: None,
     };
     let up = state
         .store

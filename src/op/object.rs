@@ -350,6 +350,10 @@ async fn get_with(
     };
     let mut rb = render::object(ResponseBuilder::new(status), &rec);
     rb = super::tagging::count_header(rb, &rec.tags);
+    // HEAD of an object scrub marked corrupt answers (GET refused it earlier).
+    if rec.corrupt.is_some() {
+        rb = rb.header("x-localcos-integrity", "corrupt");
+    }
     if let Some(r) = &range {
         rb = rb.header("content-range", content_range(r, size));
     } else if header::get(&req.headers, "x-amz-checksum-mode")
@@ -471,6 +475,7 @@ pub fn copied_record(src: &ObjectRecord, now_ms: i64) -> ObjectRecord {
         // A copy is a normal object (spec cos.md §6A.3).
         appendable: false,
         replication_status: None,
+        corrupt: None,
         ..src.clone()
     }
 }

@@ -496,6 +496,7 @@ mod tests {
             retain_until_ms: None,
             symlink_target: None,
             replication_status: None,
+            corrupt: None,
             checksum: None,
             restore: None,
         };

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lock;
 pub mod memory;
 pub mod multipart;
+pub mod scrub;
 pub mod sse;
 mod store;
 mod uploads;
@@ -112,6 +113,15 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// The object's stored bytes failed an integrity check (`localcos scrub`
+    /// or `fsck --repair` marked its record, [`scrub::CorruptMark`]): its
+    /// bytes are never served.
+    #[error("object data is corrupt: {0}")]
+    ObjectCorrupt(String),
+    /// The data dir's on-disk format is not one this build reads
+    /// (`fs::format`); the message says what to do.
+    #[error("{0}")]
+    Format(String),
 }
 
 /// A blob's name: unique forever (UUIDv7 as 32 lowercase hex), never derived
@@ -276,6 +286,11 @@ pub struct ObjectRecord {
     /// shown as `x-cos-replication-status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_status: Option<String>,
+    /// Set when `localcos scrub` or `localcos fsck --repair` found the stored
+    /// bytes damaged: GET and Copy refuse the object; HEAD, listings, ACL,
+    /// tags and DELETE still work. Cleared by a scrub that finds it intact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<scrub::CorruptMark>,
 }
 
 /// A restore request, as stored: when it was made, when the temporary copy

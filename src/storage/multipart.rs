@@ -357,6 +357,7 @@ mod tests {
                 retain_until_ms: None,
                 symlink_target: None,
                 replication_status: None,
+                corrupt: None,
             },
             forbid_overwrite: false,
             min_part_size: None,

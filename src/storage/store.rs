@@ -600,6 +600,7 @@ impl Store {
             retain_until_ms: None,
             symlink_target: opts.symlink_target,
             replication_status: None,
+            corrupt: None,
         };
         // Step 4: one transaction makes it visible (or nothing does).
         match self
@@ -712,6 +713,8 @@ impl Store {
         let mut missing = None;
         'lookup: for _ in 0..RACE_RETRIES {
             let record = self.head_version(bucket, key, version_id).await?;
+            // Never the bytes of an object scrub or fsck found damaged.
+            scrub::refuse_corrupt(&record)?;
             let mut blobs: Vec<Arc<dyn BlobReader>> = Vec::with_capacity(record.segments.len());
             let mut opened: HashMap<&BlobId, usize> = HashMap::new();
             for seg in &record.segments {
@@ -839,6 +842,8 @@ impl Store {
     ) -> Result<ObjectRecord, E> {
         for _ in 0..RACE_RETRIES {
             let src = self.head_version(src_bucket, src_key, src_version).await?;
+            // A copy would share the damaged blobs without the mark.
+            scrub::refuse_corrupt(&src)?;
             let mut dst = build(&src)?;
             match self
                 .meta

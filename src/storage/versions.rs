@@ -244,6 +244,7 @@ pub fn delete_marker(version_id: String) -> ObjectRecord {
         retain_until_ms: None,
         symlink_target: None,
         replication_status: None,
+        corrupt: None,
     }
 }
 

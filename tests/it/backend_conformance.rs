@@ -261,6 +261,7 @@ fn record(segments: Vec<Segment>) -> ObjectRecord {
         retain_until_ms: None,
         symlink_target: None,
         replication_status: None,
+        corrupt: None,
     }
 }
 

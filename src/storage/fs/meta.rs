@@ -44,12 +44,14 @@ use crate::storage::{
     StorageError, VersionCursor, VersionEntry, WriteCondition, NULL_VERSION,
 };
 
-const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
-const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
-const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("versions");
-const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
-const UPLOADS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("uploads");
-const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
+pub(super) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
+pub(super) const OBJECTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("objects");
+pub(super) const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> =
+    TableDefinition::new("versions");
+pub(super) const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
+pub(super) const UPLOADS: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("uploads");
+pub(super) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 const KEYS_META: TableDefinition<&str, &[u8]> = TableDefinition::new("keys_meta");
 
@@ -90,7 +92,7 @@ pub struct RedbMeta {
 }
 
 /// Maps any redb error onto `StorageError` (corruption stays recognisable).
-fn db_err(e: impl Into<redb::Error>) -> StorageError {
+pub(super) fn db_err(e: impl Into<redb::Error>) -> StorageError {
     match e.into() {
         redb::Error::Io(io) => StorageError::Io(io),
         redb::Error::Corrupted(msg) => StorageError::Corrupt(msg),
@@ -98,11 +100,11 @@ fn db_err(e: impl Into<redb::Error>) -> StorageError {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
     serde_json::from_slice(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+pub(super) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
     serde_json::to_vec(value).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
@@ -125,6 +127,15 @@ impl RedbMeta {
                     if tokio::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(StorageError::Io(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        format!(
+                            "{} is locked by another process (is a localcos server running on this data dir? stop it first)",
+                            path.display()
+                        ),
+                    )))
                 }
                 Err(e) => return Err(db_err(e)),
             }
@@ -156,6 +167,11 @@ impl RedbMeta {
             .await?;
         }
         Ok(meta)
+    }
+
+    /// The database itself, for the offline tools (`fsck`, `format`).
+    pub(super) fn database(&self) -> &Database {
+        &self.db
     }
 
     /// After a bucket-record write transaction ended (committed or not: a

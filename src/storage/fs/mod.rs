@@ -4,6 +4,7 @@
 //! <data>/meta.redb          RedbMeta: buckets, objects, blob reference counts
 //! <data>/blobs/<xx>/<id>    FsBlobs: one immutable file per blob (xx = id's last 2 hex)
 //! <data>/tmp/<id>.part      blobs being written; emptied at start-up
+//! <data>/FORMAT             the on-disk format version (also in the index; [`format`])
 //! ```
 //!
 //! A blob is deleted as soon as no record references it (an open file keeps
@@ -12,6 +13,8 @@
 //! [`open`] deletes those.
 
 mod blobs;
+pub mod format;
+pub mod fsck;
 mod meta;
 
 use std::path::Path;
@@ -29,9 +32,12 @@ pub(super) async fn open(data_dir: &Path) -> Result<Store, StorageError> {
     // ones are orphans.
     let started = SystemTime::now();
     std::fs::create_dir_all(data_dir)?;
+    // A data dir of a newer format is refused before anything is touched.
+    format::check_file(data_dir)?;
     // The index first: it locks the data dir, so emptying `tmp/` cannot
     // disturb another process's writes.
     let meta = Arc::new(RedbMeta::open(&data_dir.join("meta.redb")).await?);
+    format::check_and_stamp(&meta, data_dir)?;
     let blobs = Arc::new(FsBlobs::open(data_dir)?);
     let weak = Arc::downgrade(&meta);
     tokio::spawn(sweep_orphans(weak, blobs.clone(), started));

@@ -75,7 +75,7 @@ def clean_env(**extra) -> dict:
 class LocalCos:
     """One running ``localcos serve --ephemeral`` process."""
 
-    def __init__(self, args, log_dir: Path, name: str):
+    def __init__(self, args, log_dir: Path, name: str, ephemeral: bool = True):
         binary = localcos_bin()
         if not binary.exists():
             raise RuntimeError(
@@ -84,7 +84,8 @@ class LocalCos:
             )
         self.log_path = log_dir / f"{name}.stderr.log"
         self._stderr = open(self.log_path, "wb")
-        cmd = [str(binary), "serve", "--ephemeral", "--listen", "127.0.0.1:0", *args]
+        storage = ["--ephemeral"] if ephemeral else []
+        cmd = [str(binary), "serve", *storage, "--listen", "127.0.0.1:0", *args]
         self.cmd = cmd
         self.proc = subprocess.Popen(
             cmd,

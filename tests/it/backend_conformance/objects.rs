@@ -325,7 +325,7 @@ pub(super) async fn odd_keys_are_just_keys(env: Env) {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         top.sort();
-        assert_eq!(top, ["blobs", "meta.redb", "tmp"]);
+        assert_eq!(top, ["FORMAT", "blobs", "meta.redb", "tmp"]);
         for f in files_under(dir) {
             let p = f.to_string_lossy().to_string();
             assert!(
