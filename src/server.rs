@@ -54,12 +54,41 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
     #[error("server-side encryption keys: {0}")]
     SseKeys(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// `Expect: 100-continue`: such a client sends no body after an early answer.
 fn expects_continue(h: &http::HeaderMap) -> bool {
     h.get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// One connection's request handler: the peer address, HTTP/1 lingering
+/// and, on plain TCP, the sendfile queue go into each request.
+fn connection_service(
+    service: Arc<Service>,
+    peer: SocketAddr,
+    queue: Option<SendfileQueue>,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<crate::http::body::Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<http::Response<crate::http::body::Body>, Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let service = service.clone();
+        let h1 = matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11);
+        if let Some(queue) = queue.as_ref().filter(|_| h1) {
+            req.extensions_mut().insert(queue.clone());
+        }
+        req.extensions_mut().insert(crate::authz::RemoteAddr(peer));
+        // A body an early error leaves unread is drained, so the client can
+        // read that error (http/linger.rs).
+        let linger = h1 && !expects_continue(req.headers());
+        let req = req.map(|b| Lingering::new(b, linger));
+        async move { Ok::<_, Infallible>(service.handle(req).await) }
+    })
 }
 
 /// Opens the storage the config names and creates the configured buckets.
@@ -124,12 +153,20 @@ pub struct Server {
     service: Arc<Service>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// HTTPS (http/tls.rs) when configured.
+    tls: Option<Arc<crate::http::tls::Tls>>,
 }
 
 impl Server {
     /// Opens storage, creates the configured buckets and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let listen = config.listen;
+        let tls = match &config.tls {
+            Some(mode) => Some(Arc::new(
+                crate::http::tls::Tls::new(mode, &config).map_err(StartError::Tls)?,
+            )),
+            None => None,
+        };
         let state = build_state(config).await?;
         crate::render::headers::init_header_case().await;
         let listener = TcpListener::bind(listen)
@@ -142,6 +179,7 @@ impl Server {
             service: Arc::new(Service::new(state)),
             listener,
             local_addr,
+            tls,
         })
     }
 
@@ -151,6 +189,11 @@ impl Server {
 
     pub fn config(&self) -> &Config {
         &self.service.state.config
+    }
+
+    /// HTTPS settings, when the listener speaks TLS.
+    pub fn tls(&self) -> Option<&Arc<crate::http::tls::Tls>> {
+        self.tls.as_ref()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and gives open
@@ -193,6 +236,16 @@ impl Server {
         let inventory_worker = tokio::spawn(crate::bucket_config::inventory::run(
             self.service.state.clone(),
         ));
+        let tls_reload = match &self.tls {
+            Some(tls) => match tls.reload_on_sighup() {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no SIGHUP handler: TLS certificate reload off");
+                    None
+                }
+            },
+            None => None,
+        };
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -209,23 +262,25 @@ impl Server {
                     };
                     let _ = stream.set_nodelay(true);
                     let service = self.service.clone();
+                    if let Some(tls) = &self.tls {
+                        // HTTPS: handshake off the accept loop, and no
+                        // sendfile queue (bodies must go through rustls).
+                        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
+                        tokio::spawn(async move {
+                            let Some(io) = tls.accept(stream).await else { return };
+                            let svc = connection_service(service, peer, None);
+                            let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(error = %e, "connection closed with error");
+                            }
+                        });
+                        continue;
+                    }
                     // Zero-copy bodies (http/sendfile.rs): the socket sends
                     // queued file regions where the body has placeholders.
                     let queue = SendfileQueue::default();
                     let io = SendfileStream::new(stream, queue.clone());
-                    let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                        let service = service.clone();
-                        let h1 = matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11);
-                        if h1 {
-                            req.extensions_mut().insert(queue.clone());
-                        }
-                        req.extensions_mut().insert(crate::authz::RemoteAddr(peer));
-                        // A body an early error leaves unread is drained, so
-                        // the client can read that error (http/linger.rs).
-                        let linger = h1 && !expects_continue(req.headers());
-                        let req = req.map(|b| Lingering::new(b, linger));
-                        async move { Ok::<_, Infallible>(service.handle(req).await) }
-                    });
+                    let svc = connection_service(service, peer, Some(queue));
                     let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
@@ -237,6 +292,9 @@ impl Server {
             }
         }
         drop(self.listener);
+        if let Some(task) = tls_reload {
+            task.abort();
+        }
         if let Some(task) = sweeper {
             task.abort();
         }

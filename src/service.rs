@@ -37,7 +37,7 @@ pub struct Service {
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A COS-looking request id (base64 of `<time>_<random>_<counter>`), unique per process run.
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let nonce = *NONCE.get_or_init(rand::random);
     let secs = std::time::SystemTime::now()

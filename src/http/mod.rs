@@ -9,4 +9,5 @@ pub mod payload;
 pub mod query;
 pub mod sendfile;
 pub mod target;
+pub mod tls;
 pub mod traffic;

@@ -24,7 +24,7 @@ export const REGION = 'ap-guangzhou';
 export const APPID = '1250000000';
 export const SECRET_ID = 'AKIDlocalcosTESTaccesskey0000000002';
 export const SECRET_KEY = 'localcosTESTsecretkey0000000000002';
-const LISTEN_RE = /^localcos listening on http:\/\/127\.0\.0\.1:(\d+)$/;
+const LISTEN_RE = /^localcos listening on (https?):\/\/127\.0\.0\.1:(\d+)$/;
 
 export function localcosBin() {
   if (process.env.LOCALCOS_BIN) return process.env.LOCALCOS_BIN;
@@ -63,12 +63,17 @@ export async function startServer(args = []) {
     child.kill('SIGTERM');
     throw new Error(`unexpected first stdout line: ${JSON.stringify(first)} (log ${logPath})`);
   }
-  rl.on('line', () => {}); // keep draining the banner and anything after it
-  const port = Number(m[1]);
+  const banner = [];
+  rl.on('line', (line) => { if (banner.length < 100) banner.push(line); }); // keep draining
+  const scheme = m[1];
+  const port = Number(m[2]);
   return {
     port,
+    scheme,
     endpoint: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
+    /** stdout lines after the first (the banner), as they arrive. */
+    banner,
     logPath,
     /** Stops the server; its stderr log is removed after a clean exit
      *  (kept when it crashed, or always with LOCALCOS_KEEP_LOGS=1). */
