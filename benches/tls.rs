@@ -351,26 +351,26 @@ impl Server {
         out.read_line(&mut line).map_err(|e| e.to_string())?;
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in out.lines() {});
-        let (name, rest) = if let Some(r) = line.trim().strip_prefix("localcos listening on https://")
-        {
-            ("https", r)
-        } else if let Some(r) = line.trim().strip_prefix("localcos listening on http://") {
-            ("plain", r)
-        } else {
-            let _ = child.kill();
-            return Err(format!(
-                "localcos did not start: {line:?}\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            ));
-        };
+        let (name, rest) =
+            if let Some(r) = line.trim().strip_prefix("localcos listening on https://") {
+                ("https", r)
+            } else if let Some(r) = line.trim().strip_prefix("localcos listening on http://") {
+                ("plain", r)
+            } else {
+                let _ = child.kill();
+                return Err(format!(
+                    "localcos did not start: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ));
+            };
         let addr = rest.parse().map_err(|e| format!("{rest}: {e}"))?;
         Ok(Server { name, child, addr })
     }
 
     /// utime + stime of the server so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
         let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
         let f: Vec<&str> = after.split_whitespace().collect();

@@ -349,8 +349,8 @@ fn healthcheck(url: &str) -> ExitCode {
         Ok(buf)
     };
     let answer = attempt(https).and_then(|a| {
-        let plain_refused = a.starts_with(b"HTTP/1.1 400")
-            && String::from_utf8_lossy(&a).contains("speaks HTTPS");
+        let plain_refused =
+            a.starts_with(b"HTTP/1.1 400") && String::from_utf8_lossy(&a).contains("speaks HTTPS");
         if !https && plain_refused {
             attempt(true)
         } else {

@@ -78,7 +78,10 @@ fn connection_service(
 > + Clone {
     hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let service = service.clone();
-        let h1 = matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11);
+        let h1 = matches!(
+            req.version(),
+            http::Version::HTTP_10 | http::Version::HTTP_11
+        );
         if let Some(queue) = queue.as_ref().filter(|_| h1) {
             req.extensions_mut().insert(queue.clone());
         }

@@ -254,8 +254,8 @@ pub fn load_pem(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
             cert.display()
         ));
     }
-    let der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("TLS key {}: {e}", key.display()))?;
+    let der =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS key {}: {e}", key.display()))?;
     CertifiedKey::from_der(chain, der, &provider())
         .map_err(|e| format!("TLS key {} for {}: {e}", key.display(), cert.display()))
 }
@@ -608,16 +608,22 @@ mod tests {
         assert!(e.contains("key"), "{e}");
         // Garbage instead of a certificate: a clear error.
         std::fs::write(other.path().join("cert.pem"), "not a certificate").unwrap();
-        let e = load_pem(&other.path().join("cert.pem"), &other.path().join("key.pem"))
-            .err()
-            .unwrap();
+        let e = load_pem(
+            &other.path().join("cert.pem"),
+            &other.path().join("key.pem"),
+        )
+        .err()
+        .unwrap();
         assert!(e.contains("no PEM CERTIFICATE"), "{e}");
     }
 
     #[test]
     fn plain_http_answer() {
         let cases = [
-            (&b"GET /bucket/key?acl HTTP/1.1\r\nHost: x\r\n\r\n"[..], "/bucket/key"),
+            (
+                &b"GET /bucket/key?acl HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+                "/bucket/key",
+            ),
             (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "/"),
             (b"", "/"),
         ];

@@ -52,7 +52,9 @@ fn serial(der: &[u8]) -> u64 {
             (first, 2)
         } else {
             let n = first & 0x7f;
-            let len = b[2..2 + n].iter().fold(0usize, |a, x| (a << 8) | *x as usize);
+            let len = b[2..2 + n]
+                .iter()
+                .fold(0usize, |a, x| (a << 8) | *x as usize);
             (len, 2 + n)
         };
         (tag, &b[head..head + len], &b[head + len..])
@@ -156,8 +158,12 @@ impl InProcess {
     async fn start(dir: &Path) -> InProcess {
         let mut config = Config::for_tests(ID, KEY);
         config.buckets.push(
-            localcos::http::target::BucketName::parse("examplebucket", "1250000000", "ap-guangzhou")
-                .unwrap(),
+            localcos::http::target::BucketName::parse(
+                "examplebucket",
+                "1250000000",
+                "ap-guangzhou",
+            )
+            .unwrap(),
         );
         config.tls = Some(TlsMode::Files {
             cert: dir.join("cert.pem"),
@@ -181,11 +187,7 @@ impl InProcess {
     }
 }
 
-const NAMES: &[&str] = &[
-    "localhost",
-    "127.0.0.1",
-    "*.cos.ap-guangzhou.myqcloud.com",
-];
+const NAMES: &[&str] = &["localhost", "127.0.0.1", "*.cos.ap-guangzhou.myqcloud.com"];
 const BUCKET_HOST: &str = "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com";
 
 fn md5(b: &[u8]) -> String {
@@ -324,9 +326,16 @@ async fn plain_http_on_the_tls_port_gets_a_400_at_once() {
     let tls = connect(srv.addr, &root, "localhost", &[]).await.unwrap();
     let (status, _, _) = H1::new(tls)
         .await
-        .send(R::get("").host("127.0.0.1").raw_path("/-/health/ready").anonymous().build())
+        .send(
+            R::get("")
+                .host("127.0.0.1")
+                .raw_path("/-/health/ready")
+                .anonymous()
+                .build(),
+        )
         .await;
     assert_eq!(status, 200);
+    drop(_silent);
     srv.stop().await;
 }
 
@@ -382,7 +391,10 @@ impl Proc {
     }
     fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill(2) on our own child, not yet reaped.
-        assert_eq!(unsafe { libc::kill(self.child.id() as libc::pid_t, sig) }, 0);
+        assert_eq!(
+            unsafe { libc::kill(self.child.id() as libc::pid_t, sig) },
+            0
+        );
     }
     fn stop(mut self) {
         self.signal(libc::SIGTERM);
@@ -436,7 +448,11 @@ async fn sighup_swaps_the_certificate_and_keeps_open_connections() {
     assert_eq!(serial(&peer_cert(&tls)), 1001);
     let mut open = H1::new(tls).await;
     let (status, _, _) = open
-        .send(R::put("before", b"one".to_vec()).host("tls-1250000000.cos.ap-guangzhou.myqcloud.com").build())
+        .send(
+            R::put("before", b"one".to_vec())
+                .host("tls-1250000000.cos.ap-guangzhou.myqcloud.com")
+                .build(),
+        )
         .await;
     assert_eq!(status, 200);
 
@@ -453,15 +469,22 @@ async fn sighup_swaps_the_certificate_and_keeps_open_connections() {
     // The connection opened before the reload still works, on the same session.
     for i in 0..3 {
         let (status, _, body) = open
-            .send(R::get("before").host("tls-1250000000.cos.ap-guangzhou.myqcloud.com").build())
+            .send(
+                R::get("before")
+                    .host("tls-1250000000.cos.ap-guangzhou.myqcloud.com")
+                    .build(),
+            )
             .await;
         assert_eq!((status, &body[..]), (200, &b"one"[..]), "request {i}");
     }
 
     // A broken certificate file: the reload fails, the server keeps the
     // current certificate and says so in its log.
-    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
-        .unwrap();
+    std::fs::write(
+        &cert,
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     p.signal(libc::SIGHUP);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !p.stderr().contains("not reloaded") {
@@ -483,7 +506,11 @@ async fn sighup_swaps_the_certificate_and_keeps_open_connections() {
     assert!(served_serial(p.addr, &third).await.is_none());
     assert!(p.stderr().contains("key"), "{}", p.stderr());
     let (status, _, _) = open
-        .send(R::get("before").host("tls-1250000000.cos.ap-guangzhou.myqcloud.com").build())
+        .send(
+            R::get("before")
+                .host("tls-1250000000.cos.ap-guangzhou.myqcloud.com")
+                .build(),
+        )
         .await;
     assert_eq!(status, 200);
     p.stop();
@@ -502,9 +529,20 @@ async fn self_signed_is_kept_in_the_data_dir_and_reused() {
     ];
     let p = Proc::start(&args, dir.path());
     let cert_path = data.join("tls/cert.pem");
-    assert_eq!(p.cert_line().split("  ").next().unwrap(), cert_path.display().to_string());
-    assert!(p.banner.iter().any(|l| l.contains("kept in the data dir")), "{:?}", p.banner);
-    assert!(p.banner.iter().any(|l| l.contains("https://127.0.0.1:")), "{:?}", p.banner);
+    assert_eq!(
+        p.cert_line().split("  ").next().unwrap(),
+        cert_path.display().to_string()
+    );
+    assert!(
+        p.banner.iter().any(|l| l.contains("kept in the data dir")),
+        "{:?}",
+        p.banner
+    );
+    assert!(
+        p.banner.iter().any(|l| l.contains("https://127.0.0.1:")),
+        "{:?}",
+        p.banner
+    );
     let mode = |path: &Path| {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -540,8 +578,12 @@ async fn self_signed_is_kept_in_the_data_dir_and_reused() {
     let pem2 = std::fs::read(&cert_path).unwrap();
     assert_ne!(pem2, pem, "renewed for the new name");
     let root2 = CertificateDer::from_pem_slice(&pem2).unwrap();
-    assert!(connect(p.addr, &root2, "b-1250000000.s3.test", &[]).await.is_ok());
-    assert!(p.stderr().contains("replacing the self-signed TLS certificate"));
+    assert!(connect(p.addr, &root2, "b-1250000000.s3.test", &[])
+        .await
+        .is_ok());
+    assert!(p
+        .stderr()
+        .contains("replacing the self-signed TLS certificate"));
 
     // `localcos healthcheck` finds out by itself that the port speaks HTTPS.
     for url in [format!("{}", p.addr), format!("https://{}", p.addr)] {
@@ -570,7 +612,13 @@ async fn ephemeral_self_signed_lives_in_a_temp_dir() {
     let tls = connect(p.addr, &root, "127.0.0.1", &[]).await.unwrap();
     let (status, _, _) = H1::new(tls)
         .await
-        .send(R::get("").host("127.0.0.1").raw_path("/-/health/live").anonymous().build())
+        .send(
+            R::get("")
+                .host("127.0.0.1")
+                .raw_path("/-/health/live")
+                .anonymous()
+                .build(),
+        )
         .await;
     assert_eq!(status, 200);
     p.stop();
@@ -584,10 +632,10 @@ fn plain_http_client_reads_the_error_with_blocking_io() {
     let p = Proc::start(&["--ephemeral", "--tls-self-signed"], dir.path());
     let mut s = std::net::TcpStream::connect(p.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
     let mut got = String::new();
     s.read_to_string(&mut got).unwrap();
     assert!(got.starts_with("HTTP/1.1 400 Bad Request"), "{got}");
     p.stop();
 }
-

@@ -114,16 +114,21 @@ def test_aws_cli_with_aws_ca_bundle(tls_server, payload, tmp_path):
     aws("s3", "cp", str(src), f"s3://{FIXED_BUCKET}/cli/big.bin")
     aws("s3", "cp", f"s3://{FIXED_BUCKET}/cli/big.bin", str(tmp_path / "back.bin"))
     assert md5((tmp_path / "back.bin").read_bytes()) == md5(payload)
-    assert "cli/big.bin" in aws("s3", "ls", f"s3://{FIXED_BUCKET}/cli/")
+    assert f"{SIZE} big.bin" in aws("s3", "ls", f"s3://{FIXED_BUCKET}/cli/")
 
 
-def signed_headers(server, method, key="", params=None):
-    """Host and Authorization for a virtual-hosted COS request (the SDK's own signer)."""
+def signed_headers(server, method, key="", params=None, length=None):
+    """Host and Authorization for a virtual-hosted COS request (the SDK's own signer);
+    a PUT signs the Content-Length curl will send."""
     conf = make_client(server, Scheme="https", VerifySSL=server.cert).get_conf()
     url = f"{server.url}/{key}"
-    req = requests.Request(method, url, headers={"Host": bucket_host(FIXED_BUCKET)}, params=params)
-    prepared = CosS3Auth(conf, key or None, params=params or {})(req.prepare())
-    return {"Host": prepared.headers["Host"], "Authorization": prepared.headers["Authorization"]}
+    headers = {"Host": bucket_host(FIXED_BUCKET)}
+    req = requests.Request(method, url, headers=headers, params=params).prepare()
+    req.headers.pop("Content-Length", None)
+    if length is not None:
+        req.headers["Content-Length"] = str(length)
+    prepared = CosS3Auth(conf, key or None, params=params or {})(req)
+    return {k: prepared.headers[k] for k in ("Host", "Authorization")}
 
 
 def curl(server, *args):
@@ -142,7 +147,7 @@ def test_curl_cacert(tls_server, payload, tmp_path):
         return [x for k, v in signed_headers(tls_server, method, key, **kw).items() for x in ("-H", f"{k}: {v}")]
 
     status = curl(tls_server, "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
-                  "-T", str(src), *h("PUT"), f"{tls_server.url}/{key}")
+                  "-T", str(src), *h("PUT", length=SIZE), f"{tls_server.url}/{key}")
     # curl negotiates HTTP/2 by ALPN when it can.
     assert status.decode().split()[0] == "200", status
     curl(tls_server, "-o", str(tmp_path / "back.bin"), *h("GET"), f"{tls_server.url}/{key}")

@@ -53,8 +53,16 @@ export async function startServer(args = []) {
   });
   fs.closeSync(logFd);
   const rl = readline.createInterface({ input: child.stdout });
+  // Every stdout line is kept (the banner; readline may deliver several at once).
+  const banner = [];
+  const firstLine = new Promise((resolve) => {
+    rl.on('line', (line) => {
+      if (banner.length < 100) banner.push(line);
+      if (banner.length === 1) resolve(line);
+    });
+  });
   const first = await Promise.race([
-    once(rl, 'line').then(([line]) => line),
+    firstLine,
     once(child, 'exit').then(([code]) => { throw new Error(`localcos exited (${code}) before listening; see ${logPath}:\n${fs.readFileSync(logPath, 'utf8').slice(-2000)}`); }),
     new Promise((_, reject) => setTimeout(() => reject(new Error('localcos did not print its address within 30s')), 30000).unref()),
   ]);
@@ -63,8 +71,6 @@ export async function startServer(args = []) {
     child.kill('SIGTERM');
     throw new Error(`unexpected first stdout line: ${JSON.stringify(first)} (log ${logPath})`);
   }
-  const banner = [];
-  rl.on('line', (line) => { if (banner.length < 100) banner.push(line); }); // keep draining
   const scheme = m[1];
   const port = Number(m[2]);
   return {
@@ -72,7 +78,7 @@ export async function startServer(args = []) {
     scheme,
     endpoint: `127.0.0.1:${port}`,
     url: `${scheme}://127.0.0.1:${port}`,
-    /** stdout lines after the first (the banner), as they arrive. */
+    /** stdout lines (the banner, first line included), as they arrive. */
     banner,
     logPath,
     /** Stops the server; its stderr log is removed after a clean exit

@@ -50,7 +50,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 const require = createRequire(process.env.SDK_FROM);
 const COS = require('cos-nodejs-sdk-v5');
-const [endpoint, bucket, region, file] = process.argv.slice(2);
+// node -e: argv is [node, ...args].
+const [endpoint, bucket, region, file] = process.argv.slice(1);
 // No Protocol: the SDK's default, https:.
 const cos = new COS({
   SecretId: process.env.T_ID, SecretKey: process.env.T_KEY, Ip: endpoint, AutoSwitchHost: false,
