@@ -1049,7 +1049,8 @@ access = "read-only"
             f(&mut a);
             a
         };
-        let cases: Vec<(ServeArgs, RawConfig, Result<Option<TlsMode>, &str>)> = vec![
+        type Case = (ServeArgs, RawConfig, Result<Option<TlsMode>, &'static str>);
+        let cases: Vec<Case> = vec![
             (
                 with(&|a| {
                     a.tls_cert = Some("c.pem".into());

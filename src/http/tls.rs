@@ -118,11 +118,7 @@ impl Tls {
                         (t.path().to_path_buf(), Some(t))
                     }
                 };
-                Source::SelfSigned {
-                    dir,
-                    names,
-                    temp: temp,
-                }
+                Source::SelfSigned { dir, names, temp }
             }
         };
         let key = source.load()?;

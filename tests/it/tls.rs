@@ -271,8 +271,7 @@ async fn http1_and_http2_by_alpn_with_large_bodies_byte_exact() {
     // A name the certificate does not cover fails verification.
     let err = connect(srv.addr, &root, "elsewhere.example.com", &[])
         .await
-        .err()
-        .expect("name not covered");
+        .expect_err("name not covered");
     assert!(err.to_string().contains("certificate"), "{err}");
     srv.stop().await;
 }
@@ -586,7 +585,7 @@ async fn self_signed_is_kept_in_the_data_dir_and_reused() {
         .contains("replacing the self-signed TLS certificate"));
 
     // `localcos healthcheck` finds out by itself that the port speaks HTTPS.
-    for url in [format!("{}", p.addr), format!("https://{}", p.addr)] {
+    for url in [p.addr.to_string(), format!("https://{}", p.addr)] {
         let out = Command::new(env!("CARGO_BIN_EXE_localcos"))
             .args(["healthcheck", "--url", &url])
             .output()
