@@ -143,6 +143,13 @@ pub struct ServeArgs {
     /// ::1 and the bucket hosts, generated into <data-dir>/tls/.
     #[arg(long, env = "LOCALCOS_TLS_SELF_SIGNED")]
     pub tls_self_signed: bool,
+    /// Master key sealing the SecretKeys of stored keys (`localcos keys`):
+    /// base64 of 32 bytes. Without one they are stored in clear.
+    #[arg(long, env = "LOCALCOS_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// A file holding the master key (base64 text or 32 raw bytes).
+    #[arg(long, env = "LOCALCOS_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -174,6 +181,18 @@ pub struct RawConfig {
     pub sse: crate::storage::sse::keys::RawSse,
     pub cors: RawCors,
     pub tls: RawTls,
+    /// `[keys]`: stored credentials (`localcos keys`).
+    pub keys: RawKeys,
+}
+
+/// `[keys]`: the master key sealing stored SecretKeys (one of the two).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    /// base64 of 32 bytes.
+    pub master_key: Option<String>,
+    /// A file holding it (base64 text or 32 raw bytes).
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// `[tls]`: HTTPS on the listen address (off unless set).
@@ -360,6 +379,8 @@ pub struct Config {
     pub replication_scan: Duration,
     /// HTTPS instead of plain HTTP on `listen` (`None`: plain HTTP).
     pub tls: Option<TlsMode>,
+    /// Seals the SecretKeys of stored keys (`admin::seal`); `None`: clear.
+    pub master_key: Option<crate::admin::seal::MasterKey>,
 }
 
 /// Back-to-origin fetch settings.
@@ -638,6 +659,7 @@ impl Config {
                 .map_err(ConfigError)?;
         let default_cors = default_cors(&args.cors_default_origins, &raw.cors)?;
         let tls = tls_mode(args, &raw.tls)?;
+        let master_key = master_key(args, &raw.keys)?;
         Ok(Config {
             listen,
             storage,
@@ -701,6 +723,7 @@ impl Config {
             ),
             default_cors,
             tls,
+            master_key,
         })
     }
 
@@ -711,6 +734,31 @@ impl Config {
             .find(|c| c.token.is_none())
             .unwrap_or(&self.credentials[0])
     }
+}
+
+/// The credential master key: flag/env over the file; a key beats a key file.
+fn master_key(
+    args: &ServeArgs,
+    raw: &RawKeys,
+) -> Result<Option<crate::admin::seal::MasterKey>, ConfigError> {
+    use crate::admin::seal::MasterKey;
+    let from_text = |what: &str, text: &str| {
+        MasterKey::from_base64(text).map_err(|e| ConfigError(format!("{what}: {e}")))
+    };
+    let from_file = |what: &str, path: &Path| {
+        MasterKey::from_file(path).map_err(|e| ConfigError(format!("{what}: {e}")))
+    };
+    Ok(Some(if let Some(k) = &args.master_key {
+        from_text("--master-key / LOCALCOS_MASTER_KEY", k)?
+    } else if let Some(f) = &args.master_key_file {
+        from_file("--master-key-file / LOCALCOS_MASTER_KEY_FILE", f)?
+    } else if let Some(k) = &raw.master_key {
+        from_text("[keys] master_key", k)?
+    } else if let Some(f) = &raw.master_key_file {
+        from_file("[keys] master_key_file", f)?
+    } else {
+        return Ok(None);
+    }))
 }
 
 /// The `[cors]` default rule (flag origins override the file's), checked

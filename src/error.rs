@@ -124,6 +124,8 @@ error_codes! {
     FileAlreadyExists => (StatusCode::CONFLICT, "The object already exists and x-cos-forbid-overwrite is true."),
     RestoreAlreadyInProgress => (StatusCode::CONFLICT, "Object restore is already in progress."),
     RecordAlreadyExist => (StatusCode::CONFLICT, "The domain is already bound to another bucket."),
+    // localcos admin API (`localcos keys add`)
+    SecretIdAlreadyExists => (StatusCode::CONFLICT, "A key with this SecretId already exists."),
     // 411, 412, 416
     MissingContentLength => (StatusCode::LENGTH_REQUIRED, "You must provide the Content-Length HTTP header."),
     PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "At least one of the preconditions you specified did not hold."),

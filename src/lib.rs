@@ -13,6 +13,7 @@
 //! (`BlobStore`); see ARCHITECTURE.md for the whole map.
 
 pub mod acl;
+pub mod admin;
 pub mod archive;
 pub mod auth;
 pub mod authz;

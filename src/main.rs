@@ -45,6 +45,9 @@ enum Command {
     /// (same flags, environment and config file as `serve`; `--bucket` names
     /// the bucket).
     Presign(PresignArgs),
+    /// Manage stored key pairs: add, list, revoke, rotate (online with
+    /// --url, or offline on the data dir with the server stopped).
+    Keys(localcos::admin::cli::KeysArgs),
 }
 
 #[derive(clap::Args)]
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Some(Command::Healthcheck { url }) => healthcheck(&url),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Presign(args)) => presign(args),
+        Some(Command::Keys(args)) => localcos::admin::cli::run(args),
         None => serve(cli.serve),
     }
 }

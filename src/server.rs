@@ -15,7 +15,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-use crate::auth::KeyStore;
 use crate::config::{Config, StorageMode};
 use crate::http::linger::Lingering;
 use crate::http::sendfile::{SendfileQueue, SendfileStream};
@@ -56,6 +55,8 @@ pub enum StartError {
     SseKeys(String),
     #[error("{0}")]
     Tls(String),
+    #[error("stored keys: {0}")]
+    Keys(String),
 }
 
 /// `Expect: 100-continue`: such a client sends no body after an early answer.
@@ -125,7 +126,9 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
             Err(e) => return Err(e.into()),
         }
     }
-    let keys = KeyStore::new(config.credentials.clone()).with_scopes(config.scopes.clone());
+    let keys = crate::admin::keys::LiveKeys::load(&config, store.clone())
+        .await
+        .map_err(StartError::Keys)?;
     Ok(Arc::new(AppState {
         store,
         config: Arc::new(config),

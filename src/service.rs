@@ -86,7 +86,8 @@ impl Service {
                 .unwrap_or(""),
         );
         // CORS (cos-bucket.md §1.3): a request with `Origin` gets the
-        // matching rule's headers on whatever it is answered, errors included.
+        // matching rule's headers on whatever it is answered, errors included
+        // (and, with ResponseVary, every response gets `Vary: Origin`).
         let origin = req
             .headers()
             .get(http::header::ORIGIN)
@@ -114,12 +115,12 @@ impl Service {
                     (e.into_response(&method, &resource, &id, family), op, who)
                 }
             };
-        if let (Some(origin), Some(bucket)) = (&origin, &bucket) {
+        if let Some(bucket) = &bucket {
             if method != http::Method::OPTIONS {
                 crate::bucket_config::cors::decorate(
                     &self.state,
                     bucket,
-                    origin,
+                    origin.as_deref(),
                     method.as_str(),
                     resp.headers_mut(),
                 )
@@ -291,6 +292,12 @@ impl Service {
             *bucket_out = Some(b.as_str().to_string());
         }
         if let Target::Reserved(p) = &target {
+            if p.starts_with("/-/admin/") {
+                return crate::admin::serve(&self.state, &self.auth, req, p, &query)
+                    .await
+                    .map(|(r, who)| (r, "Admin", who))
+                    .map_err(|(e, who)| (e, "Admin", who));
+            }
             if crate::console::is_console_path(p) {
                 if let Some((status, headers, body)) =
                     crate::console::serve(req.method(), p, req.headers())
@@ -345,10 +352,11 @@ impl Service {
             query: query.pairs(),
             headers: req.headers(),
         };
+        let keys = self.state.keys.current().await;
         let verified = auth::verify_resource(
             &parts,
             auth::Resource::of(&target),
-            &self.state.keys,
+            &keys,
             config::now(),
             &self.auth,
         )
@@ -394,9 +402,7 @@ impl Service {
         // Authorization (§1.10 step 7): scope of the key, or the ACLs for
         // anonymous callers (`Req::identity` stays `None` for them), and
         // the bucket policy for both.
-        let scope = identity
-            .as_ref()
-            .map(|i| self.state.keys.scope(&i.secret_id));
+        let scope = identity.as_ref().map(|i| keys.scope(&i.secret_id));
         let peer = req
             .extensions()
             .get::<authz::RemoteAddr>()

@@ -67,12 +67,23 @@ fn join(pairs: &[(String, String)]) -> (String, String) {
 /// The q-sign auth string (`q-sign-algorithm=sha1&q-ak=…&q-signature=…`),
 /// unencoded, as an `Authorization` header would carry it.
 pub fn authorization(p: &Presign<'_>, s: &Signer<'_>) -> String {
+    authorization_with_headers(p, s, &[])
+}
+
+/// [`authorization`] that also signs `headers` (e.g. `content-md5`), for
+/// requests sent with an `Authorization` header (`localcos keys`).
+pub fn authorization_with_headers(
+    p: &Presign<'_>,
+    s: &Signer<'_>,
+    headers: &[(&str, &str)],
+) -> String {
     let mut params: Vec<(&str, &str)> = p.params.to_vec();
     if let Some(token) = s.token {
         params.push(("x-cos-security-token", token));
     }
     let (param_list, param_kv) = join(&canonical_pairs(&params));
-    let headers: Vec<(&str, &str)> = p.host.map(|h| ("host", h)).into_iter().collect();
+    let mut headers: Vec<(&str, &str)> = headers.to_vec();
+    headers.extend(p.host.map(|h| ("host", h)));
     let (header_list, header_kv) = join(&canonical_pairs(&headers));
     let time = format!("{};{}", p.start, p.end);
     // HttpString = method \n UriPathname \n HttpParameters \n HttpHeaders \n

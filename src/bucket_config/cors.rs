@@ -215,10 +215,15 @@ pub async fn preflight(
 
 /// Adds the CORS headers of `bucket`'s rules to a response whose request
 /// carried `Origin` (any status: a browser hides errors without them).
+/// With `ResponseVary` on, every response of the bucket says `Vary: Origin`,
+/// also those to requests without `Origin` or from an origin no rule
+/// allows: a browser that cached an `<img>`'s plain answer would otherwise
+/// reuse it, without `Access-Control-Allow-Origin`, for a later CORS fetch of
+/// the same URL.
 pub async fn decorate(
     state: &crate::op::AppState,
     bucket: &str,
-    origin: &str,
+    origin: Option<&str>,
     method: &str,
     out: &mut HeaderMap,
 ) {
@@ -230,7 +235,25 @@ pub async fn decorate(
         .and_then(|v| v.cors.as_ref())
         .or(state.config.default_cors.as_ref());
     if let Some(cors) = cors {
-        actual_headers(cors, origin, method, out);
+        if let Some(origin) = origin {
+            actual_headers(cors, origin, method, out);
+        }
+        if cors.vary() {
+            vary_origin(out);
+        }
+    }
+}
+
+/// Appends `Vary: Origin` unless a `Vary` already names it.
+fn vary_origin(out: &mut HeaderMap) {
+    let named = out.get_all(http::header::VARY).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("origin") || t.trim() == "*")
+        })
+    });
+    if !named {
+        out.append(http::header::VARY, HeaderValue::from_static("Origin"));
     }
 }
 
@@ -316,21 +339,24 @@ pub fn preflight_headers(
     if let Some(h) = requested_headers.filter(|h| !h.trim().is_empty()) {
         insert(out, "access-control-allow-headers", h);
     }
-    common(cors, rule, origin, out);
+    common(rule, origin, out);
+    if cors.vary() {
+        vary_origin(out);
+    }
 }
 
 /// The CORS headers of an actual (non-preflight) response whose request
 /// carried `Origin` and matched a rule (cos-bucket.md §1.3): matched on the
-/// method as sent.
+/// method as sent. (`Vary: Origin` is [`decorate`]'s, for every response.)
 pub fn actual_headers(cors: &Cors, origin: &str, method: &str, out: &mut HeaderMap) {
     if let Some(rule) = cors.find(origin, method, &[]) {
-        common(cors, rule, origin, out);
+        common(rule, origin, out);
     }
 }
 
 /// What preflights and actual responses share: allowed origin and methods,
-/// exposed headers, max age, `Vary`.
-fn common(cors: &Cors, rule: &CorsRule, origin: &str, out: &mut HeaderMap) {
+/// exposed headers, max age.
+fn common(rule: &CorsRule, origin: &str, out: &mut HeaderMap) {
     insert(
         out,
         "access-control-allow-origin",
@@ -350,9 +376,6 @@ fn common(cors: &Cors, rule: &CorsRule, origin: &str, out: &mut HeaderMap) {
     }
     if let Some(m) = &rule.max_age_seconds {
         insert(out, "access-control-max-age", m.trim());
-    }
-    if cors.vary() {
-        out.append(http::header::VARY, HeaderValue::from_static("Origin"));
     }
 }
 

@@ -166,6 +166,88 @@ mod tests {
         assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     }
 
+    fn text(name: &str) -> &'static str {
+        let a = ASSETS.iter().find(|a| a.name == name).expect("asset");
+        std::str::from_utf8(a.bytes).expect("utf-8 asset")
+    }
+
+    #[test]
+    fn index_obeys_the_csp_and_loads_only_embedded_files() {
+        let html = text("");
+        // No inline script, style or handler: the CSP would block them.
+        for bad in ["<style", " style=", " onclick=", " onload=", "javascript:"] {
+            assert!(!html.contains(bad), "index.html contains {bad}");
+        }
+        let mut refs = 0;
+        for attr in ["src=\"", "href=\""] {
+            for (i, _) in html.match_indices(attr) {
+                let rest = &html[i + attr.len()..];
+                let target = &rest[..rest.find('"').unwrap()];
+                if target.starts_with('#') {
+                    continue;
+                }
+                refs += 1;
+                assert!(
+                    ASSETS
+                        .iter()
+                        .any(|a| !a.name.is_empty() && a.name == target),
+                    "index.html refers to {target}, which is not embedded"
+                );
+            }
+        }
+        assert!(refs >= 4, "{refs}");
+        assert_eq!(
+            html.matches("<script").count(),
+            html.matches("<script src=").count()
+        );
+        // Nothing from the network (a CDN) in any file.
+        for a in ASSETS {
+            let t = std::str::from_utf8(a.bytes).unwrap();
+            let remote = t.replace("http://www.w3.org/2000/svg", "");
+            assert!(
+                !remote.contains("http://") && !remote.contains("https://"),
+                "{} names a remote URL",
+                a.name
+            );
+        }
+        // Built with DOM nodes and textContent, never innerHTML (keys are user data).
+        assert!(!text("console.js").contains("innerHTML"));
+    }
+
+    #[test]
+    fn carries_every_test_id_the_issue_names() {
+        let (html, js) = (text(""), text("console.js"));
+        for id in [
+            "login-secret-id",
+            "login-secret-key",
+            "login-submit",
+            "logout",
+            "error-banner",
+            "bucket-create-name",
+            "bucket-create-submit",
+            "bucket-row",
+            "bucket-delete",
+            "prefix-row",
+            "object-row",
+            "object-download",
+            "object-delete",
+            "object-share",
+            "share-url",
+            "object-versions",
+            "version-row",
+            "upload-input",
+            "upload-progress",
+            "versioning-toggle",
+        ] {
+            assert!(
+                html.contains(&format!("data-testid=\"{id}\""))
+                    || js.contains(&format!("'data-testid': '{id}'"))
+                    || js.contains(&format!("'{id}', function")),
+                "no element carries data-testid={id}"
+            );
+        }
+    }
+
     #[test]
     fn revalidates_with_etag() {
         let (_, h, _) = serve(&Method::GET, "/-/console/console.css", &HeaderMap::new()).unwrap();

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Method};
 
-use crate::auth::{Dialect, Family, Identity, KeyStore};
+use crate::auth::{Dialect, Family, Identity};
 use crate::config::Config;
 use crate::error::Result;
 use crate::http::body::Body;
@@ -44,7 +44,8 @@ pub type Response = http::Response<Body>;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
-    pub keys: KeyStore,
+    /// Configured plus stored credentials (`admin::keys`), kept current.
+    pub keys: crate::admin::keys::LiveKeys,
     /// Custom domains of `?domain` (bucket_config::domain).
     pub domains: crate::bucket_config::domain::DomainCache,
     /// Bucket access logs waiting for delivery (`?logging`).

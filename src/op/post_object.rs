@@ -97,7 +97,13 @@ async fn upload(
                     .auth_strict_region
                     .then(|| state.config.addressing.region.clone()),
             };
-            Some(post_form::verify(d, get, &state.keys, now, &opts)?)
+            Some(post_form::verify(
+                d,
+                get,
+                &*state.keys.current().await,
+                now,
+                &opts,
+            )?)
         }
         (None, None) => None,
     };
@@ -120,7 +126,8 @@ async fn upload(
 
     // Step 4: authorization with that identity (the pipeline left it to us).
     let h = form_headers(&form, family)?;
-    let scope = identity.as_ref().map(|i| state.keys.scope(&i.secret_id));
+    let keys = state.keys.current().await;
+    let scope = identity.as_ref().map(|i| keys.scope(&i.secret_id));
     let caller = authz::Caller {
         key: identity
             .as_ref()

@@ -29,7 +29,7 @@ pub async fn list_buckets(state: &AppState, req: Req) -> Result<Response> {
     let mut buckets = state.store.list_buckets().await?;
     // A key scoped to some buckets lists only those.
     if let Some(id) = &req.identity {
-        let scope = state.keys.scope(&id.secret_id);
+        let scope = state.keys.current().await.scope(&id.secret_id);
         buckets.retain(|b| scope.covers_bucket(&b.name));
     }
     buckets.retain(|b| filter.matches(b));

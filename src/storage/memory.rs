@@ -30,6 +30,8 @@ pub struct MemoryMeta {
     /// Bucket-record writes (`MetaStore::bucket_generation`), bumped under
     /// the state lock.
     bucket_writes: std::sync::atomic::AtomicU64,
+    /// Stored credentials (`MetaStore::keys`), apart from the object state.
+    keys: Mutex<super::keys::KeyTable>,
 }
 
 #[derive(Default)]
@@ -496,6 +498,32 @@ impl MetaStore for MemoryMeta {
             self.bucket_writes
                 .load(std::sync::atomic::Ordering::Acquire),
         )
+    }
+
+    async fn keys(&self) -> Result<super::keys::KeyTable, StorageError> {
+        Ok(self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    async fn keys_generation(&self) -> Result<u64, StorageError> {
+        Ok(self
+            .keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation)
+    }
+
+    async fn update_keys(
+        &self,
+        update: super::keys::KeysUpdate,
+    ) -> Result<super::keys::KeyTable, StorageError> {
+        let mut table = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = table.clone();
+        update(&mut next)?;
+        next.keys.sort_by(|a, b| a.secret_id.cmp(&b.secret_id));
+        next.keys.dedup_by(|a, b| a.secret_id == b.secret_id);
+        next.generation = table.generation + 1;
+        *table = next.clone();
+        Ok(next)
     }
     async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
         let mut st = self.lock();

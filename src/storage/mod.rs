@@ -14,6 +14,7 @@
 pub mod append;
 pub mod fs;
 pub mod hash;
+pub mod keys;
 pub mod lock;
 pub mod memory;
 pub mod multipart;
@@ -625,6 +626,21 @@ pub trait MetaStore: Send + Sync + 'static {
         before_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, UploadRecord)>, StorageError>;
+
+    // Stored credentials (`localcos keys`, [`keys`]).
+
+    /// The whole key table (records, generation, master-key check), one snapshot.
+    async fn keys(&self) -> Result<keys::KeyTable, StorageError>;
+
+    /// The key table's generation only: cheap, polled to notice changes
+    /// made by another node or process.
+    async fn keys_generation(&self) -> Result<u64, StorageError>;
+
+    /// Applies `update` to the key table in one transaction and bumps the
+    /// generation; returns the table as committed.
+    /// # Behavior
+    /// - `update`'s error is returned and nothing changes.
+    async fn update_keys(&self, update: keys::KeysUpdate) -> Result<keys::KeyTable, StorageError>;
 }
 
 /// A change to a bucket record, applied inside a `MetaStore` transaction.

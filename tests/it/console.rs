@@ -57,3 +57,42 @@ async fn console_is_served_on_service_hosts_only() {
         .await
         .assert_error(404, "NoSuchKey");
 }
+
+#[tokio::test]
+async fn every_console_file_is_served_with_its_type() {
+    let app = app().await;
+    for (file, ty) in [
+        ("index.html", "text/html; charset=utf-8"),
+        ("console.js", "text/javascript; charset=utf-8"),
+        ("console.css", "text/css; charset=utf-8"),
+        ("sha1.js", "text/javascript; charset=utf-8"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let r = app
+            .send(
+                R::get("x")
+                    .anonymous()
+                    .host("127.0.0.1:9000")
+                    .raw_path(&format!("/-/console/{file}")),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{file}");
+        assert_eq!(r.header("content-type").unwrap(), ty, "{file}");
+        assert_eq!(r.header("x-content-type-options").unwrap(), "nosniff");
+        assert!(!r.body.is_empty(), "{file}");
+    }
+    // The page's own files never need more than same-origin scripts and styles.
+    let r = app
+        .send(
+            R::get("x")
+                .anonymous()
+                .host("127.0.0.1:9000")
+                .raw_path("/-/console/"),
+        )
+        .await;
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+}

@@ -16,6 +16,9 @@
 //!   grow with time, so one key's uploads list oldest first.
 //! - `parts`:     (upload id, part number) → JSON `PartRecord` (upload ids
 //!   are unique across buckets).
+//! - `keys`:      SecretId → JSON `KeyRecord` (stored credentials).
+//! - `keys_meta`: `generation` → u64 (little endian), `check` → the
+//!   master-key check value (`storage::keys::KeyTable`).
 //!
 //! Every method is one transaction. Write transactions commit with redb's
 //! default `Durability::Immediate` (fsync before `commit` returns) and run on
@@ -31,6 +34,7 @@ use std::time::Duration;
 
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
+use crate::storage::keys::{KeyRecord, KeyTable, KeysUpdate};
 use crate::storage::multipart::{
     self, CompletePart, PartRecord, UploadCursor, UploadRecord, UploadTxn,
 };
@@ -46,6 +50,8 @@ const VERSIONS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new
 const BLOB_REFS: TableDefinition<&str, u64> = TableDefinition::new("blob_refs");
 const UPLOADS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("uploads");
 const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+const KEYS_META: TableDefinition<&str, &[u8]> = TableDefinition::new("keys_meta");
 
 /// How long `open` waits for another handle on the same file (in this
 /// process, e.g. a store being dropped) to let go of it.
@@ -143,6 +149,8 @@ impl RedbMeta {
                 txn.open_table(BLOB_REFS).map_err(db_err)?;
                 txn.open_table(UPLOADS).map_err(db_err)?;
                 txn.open_table(PARTS).map_err(db_err)?;
+                txn.open_table(KEYS).map_err(db_err)?;
+                txn.open_table(KEYS_META).map_err(db_err)?;
                 Ok(())
             })
             .await?;
@@ -166,7 +174,9 @@ impl RedbMeta {
             && txn.open_table(VERSIONS).is_ok()
             && txn.open_table(BLOB_REFS).is_ok()
             && txn.open_table(UPLOADS).is_ok()
-            && txn.open_table(PARTS).is_ok())
+            && txn.open_table(PARTS).is_ok()
+            && txn.open_table(KEYS).is_ok()
+            && txn.open_table(KEYS_META).is_ok())
     }
 
     /// Runs `f` in one write transaction on a blocking thread; commits if it
@@ -186,6 +196,44 @@ impl RedbMeta {
         .await
         .map_err(join_err)?
     }
+}
+
+fn key_generation(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<u64, StorageError> {
+    Ok(match meta.get("generation").map_err(db_err)? {
+        Some(g) => {
+            let bytes: [u8; 8] = g
+                .value()
+                .try_into()
+                .map_err(|_| StorageError::Corrupt("keys generation".into()))?;
+            u64::from_le_bytes(bytes)
+        }
+        None => 0,
+    })
+}
+
+fn read_key_table(
+    keys: &impl ReadableTable<&'static str, &'static [u8]>,
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<KeyTable, StorageError> {
+    let check = match meta.get("check").map_err(db_err)? {
+        Some(g) => Some(
+            String::from_utf8(g.value().to_vec())
+                .map_err(|_| StorageError::Corrupt("keys check value".into()))?,
+        ),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for entry in keys.iter().map_err(db_err)? {
+        let (_, v) = entry.map_err(db_err)?;
+        out.push(decode::<KeyRecord>(v.value())?);
+    }
+    Ok(KeyTable {
+        generation: key_generation(meta)?,
+        check,
+        keys: out,
+    })
 }
 
 /// Drops one reference from each of `rec`'s blobs; returns those now unreferenced.
@@ -609,6 +657,55 @@ impl MetaStore for RedbMeta {
             self.bucket_writes
                 .load(std::sync::atomic::Ordering::Acquire),
         )
+    }
+
+    async fn keys(&self) -> Result<KeyTable, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        read_key_table(
+            &txn.open_table(KEYS).map_err(db_err)?,
+            &txn.open_table(KEYS_META).map_err(db_err)?,
+        )
+    }
+
+    async fn keys_generation(&self) -> Result<u64, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        key_generation(&txn.open_table(KEYS_META).map_err(db_err)?)
+    }
+
+    async fn update_keys(&self, update: KeysUpdate) -> Result<KeyTable, StorageError> {
+        self.write(move |txn| {
+            let mut keys = txn.open_table(KEYS).map_err(db_err)?;
+            let mut meta = txn.open_table(KEYS_META).map_err(db_err)?;
+            let before = read_key_table(&keys, &meta)?;
+            let mut table = before.clone();
+            update(&mut table)?;
+            table.generation = before.generation + 1;
+            for old in &before.keys {
+                if !table.keys.iter().any(|k| k.secret_id == old.secret_id) {
+                    keys.remove(old.secret_id.as_str()).map_err(db_err)?;
+                }
+            }
+            for rec in &table.keys {
+                if before.keys.contains(rec) {
+                    continue;
+                }
+                let value = encode(rec)?;
+                keys.insert(rec.secret_id.as_str(), value.as_slice())
+                    .map_err(db_err)?;
+            }
+            match &table.check {
+                Some(c) => meta.insert("check", c.as_bytes()).map_err(db_err)?,
+                None => meta.remove("check").map_err(db_err)?,
+            };
+            meta.insert("generation", table.generation.to_le_bytes().as_slice())
+                .map_err(db_err)?;
+            drop((keys, meta));
+            // Read back as committed (sorted by SecretId, duplicates merged).
+            let keys = txn.open_table(KEYS).map_err(db_err)?;
+            let meta = txn.open_table(KEYS_META).map_err(db_err)?;
+            read_key_table(&keys, &meta)
+        })
+        .await
     }
     async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
         let bucket = bucket.to_string();
