@@ -50,6 +50,11 @@ def md5(b: bytes) -> str:
 
 def test_banner_shows_https(tls_server):
     assert tls_server.scheme == "https"
+    # The drain thread collects the banner line by line: wait for its SDK part.
+    deadline = time.time() + 10
+    while "new COS(" not in "".join(tls_server.stdout_lines):
+        assert time.time() < deadline, tls_server.stdout_lines
+        time.sleep(0.05)
     banner = "".join(tls_server.stdout_lines)
     assert f"health:    https://127.0.0.1:{tls_server.port}/-/health/ready" in banner
     assert "Scheme='https'" in banner and f"VerifySSL='{tls_server.cert}'" in banner
