@@ -27,6 +27,8 @@ need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+# The HTTPS suites drive curl --cacert against --tls-self-signed.
+command -v curl >/dev/null || need_apt+=(curl)
 # The browser suites (cos-js-sdk-v5 pages, the web console) drive Debian's Chromium.
 [ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || need_apt+=(chromium)
 # rclone (Tencent COS and plain S3 providers) for tests/clients/python/test_rclone.py.

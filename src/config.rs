@@ -149,6 +149,17 @@ pub struct ServeArgs {
     /// Connection/request limits, timeouts and the shutdown grace.
     #[command(flatten)]
     pub limits: crate::http::limits::LimitArgs,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key);
+    /// reloaded on SIGHUP.
+    #[arg(long, env = "LOCALCOS_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "LOCALCOS_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate for localhost, 127.0.0.1,
+    /// ::1 and the bucket hosts, generated into <data-dir>/tls/.
+    #[arg(long, env = "LOCALCOS_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
     /// Master key sealing the SecretKeys of stored keys (`localcos keys`):
     /// base64 of 32 bytes. Without one they are stored in clear.
     #[arg(long, env = "LOCALCOS_MASTER_KEY", hide_env_values = true)]
@@ -194,6 +205,7 @@ pub struct RawConfig {
     pub bucket_settings: HashMap<String, RawBucketSettings>,
     pub sse: crate::storage::sse::keys::RawSse,
     pub cors: RawCors,
+    pub tls: RawTls,
     /// `[keys]`: stored credentials (`localcos keys`).
     pub keys: RawKeys,
     pub metrics: RawMetrics,
@@ -228,6 +240,27 @@ pub struct RawScrub {
     pub rate: Option<u64>,
     /// Seconds between passes (default 86400).
     pub pause_seconds: Option<u64>,
+}
+
+/// `[tls]`: HTTPS on the listen address (off unless set).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTls {
+    /// PEM certificate chain, leaf first.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// Generate a self-signed certificate into `<data-dir>/tls/`.
+    pub self_signed: Option<bool>,
+}
+
+/// Where the HTTPS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// PEM files, re-read on SIGHUP.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Generated (http/tls.rs), kept in `<data-dir>/tls/` or a temp dir.
+    SelfSigned,
 }
 
 /// `[cors]`: the server-wide default CORS rule (off unless origins are set).
@@ -400,6 +433,8 @@ pub struct Config {
     pub origin: OriginSettings,
     /// How often the replication worker scans for PENDING work.
     pub replication_scan: Duration,
+    /// HTTPS instead of plain HTTP on `listen` (`None`: plain HTTP).
+    pub tls: Option<TlsMode>,
     /// Seals the SecretKeys of stored keys (`admin::seal`); `None`: clear.
     pub master_key: Option<crate::admin::seal::MasterKey>,
     /// `/-/metrics` and per-request counting (`--metrics`).
@@ -719,6 +754,7 @@ impl Config {
                 .map_err(ConfigError)?;
         let default_cors = default_cors(&args.cors_default_origins, &raw.cors)?;
         let serve = crate::http::limits::ServeLimits::resolve(&args.limits, &raw.limits)?;
+        let tls = tls_mode(args, &raw.tls)?;
         let master_key = master_key(args, &raw.keys)?;
         Ok(Config {
             listen,
@@ -783,6 +819,7 @@ impl Config {
                     .max(1),
             ),
             default_cors,
+            tls,
             master_key,
             scrub: args
                 .scrub_rate
@@ -892,6 +929,23 @@ fn default_cors(
         ))
     })?;
     Ok(Some(cors))
+}
+
+/// `--tls-cert`/`--tls-key` (each beating the file's), or `--tls-self-signed`.
+fn tls_mode(args: &ServeArgs, raw: &RawTls) -> Result<Option<TlsMode>, ConfigError> {
+    let cert = args.tls_cert.clone().or_else(|| raw.cert.clone());
+    let key = args.tls_key.clone().or_else(|| raw.key.clone());
+    let self_signed = args.tls_self_signed || raw.self_signed.unwrap_or(false);
+    match (cert, key, self_signed) {
+        (None, None, false) => Ok(None),
+        (None, None, true) => Ok(Some(TlsMode::SelfSigned)),
+        (Some(_), Some(_), true) => {
+            err("--tls-self-signed and --tls-cert/--tls-key exclude each other; pick one")
+        }
+        (Some(cert), Some(key), false) => Ok(Some(TlsMode::Files { cert, key })),
+        (Some(_), None, _) => err("--tls-cert needs --tls-key (LOCALCOS_TLS_KEY, [tls] key)"),
+        (None, Some(_), _) => err("--tls-key needs --tls-cert (LOCALCOS_TLS_CERT, [tls] cert)"),
+    }
 }
 
 fn permanent(id: &str, key: &str) -> Credential {
@@ -1178,6 +1232,76 @@ access = "read-only"
             let e = Config::from_parts(&args(), raw).unwrap_err().0;
             assert!(e.contains("credential x"), "{e}");
         }
+    }
+
+    #[test]
+    fn tls_modes() {
+        let c = Config::from_parts(&args(), RawConfig::default()).unwrap();
+        assert_eq!(c.tls, None, "plain HTTP by default");
+        let files = |cert: &str, key: &str| TlsMode::Files {
+            cert: cert.into(),
+            key: key.into(),
+        };
+        let raw = |t: &str| -> RawConfig { toml::from_str(t).unwrap() };
+        let with = |f: &dyn Fn(&mut ServeArgs)| {
+            let mut a = args();
+            f(&mut a);
+            a
+        };
+        type Case = (ServeArgs, RawConfig, Result<Option<TlsMode>, &'static str>);
+        let cases: Vec<Case> = vec![
+            (
+                with(&|a| {
+                    a.tls_cert = Some("c.pem".into());
+                    a.tls_key = Some("k.pem".into())
+                }),
+                RawConfig::default(),
+                Ok(Some(files("c.pem", "k.pem"))),
+            ),
+            (
+                args(),
+                raw("[tls]\ncert = \"/etc/c.pem\"\nkey = \"/etc/k.pem\""),
+                Ok(Some(files("/etc/c.pem", "/etc/k.pem"))),
+            ),
+            (
+                with(&|a| a.tls_cert = Some("flag.pem".into())),
+                raw("[tls]\ncert = \"/etc/c.pem\"\nkey = \"/etc/k.pem\""),
+                Ok(Some(files("flag.pem", "/etc/k.pem"))),
+            ),
+            (
+                with(&|a| a.tls_self_signed = true),
+                RawConfig::default(),
+                Ok(Some(TlsMode::SelfSigned)),
+            ),
+            (
+                args(),
+                raw("[tls]\nself_signed = true"),
+                Ok(Some(TlsMode::SelfSigned)),
+            ),
+            (
+                with(&|a| a.tls_cert = Some("c.pem".into())),
+                RawConfig::default(),
+                Err("--tls-cert needs --tls-key"),
+            ),
+            (
+                args(),
+                raw("[tls]\nkey = \"k.pem\""),
+                Err("--tls-key needs --tls-cert"),
+            ),
+            (
+                with(&|a| a.tls_self_signed = true),
+                raw("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\""),
+                Err("exclude each other"),
+            ),
+        ];
+        for (i, (a, r, want)) in cases.into_iter().enumerate() {
+            match (Config::from_parts(&a, r), want) {
+                (Ok(c), Ok(mode)) => assert_eq!(c.tls, mode, "case {i}"),
+                (Err(e), Err(text)) => assert!(e.0.contains(text), "case {i}: {e}"),
+                (got, want) => panic!("case {i}: got {got:?}, want {want:?}"),
+            }
+        }
+        assert!(toml::from_str::<RawConfig>("[tls]\ncertificate = \"x\"").is_err());
     }
 
     #[test]

@@ -230,27 +230,48 @@ fn print_banner(server: &Server) {
             .unwrap_or("127.0.0.1"),
         addr.port(),
     );
+    let tls = server.tls();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "localcos listening on http://{addr}");
+    let _ = writeln!(out, "localcos listening on {scheme}://{addr}");
+    if let Some(tls) = tls {
+        let cert = tls.cert_path();
+        let cert = cert.display();
+        let kind = match tls.self_signed() {
+            Some(true) => "  (self-signed, temporary: a new one at every start)",
+            Some(false) => "  (self-signed, kept in the data dir)",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "  TLS cert:  {cert}{kind}\n    trust it: curl --cacert {cert} | boto3 verify='{cert}' | AWS_CA_BUNDLE={cert} | NODE_EXTRA_CA_CERTS={cert}"
+        );
+    }
     let _ = writeln!(
         out,
-        "  storage:   {storage}\n  region:    {region}   appid: {}\n  buckets:   {}\n  SecretId:  {}\n  SecretKey: {key}{}\n  health:    http://{shown}/-/health/ready\n",
+        "  storage:   {storage}\n  region:    {region}   appid: {}\n  buckets:   {}\n  SecretId:  {}\n  SecretKey: {key}{}\n  health:    {scheme}://{shown}/-/health/ready\n",
         c.addressing.appid,
         if buckets.is_empty() { "(none; create one with PUT Bucket)".to_string() } else { buckets.join(", ") },
         cred.secret_id,
         if c.generated_credentials { "  (generated; set LOCALCOS_SECRET_ID/LOCALCOS_SECRET_KEY to choose)" } else { "" },
     );
+    let verify = match tls {
+        Some(t) => format!(", VerifySSL='{}'", t.cert_path().display()),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "  cos-python-sdk-v5:\n    CosS3Client(CosConfig(Region='{region}', SecretId='{}', SecretKey='{key}', IP='{ip}', Port={port}, Scheme='http'))",
+        "  cos-python-sdk-v5:\n    CosS3Client(CosConfig(Region='{region}', SecretId='{}', SecretKey='{key}', IP='{ip}', Port={port}, Scheme='{scheme}'{verify}))",
         cred.secret_id
     );
     let _ = writeln!(
         out,
-        "  cos-nodejs-sdk-v5:\n    new COS({{ SecretId: '{}', SecretKey: '{key}', Protocol: 'http:', Ip: '{ip}:{port}' }})",
+        "  cos-nodejs-sdk-v5:\n    new COS({{ SecretId: '{}', SecretKey: '{key}', Protocol: '{scheme}:', Ip: '{ip}:{port}' }})",
         cred.secret_id
     );
-    let _ = writeln!(out, "  coscmd:\n    http_proxy=http://{shown} coscmd -b <bucket> -r {region} ...   (after: coscmd config -a <id> -s <key> -b <bucket> -r {region} --do-not-use-ssl)");
+    if tls.is_none() {
+        let _ = writeln!(out, "  coscmd:\n    http_proxy=http://{shown} coscmd -b <bucket> -r {region} ...   (after: coscmd config -a <id> -s <key> -b <bucket> -r {region} --do-not-use-ssl)");
+    }
     let _ = out.flush();
 }
 
@@ -434,29 +455,52 @@ fn fsck(args: FsckArgs) -> ExitCode {
     })
 }
 
-/// GET /-/health/ready over plain TCP (no HTTP client in the image needed).
+/// GET /-/health/ready over plain TCP (no HTTP client in the image needed),
+/// or over TLS for an `https://` URL or a server that answers plain HTTP
+/// with "this port speaks HTTPS".
 fn healthcheck(url: &str) -> ExitCode {
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .replace("0.0.0.0", "127.0.0.1");
-    let attempt = || -> std::io::Result<bool> {
+    let (https, rest) = match url.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, url.trim_start_matches("http://")),
+    };
+    let addr = rest.trim_end_matches('/').replace("0.0.0.0", "127.0.0.1");
+    let attempt = |tls: bool| -> std::io::Result<Vec<u8>> {
         let sock = addr
             .parse()
             .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
-        let mut s = std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(3))?;
+        let s = std::net::TcpStream::connect_timeout(&sock, Duration::from_secs(3))?;
         s.set_read_timeout(Some(Duration::from_secs(3)))?;
-        write!(
-            s,
-            "GET /-/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut buf = [0u8; 64];
-        let n = s.read(&mut buf)?;
-        Ok(buf[..n].starts_with(b"HTTP/1.1 200"))
+        s.set_write_timeout(Some(Duration::from_secs(3)))?;
+        let request =
+            format!("GET /-/health/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        if tls {
+            return localcos::http::tls::probe(s, request.as_bytes());
+        }
+        let mut s = s;
+        s.write_all(request.as_bytes())?;
+        let mut buf = vec![0u8; 1024];
+        let mut n = 0;
+        while n < buf.len() {
+            match s.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        buf.truncate(n);
+        Ok(buf)
     };
-    match attempt() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
+    let answer = attempt(https).and_then(|a| {
+        let plain_refused =
+            a.starts_with(b"HTTP/1.1 400") && String::from_utf8_lossy(&a).contains("speaks HTTPS");
+        if !https && plain_refused {
+            attempt(true)
+        } else {
+            Ok(a)
+        }
+    });
+    match answer {
+        Ok(a) if a.starts_with(b"HTTP/1.1 200") => ExitCode::SUCCESS,
+        Ok(_) => {
             eprintln!("localcos healthcheck: {addr} is not ready");
             ExitCode::FAILURE
         }

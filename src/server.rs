@@ -56,6 +56,8 @@ pub enum StartError {
     MetricsBind(SocketAddr, std::io::Error),
     #[error("server-side encryption keys: {0}")]
     SseKeys(String),
+    #[error("{0}")]
+    Tls(String),
     #[error("stored keys: {0}")]
     Keys(String),
 }
@@ -64,6 +66,52 @@ pub enum StartError {
 fn expects_continue(h: &http::HeaderMap) -> bool {
     h.get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// One connection's request handler: the peer address, HTTP/1 lingering
+/// and, on plain TCP, the sendfile queue go into each request; each request
+/// takes a `--max-concurrent-requests` slot (503 SlowDown without one) and
+/// its body is cut at the shutdown deadline (http/limits.rs).
+fn connection_service(
+    service: Arc<Service>,
+    peer: SocketAddr,
+    queue: Option<SendfileQueue>,
+    conn: limits::Conn,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<Tracked<crate::http::body::Body>>,
+    Error = Infallible,
+    Future = impl Future<
+        Output = Result<http::Response<Tracked<crate::http::body::Body>>, Infallible>,
+    > + Send,
+> + Clone {
+    hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let service = service.clone();
+        let in_flight = conn.begin();
+        let h1 = matches!(
+            req.version(),
+            http::Version::HTTP_10 | http::Version::HTTP_11
+        );
+        if let Some(queue) = queue.as_ref().filter(|_| h1) {
+            req.extensions_mut().insert(queue.clone());
+        }
+        req.extensions_mut().insert(crate::authz::RemoteAddr(peer));
+        // A body an early error leaves unread is drained, so the client can
+        // read that error (http/linger.rs).
+        let linger = h1 && !expects_continue(req.headers());
+        let req = req.map(|b| Lingering::new(conn.body(b), linger));
+        async move {
+            let resp = match in_flight {
+                Ok(guard) => service
+                    .handle(req)
+                    .await
+                    .map(|b| Tracked::new(b, Some(guard))),
+                // Over --max-concurrent-requests: 503 SlowDown.
+                Err(e) => service.refuse(&req, e).map(|b| Tracked::new(b, None)),
+            };
+            Ok::<_, Infallible>(resp)
+        }
+    })
 }
 
 /// Opens the storage the config names and creates the configured buckets.
@@ -135,12 +183,20 @@ pub struct Server {
     local_addr: SocketAddr,
     /// `--metrics-listen`: `/-/metrics` and health only (metrics.rs).
     metrics_listener: Option<TcpListener>,
+    /// HTTPS (http/tls.rs) when configured.
+    tls: Option<Arc<crate::http::tls::Tls>>,
 }
 
 impl Server {
     /// Opens storage, creates the configured buckets and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         let listen = config.listen;
+        let tls = match &config.tls {
+            Some(mode) => Some(Arc::new(
+                crate::http::tls::Tls::new(mode, &config).map_err(StartError::Tls)?,
+            )),
+            None => None,
+        };
         let state = build_state(config).await?;
         crate::render::headers::init_header_case().await;
         let listener = TcpListener::bind(listen)
@@ -162,6 +218,7 @@ impl Server {
             listener,
             local_addr,
             metrics_listener,
+            tls,
         })
     }
 
@@ -178,6 +235,11 @@ impl Server {
 
     pub fn config(&self) -> &Config {
         &self.service.state.config
+    }
+
+    /// HTTPS settings, when the listener speaks TLS.
+    pub fn tls(&self) -> Option<&Arc<crate::http::tls::Tls>> {
+        self.tls.as_ref()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and gives open
@@ -240,6 +302,16 @@ impl Server {
                 s.pause,
             ))
         });
+        let tls_reload = match &self.tls {
+            Some(tls) => match tls.reload_on_sighup() {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no SIGHUP handler: TLS certificate reload off");
+                    None
+                }
+            },
+            None => None,
+        };
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -257,35 +329,41 @@ impl Server {
                     let _ = stream.set_nodelay(true);
                     let service = self.service.clone();
                     let Some(conn) = limits.admit() else {
-                        // Over --max-connections: 503 SlowDown, then close.
-                        limits::refuse_connection(stream, move |req| service.refuse(req, limits::slow_down()));
+                        // Over --max-connections: 503 SlowDown, then close
+                        // (after the handshake on HTTPS, so the client can read it).
+                        match &self.tls {
+                            Some(tls) => {
+                                let tls = tls.clone();
+                                tokio::spawn(async move {
+                                    if let Some(io) = tls.accept(stream).await {
+                                        limits::refuse_connection(io, move |req| service.refuse(req, limits::slow_down()));
+                                    }
+                                });
+                            }
+                            None => limits::refuse_connection(stream, move |req| service.refuse(req, limits::slow_down())),
+                        }
                         continue;
                     };
+                    if let Some(tls) = &self.tls {
+                        // HTTPS: handshake off the accept loop, and no
+                        // sendfile queue (bodies must go through rustls).
+                        let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
+                        tokio::spawn(async move {
+                            let Some(io) = tls.accept(stream).await else { return };
+                            let io = conn.io(io);
+                            let svc = connection_service(service, peer, None, conn);
+                            let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(error = %e, "connection closed with error");
+                            }
+                        });
+                        continue;
+                    }
                     // Zero-copy bodies (http/sendfile.rs): the socket sends
                     // queued file regions where the body has placeholders.
                     let queue = SendfileQueue::default();
                     let io = conn.io(SendfileStream::new(stream, queue.clone()));
-                    let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                        let service = service.clone();
-                        let in_flight = conn.begin();
-                        let h1 = matches!(req.version(), http::Version::HTTP_10 | http::Version::HTTP_11);
-                        if h1 {
-                            req.extensions_mut().insert(queue.clone());
-                        }
-                        req.extensions_mut().insert(crate::authz::RemoteAddr(peer));
-                        // A body an early error leaves unread is drained, so
-                        // the client can read that error (http/linger.rs).
-                        let linger = h1 && !expects_continue(req.headers());
-                        let req = req.map(|b| Lingering::new(conn.body(b), linger));
-                        async move {
-                            let resp = match in_flight {
-                                Ok(guard) => service.handle(req).await.map(|b| Tracked::new(b, Some(guard))),
-                                // Over --max-concurrent-requests: 503 SlowDown.
-                                Err(e) => service.refuse(&req, e).map(|b| Tracked::new(b, None)),
-                            };
-                            Ok::<_, Infallible>(resp)
-                        }
-                    });
+                    let svc = connection_service(service, peer, Some(queue), conn);
                     let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
@@ -297,6 +375,9 @@ impl Server {
             }
         }
         drop(self.listener);
+        if let Some(task) = tls_reload {
+            task.abort();
+        }
         if let Some(task) = metrics_server {
             task.abort();
         }

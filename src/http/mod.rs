@@ -12,4 +12,5 @@ pub mod query;
 pub mod sendfile;
 pub mod shutdown;
 pub mod target;
+pub mod tls;
 pub mod traffic;

@@ -39,6 +39,7 @@ mod service;
 mod sse;
 mod symlink;
 mod tagging;
+mod tls;
 mod traffic;
 mod versions;
 mod website;

@@ -41,7 +41,7 @@ SECRET_KEY = "localcosTESTsecretkey0000000000001"
 for _var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
     os.environ.pop(_var, None)
 
-LISTEN_RE = re.compile(r"^localcos listening on http://127\.0\.0\.1:(\d+)$")
+LISTEN_RE = re.compile(r"^localcos listening on (https?)://127\.0\.0\.1:(\d+)$")
 STARTUP_TIMEOUT = 30.0
 
 # A bucket every server instance is started with (``--bucket``).
@@ -103,9 +103,10 @@ class LocalCos:
                 f"unexpected first stdout line from {cmd!r}: {first!r} "
                 f"(stderr in {self.log_path}: {self.log_path.read_text(errors='replace')[-2000:]})"
             )
-        self.port = int(m.group(1))
+        self.scheme = m.group(1)
+        self.port = int(m.group(2))
         self.endpoint = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.endpoint}"
+        self.url = f"{self.scheme}://{self.endpoint}"
         # Keep draining stdout so that a chatty server never blocks on a full pipe.
         self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
         self._drain.start()

@@ -24,7 +24,7 @@ export const REGION = 'ap-guangzhou';
 export const APPID = '1250000000';
 export const SECRET_ID = 'AKIDlocalcosTESTaccesskey0000000002';
 export const SECRET_KEY = 'localcosTESTsecretkey0000000000002';
-const LISTEN_RE = /^localcos listening on http:\/\/127\.0\.0\.1:(\d+)$/;
+const LISTEN_RE = /^localcos listening on (https?):\/\/127\.0\.0\.1:(\d+)$/;
 
 export function localcosBin() {
   if (process.env.LOCALCOS_BIN) return process.env.LOCALCOS_BIN;
@@ -53,8 +53,16 @@ export async function startServer(args = []) {
   });
   fs.closeSync(logFd);
   const rl = readline.createInterface({ input: child.stdout });
+  // Every stdout line is kept (the banner; readline may deliver several at once).
+  const banner = [];
+  const firstLine = new Promise((resolve) => {
+    rl.on('line', (line) => {
+      if (banner.length < 100) banner.push(line);
+      if (banner.length === 1) resolve(line);
+    });
+  });
   const first = await Promise.race([
-    once(rl, 'line').then(([line]) => line),
+    firstLine,
     once(child, 'exit').then(([code]) => { throw new Error(`localcos exited (${code}) before listening; see ${logPath}:\n${fs.readFileSync(logPath, 'utf8').slice(-2000)}`); }),
     new Promise((_, reject) => setTimeout(() => reject(new Error('localcos did not print its address within 30s')), 30000).unref()),
   ]);
@@ -63,12 +71,15 @@ export async function startServer(args = []) {
     child.kill('SIGTERM');
     throw new Error(`unexpected first stdout line: ${JSON.stringify(first)} (log ${logPath})`);
   }
-  rl.on('line', () => {}); // keep draining the banner and anything after it
-  const port = Number(m[1]);
+  const scheme = m[1];
+  const port = Number(m[2]);
   return {
     port,
+    scheme,
     endpoint: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
+    /** stdout lines (the banner, first line included), as they arrive. */
+    banner,
     logPath,
     /** Stops the server; its stderr log is removed after a clean exit
      *  (kept when it crashed, or always with LOCALCOS_KEEP_LOGS=1). */

@@ -1,0 +1,420 @@
+//! HTTPS benchmark (issue 11, Speed): 64 MiB GET throughput over HTTPS next to plain HTTP on
+//! the same machine, in the same run. Target: HTTPS at least 0.7× plain HTTP.
+//!
+//! Run by hand, never as part of the tests (cargo builds `<target>/release/localcos` alongside):
+//!
+//! ```text
+//! cargo bench --bench tls                     # ~30 s
+//! TLS_BENCH_SECONDS=2 cargo bench --bench tls # quicker
+//! ```
+//!
+//! Knobs (environment): `TLS_BENCH_SECONDS` seconds per measurement (default 5),
+//! `TLS_BENCH_CONNECTIONS` comma-separated connection counts (default `1,4`), `LOCALCOS_BIN` a
+//! binary other than the one cargo built beside this bench.
+//!
+//! How: two release servers as child processes, each with its own temp data dir: one plain
+//! HTTP (its large GETs go out with sendfile), one with `--tls-self-signed` (rustls with the ring
+//! provider; bodies are encrypted in user space). The same 64 MiB of random bytes is uploaded to
+//! each and read back once in full and compared (MD5); then N keep-alive HTTP/1.1 connections
+//! GET the object in a loop for a fixed time, reading and discarding every byte (the HTTPS
+//! client decrypts every record with rustls, as a real client must). The client is one tokio
+//! thread, the same for both servers. Server CPU seconds per GiB come from `/proc/<pid>/stat`.
+//! On a shared machine the numbers move with other work; the ratio within one run is what counts.
+//!
+//! Exit status: 0 when every ratio meets the target, 1 otherwise or on failure.
+//! `cargo test --all-targets` runs this binary without `--bench`; it then only prints a line.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use localcos::auth::presign::{authorization, Presign, Signer};
+use md5::{Digest, Md5};
+use rand::{RngCore, SeedableRng};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+const MIB: usize = 1 << 20;
+const SIZE: usize = 64 * MIB;
+const BUCKET_ARG: &str = "bench";
+const HOST: &str = "bench-1250000000.cos.ap-guangzhou.myqcloud.com";
+const KEY: &str = "/big.bin";
+const SECRET_ID: &str = "AKIDlocalcosTlsBench000000000000000";
+const SECRET_KEY: &str = "localcosTlsBenchSecretKey0000000";
+const MIN_RATIO: f64 = 0.7;
+
+fn main() -> ExitCode {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("tls bench: skipped (run it with `cargo bench --bench tls`)");
+        return ExitCode::SUCCESS;
+    }
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("tls bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<bool, String> {
+    let seconds: f64 = std::env::var("TLS_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &f64| *v > 0.0)
+        .unwrap_or(5.0);
+    let conns: Vec<usize> = std::env::var("TLS_BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "1,4".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .filter(|c| *c > 0)
+        .collect();
+    let bin = localcos_binary()?;
+    let tmp = tempfile::Builder::new()
+        .prefix("localcos-tls-bench-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let plain = Server::start(&bin, &tmp.path().join("plain"), &[])?;
+    let tls = Server::start(&bin, &tmp.path().join("tls"), &["--tls-self-signed"])?;
+    let cert = tmp.path().join("tls/data/tls/cert.pem");
+    let root = CertificateDer::from_pem_file(&cert).map_err(|e| format!("{cert:?}: {e}"))?;
+    let client = Client::new(root);
+
+    let mut data = vec![0u8; SIZE];
+    rand::rngs::StdRng::seed_from_u64(0x7115).fill_bytes(&mut data);
+    let data = Bytes::from(data);
+    let want_md5 = hex::encode(Md5::digest(&data));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    println!(
+        "tls bench: 64 MiB GET over HTTP/1.1, {seconds} s per run, one client thread; \
+         plain = sendfile, https = rustls (ring)"
+    );
+    println!(
+        "{:<6} {:>5} {:>10} {:>12} {:>8}",
+        "mode", "conns", "MiB/s", "srv CPU s/GiB", "ratio"
+    );
+    let mut ok = true;
+    rt.block_on(async {
+        for (server, secure) in [(&plain, false), (&tls, true)] {
+            client.put(server.addr, secure, data.clone()).await?;
+            let got = client.get_md5(server.addr, secure).await?;
+            if got != want_md5 {
+                return Err(format!(
+                    "{}: GET returned other bytes (md5 {got}, want {want_md5})",
+                    server.name
+                ));
+            }
+        }
+        for &n in &conns {
+            let mut rates = [0.0; 2];
+            for (i, (server, secure)) in [(&plain, false), (&tls, true)].into_iter().enumerate() {
+                let cpu0 = server.cpu_seconds();
+                let (bytes, elapsed) = client.get_for(server.addr, secure, n, seconds).await?;
+                let cpu = server.cpu_seconds() - cpu0;
+                let gib = bytes as f64 / (1u64 << 30) as f64;
+                rates[i] = bytes as f64 / MIB as f64 / elapsed;
+                let ratio = if i == 0 {
+                    String::new()
+                } else {
+                    format!("{:.2}x", rates[1] / rates[0])
+                };
+                println!(
+                    "{:<6} {:>5} {:>10.0} {:>12.2} {:>8}",
+                    server.name,
+                    n,
+                    rates[i],
+                    cpu / gib.max(1e-9),
+                    ratio
+                );
+            }
+            let ratio = rates[1] / rates[0];
+            if ratio < MIN_RATIO {
+                println!("  MISSED: https {ratio:.2}x of plain with {n} connection(s), target {MIN_RATIO}x");
+                ok = false;
+            }
+        }
+        Ok::<_, String>(())
+    })?;
+    if ok {
+        println!("tls bench: target met (https >= {MIN_RATIO}x plain)");
+    }
+    Ok(ok)
+}
+
+/// Anything the client can speak HTTP/1.1 over.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+struct Client {
+    tls: tokio_rustls::TlsConnector,
+}
+
+impl Client {
+    fn new(root: CertificateDer<'static>) -> Client {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(root).expect("self-signed root");
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Client {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        }
+    }
+
+    async fn connect(
+        &self,
+        addr: SocketAddr,
+        secure: bool,
+    ) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String> {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let io: Box<dyn Io> = if secure {
+            let name = ServerName::try_from("localhost").expect("name");
+            Box::new(
+                self.tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS handshake with {addr}: {e}"))?,
+            )
+        } else {
+            Box::new(tcp)
+        };
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        Ok(send)
+    }
+
+    fn request(method: &str, body: Bytes) -> http::Request<Full<Bytes>> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let auth = authorization(
+            &Presign {
+                method,
+                path: KEY,
+                host: Some(HOST),
+                params: &[],
+                start: now - 60,
+                end: now + 3600,
+            },
+            &Signer {
+                secret_id: SECRET_ID,
+                secret_key: SECRET_KEY,
+                token: None,
+            },
+        );
+        http::Request::builder()
+            .method(method)
+            .uri(KEY)
+            .header("host", HOST)
+            .header("authorization", auth)
+            .header("content-length", body.len())
+            .body(Full::new(body))
+            .expect("request")
+    }
+
+    async fn put(&self, addr: SocketAddr, secure: bool, body: Bytes) -> Result<(), String> {
+        let mut send = self.connect(addr, secure).await?;
+        let resp = send
+            .send_request(Self::request("PUT", body))
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        if status != 200 {
+            return Err(format!("PUT: {status} {}", String::from_utf8_lossy(&text)));
+        }
+        Ok(())
+    }
+
+    async fn get_md5(&self, addr: SocketAddr, secure: bool) -> Result<String, String> {
+        let mut send = self.connect(addr, secure).await?;
+        let resp = send
+            .send_request(Self::request("GET", Bytes::new()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut body = resp.into_body();
+        let mut md5 = Md5::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
+                md5.update(&data);
+            }
+        }
+        Ok(hex::encode(md5.finalize()))
+    }
+
+    /// `n` connections GET the object in a loop for `seconds`; bytes read and elapsed seconds.
+    async fn get_for(
+        &self,
+        addr: SocketAddr,
+        secure: bool,
+        n: usize,
+        seconds: f64,
+    ) -> Result<(u64, f64), String> {
+        let mut senders = Vec::new();
+        for _ in 0..n {
+            senders.push(self.connect(addr, secure).await?);
+        }
+        let started = Instant::now();
+        let until = started + Duration::from_secs_f64(seconds);
+        let tasks: Vec<_> = senders
+            .into_iter()
+            .map(|mut send| {
+                tokio::spawn(async move {
+                    let mut total = 0u64;
+                    while Instant::now() < until {
+                        let resp = send
+                            .send_request(Self::request("GET", Bytes::new()))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if resp.status() != 200 {
+                            return Err(format!("GET: {}", resp.status()));
+                        }
+                        let mut body = resp.into_body();
+                        let mut got = 0usize;
+                        while let Some(frame) = body.frame().await {
+                            if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
+                                got += data.len();
+                            }
+                        }
+                        if got != SIZE {
+                            return Err(format!("GET: {got} bytes, want {SIZE}"));
+                        }
+                        total += got as u64;
+                    }
+                    Ok::<u64, String>(total)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.map_err(|e| e.to_string())??;
+        }
+        Ok((total, started.elapsed().as_secs_f64()))
+    }
+}
+
+/// A release localcos with its own data dir; SIGTERM and wait on drop.
+struct Server {
+    name: &'static str,
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Result<Server, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let log = dir.join("server.stderr");
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--bucket", BUCKET_ARG])
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(extra)
+            .env("LOCALCOS_SECRET_ID", SECRET_ID)
+            .env("LOCALCOS_SECRET_KEY", SECRET_KEY)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&log).map_err(|e| e.to_string())?)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        out.read_line(&mut line).map_err(|e| e.to_string())?;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in out.lines() {});
+        let (name, rest) =
+            if let Some(r) = line.trim().strip_prefix("localcos listening on https://") {
+                ("https", r)
+            } else if let Some(r) = line.trim().strip_prefix("localcos listening on http://") {
+                ("plain", r)
+            } else {
+                let _ = child.kill();
+                return Err(format!(
+                    "localcos did not start: {line:?}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ));
+            };
+        let addr = rest.parse().map_err(|e| format!("{rest}: {e}"))?;
+        Ok(Server { name, child, addr })
+    }
+
+    /// utime + stime of the server so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+        let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // SAFETY: sysconf with a valid name.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / hz.max(1.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds the localcos binary: `LOCALCOS_BIN`, else the one cargo built beside this bench.
+fn localcos_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("LOCALCOS_BIN") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("LOCALCOS_BIN={} does not exist", path.display()))
+        };
+    }
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_localcos"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "no localcos binary at {}: run the bench with `cargo bench --bench tls`, \
+             or set LOCALCOS_BIN",
+            path.display()
+        ))
+    }
+}
