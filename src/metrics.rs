@@ -662,6 +662,58 @@ impl Collector for ScrapeCollector {
                 s.log_pending.load(Ordering::Relaxed) as i64,
             )],
         )?;
+        // The integrity scrub (`--scrub-rate`, storage/scrub.rs) keeps its own
+        // process-wide counters; they are read here at scrape time.
+        let scrub = &crate::storage::scrub::STATS;
+        for (name, help, v) in [
+            (
+                "scrub_objects_scanned",
+                "Object versions the scrub read and checked",
+                &scrub.objects_scanned,
+            ),
+            (
+                "scrub_bytes_scanned",
+                "Bytes the scrub read and checked",
+                &scrub.bytes_scanned,
+            ),
+            (
+                "scrub_corrupt_found",
+                "Corrupt objects the scrub found (again in each pass that finds them)",
+                &scrub.corrupt_found,
+            ),
+            (
+                "scrub_unverifiable",
+                "Objects the scrub could check only in part (SSE-C)",
+                &scrub.unverifiable,
+            ),
+            (
+                "scrub_passes_completed",
+                "Whole scrub passes finished",
+                &scrub.passes_completed,
+            ),
+        ] {
+            let m =
+                enc.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
+            ConstCounter::new(v.load(Ordering::Relaxed)).encode(m)?;
+        }
+        gauge(
+            &mut enc,
+            "scrub_last_pass_corrupt",
+            "Corrupt objects the last finished scrub pass found",
+            [(
+                StateLabel { state: "last_pass" },
+                scrub.last_pass_corrupt.load(Ordering::Relaxed) as i64,
+            )],
+        )?;
+        gauge(
+            &mut enc,
+            "scrub_running",
+            "1 while a scrub pass runs",
+            [(
+                StateLabel { state: "running" },
+                i64::from(scrub.running.load(Ordering::Relaxed)),
+            )],
+        )?;
         let pool = s.pool.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(pool) = pool {
             gauge(
@@ -815,6 +867,28 @@ mod tests {
         }
         fn max(&self) -> u64 {
             16
+        }
+    }
+
+    #[test]
+    fn scrub_counters_are_exported() {
+        let stats = &crate::storage::scrub::STATS;
+        stats.objects_scanned.fetch_add(3, Ordering::Relaxed);
+        let text = Metrics::new().encode();
+        let scanned = sample(&text, "localcos_scrub_objects_scanned_total", &[]).unwrap();
+        assert!(scanned >= 3.0, "{text}");
+        for name in [
+            "localcos_scrub_bytes_scanned_total",
+            "localcos_scrub_corrupt_found_total",
+            "localcos_scrub_unverifiable_total",
+            "localcos_scrub_passes_completed_total",
+            "localcos_scrub_last_pass_corrupt",
+            "localcos_scrub_running",
+        ] {
+            assert!(
+                text.contains(&format!("\n{name}")),
+                "{name} missing:\n{text}"
+            );
         }
     }
 

@@ -286,7 +286,10 @@ async fn offline(config: &Config, action: Action) -> Result<Output, String> {
         ));
     }
     let meta = RedbMeta::open(&db).await.map_err(|e| {
-        if e.to_string().to_ascii_lowercase().contains("already open") {
+        // `RedbMeta::open` reports a lock held by another process as WouldBlock.
+        let locked = matches!(&e, crate::storage::StorageError::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
+            || e.to_string().to_ascii_lowercase().contains("already open");
+        if locked {
             format!(
                 "the data dir {} is in use by a running localcos server (its index is locked): \
                  stop the server, or manage keys through it with --url http://<its address>",
