@@ -105,19 +105,11 @@ fn run() -> Result<(), String> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let bin = servers::localcos_binary(&target_dir)?;
-    if bin.components().any(|c| c.as_os_str() == "debug") {
-        eprintln!("WARNING: {} is a debug build", bin.display());
-    }
-    let cpus = servers::allowed_cpus();
-    let (server_cpus, client_cpus) = if pin && cpus.len() >= 2 {
-        (cpus[..1].to_vec(), cpus[1..].to_vec())
-    } else {
-        (Vec::new(), cpus.clone())
-    };
-    if !server_cpus.is_empty() {
-        servers::pin_current(&client_cpus).map_err(|e| format!("pinning: {e}"))?;
-    }
+    let servers::Layout {
+        bin,
+        server_cpus,
+        client_cpus,
+    } = servers::layout(&target_dir, pin)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(client_cpus.len().max(1))
         .enable_all()

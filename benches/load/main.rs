@@ -174,25 +174,12 @@ fn run_bench() -> Result<bool, String> {
     presign::self_check()?;
     let settings = Settings::from_env();
     let target_dir = target_dir();
-    let bin = servers::localcos_binary(&target_dir)?;
-    if bin.components().any(|c| c.as_os_str() == "debug") {
-        eprintln!(
-            "WARNING: {} is a debug build; figures will be meaningless",
-            bin.display()
-        );
-    }
-
     // Servers on the first allowed CPU, the load generator on the rest.
-    let cpus = servers::allowed_cpus();
-    let (server_cpus, client_cpus) = if settings.pin && cpus.len() >= 2 {
-        (cpus[..1].to_vec(), cpus[1..].to_vec())
-    } else {
-        (Vec::new(), cpus.clone())
-    };
-    if !server_cpus.is_empty() {
-        servers::pin_current(&client_cpus)
-            .map_err(|e| format!("cannot pin the load generator: {e}"))?;
-    }
+    let servers::Layout {
+        bin,
+        server_cpus,
+        client_cpus,
+    } = servers::layout(&target_dir, settings.pin)?;
     if settings.nice != 0 {
         servers::set_nice(settings.nice)
             .map_err(|e| format!("LOAD_NICE={}: {e}", settings.nice))?;

@@ -81,6 +81,40 @@ impl Drop for Server {
     }
 }
 
+/// Where a bench runs: the localcos binary and the CPU split (servers on the
+/// first allowed CPU, the load generator on the rest, this process pinned to
+/// them here). No split when `pin` is off or only one CPU is allowed.
+pub struct Layout {
+    pub bin: PathBuf,
+    pub server_cpus: Vec<usize>,
+    pub client_cpus: Vec<usize>,
+}
+
+/// Finds the binary (warning when it is a debug build) and pins this process.
+pub fn layout(target_dir: &Path, pin: bool) -> Result<Layout, String> {
+    let bin = localcos_binary(target_dir)?;
+    if bin.components().any(|c| c.as_os_str() == "debug") {
+        eprintln!(
+            "WARNING: {} is a debug build; figures will be meaningless",
+            bin.display()
+        );
+    }
+    let cpus = allowed_cpus();
+    let (server_cpus, client_cpus) = if pin && cpus.len() >= 2 {
+        (cpus[..1].to_vec(), cpus[1..].to_vec())
+    } else {
+        (Vec::new(), cpus.clone())
+    };
+    if !server_cpus.is_empty() {
+        pin_current(&client_cpus).map_err(|e| format!("cannot pin the load generator: {e}"))?;
+    }
+    Ok(Layout {
+        bin,
+        server_cpus,
+        client_cpus,
+    })
+}
+
 /// Finds the localcos binary: `LOCALCOS_BIN`, else the one cargo built beside this bench
 /// (`<target>/release/localcos`, `CARGO_TARGET_DIR` honoured), else `<target>/release/localcos`.
 pub fn localcos_binary(target_dir: &Path) -> Result<PathBuf, String> {
