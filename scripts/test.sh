@@ -9,6 +9,8 @@
 #                                          rclone, s3cmd vs a real localcos)
 #   3. node --test tests/clients/node/test (cos-nodejs-sdk-v5 vs a real localcos,
 #      and cos-js-sdk-v5 pages plus the web console in headless Chromium)
+# The cluster tests among them (test_cluster*.py, cluster.test.mjs) start PostgreSQL,
+# three nodes and an nginx balancer of their own (tests/clients/python/cluster.py).
 # and exits non-zero if any failed.  Honours CARGO_TARGET_DIR and LOCALCOS_BIN.
 set -euo pipefail
 
@@ -33,6 +35,11 @@ command -v curl >/dev/null || need_apt+=(curl)
 [ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || need_apt+=(chromium)
 # rclone (Tencent COS and plain S3 providers) for tests/clients/python/test_rclone.py.
 command -v rclone >/dev/null || need_apt+=(rclone)
+# The cluster suites (tests/clients/python/cluster.py, test_cluster*.py, cluster.test.mjs)
+# run PostgreSQL from the Debian package (binaries in /usr/lib/postgresql/<ver>/bin, not on
+# PATH) and nginx as the balancer in front of the nodes.
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_apt+=(postgresql)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need_apt+=(nginx)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${need_apt[*]} with apt-get"

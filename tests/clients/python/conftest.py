@@ -312,3 +312,27 @@ def assert_common_headers(headers):
     assert headers["x-cos-request-id"]
     assert headers["Server"] == "tencent-cos"
     assert headers["Date"].endswith("GMT")
+
+
+# --- the cluster suites (tests/clients/python/cluster.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A private PostgreSQL server for the whole run (each cluster gets its own DATABASE)."""
+    from cluster import Postgres
+
+    server = Postgres()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def cluster(pg):
+    """Three nodes over PostgreSQL and one shared blob dir, behind an nginx balancer:
+    ``cluster.url``/``port`` is the balancer, ``cluster.nodes[i]`` a node."""
+    from cluster import Cluster
+
+    c = Cluster(pg, nodes=3)
+    yield c
+    c.stop()
