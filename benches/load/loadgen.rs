@@ -236,7 +236,7 @@ async fn get(sender: &mut SendRequest<Empty<Bytes>>, plan: &Plan) -> Result<u64,
 }
 
 /// Opens a keep-alive HTTP/1.1 connection with TCP_NODELAY; its driver runs as its own task.
-async fn connect<B>(addr: SocketAddr) -> std::io::Result<SendRequest<B>>
+pub async fn connect<B>(addr: SocketAddr) -> std::io::Result<SendRequest<B>>
 where
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,

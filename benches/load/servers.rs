@@ -153,6 +153,26 @@ pub fn start_localcos(
     rust_log: Option<&str>,
     cpus: &[usize],
 ) -> Result<Server, String> {
+    start_localcos_with(
+        bin,
+        secret_id,
+        secret_key,
+        &["--bucket", bucket],
+        rust_log,
+        cpus,
+    )
+}
+
+/// [`start_localcos`] with other `serve` arguments than `--bucket` (e.g. a cluster node's
+/// `--meta-url`/`--blob-store`); the node-local `--data-dir` is still a fresh temp dir.
+pub fn start_localcos_with(
+    bin: &Path,
+    secret_id: &str,
+    secret_key: &str,
+    args: &[&str],
+    rust_log: Option<&str>,
+    cpus: &[usize],
+) -> Result<Server, String> {
     let dir = tempfile::Builder::new()
         .prefix("localcos-load-")
         .tempdir()
@@ -165,8 +185,7 @@ pub fn start_localcos(
         .arg(addr.to_string())
         .arg("--data-dir")
         .arg(&data_dir)
-        .arg("--bucket")
-        .arg(bucket)
+        .args(args)
         .env("LOCALCOS_SECRET_ID", secret_id)
         .env("LOCALCOS_SECRET_KEY", secret_key)
         .stdin(Stdio::null());
@@ -212,6 +231,72 @@ pub fn start_nginx(cpus: &[usize]) -> Result<Server, String> {
         .arg(dir.path())
         .arg("-c")
         .arg(&conf)
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .stdin(Stdio::null());
+    spawn("nginx", cmd, addr, dir, cpus)
+}
+
+/// Starts nginx as a round-robin load balancer over `upstreams`, with the settings S3 traffic
+/// needs (README "Scale-out"): no body limit, no buffering either way, HTTP/1.1 keep-alive
+/// upstream connections, the client's Host, no retry on another node, the URI untouched.
+pub fn start_nginx_balancer(upstreams: &[SocketAddr], cpus: &[usize]) -> Result<Server, String> {
+    let bin =
+        nginx_binary().ok_or("nginx not found: install it with `apt-get install -y nginx`")?;
+    let dir = tempfile::Builder::new()
+        .prefix("nginx-lb-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let addr = free_port()?;
+    let d = dir.path().display();
+    let servers: String = upstreams
+        .iter()
+        .map(|u| format!("        server {u} max_fails=0;\n"))
+        .collect();
+    let conf = format!(
+        "daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    upstream localcos {{
+{servers}        keepalive 256;
+    }}
+    server {{
+        listen {addr};
+        client_max_body_size 0;
+        keepalive_requests 1000000;
+        keepalive_timeout 300s;
+        location / {{
+            proxy_pass http://localcos;
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header Connection \"\";
+            proxy_request_buffering off;
+            proxy_buffering off;
+            proxy_next_upstream off;
+        }}
+    }}
+}}
+"
+    );
+    let path = dir.path().join("nginx.conf");
+    fs::write(&path, conf).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&path)
         .arg("-e")
         .arg(dir.path().join("error.log"))
         .stdin(Stdio::null());
