@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lock;
 pub mod memory;
 pub mod multipart;
+pub mod pg;
 pub mod scrub;
 pub mod sse;
 mod store;
@@ -122,6 +123,10 @@ pub enum StorageError {
     /// (`fs::format`); the message says what to do.
     #[error("{0}")]
     Format(String),
+    /// The metadata store cannot be reached (a cluster's database is down
+    /// or does not answer in time): 503, the client retries.
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A blob's name: unique forever (UUIDv7 as 32 lowercase hex), never derived
