@@ -610,150 +610,6 @@ impl PgMeta {
             .map_err(db_error)?
             .is_some())
     }
-
-    // The collector and shared-state calls (the `gc` lane's `MetaStore`
-    // methods): see the trait for their contracts.
-
-    /// Hands blobs to the collector: delete at or after `due_ms`.
-    pub async fn defer_blob_deletes_pg(
-        &self,
-        ids: &[BlobId],
-        due_ms: i64,
-    ) -> Result<(), StorageError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        timed(async {
-            let client = self.client().await?;
-            let ids: Vec<&str> = ids.iter().map(|b| b.as_str()).collect();
-            let st = client
-                .prepare_cached(
-                    "INSERT INTO blob_gc (blob, due_ms) SELECT b, $2 FROM unnest($1::TEXT[]) AS t(b)
-                     ON CONFLICT (blob) DO UPDATE SET due_ms = GREATEST(blob_gc.due_ms, EXCLUDED.due_ms)",
-                )
-                .await
-                .map_err(db_error)?;
-            client.execute(&st, &[&ids, &due_ms]).await.map_err(db_error)?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Up to `limit` deferred blobs due at `now_ms`, oldest first.
-    pub async fn due_blob_deletes_pg(
-        &self,
-        now_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<BlobId>, StorageError> {
-        timed(async {
-            let client = self.client().await?;
-            let st = client
-                .prepare_cached(
-                    "SELECT blob FROM blob_gc WHERE due_ms <= $1 ORDER BY due_ms, blob LIMIT $2",
-                )
-                .await
-                .map_err(db_error)?;
-            let rows = client
-                .query(&st, &[&now_ms, &(limit as i64)])
-                .await
-                .map_err(db_error)?;
-            rows.iter()
-                .map(|r| {
-                    BlobId::parse(r.get(0))
-                        .ok_or_else(|| StorageError::Corrupt("bad blob id in blob_gc".into()))
-                })
-                .collect()
-        })
-        .await
-    }
-
-    /// Forgets deferred entries.
-    pub async fn forget_blob_deletes_pg(&self, ids: &[BlobId]) -> Result<(), StorageError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        timed(async {
-            let client = self.client().await?;
-            let ids: Vec<&str> = ids.iter().map(|b| b.as_str()).collect();
-            let st = client
-                .prepare_cached("DELETE FROM blob_gc WHERE blob = ANY($1)")
-                .await
-                .map_err(db_error)?;
-            client.execute(&st, &[&ids]).await.map_err(db_error)?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// The number of deferred entries.
-    pub async fn blob_delete_backlog_pg(&self) -> Result<u64, StorageError> {
-        timed(async {
-            let client = self.client().await?;
-            let st = client
-                .prepare_cached("SELECT count(*) FROM blob_gc")
-                .await
-                .map_err(db_error)?;
-            let n: i64 = client.query_one(&st, &[]).await.map_err(db_error)?.get(0);
-            Ok(n.max(0) as u64)
-        })
-        .await
-    }
-
-    /// Takes or renews lease `name` for `holder` until `now_ms + ttl_ms`.
-    pub async fn lease_pg(
-        &self,
-        name: &str,
-        holder: &str,
-        now_ms: i64,
-        ttl_ms: i64,
-    ) -> Result<bool, StorageError> {
-        timed(async {
-            let client = self.client().await?;
-            let st = client
-                .prepare_cached(
-                    "INSERT INTO leases (name, holder, until_ms) VALUES ($1, $2, $3 + $4)
-                     ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until_ms = EXCLUDED.until_ms
-                     WHERE leases.holder = EXCLUDED.holder OR leases.until_ms <= $3
-                     RETURNING holder",
-                )
-                .await
-                .map_err(db_error)?;
-            let row = client
-                .query_opt(&st, &[&name, &holder, &now_ms, &ttl_ms])
-                .await
-                .map_err(db_error)?;
-            Ok(row.is_some())
-        })
-        .await
-    }
-
-    /// The shared secret `name`, or `init` stored as it (first writer wins).
-    pub async fn secret_or_init_pg(
-        &self,
-        name: &str,
-        init: Vec<u8>,
-    ) -> Result<Vec<u8>, StorageError> {
-        timed(async {
-            let client = self.client().await?;
-            let ins = client
-                .prepare_cached(
-                    "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                )
-                .await
-                .map_err(db_error)?;
-            client
-                .execute(&ins, &[&name, &init])
-                .await
-                .map_err(db_error)?;
-            let sel = client
-                .prepare_cached("SELECT value FROM secrets WHERE name = $1")
-                .await
-                .map_err(db_error)?;
-            let row = client.query_one(&sel, &[&name]).await.map_err(db_error)?;
-            Ok(row.get(0))
-        })
-        .await
-    }
 }
 
 impl Drop for PgMeta {
@@ -1434,6 +1290,152 @@ impl MetaStore for PgMeta {
             rows.iter()
                 .map(|r| Ok((r.get::<_, String>(0), from_json(r.get::<_, &str>(1))?)))
                 .collect()
+        })
+        .await
+    }
+
+    // The collector and shared-state calls (the `gc` lane's `MetaStore`
+    // methods): see the trait for their contracts.
+
+    /// Hands blobs to the collector: delete at or after `due_ms`.
+    async fn defer_blob_deletes(
+        &self,
+        ids: &[BlobId],
+        due_ms: i64,
+    ) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        timed(async {
+            let client = self.client().await?;
+            let mut ids: Vec<&str> = ids.iter().map(|b| b.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let st = client
+                .prepare_cached(
+                    "INSERT INTO blob_gc (blob, due_ms) SELECT b, $2 FROM unnest($1::TEXT[]) AS t(b)
+                     ON CONFLICT (blob) DO UPDATE SET due_ms = GREATEST(blob_gc.due_ms, EXCLUDED.due_ms)",
+                )
+                .await
+                .map_err(db_error)?;
+            client.execute(&st, &[&ids, &due_ms]).await.map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Up to `limit` deferred blobs due at `now_ms`, oldest first.
+    async fn due_blob_deletes(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        timed(async {
+            let client = self.client().await?;
+            let st = client
+                .prepare_cached(
+                    "SELECT blob FROM blob_gc WHERE due_ms <= $1 ORDER BY due_ms, blob LIMIT $2",
+                )
+                .await
+                .map_err(db_error)?;
+            let rows = client
+                .query(&st, &[&now_ms, &(limit as i64)])
+                .await
+                .map_err(db_error)?;
+            rows.iter()
+                .map(|r| {
+                    BlobId::parse(r.get(0))
+                        .ok_or_else(|| StorageError::Corrupt("bad blob id in blob_gc".into()))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Forgets deferred entries.
+    async fn forget_blob_deletes(&self, ids: &[BlobId]) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        timed(async {
+            let client = self.client().await?;
+            let ids: Vec<&str> = ids.iter().map(|b| b.as_str()).collect();
+            let st = client
+                .prepare_cached("DELETE FROM blob_gc WHERE blob = ANY($1)")
+                .await
+                .map_err(db_error)?;
+            client.execute(&st, &[&ids]).await.map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The number of deferred entries.
+    async fn blob_delete_backlog(&self) -> Result<u64, StorageError> {
+        timed(async {
+            let client = self.client().await?;
+            let st = client
+                .prepare_cached("SELECT count(*) FROM blob_gc")
+                .await
+                .map_err(db_error)?;
+            let n: i64 = client.query_one(&st, &[]).await.map_err(db_error)?.get(0);
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
+    /// Takes or renews lease `name` for `holder` until `now_ms + ttl_ms`.
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StorageError> {
+        timed(async {
+            let client = self.client().await?;
+            let st = client
+                .prepare_cached(
+                    "INSERT INTO leases (name, holder, until_ms) VALUES ($1, $2, $4)
+                     ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until_ms = EXCLUDED.until_ms
+                     WHERE leases.holder = EXCLUDED.holder OR leases.until_ms <= $3
+                     RETURNING until_ms > $3",
+                )
+                .await
+                .map_err(db_error)?;
+            let row = client
+                .query_opt(&st, &[&name, &holder, &now_ms, &now_ms.saturating_add(ttl_ms)])
+                .await
+                .map_err(db_error)?;
+            Ok(row.is_some_and(|r| r.get::<_, bool>(0)))
+        })
+        .await
+    }
+
+    /// The shared secret `name`, or `init` stored as it (first writer wins).
+    async fn secret_or_init(
+        &self,
+        name: &str,
+        init: Vec<u8>,
+    ) -> Result<Vec<u8>, StorageError> {
+        timed(async {
+            let client = self.client().await?;
+            let ins = client
+                .prepare_cached(
+                    "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .await
+                .map_err(db_error)?;
+            client
+                .execute(&ins, &[&name, &init])
+                .await
+                .map_err(db_error)?;
+            let sel = client
+                .prepare_cached("SELECT value FROM secrets WHERE name = $1")
+                .await
+                .map_err(db_error)?;
+            let row = client.query_one(&sel, &[&name]).await.map_err(db_error)?;
+            Ok(row.get(0))
         })
         .await
     }
