@@ -13,12 +13,14 @@
 
 pub mod append;
 pub mod fs;
+pub mod gc;
 pub mod hash;
 pub mod keys;
 pub mod lock;
 pub mod memory;
 pub mod multipart;
 pub mod scrub;
+pub mod secrets;
 pub mod sse;
 mod store;
 mod uploads;
