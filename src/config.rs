@@ -175,6 +175,11 @@ pub struct ServeArgs {
     /// Seconds the background scrub waits between passes (default 86400).
     #[arg(long, env = "LOCALCOS_SCRUB_PAUSE_SECONDS", value_name = "SECONDS")]
     pub scrub_pause_seconds: Option<u64>,
+    /// Seconds a replaced, deleted or orphaned blob waits before it is
+    /// deleted (default 0, at once, on the embedded store; 3600 in cluster
+    /// mode). One node at a time collects (a lease in the index).
+    #[arg(long, env = "LOCALCOS_GC_GRACE_SECONDS", value_name = "SECONDS")]
+    pub gc_grace_seconds: Option<u64>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -210,6 +215,16 @@ pub struct RawConfig {
     pub keys: RawKeys,
     pub metrics: RawMetrics,
     pub scrub: RawScrub,
+    pub gc: RawGc,
+}
+
+/// `[gc]`: when freed blobs are deleted (`storage::gc`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGc {
+    /// Seconds a freed or orphaned blob waits before deletion (default 0 on
+    /// the embedded store, 3600 in cluster mode).
+    pub grace_seconds: Option<u64>,
 }
 
 /// `[keys]`: the master key sealing stored SecretKeys (one of the two).
@@ -443,6 +458,23 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// The background scrub (`None`: off).
     pub scrub: Option<ScrubSettings>,
+    /// `--gc-grace-seconds` as given (`None`: the storage mode's default,
+    /// see [`Config::gc_grace`]).
+    pub gc_grace_seconds: Option<u64>,
+}
+
+impl Config {
+    /// How long freed blobs wait before deletion (`storage::gc`): as
+    /// configured, else 0 on the embedded and memory stores (a blob goes as
+    /// soon as nothing references it) and 3600 s on shared stores.
+    pub fn gc_grace(&self) -> Duration {
+        let default = if matches!(self.storage, StorageMode::Memory | StorageMode::Dir(_)) {
+            0
+        } else {
+            3600
+        };
+        Duration::from_secs(self.gc_grace_seconds.unwrap_or(default))
+    }
 }
 
 /// Background scrub settings (`--scrub-rate`, `[scrub]`).
@@ -821,6 +853,7 @@ impl Config {
             default_cors,
             tls,
             master_key,
+            gc_grace_seconds: args.gc_grace_seconds.or(raw.gc.grace_seconds),
             scrub: args
                 .scrub_rate
                 .or(raw.scrub.rate)

@@ -234,6 +234,56 @@ impl SseKeys {
         })
     }
 
+    /// Like [`SseKeys::load`], with the generated master key shared through
+    /// the index (`storage::secrets::SSE_MASTER_KEY`), so every node of a
+    /// cluster unwraps every object's data key (NOTES 16).
+    /// # Behavior
+    /// - The stored key is initialised with the data dir's `sse-master.key`
+    ///   (its active key) when there is one, else with a new random key;
+    ///   a data dir without the file gets it written with the stored key
+    ///   (unless master keys are configured, as before).
+    /// - Keys, in order: configured ones (the first is active), the data
+    ///   dir's file (so a key put first in the file still becomes active,
+    ///   and older keys in it still decrypt), then the stored key.
+    pub async fn open(
+        settings: &SseSettings,
+        data_dir: Option<&Path>,
+        meta: &dyn crate::storage::MetaStore,
+    ) -> Result<SseKeys, String> {
+        let path = data_dir.map(|d| d.join(MASTER_KEY_FILE));
+        let from_file = match &path {
+            Some(p) => read_key_file(p)?,
+            None => Vec::new(),
+        };
+        let init = from_file.first().cloned().unwrap_or_else(KeyBytes::random);
+        let stored = meta
+            .secret_or_init(crate::storage::secrets::SSE_MASTER_KEY, init.0.to_vec())
+            .await
+            .map_err(|e| format!("SSE master key: {e}"))?;
+        let shared = KeyBytes(
+            stored
+                .as_slice()
+                .try_into()
+                .map_err(|_| "SSE master key: the stored key is not 32 bytes".to_string())?,
+        );
+        if let (Some(dir), Some(p)) = (data_dir, &path) {
+            if from_file.is_empty() && settings.master_keys.is_empty() {
+                write_key_file(dir, p, &shared)?;
+            }
+        }
+        let mut keys = settings.master_keys.clone();
+        for k in from_file.into_iter().chain(std::iter::once(shared)) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Ok(SseKeys {
+            masters: keys.into_iter().map(|k| (master_id(&k), k)).collect(),
+            kms: settings.kms_keys.clone(),
+            default_kms: settings.default_kms_key_id.clone(),
+        })
+    }
+
     /// A random master key, no KMS keys (tests, `Store::memory`).
     pub fn ephemeral() -> SseKeys {
         let k = KeyBytes::random();
