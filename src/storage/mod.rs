@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lock;
 pub mod memory;
 pub mod multipart;
+pub mod s3;
 pub mod scrub;
 pub mod sse;
 mod store;
