@@ -20,6 +20,7 @@ pub mod lock;
 pub mod memory;
 pub mod multipart;
 pub mod pg;
+pub mod s3;
 pub mod scrub;
 pub mod secrets;
 pub mod sse;
