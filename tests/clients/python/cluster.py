@@ -202,11 +202,21 @@ class Postgres:
 # --- localcos nodes -----------------------------------------------------------------
 
 
+def node_tmp_dirs(blob_dir) -> set:
+    """The per-node temp dirs of a shared blob dir (``tmp/node-<id>``)."""
+    root = Path(blob_dir or "/nonexistent") / "tmp"
+    return {p for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+
+
 class Node:
     """One ``localcos serve`` of a cluster; ``kill9`` and ``start`` keep its port."""
 
-    def __init__(self, name, args, work: Path, env: dict):
+    def __init__(self, name, args, work: Path, env: dict, blob_dir: Path = None):
         self.name = name
+        self.blob_dir = blob_dir
+        # This process's temp dir in the shared blob dir (``tmp/node-<id>``, a fresh one per
+        # process), told apart as the one that appeared while it started.
+        self.tmp_dir = None
         self.args = list(args)
         self.env = env
         self.data_dir = work / name
@@ -232,6 +242,7 @@ class Node:
             "--data-dir", str(self.data_dir),
             *self.args,
         ]
+        before = node_tmp_dirs(self.blob_dir)
         stderr = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=self.env
@@ -255,6 +266,8 @@ class Node:
         self.port = int(m.group(2))
         threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
         self.wait_ready()
+        new = node_tmp_dirs(self.blob_dir) - before
+        self.tmp_dir = new.pop() if len(new) == 1 else None
 
     @staticmethod
     def _drain(proc):
@@ -431,7 +444,7 @@ class Cluster:
         self.balancer = None
         try:
             for i in range(nodes):
-                self.nodes.append(Node(f"node{i}", args, self.work, env))
+                self.nodes.append(Node(f"node{i}", args, self.work, env, self.blob_dir))
             if balancer:
                 self.balancer = Balancer([n.endpoint for n in self.nodes], self.work)
         except BaseException:
@@ -451,8 +464,11 @@ class Cluster:
         return self.balancer.url
 
     def blob_files(self):
-        """Every regular file below the shared blob dir (temp files included)."""
-        return [p for p in self.blob_dir.rglob("*") if p.is_file()]
+        """Every regular file below the shared blob dir: blobs and temp files, but not the
+        heartbeat files of live nodes (``tmp/node-<id>/ALIVE``, touched while a node runs)."""
+        live = {n.tmp_dir / "ALIVE" for n in self.nodes if n.alive() and n.tmp_dir}
+        return [p for p in self.blob_dir.rglob("*") if p.is_file() and p not in live]
+
 
     def logs(self) -> str:
         return "\n".join(f"--- {n.name} ---\n{n.stderr_tail(1500)}" for n in self.nodes)

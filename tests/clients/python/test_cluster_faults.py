@@ -7,6 +7,7 @@ also gets its own PostgreSQL server.
 """
 
 import hashlib
+import os
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -112,6 +113,7 @@ def test_kill9_of_a_node_mid_traffic_loses_no_acknowledged_write(pg):
         for t in threads:
             t.start()
         time.sleep(2.0)
+        dead_tmp = cluster.nodes[1].tmp_dir
         cluster.nodes[1].kill9()
         time.sleep(1.5)
         stop.set()
@@ -141,10 +143,25 @@ def test_kill9_of_a_node_mid_traffic_loses_no_acknowledged_write(pg):
             r = raws[2].request("GET", bucket, k)
             assert r.status_code == 200 and r.content == body_for(k), k
 
-        # The dead node's orphans (its cut upload) are collected by the survivors once
-        # the grace period is over; after deleting everything the blob dir is empty.
+        # The dead node's orphans: its cut upload is a temp file in its own temp dir of the
+        # shared blob dir, which the survivors leave alone while its heartbeat is recent
+        # (a live node that only paused must not lose its writes) ...
+        dead = dead_tmp
+        assert dead is not None and dead.is_dir(), "node1's temp dir in the shared blob dir"
+        left = [p.name for p in dead.iterdir() if p.name != "ALIVE"]
+        assert left, "the upload cut by kill -9 left no temp file (did it reach node1?)"
         clients = [make_client(n) for n in (cluster.nodes[0], cluster.nodes[2])]
         delete_everything(clients[0], bucket)
+        assert dead.is_dir(), "a node's temp dir was removed while its heartbeat was recent"
+        # ... and remove once its heartbeat is older than the dead-node limit (10 minutes,
+        # simulated by ageing the ALIVE file); the survivors sweep every 30 s.
+        old = time.time() - 11 * 60
+        for p in [dead, *dead.iterdir()]:
+            os.utime(p, (old, old))
+        if not wait_until(lambda: not dead.exists(), 45, 0.5):
+            pytest.fail(f"dead node's temp dir {dead} still there: {os.listdir(dead)}\n{cluster.logs()}")
+        # Everything else: replaced and deleted blobs go after the grace period (2 s);
+        # the shared blob dir ends up empty.
         assert_blob_dir_empties(cluster)
 
         # The node comes back on its port and serves the same namespace.
