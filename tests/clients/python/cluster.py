@@ -10,8 +10,8 @@ the end:
   they run as the ``postgres`` user (``runuser -u postgres --``) in a dir that user
   owns (NOTES 19).  Trust authentication on 127.0.0.1 only; one fresh DATABASE per
   cluster.
-* ``Node``: ``localcos serve --meta-url postgres://... --blob-store <shared dir>``
-  with its own node-local ``--data-dir``; it can be killed with SIGKILL and started
+* ``Node``: ``localcos serve`` with ``LOCALCOS_META_URL=postgres://...`` and
+  ``LOCALCOS_BLOB_STORE=<shared dir>``, its own node-local ``--data-dir``; it can be killed with SIGKILL and started
   again on the same port.
 * ``Balancer``: Debian's nginx with the settings an S3 balancer needs (NOTES 20):
   no body size limit, no request or response buffering, HTTP/1.1 upstream, the
@@ -432,14 +432,20 @@ class Cluster:
         self.blob_dir.mkdir()
         self.database = pg.create_database()
         self.meta_url = pg.url(self.database)
-        args = ["--meta-url", self.meta_url, "--blob-store", str(self.blob_dir)]
+        args = []
         if gc_grace_seconds is not None:
             args += ["--gc-grace-seconds", str(gc_grace_seconds)]
         args += list(extra_args)
-        env = clean_env(LOCALCOS_SECRET_ID=secret_id, LOCALCOS_SECRET_KEY=secret_key)
-        # A LOCALCOS_* setting of the caller's shell must not change the nodes.
-        env = {k: v for k, v in env.items() if not k.startswith("LOCALCOS_") or k in (
-            "LOCALCOS_SECRET_ID", "LOCALCOS_SECRET_KEY")}
+        # A LOCALCOS_* setting of the caller's shell must not change the nodes; the cluster
+        # settings go through the environment (LOCALCOS_META_URL, LOCALCOS_BLOB_STORE), as
+        # docker/compose.cluster.yml gives them (benches/cluster.rs uses the flags).
+        env = {k: v for k, v in clean_env().items() if not k.startswith("LOCALCOS_")}
+        env.update(
+            LOCALCOS_SECRET_ID=secret_id,
+            LOCALCOS_SECRET_KEY=secret_key,
+            LOCALCOS_META_URL=self.meta_url,
+            LOCALCOS_BLOB_STORE=str(self.blob_dir),
+        )
         self.nodes = []
         self.balancer = None
         try:
