@@ -281,6 +281,7 @@ http {{
             proxy_pass http://localcos;
             proxy_http_version 1.1;
             proxy_set_header Host $http_host;
+            proxy_pass_header Server;
             proxy_set_header Connection \"\";
             proxy_request_buffering off;
             proxy_buffering off;
