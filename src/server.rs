@@ -119,11 +119,19 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
     let store = match &config.storage {
         StorageMode::Memory => Store::memory(),
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,
+        StorageMode::Cluster(c) => {
+            std::fs::create_dir_all(&c.scratch).map_err(StorageError::Io)?;
+            let meta = crate::storage::pg::PgMeta::open(
+                &c.meta_url,
+                crate::storage::pg::STARTUP_WAIT,
+            )
+            .await?;
+            let blobs = c.blobs.open().await?;
+            Store::new(Arc::new(meta), blobs)
+        }
     };
-    let data_dir = match &config.storage {
-        StorageMode::Memory => None,
-        StorageMode::Dir(dir) => Some(dir.as_path()),
-    };
+    // TODO(gc lane, NOTES 16): a cluster's SSE master key from the MetaStore.
+    let data_dir = config.storage.local_dir();
     let sse_keys = SseKeys::load(&config.sse, data_dir).map_err(StartError::SseKeys)?;
     let store = store.with_sse_keys(Arc::new(sse_keys));
     let now_ms = std::time::SystemTime::now()

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod pg;
+
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http::{Method, Request};
