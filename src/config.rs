@@ -1338,6 +1338,30 @@ access = "read-only"
     }
 
     #[test]
+    fn gc_grace_from_flag_file_or_default() {
+        let raw = |t: &str| -> RawConfig { toml::from_str(t).unwrap() };
+        let with = |flag: Option<u64>| ServeArgs {
+            gc_grace_seconds: flag,
+            ..args()
+        };
+        // (flag, file, want seconds)
+        let cases: &[(Option<u64>, &str, u64)] = &[
+            (None, "", 0),
+            (None, "[gc]\ngrace_seconds = 60", 60),
+            (Some(5), "[gc]\ngrace_seconds = 60", 5),
+            (Some(0), "[gc]\ngrace_seconds = 60", 0),
+        ];
+        for (flag, file, want) in cases {
+            let c = Config::from_parts(&with(*flag), raw(file)).unwrap();
+            assert_eq!(c.gc_grace(), Duration::from_secs(*want), "{flag:?} {file:?}");
+        }
+        let mut c = Config::from_parts(&args(), RawConfig::default()).unwrap();
+        c.storage = StorageMode::Dir("/tmp/x".into());
+        assert_eq!(c.gc_grace(), Duration::ZERO, "embedded default");
+        assert!(toml::from_str::<RawConfig>("[gc]\ngrace = 1").is_err());
+    }
+
+    #[test]
     fn shipped_example_config_parses() {
         let text = include_str!("../config/localcos.toml");
         let raw: RawConfig = toml::from_str(text).unwrap();
