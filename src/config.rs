@@ -187,6 +187,11 @@ pub struct ServeArgs {
     /// Seconds the background scrub waits between passes (default 86400).
     #[arg(long, env = "LOCALCOS_SCRUB_PAUSE_SECONDS", value_name = "SECONDS")]
     pub scrub_pause_seconds: Option<u64>,
+    /// Seconds a replaced, deleted or orphaned blob waits before it is
+    /// deleted (default 0, at once, on the embedded store; 3600 in cluster
+    /// mode). One node at a time collects (a lease in the index).
+    #[arg(long, env = "LOCALCOS_GC_GRACE_SECONDS", value_name = "SECONDS")]
+    pub gc_grace_seconds: Option<u64>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -226,6 +231,16 @@ pub struct RawConfig {
     pub keys: RawKeys,
     pub metrics: RawMetrics,
     pub scrub: RawScrub,
+    pub gc: RawGc,
+}
+
+/// `[gc]`: when freed blobs are deleted (`storage::gc`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGc {
+    /// Seconds a freed or orphaned blob waits before deletion (default 0 on
+    /// the embedded store, 3600 in cluster mode).
+    pub grace_seconds: Option<u64>,
 }
 
 /// `[keys]`: the master key sealing stored SecretKeys (one of the two).
@@ -483,6 +498,23 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// The background scrub (`None`: off).
     pub scrub: Option<ScrubSettings>,
+    /// `--gc-grace-seconds` as given (`None`: the storage mode's default,
+    /// see [`Config::gc_grace`]).
+    pub gc_grace_seconds: Option<u64>,
+}
+
+impl Config {
+    /// How long freed blobs wait before deletion (`storage::gc`): as
+    /// configured, else 0 on the embedded and memory stores (a blob goes as
+    /// soon as nothing references it) and 3600 s on shared stores.
+    pub fn gc_grace(&self) -> Duration {
+        let default = if matches!(self.storage, StorageMode::Memory | StorageMode::Dir(_)) {
+            0
+        } else {
+            3600
+        };
+        Duration::from_secs(self.gc_grace_seconds.unwrap_or(default))
+    }
 }
 
 /// Background scrub settings (`--scrub-rate`, `[scrub]`).
@@ -731,10 +763,9 @@ impl Config {
         if credentials.iter().all(|c| c.token.is_some()) {
             let (id, key) = match &storage {
                 StorageMode::Dir(dir) => load_or_generate_credentials(dir)?,
-                // TODO(gc lane, NOTES 16): generated credentials shared
-                // through the MetaStore; until then per node scratch.
-                StorageMode::Cluster(c) => load_or_generate_credentials(&c.scratch)?,
-                StorageMode::Memory => generate_credentials(),
+                // A cluster shares the generated pair through the index
+                // (`storage::secrets`, at start-up): nothing per node.
+                StorageMode::Memory | StorageMode::Cluster(_) => generate_credentials(),
             };
             credentials.insert(0, permanent(&id, &key));
             generated_credentials = true;
@@ -890,6 +921,7 @@ impl Config {
             default_cors,
             tls,
             master_key,
+            gc_grace_seconds: args.gc_grace_seconds.or(raw.gc.grace_seconds),
             scrub: args
                 .scrub_rate
                 .or(raw.scrub.rate)
@@ -1371,6 +1403,30 @@ access = "read-only"
             }
         }
         assert!(toml::from_str::<RawConfig>("[tls]\ncertificate = \"x\"").is_err());
+    }
+
+    #[test]
+    fn gc_grace_from_flag_file_or_default() {
+        let raw = |t: &str| -> RawConfig { toml::from_str(t).unwrap() };
+        let with = |flag: Option<u64>| ServeArgs {
+            gc_grace_seconds: flag,
+            ..args()
+        };
+        // (flag, file, want seconds)
+        let cases: &[(Option<u64>, &str, u64)] = &[
+            (None, "", 0),
+            (None, "[gc]\ngrace_seconds = 60", 60),
+            (Some(5), "[gc]\ngrace_seconds = 60", 5),
+            (Some(0), "[gc]\ngrace_seconds = 60", 0),
+        ];
+        for (flag, file, want) in cases {
+            let c = Config::from_parts(&with(*flag), raw(file)).unwrap();
+            assert_eq!(c.gc_grace(), Duration::from_secs(*want), "{flag:?} {file:?}");
+        }
+        let mut c = Config::from_parts(&args(), RawConfig::default()).unwrap();
+        c.storage = StorageMode::Dir("/tmp/x".into());
+        assert_eq!(c.gc_grace(), Duration::ZERO, "embedded default");
+        assert!(toml::from_str::<RawConfig>("[gc]\ngrace = 1").is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod append;
 pub mod blobspec;
 pub mod fs;
+pub mod gc;
 pub mod hash;
 pub mod keys;
 pub mod lock;
@@ -21,6 +22,7 @@ pub mod memory;
 pub mod multipart;
 pub mod pg;
 pub mod scrub;
+pub mod secrets;
 pub mod sse;
 mod store;
 mod uploads;

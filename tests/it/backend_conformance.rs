@@ -12,6 +12,7 @@ mod lock;
 mod multipart;
 mod objects;
 mod races;
+mod shared;
 mod sse;
 mod update;
 mod versions;
@@ -159,6 +160,9 @@ conformance!(
     multipart::multipart_concurrent_parts_and_complete,
     lock::retention_refuses_delete_and_overwrite,
     lock::retention_ends,
+    shared::deferred_deletes_queue,
+    shared::leases_expire_and_move,
+    shared::secrets_first_writer_wins,
 );
 
 // ---------------------------------------------------------------------------
