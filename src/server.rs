@@ -119,10 +119,21 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
     let store = match &config.storage {
         StorageMode::Memory => Store::memory(),
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,
+        StorageMode::Cluster(c) => {
+            std::fs::create_dir_all(&c.scratch).map_err(StorageError::Io)?;
+            let meta = crate::storage::pg::PgMeta::open(
+                &c.meta_url,
+                crate::storage::pg::STARTUP_WAIT,
+            )
+            .await?;
+            let blobs = c.blobs.open().await?;
+            Store::new(Arc::new(meta), blobs)
+        }
     };
+    // A cluster node's scratch dir holds no key file: the index does.
     let data_dir = match &config.storage {
-        StorageMode::Memory => None,
         StorageMode::Dir(dir) => Some(dir.as_path()),
+        StorageMode::Memory | StorageMode::Cluster(_) => None,
     };
     let store = store.with_gc_grace(config.gc_grace());
     // SSE master key material and generated credentials are shared through

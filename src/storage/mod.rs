@@ -12,6 +12,7 @@
 //! old bytes.
 
 pub mod append;
+pub mod blobspec;
 pub mod fs;
 pub mod gc;
 pub mod hash;

@@ -14,6 +14,7 @@ mod dialects;
 mod ecosystem;
 mod errors;
 mod format;
+mod gc;
 mod hostile;
 mod integrity;
 mod inventory;

@@ -51,6 +51,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const POOL_WAIT: Duration = Duration::from_secs(2);
 /// The longest one metadata call may take (a hung database answers 503).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a starting node waits for the database.
+pub const STARTUP_WAIT: Duration = Duration::from_secs(30);
 /// Default pool size per node.
 pub const POOL_SIZE: usize = 32;
 /// Versions loaded with a key before a write (more on demand).
@@ -146,6 +148,19 @@ async fn timed<T>(
         Err(_) => Err(StorageError::Unavailable(
             "PostgreSQL did not answer in time".into(),
         )),
+    }
+}
+
+/// `url` without its password (for banners and logs).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<invalid URL>".to_string(),
     }
 }
 

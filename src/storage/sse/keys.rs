@@ -505,6 +505,73 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn open_shares_the_master_key_through_the_index() {
+        use crate::storage::memory::MemoryMeta;
+        use crate::storage::secrets::SSE_MASTER_KEY;
+        use crate::storage::MetaStore;
+        let none = SseSettings::default();
+
+        // Cluster nodes (no data dir) over one index: one key.
+        let meta = MemoryMeta::new();
+        let n1 = SseKeys::open(&none, None, &meta).await.unwrap();
+        let n2 = SseKeys::open(&none, None, &meta).await.unwrap();
+        assert_eq!(n1.active_master(), n2.active_master());
+        let stored = meta.secret_or_init(SSE_MASTER_KEY, vec![]).await.unwrap();
+        assert_eq!(stored, n1.active_master().unwrap().1 .0.to_vec());
+
+        // An embedded data dir with its key file (written before the key
+        // lived in the index): the file's key is stored and stays active.
+        let dir = tempfile::tempdir().unwrap();
+        let old = SseKeys::load(&none, Some(dir.path())).unwrap();
+        let meta = MemoryMeta::new();
+        let now = SseKeys::open(&none, Some(dir.path()), &meta).await.unwrap();
+        assert_eq!(now.active_master(), old.active_master());
+        let stored = meta.secret_or_init(SSE_MASTER_KEY, vec![]).await.unwrap();
+        assert_eq!(stored, old.active_master().unwrap().1 .0.to_vec());
+
+        // A new data dir: the stored key is also written to the file.
+        let dir = tempfile::tempdir().unwrap();
+        let meta = MemoryMeta::new();
+        let fresh = SseKeys::open(&none, Some(dir.path()), &meta).await.unwrap();
+        let file = read_key_file(&dir.path().join(MASTER_KEY_FILE)).unwrap();
+        assert_eq!(file, vec![fresh.active_master().unwrap().1]);
+
+        // The index holds another key than the file: the file's is active
+        // (rotation by editing the file still works), both decrypt.
+        let other = MemoryMeta::new();
+        other
+            .secret_or_init(SSE_MASTER_KEY, vec![7; 32])
+            .await
+            .unwrap();
+        let both = SseKeys::open(&none, Some(dir.path()), &other)
+            .await
+            .unwrap();
+        assert_eq!(both.active_master(), fresh.active_master());
+        let seven = KeyBytes([7; 32]);
+        assert_eq!(both.wrapping_key(&master_id(&seven)).unwrap(), seven);
+
+        // Configured keys come first; no file is written for them.
+        let dir = tempfile::tempdir().unwrap();
+        let configured = SseSettings {
+            master_keys: vec![KeyBytes([5; 32])],
+            ..Default::default()
+        };
+        let k = SseKeys::open(&configured, Some(dir.path()), &MemoryMeta::new())
+            .await
+            .unwrap();
+        assert_eq!(k.active_master().unwrap().1, KeyBytes([5; 32]));
+        assert!(!dir.path().join(MASTER_KEY_FILE).exists());
+
+        // A stored value that is not a key refuses to start.
+        let bad = MemoryMeta::new();
+        bad.secret_or_init(SSE_MASTER_KEY, vec![1, 2, 3])
+            .await
+            .unwrap();
+        let e = SseKeys::open(&none, None, &bad).await.unwrap_err();
+        assert!(e.contains("not 32 bytes"), "{e}");
+    }
+
     #[test]
     fn key_file_generated_once_and_kept_for_rotation() {
         let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod weed;
+pub mod pg;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
