@@ -1421,7 +1421,11 @@ access = "read-only"
         ];
         for (flag, file, want) in cases {
             let c = Config::from_parts(&with(*flag), raw(file)).unwrap();
-            assert_eq!(c.gc_grace(), Duration::from_secs(*want), "{flag:?} {file:?}");
+            assert_eq!(
+                c.gc_grace(),
+                Duration::from_secs(*want),
+                "{flag:?} {file:?}"
+            );
         }
         let mut c = Config::from_parts(&args(), RawConfig::default()).unwrap();
         c.storage = StorageMode::Dir("/tmp/x".into());
