@@ -339,6 +339,22 @@ impl From<StorageError> for Error {
                 tracing::error!(error = %msg, "data dir format");
                 Error::new(ErrorCode::InternalError)
             }
+            // Cluster mode: the database is down or slow; fail fast, the
+            // node recovers by itself when it returns.
+            StorageError::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "metadata store unavailable");
+                Error::with_message(
+                    ErrorCode::ServiceUnavailable,
+                    "The metadata store is temporarily unavailable, please retry.",
+                )
+            }
+            StorageError::BlobUnavailable(msg) => {
+                tracing::warn!(error = %msg, "blob store unavailable");
+                Error::with_message(
+                    ErrorCode::ServiceUnavailable,
+                    "The blob store is temporarily unavailable, please retry.",
+                )
+            }
         }
     }
 }

@@ -32,6 +32,21 @@ pub struct MemoryMeta {
     bucket_writes: std::sync::atomic::AtomicU64,
     /// Stored credentials (`MetaStore::keys`), apart from the object state.
     keys: Mutex<super::keys::KeyTable>,
+    /// Deferred deletes, leases and secrets (`MetaStore::defer_blob_deletes`,
+    /// `lease`, `secret_or_init`), apart from the object state.
+    shared: Mutex<SharedState>,
+}
+
+/// The cluster coordination state of [`MemoryMeta`].
+#[derive(Default)]
+struct SharedState {
+    /// Blob → due time of its deferred delete.
+    deferred: HashMap<BlobId, i64>,
+    /// (due time, blob): the collector's order.
+    due: std::collections::BTreeSet<(i64, BlobId)>,
+    /// Lease name → (holder, end in Unix ms).
+    leases: HashMap<String, (String, i64)>,
+    secrets: HashMap<String, Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -220,6 +235,10 @@ impl MemoryMeta {
 
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn shared(&self) -> MutexGuard<'_, SharedState> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, MetaState> {
@@ -525,6 +544,83 @@ impl MetaStore for MemoryMeta {
         *table = next.clone();
         Ok(next)
     }
+
+    async fn defer_blob_deletes(&self, ids: &[BlobId], due_ms: i64) -> Result<(), StorageError> {
+        let mut sh = self.shared();
+        for id in ids {
+            let due = match sh.deferred.get(id) {
+                Some(&old) if old >= due_ms => continue,
+                Some(&old) => {
+                    sh.due.remove(&(old, id.clone()));
+                    due_ms
+                }
+                None => due_ms,
+            };
+            sh.deferred.insert(id.clone(), due);
+            sh.due.insert((due, id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn due_blob_deletes(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        let sh = self.shared();
+        Ok(sh
+            .due
+            .iter()
+            .take_while(|(due, _)| *due <= now_ms)
+            .take(limit)
+            .map(|(_, id)| id.clone())
+            .collect())
+    }
+
+    async fn forget_blob_deletes(&self, ids: &[BlobId]) -> Result<(), StorageError> {
+        let mut sh = self.shared();
+        for id in ids {
+            if let Some(due) = sh.deferred.remove(id) {
+                sh.due.remove(&(due, id.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn blob_delete_backlog(&self) -> Result<u64, StorageError> {
+        Ok(self.shared().deferred.len() as u64)
+    }
+
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let mut sh = self.shared();
+        let free = match sh.leases.get(name) {
+            None => true,
+            Some((h, until)) => h == holder || *until <= now_ms,
+        };
+        if !free {
+            return Ok(false);
+        }
+        let until = now_ms.saturating_add(ttl_ms);
+        sh.leases
+            .insert(name.to_string(), (holder.to_string(), until));
+        Ok(until > now_ms)
+    }
+
+    async fn secret_or_init(&self, name: &str, init: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+        Ok(self
+            .shared()
+            .secrets
+            .entry(name.to_string())
+            .or_insert(init)
+            .clone())
+    }
+
     async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
         let mut st = self.lock();
         let b = st

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lock;
 pub mod memory;
 pub mod multipart;
+pub mod pg;
 pub mod s3;
 pub mod scrub;
 pub mod sse;
@@ -123,6 +124,14 @@ pub enum StorageError {
     /// (`fs::format`); the message says what to do.
     #[error("{0}")]
     Format(String),
+    /// The metadata store cannot be reached (a cluster's database is down
+    /// or does not answer in time): 503, the client retries.
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
+    /// A cluster's shared blob store (S3) cannot be reached or answers
+    /// with a server error: 503, the client retries.
+    #[error("blob store unavailable: {0}")]
+    BlobUnavailable(String),
 }
 
 /// A blob's name: unique forever (UUIDv7 as 32 lowercase hex), never derived
@@ -657,6 +666,53 @@ pub trait MetaStore: Send + Sync + 'static {
     /// # Behavior
     /// - `update`'s error is returned and nothing changes.
     async fn update_keys(&self, update: keys::KeysUpdate) -> Result<keys::KeyTable, StorageError>;
+
+    // Deferred blob deletion, leases and shared secrets (`storage::gc`):
+    // what lets several nodes share one index and one blob store.
+
+    /// Hands blobs freed by commits to the collector: delete at or after `due_ms`.
+    /// # Behavior
+    /// - An id already deferred keeps the later of its two due times (an
+    ///   orphan sweep re-deferring a blob never shortens its grace).
+    /// - Duplicates in `ids` count once; an empty slice changes nothing.
+    async fn defer_blob_deletes(&self, ids: &[BlobId], due_ms: i64) -> Result<(), StorageError>;
+
+    /// Up to `limit` deferred blobs due at `now_ms`, oldest first.
+    /// # Behavior
+    /// - Due means `due_ms <= now_ms`; ordered by due time, then id.
+    /// - Read only: the entries stay until [`MetaStore::forget_blob_deletes`].
+    async fn due_blob_deletes(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, StorageError>;
+
+    /// Forgets deferred entries (after the blobs were deleted).
+    /// # Behavior
+    /// - Ids that are not deferred are ignored.
+    async fn forget_blob_deletes(&self, ids: &[BlobId]) -> Result<(), StorageError>;
+
+    /// Number of deferred entries (the GC backlog metric).
+    async fn blob_delete_backlog(&self) -> Result<u64, StorageError>;
+
+    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`; true when
+    /// `holder` holds it after the call (free, expired, or already its own).
+    /// # Behavior
+    /// - Expired means the stored end `<= now_ms`. Another holder's lease
+    ///   that has not expired is left unchanged (false).
+    /// - `ttl_ms <= 0` gives up a lease `holder` holds: it is free at once
+    ///   (and the call returns false, as `holder` no longer holds it).
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StorageError>;
+
+    /// A secret shared by every node: the stored value of `name`, or `init` stored
+    /// as it if there was none (first writer wins, atomically).
+    async fn secret_or_init(&self, name: &str, init: Vec<u8>) -> Result<Vec<u8>, StorageError>;
 }
 
 /// A change to a bucket record, applied inside a `MetaStore` transaction.

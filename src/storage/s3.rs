@@ -120,12 +120,14 @@ fn checked(id: &BlobId) -> Result<&BlobId, StorageError> {
     }
 }
 
-/// Maps an `object_store` error: `NotFound` is `NoSuchKey`, everything else
-/// (network, credentials, server errors) an I/O error naming the store.
+/// Maps an `object_store` error: `NotFound` is `NoSuchKey`; everything else
+/// (network, timeouts, credentials, server errors, after the client's
+/// bounded retries) is `BlobUnavailable` naming the store: a 503 the client
+/// may retry, never a hang.
 fn s3_error(url: &str, e: object_store::Error) -> StorageError {
     match e {
         object_store::Error::NotFound { .. } => StorageError::NoSuchKey,
-        other => StorageError::Io(io::Error::other(format!("blob store {url}: {other}"))),
+        other => StorageError::BlobUnavailable(format!("{url}: {other}")),
     }
 }
 

@@ -19,6 +19,12 @@
 //! - `keys`:      SecretId → JSON `KeyRecord` (stored credentials).
 //! - `keys_meta`: `generation` → u64 (little endian), `check` → the
 //!   master-key check value (`storage::keys::KeyTable`).
+//! - `gc_deferred`: blob id → due time (Unix ms) of its deferred delete, and
+//!   `gc_due`: (due time, blob id) → (), the same entries oldest first
+//!   (`storage::gc`).
+//! - `leases`:    name → (holder, end in Unix ms) of a background job's lease.
+//! - `secrets`:   name → value shared by every user of the index (SSE master
+//!   key material, `MetaStore::secret_or_init`).
 //!
 //! Every method is one transaction. Write transactions commit with redb's
 //! default `Durability::Immediate` (fsync before `commit` returns) and run on
@@ -54,6 +60,14 @@ pub(super) const UPLOADS: TableDefinition<(&str, &str, &str), &[u8]> =
 pub(super) const PARTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("parts");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 const KEYS_META: TableDefinition<&str, &[u8]> = TableDefinition::new("keys_meta");
+/// Deferred blob deletes: blob id → due time (Unix ms).
+const GC_DEFERRED: TableDefinition<&str, i64> = TableDefinition::new("gc_deferred");
+/// The same entries in the collector's order: (due time, blob id).
+const GC_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("gc_due");
+/// Leases of background jobs: name → (holder, end in Unix ms).
+const LEASES: TableDefinition<&str, (&str, i64)> = TableDefinition::new("leases");
+/// Secrets shared by every user of the index: name → value.
+const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
 /// How long `open` waits for another handle on the same file (in this
 /// process, e.g. a store being dropped) to let go of it.
@@ -162,6 +176,10 @@ impl RedbMeta {
                 txn.open_table(PARTS).map_err(db_err)?;
                 txn.open_table(KEYS).map_err(db_err)?;
                 txn.open_table(KEYS_META).map_err(db_err)?;
+                txn.open_table(GC_DEFERRED).map_err(db_err)?;
+                txn.open_table(GC_DUE).map_err(db_err)?;
+                txn.open_table(LEASES).map_err(db_err)?;
+                txn.open_table(SECRETS).map_err(db_err)?;
                 Ok(())
             })
             .await?;
@@ -192,7 +210,11 @@ impl RedbMeta {
             && txn.open_table(UPLOADS).is_ok()
             && txn.open_table(PARTS).is_ok()
             && txn.open_table(KEYS).is_ok()
-            && txn.open_table(KEYS_META).is_ok())
+            && txn.open_table(KEYS_META).is_ok()
+            && txn.open_table(GC_DEFERRED).is_ok()
+            && txn.open_table(GC_DUE).is_ok()
+            && txn.open_table(LEASES).is_ok()
+            && txn.open_table(SECRETS).is_ok())
     }
 
     /// Runs `f` in one write transaction on a blocking thread; commits if it
@@ -723,6 +745,146 @@ impl MetaStore for RedbMeta {
         })
         .await
     }
+
+    async fn defer_blob_deletes(&self, ids: &[BlobId], due_ms: i64) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = ids.to_vec();
+        self.write(move |txn| {
+            let mut deferred = txn.open_table(GC_DEFERRED).map_err(db_err)?;
+            let mut due = txn.open_table(GC_DUE).map_err(db_err)?;
+            for id in &ids {
+                let old = deferred
+                    .get(id.as_str())
+                    .map_err(db_err)?
+                    .map(|g| g.value());
+                if let Some(old) = old {
+                    if old >= due_ms {
+                        continue;
+                    }
+                    due.remove((old, id.as_str())).map_err(db_err)?;
+                }
+                deferred.insert(id.as_str(), due_ms).map_err(db_err)?;
+                due.insert((due_ms, id.as_str()), ()).map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn due_blob_deletes(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<BlobId>, StorageError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let due = txn.open_table(GC_DUE).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in due.range((i64::MIN, "")..).map_err(db_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = entry.map_err(db_err)?;
+            let (at, id) = k.value();
+            if at > now_ms {
+                break;
+            }
+            out.push(
+                BlobId::parse(id)
+                    .ok_or_else(|| StorageError::Corrupt(format!("deferred blob id {id:?}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn forget_blob_deletes(&self, ids: &[BlobId]) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = ids.to_vec();
+        self.write(move |txn| {
+            let mut deferred = txn.open_table(GC_DEFERRED).map_err(db_err)?;
+            let mut due = txn.open_table(GC_DUE).map_err(db_err)?;
+            for id in &ids {
+                let old = deferred
+                    .remove(id.as_str())
+                    .map_err(db_err)?
+                    .map(|g| g.value());
+                if let Some(old) = old {
+                    due.remove((old, id.as_str())).map_err(db_err)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blob_delete_backlog(&self) -> Result<u64, StorageError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let deferred = txn.open_table(GC_DEFERRED).map_err(db_err)?;
+        deferred.len().map_err(db_err)
+    }
+
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |txn| {
+            let mut leases = txn.open_table(LEASES).map_err(db_err)?;
+            let free = match leases.get(name.as_str()).map_err(db_err)? {
+                None => true,
+                Some(g) => {
+                    let (h, until) = g.value();
+                    h == holder || until <= now_ms
+                }
+            };
+            if !free {
+                return Ok(false);
+            }
+            let until = now_ms.saturating_add(ttl_ms);
+            leases
+                .insert(name.as_str(), (holder.as_str(), until))
+                .map_err(db_err)?;
+            Ok(until > now_ms)
+        })
+        .await
+    }
+
+    async fn secret_or_init(&self, name: &str, init: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+        {
+            // The common case (already stored) needs no write transaction.
+            let txn = self.db.begin_read().map_err(db_err)?;
+            let secrets = txn.open_table(SECRETS).map_err(db_err)?;
+            if let Some(g) = secrets.get(name).map_err(db_err)? {
+                return Ok(g.value().to_vec());
+            }
+        }
+        let name = name.to_string();
+        self.write(move |txn| {
+            let mut secrets = txn.open_table(SECRETS).map_err(db_err)?;
+            let stored = secrets
+                .get(name.as_str())
+                .map_err(db_err)?
+                .map(|g| g.value().to_vec());
+            match stored {
+                Some(v) => Ok(v),
+                None => {
+                    secrets
+                        .insert(name.as_str(), init.as_slice())
+                        .map_err(db_err)?;
+                    Ok(init)
+                }
+            }
+        })
+        .await
+    }
+
     async fn create_upload(&self, bucket: &str, rec: UploadRecord) -> Result<(), StorageError> {
         let bucket = bucket.to_string();
         let value = encode(&rec)?;
