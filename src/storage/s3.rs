@@ -14,8 +14,9 @@
 //!   only durable objects).
 //! - `open` asks the length (HEAD; lengths of opened blobs are cached, since
 //!   blobs never change) and `read(range)` streams ranged GETs of at most
-//!   `READ_CHUNK` bytes, one after the other, so no request outlives the
-//!   client timeout and memory stays at the HTTP client's buffers.
+//!   `READ_CHUNK` bytes, one after the other (the next one sent while the
+//!   current body streams), so no request outlives the client timeout and
+//!   memory stays at the HTTP client's buffers.
 //! - Unlike a local file, an opened blob does not survive its deletion: a
 //!   cluster deletes replaced blobs only after `--gc-grace-seconds`.
 //! - A writer dropped before `finish` aborts its multipart upload; a crash
@@ -119,12 +120,14 @@ fn checked(id: &BlobId) -> Result<&BlobId, StorageError> {
     }
 }
 
-/// Maps an `object_store` error: `NotFound` is `NoSuchKey`, everything else
-/// (network, credentials, server errors) an I/O error naming the store.
+/// Maps an `object_store` error: `NotFound` is `NoSuchKey`; everything else
+/// (network, timeouts, credentials, server errors, after the client's
+/// bounded retries) is `BlobUnavailable` naming the store: a 503 the client
+/// may retry, never a hang.
 fn s3_error(url: &str, e: object_store::Error) -> StorageError {
     match e {
         object_store::Error::NotFound { .. } => StorageError::NoSuchKey,
-        other => StorageError::Io(io::Error::other(format!("blob store {url}: {other}"))),
+        other => StorageError::BlobUnavailable(format!("{url}: {other}")),
     }
 }
 
@@ -479,8 +482,9 @@ impl BlobReader for S3Reader {
         self.len
     }
 
-    /// Ranged GETs of at most `READ_CHUNK` bytes, each issued when the
-    /// previous one is consumed.
+    /// Ranged GETs of at most `READ_CHUNK` bytes, in order, with one GET of
+    /// look-ahead: the next request is sent while the current body streams
+    /// (its body then waits, unread, for its turn).
     fn read(&self, range: Range<u64>) -> ByteStream {
         let end = range.end.min(self.len);
         let start = range.start.min(end);
@@ -489,14 +493,14 @@ impl BlobReader for S3Reader {
             .map(move |at| at..(at + READ_CHUNK).min(end));
         let inner = self.inner.clone();
         let path = self.path.clone();
-        Box::pin(
-            futures_util::stream::iter(chunks)
-                .map(move |r| {
-                    futures_util::stream::once(inner.clone().get_range(path.clone(), r))
-                        .try_flatten()
-                })
-                .flatten(),
-        )
+        let requests = futures_util::stream::iter(chunks)
+            .map(move |r| tokio::spawn(inner.clone().get_range(path.clone(), r)))
+            .buffered(2)
+            .map(|joined| match joined {
+                Ok(result) => result,
+                Err(e) => Err(StorageError::Io(io::Error::other(e))),
+            });
+        Box::pin(requests.try_flatten())
     }
 }
 
