@@ -36,10 +36,11 @@ command -v curl >/dev/null || need_apt+=(curl)
 [ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || need_apt+=(chromium)
 # rclone (Tencent COS and plain S3 providers) for tests/clients/python/test_rclone.py.
 command -v rclone >/dev/null || need_apt+=(rclone)
+# PostgreSQL (cluster mode: the behaviour suite against PgMeta, the cluster
+# tests): Debian's binaries live in /usr/lib/postgresql/<ver>/bin (NOTES 19).
+[ -n "${LOCALCOS_PG_BIN:-}" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # The cluster suites (tests/clients/python/cluster.py, test_cluster*.py, cluster.test.mjs)
-# run PostgreSQL from the Debian package (binaries in /usr/lib/postgresql/<ver>/bin, not on
-# PATH) and nginx as the balancer in front of the nodes.
-compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_apt+=(postgresql)
+# also put nginx in front of the nodes as the balancer.
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || need_apt+=(nginx)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
