@@ -40,6 +40,22 @@ pub struct ServeArgs {
     /// Keep everything in memory; nothing touches the disk.
     #[arg(long, env = "LOCALCOS_EPHEMERAL")]
     pub ephemeral: bool,
+    /// Cluster mode: the metadata lives in this PostgreSQL database
+    /// (`postgres://USER[:PASS]@HOST:PORT/DB`), shared by every node;
+    /// needs --blob-store. --data-dir is then node-local scratch.
+    #[arg(long, env = "LOCALCOS_META_URL", value_name = "URL")]
+    pub meta_url: Option<String>,
+    /// Cluster mode: where blobs live, a directory shared by every node
+    /// (NFS, CephFS) or `s3://BUCKET/PREFIX`.
+    #[arg(
+        long,
+        env = "LOCALCOS_BLOB_STORE",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
+    pub blob_store: Option<String>,
+    /// The S3 endpoint of an `s3://` blob store (default: AWS).
+    #[arg(long, env = "LOCALCOS_BLOB_ENDPOINT", value_name = "URL")]
+    pub blob_endpoint: Option<String>,
     /// Region reported for buckets.
     #[arg(long, env = "LOCALCOS_REGION")]
     pub region: Option<String>,
@@ -175,6 +191,11 @@ pub struct ServeArgs {
     /// Seconds the background scrub waits between passes (default 86400).
     #[arg(long, env = "LOCALCOS_SCRUB_PAUSE_SECONDS", value_name = "SECONDS")]
     pub scrub_pause_seconds: Option<u64>,
+    /// Seconds a replaced, deleted or orphaned blob waits before it is
+    /// deleted (default 0, at once, on the embedded store; 3600 in cluster
+    /// mode). One node at a time collects (a lease in the index).
+    #[arg(long, env = "LOCALCOS_GC_GRACE_SECONDS", value_name = "SECONDS")]
+    pub gc_grace_seconds: Option<u64>,
 }
 
 /// The TOML file, permissive about absence, strict about unknown names.
@@ -186,6 +207,10 @@ pub struct RawConfig {
     pub day_seconds: Option<u64>,
     pub data_dir: Option<PathBuf>,
     pub ephemeral: Option<bool>,
+    /// Cluster mode (`--meta-url`, `--blob-store`, `--blob-endpoint`).
+    pub meta_url: Option<String>,
+    pub blob_store: Option<String>,
+    pub blob_endpoint: Option<String>,
     pub region: Option<String>,
     pub appid: Option<String>,
     pub buckets: Vec<String>,
@@ -210,6 +235,16 @@ pub struct RawConfig {
     pub keys: RawKeys,
     pub metrics: RawMetrics,
     pub scrub: RawScrub,
+    pub gc: RawGc,
+}
+
+/// `[gc]`: when freed blobs are deleted (`storage::gc`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGc {
+    /// Seconds a freed or orphaned blob waits before deletion (default 0 on
+    /// the embedded store, 3600 in cluster mode).
+    pub grace_seconds: Option<u64>,
 }
 
 /// `[keys]`: the master key sealing stored SecretKeys (one of the two).
@@ -387,6 +422,30 @@ pub struct RawLog {
 pub enum StorageMode {
     Memory,
     Dir(PathBuf),
+    /// Several nodes over PostgreSQL and a shared blob store (issue 10).
+    Cluster(ClusterStorage),
+}
+
+/// Cluster mode's storage: every node gets the same values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterStorage {
+    /// `--meta-url` (may hold a password: never logged whole).
+    pub meta_url: String,
+    pub blobs: crate::storage::blobspec::BlobSpec,
+    /// `--data-dir`: node-local scratch (TLS material, temp files).
+    pub scratch: PathBuf,
+}
+
+impl StorageMode {
+    /// The node-local directory, if any (the data dir, or a cluster
+    /// node's scratch dir).
+    pub fn local_dir(&self) -> Option<&Path> {
+        match self {
+            StorageMode::Memory => None,
+            StorageMode::Dir(d) => Some(d),
+            StorageMode::Cluster(c) => Some(&c.scratch),
+        }
+    }
 }
 
 /// Validated, ready-to-use configuration.
@@ -443,6 +502,23 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// The background scrub (`None`: off).
     pub scrub: Option<ScrubSettings>,
+    /// `--gc-grace-seconds` as given (`None`: the storage mode's default,
+    /// see [`Config::gc_grace`]).
+    pub gc_grace_seconds: Option<u64>,
+}
+
+impl Config {
+    /// How long freed blobs wait before deletion (`storage::gc`): as
+    /// configured, else 0 on the embedded and memory stores (a blob goes as
+    /// soon as nothing references it) and 3600 s on shared stores.
+    pub fn gc_grace(&self) -> Duration {
+        let default = if matches!(self.storage, StorageMode::Memory | StorageMode::Dir(_)) {
+            0
+        } else {
+            3600
+        };
+        Duration::from_secs(self.gc_grace_seconds.unwrap_or(default))
+    }
 }
 
 /// Background scrub settings (`--scrub-rate`, `[scrub]`).
@@ -527,7 +603,38 @@ impl Config {
             return err(format!("appid: `{appid}` must be digits, e.g. 1250000000"));
         }
         let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
-        let storage = if ephemeral {
+        let meta_url = args.meta_url.clone().or(raw.meta_url.clone());
+        let blob_store = args.blob_store.clone().or(raw.blob_store.clone());
+        let blob_endpoint = args.blob_endpoint.clone().or(raw.blob_endpoint.clone());
+        let storage = if let Some(meta_url) = meta_url.filter(|u| !u.trim().is_empty()) {
+            if ephemeral {
+                return err("--meta-url and --ephemeral exclude each other".to_string());
+            }
+            if !(meta_url.starts_with("postgres://") || meta_url.starts_with("postgresql://")) {
+                return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
+            }
+            let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
+                return err(
+                    "--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)"
+                        .to_string(),
+                );
+            };
+            let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
+                .map_err(ConfigError)?;
+            StorageMode::Cluster(ClusterStorage {
+                meta_url,
+                blobs,
+                scratch: args
+                    .data_dir
+                    .clone()
+                    .or(raw.data_dir.clone())
+                    .unwrap_or_else(|| PathBuf::from("./data")),
+            })
+        } else if blob_store.is_some() || blob_endpoint.is_some() {
+            return err(
+                "--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string(),
+            );
+        } else if ephemeral {
             StorageMode::Memory
         } else {
             StorageMode::Dir(
@@ -665,7 +772,9 @@ impl Config {
         if credentials.iter().all(|c| c.token.is_some()) {
             let (id, key) = match &storage {
                 StorageMode::Dir(dir) => load_or_generate_credentials(dir)?,
-                StorageMode::Memory => generate_credentials(),
+                // A cluster shares the generated pair through the index
+                // (`storage::secrets`, at start-up): nothing per node.
+                StorageMode::Memory | StorageMode::Cluster(_) => generate_credentials(),
             };
             credentials.insert(0, permanent(&id, &key));
             generated_credentials = true;
@@ -821,6 +930,7 @@ impl Config {
             default_cors,
             tls,
             master_key,
+            gc_grace_seconds: args.gc_grace_seconds.or(raw.gc.grace_seconds),
             scrub: args
                 .scrub_rate
                 .or(raw.scrub.rate)
@@ -1302,6 +1412,34 @@ access = "read-only"
             }
         }
         assert!(toml::from_str::<RawConfig>("[tls]\ncertificate = \"x\"").is_err());
+    }
+
+    #[test]
+    fn gc_grace_from_flag_file_or_default() {
+        let raw = |t: &str| -> RawConfig { toml::from_str(t).unwrap() };
+        let with = |flag: Option<u64>| ServeArgs {
+            gc_grace_seconds: flag,
+            ..args()
+        };
+        // (flag, file, want seconds)
+        let cases: &[(Option<u64>, &str, u64)] = &[
+            (None, "", 0),
+            (None, "[gc]\ngrace_seconds = 60", 60),
+            (Some(5), "[gc]\ngrace_seconds = 60", 5),
+            (Some(0), "[gc]\ngrace_seconds = 60", 0),
+        ];
+        for (flag, file, want) in cases {
+            let c = Config::from_parts(&with(*flag), raw(file)).unwrap();
+            assert_eq!(
+                c.gc_grace(),
+                Duration::from_secs(*want),
+                "{flag:?} {file:?}"
+            );
+        }
+        let mut c = Config::from_parts(&args(), RawConfig::default()).unwrap();
+        c.storage = StorageMode::Dir("/tmp/x".into());
+        assert_eq!(c.gc_grace(), Duration::ZERO, "embedded default");
+        assert!(toml::from_str::<RawConfig>("[gc]\ngrace = 1").is_err());
     }
 
     #[test]

@@ -220,6 +220,11 @@ fn print_banner(server: &Server) {
     let storage = match &c.storage {
         StorageMode::Memory => "memory (ephemeral: nothing is kept)".to_string(),
         StorageMode::Dir(d) => format!("{} (redb index + blob files)", d.display()),
+        StorageMode::Cluster(c) => format!(
+            "cluster: PostgreSQL {} + blobs {:?}",
+            localcos::storage::pg::redact_url(&c.meta_url),
+            c.blobs
+        ),
     };
     let buckets: Vec<&str> = c.buckets.iter().map(|b| b.as_str()).collect();
     let region = &c.addressing.region;
@@ -364,7 +369,7 @@ fn scrub(args: ScrubArgs) -> ExitCode {
         }
     };
     let StorageMode::Dir(dir) = config.storage.clone() else {
-        eprintln!("localcos scrub: needs a data dir (--data-dir), not --ephemeral");
+        eprintln!("localcos scrub: needs a data dir (--data-dir), not --ephemeral or --meta-url");
         return ExitCode::from(2);
     };
     let _log_guard = init_logging(&config);

@@ -20,6 +20,8 @@
 //! - `job_last_run_timestamp_seconds{job}`, `job_last_run_age_seconds{job}`,
 //!   `job_runs_total{job,result}` for the background jobs; `bucket_log_pending_bytes`
 //!   (bucket access-log lines waiting for delivery: the one queue that builds up);
+//!   `gc_backlog_blobs` (deferred blob deletes waiting, `storage::gc`; jobs `gc` and
+//!   `orphan_sweep` report their runs like the others);
 //! - `db_pool_connections{state}` / `db_pool_max_connections` when a metadata store with a
 //!   connection pool registers itself ([`Metrics::set_pool`]; cluster mode, which does not exist
 //!   yet: the embedded redb index has no pool and these series are absent);
@@ -171,6 +173,8 @@ struct Usage {
 struct ScrapeState {
     usage: Mutex<Usage>,
     log_pending: AtomicU64,
+    /// Deferred blob deletes waiting (`storage::gc`); -1 until first read.
+    gc_backlog: AtomicI64,
     pool: Mutex<Option<Arc<dyn PoolUsage>>>,
     started: f64,
 }
@@ -248,6 +252,7 @@ impl Metrics {
             .map_or(0.0, |d| d.as_secs_f64());
         let scrape = Arc::new(ScrapeState {
             started,
+            gc_backlog: AtomicI64::new(-1),
             ..Default::default()
         });
         registry.register_collector(Box::new(ScrapeCollector(scrape.clone())));
@@ -335,6 +340,12 @@ impl Metrics {
         self.scrape.log_pending.store(bytes, Ordering::Relaxed);
     }
 
+    /// Sets the GC backlog (deferred blob deletes) shown by the next encoding.
+    pub fn set_gc_backlog(&self, blobs: u64) {
+        let n = i64::try_from(blobs).unwrap_or(i64::MAX);
+        self.scrape.gc_backlog.store(n, Ordering::Relaxed);
+    }
+
     /// Recounts per-bucket usage when the last count is older than `ttl`.
     pub async fn refresh_usage(&self, store: &Store, ttl: Duration) {
         let fresh = |s: &ScrapeState| {
@@ -377,6 +388,10 @@ pub async fn scrape(
 ) {
     state.metrics.refresh_usage(&state.store, USAGE_TTL).await;
     state.metrics.set_log_pending(state.logs.pending_bytes());
+    match state.store.gc_backlog().await {
+        Ok(n) => state.metrics.set_gc_backlog(n),
+        Err(e) => tracing::debug!(error = %e, "metrics: GC backlog unavailable"),
+    }
     (
         http::StatusCode::OK,
         [(
@@ -455,15 +470,20 @@ pub enum Job {
     ReplicationScan,
     LogDelivery,
     Inventory,
+    /// The blob collector (`storage::gc`): rounds run by the lease holder.
+    Gc,
+    OrphanSweep,
 }
 
 impl Job {
-    const ALL: [Job; 5] = [
+    const ALL: [Job; 7] = [
         Job::Lifecycle,
         Job::MultipartSweep,
         Job::ReplicationScan,
         Job::LogDelivery,
         Job::Inventory,
+        Job::Gc,
+        Job::OrphanSweep,
     ];
 
     pub fn label(self) -> &'static str {
@@ -473,6 +493,8 @@ impl Job {
             Job::ReplicationScan => "replication_scan",
             Job::LogDelivery => "log_delivery",
             Job::Inventory => "inventory",
+            Job::Gc => "gc",
+            Job::OrphanSweep => "orphan_sweep",
         }
     }
 }
@@ -493,7 +515,7 @@ const NEW_JOB: JobStats = JobStats {
 
 /// Process-wide (the jobs hold a `Store`, not the server state); one server
 /// runs per process outside the in-process tests.
-static JOBS: [JobStats; 5] = [NEW_JOB; 5];
+static JOBS: [JobStats; 7] = [NEW_JOB; 7];
 
 /// Notes that a run of `job` finished (`ok == false`: it failed and will retry).
 pub fn job_ran(job: Job, ok: bool) {
@@ -662,6 +684,16 @@ impl Collector for ScrapeCollector {
                 s.log_pending.load(Ordering::Relaxed) as i64,
             )],
         )?;
+        let backlog = s.gc_backlog.load(Ordering::Relaxed);
+        if backlog >= 0 {
+            let m = enc.encode_descriptor(
+                "gc_backlog_blobs",
+                "Freed or orphaned blobs waiting for deletion (--gc-grace-seconds)",
+                None,
+                ConstGauge::new(0i64).metric_type(),
+            )?;
+            ConstGauge::new(backlog).encode(m)?;
+        }
         // The integrity scrub (`--scrub-rate`, storage/scrub.rs) keeps its own
         // process-wide counters; they are read here at scrape time.
         let scrub = &crate::storage::scrub::STATS;

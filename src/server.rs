@@ -119,13 +119,33 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
     let store = match &config.storage {
         StorageMode::Memory => Store::memory(),
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,
+        StorageMode::Cluster(c) => {
+            std::fs::create_dir_all(&c.scratch).map_err(StorageError::Io)?;
+            let meta =
+                crate::storage::pg::PgMeta::open(&c.meta_url, crate::storage::pg::STARTUP_WAIT)
+                    .await?;
+            let blobs = c.blobs.open().await?;
+            Store::new(Arc::new(meta), blobs)
+        }
     };
+    // A cluster node's scratch dir holds no key file: the index does.
     let data_dir = match &config.storage {
-        StorageMode::Memory => None,
         StorageMode::Dir(dir) => Some(dir.as_path()),
+        StorageMode::Memory | StorageMode::Cluster(_) => None,
     };
-    let sse_keys = SseKeys::load(&config.sse, data_dir).map_err(StartError::SseKeys)?;
+    let store = store.with_gc_grace(config.gc_grace());
+    // SSE master key material and generated credentials are shared through
+    // the index (NOTES 16), so every node of a cluster has the same.
+    let sse_keys = SseKeys::open(&config.sse, data_dir, store.meta().as_ref())
+        .await
+        .map_err(StartError::SseKeys)?;
     let store = store.with_sse_keys(Arc::new(sse_keys));
+    let mut config = config;
+    if config.generated_credentials {
+        crate::storage::secrets::share_generated_credentials(&mut config, store.meta().as_ref())
+            .await
+            .map_err(StartError::Keys)?;
+    }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -164,8 +184,14 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
 /// server runs (`Server::run` stops it, so the store can close).
 async fn sweep_abandoned_uploads(store: Store, age: Duration) {
     let every = (age / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let ttl = crate::storage::gc::job_lease_ttl(every);
     loop {
-        let result = store.abort_stale_uploads(age).await;
+        // One node of a cluster sweeps (storage/gc.rs).
+        let sweep = store.abort_stale_uploads(age);
+        let Some(result) = store.run_leased("multipart_sweep", ttl, sweep).await else {
+            tokio::time::sleep(every).await;
+            continue;
+        };
         crate::metrics::job_ran(crate::metrics::Job::MultipartSweep, result.is_ok());
         match result {
             Ok(0) => {}
@@ -272,6 +298,12 @@ impl Server {
                 age,
             ))
         });
+        // Deferred blob deletes and the orphan sweep (storage/gc.rs): every
+        // node runs it, the "gc" lease in the index picks the one that works.
+        let collector = tokio::spawn(crate::storage::gc::run_collector(
+            self.service.state.store.clone(),
+            crate::storage::gc::CollectorTiming::for_grace(self.service.state.store.gc_grace()),
+        ));
         let lifecycle = tokio::spawn(crate::bucket_config::lifecycle::run(
             self.service.state.store.clone(),
             self.service.state.config.days,
@@ -389,9 +421,14 @@ impl Server {
         }
         shutdown::stop_job(lifecycle).await;
         shutdown::stop_job(replication).await;
+        shutdown::stop_job(collector).await;
         shutdown::drain(graceful, limits.settings.shutdown_grace, &limits.cut).await;
         shutdown::stop_job(log_worker).await;
         shutdown::stop_job(inventory_worker).await;
+        // Another node takes over the jobs at once rather than at lease expiry.
+        for name in crate::storage::gc::JOB_LEASES {
+            self.service.state.store.release_lease(name).await;
+        }
         // Lines still buffered are delivered before the store closes.
         let _ = tokio::time::timeout(
             Duration::from_secs(5),

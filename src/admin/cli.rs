@@ -274,6 +274,9 @@ async fn execute(args: KeysArgs) -> Result<Output, String> {
 async fn offline(config: &Config, action: Action) -> Result<Output, String> {
     let dir = match &config.storage {
         StorageMode::Dir(d) => d.clone(),
+        StorageMode::Cluster(_) => {
+            return Err("a cluster keeps its keys in PostgreSQL: use --url with a running node".into())
+        }
         StorageMode::Memory => {
             return Err("offline mode needs a data dir (an ephemeral server keeps no keys): pass --data-dir, or --url for a running server".into())
         }

@@ -954,9 +954,20 @@ pub async fn run_due(state: &AppState, now_ms: i64) {
 pub async fn run(state: Arc<AppState>) {
     let every =
         (state.config.days.day() / 4).clamp(Duration::from_millis(250), Duration::from_secs(60));
+    let ttl = crate::storage::gc::job_lease_ttl(every);
     loop {
         tokio::time::sleep(every).await;
-        run_due(&state, crate::clock::now_ms()).await;
+        // One node of a cluster schedules (storage/gc.rs); the slot claim in
+        // the bucket record keeps a report from running twice regardless.
+        let run = run_due(&state, crate::clock::now_ms());
+        if state
+            .store
+            .run_leased("inventory", ttl, run)
+            .await
+            .is_none()
+        {
+            continue;
+        }
         crate::metrics::job_ran(crate::metrics::Job::Inventory, true);
     }
 }

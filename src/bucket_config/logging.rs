@@ -516,7 +516,9 @@ async fn write_one(state: &AppState, bucket: &str, prefix: &str, lines: String) 
 
 /// The delivery worker: loads the logged buckets, then every
 /// `config.log_interval` (or when a buffer fills) refreshes them and
-/// delivers. Stops when its task is aborted (`Server::run`).
+/// delivers. Stops when its task is aborted (`Server::run`). Takes no
+/// lease: each node buffers the lines of the requests it served and
+/// delivers them itself (log object names carry a random part).
 pub async fn run(state: Arc<AppState>) {
     refresh(&state).await;
     let every = state.config.log_interval;

@@ -539,8 +539,16 @@ pub async fn scan_once(store: &Store) -> std::result::Result<usize, StorageError
 /// The background scan (spawned by `Server::run`): at start, then every
 /// `interval`, restarts PENDING work. Stops when the task is aborted.
 pub async fn run_scanner(store: Store, interval: std::time::Duration) {
+    let ttl = crate::storage::gc::job_lease_ttl(interval);
     loop {
-        let result = scan_once(&store).await;
+        // One node of a cluster scans (storage/gc.rs).
+        let Some(result) = store
+            .run_leased("replication_scan", ttl, scan_once(&store))
+            .await
+        else {
+            tokio::time::sleep(interval).await;
+            continue;
+        };
         crate::metrics::job_ran(crate::metrics::Job::ReplicationScan, result.is_ok());
         match result {
             Ok(0) => {}

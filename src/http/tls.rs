@@ -110,6 +110,7 @@ impl Tls {
                 let names = self_signed_names(config);
                 let (dir, temp) = match &config.storage {
                     StorageMode::Dir(d) => (d.join("tls"), None),
+                    StorageMode::Cluster(c) => (c.scratch.join("tls"), None),
                     StorageMode::Memory => {
                         let t = tempfile::Builder::new()
                             .prefix("localcos-tls-")

@@ -12,7 +12,9 @@
 //! old bytes.
 
 pub mod append;
+pub mod blobspec;
 pub mod fs;
+pub mod gc;
 pub mod hash;
 pub mod keys;
 pub mod lock;
@@ -21,6 +23,7 @@ pub mod multipart;
 pub mod pg;
 pub mod s3;
 pub mod scrub;
+pub mod secrets;
 pub mod sse;
 mod store;
 mod uploads;

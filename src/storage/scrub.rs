@@ -540,7 +540,16 @@ pub async fn run_background(store: Store, rate: u64, pause: Duration) {
             rate: Some(rate),
             mark: true,
         };
-        match run_pass(&store, &opts, &STATS).await {
+        // One node of a cluster scrubs (storage/gc.rs).
+        let ttl = crate::storage::gc::job_lease_ttl(pause);
+        let Some(pass) = store
+            .run_leased("scrub", ttl, run_pass(&store, &opts, &STATS))
+            .await
+        else {
+            tokio::time::sleep(pause).await;
+            continue;
+        };
+        match pass {
             Ok(r) => tracing::info!(
                 objects = r.objects,
                 bytes = r.bytes,

@@ -251,10 +251,12 @@ impl std::fmt::Debug for ObjectReader {
 /// The storage facade. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    meta: Arc<dyn MetaStore>,
-    blobs: Arc<dyn BlobStore>,
+    pub(super) meta: Arc<dyn MetaStore>,
+    pub(super) blobs: Arc<dyn BlobStore>,
     /// SSE key material (`with_sse_keys`; a random master key by default).
     keys: Arc<dyn KeyProvider>,
+    /// When freed blobs go, and this node's lease name (`storage::gc`).
+    pub(super) gc: Arc<super::gc::GcSettings>,
 }
 
 impl std::fmt::Debug for Store {
@@ -276,6 +278,7 @@ impl Store {
             meta,
             blobs,
             keys: Arc::new(SseKeys::ephemeral()),
+            gc: Default::default(),
         }
     }
 
@@ -623,16 +626,6 @@ impl Store {
             Err(e) => {
                 self.free(&fresh).await;
                 Err(e)
-            }
-        }
-    }
-
-    /// Deletes blobs the index no longer references. A failure only leaks
-    /// space until the next start-up sweep, so it is logged, not returned.
-    pub(super) async fn free(&self, ids: &[BlobId]) {
-        for id in ids {
-            if let Err(e) = self.blobs.delete(id).await {
-                tracing::warn!(blob = id.as_str(), error = %e, "could not delete freed blob");
             }
         }
     }

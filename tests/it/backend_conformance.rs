@@ -1,5 +1,5 @@
 //! Backend behaviour suite (STYLE habit 8): every case takes a `Store` and
-//! runs twice, against `Store::memory()` and `Store::open_fs(tempdir)`, so a
+//! runs against `Store::memory()`, `Store::open_fs(tempdir)` and PostgreSQL (`PgMeta`), so a
 //! backend bug shows up here rather than in handler tests. The cases live in
 //! the submodules by topic; `fs_only` holds those that only make sense on disk.
 
@@ -12,6 +12,7 @@ mod lock;
 mod multipart;
 mod objects;
 mod races;
+mod shared;
 mod sse;
 mod update;
 mod versions;
@@ -52,12 +53,29 @@ impl Env {
         }
     }
 
+    /// PostgreSQL (`PgMeta`) on a fresh database of the test server, over
+    /// in-memory blobs: the index is what is under test.
+    async fn pg() -> Env {
+        let url = crate::common::pg::fresh_db().await;
+        let meta = localcos::storage::pg::PgMeta::open(&url, Duration::from_secs(10))
+            .await
+            .unwrap();
+        Env {
+            store: Store::new(
+                std::sync::Arc::new(meta),
+                std::sync::Arc::new(localcos::storage::memory::MemoryBlobs::new()),
+            ),
+            dir: None,
+        }
+    }
+
     fn data_dir(&self) -> Option<&Path> {
         self.dir.as_ref().map(|d| d.path())
     }
 }
 
-/// Runs each named case against both backends: `memory::<case>` and `fs::<case>`.
+/// Runs each named case against every backend: `memory::<case>`,
+/// `fs::<case>` and `pg::<case>` (PostgreSQL, `common::pg`).
 macro_rules! conformance {
     ($($module:ident::$case:ident),* $(,)?) => {
         mod memory {
@@ -73,6 +91,14 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     super::$module::$case(super::Env::fs().await).await;
+                }
+            )*
+        }
+        mod pg {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$module::$case(super::Env::pg().await).await;
                 }
             )*
         }
@@ -134,6 +160,9 @@ conformance!(
     multipart::multipart_concurrent_parts_and_complete,
     lock::retention_refuses_delete_and_overwrite,
     lock::retention_ends,
+    shared::deferred_deletes_queue,
+    shared::leases_expire_and_move,
+    shared::secrets_first_writer_wins,
 );
 
 // ---------------------------------------------------------------------------

@@ -58,9 +58,14 @@ pub fn interval(clock: &DayClock) -> Duration {
 /// shutdown). Errors are logged and retried at the next scan; it never panics.
 pub async fn run(store: Store, clock: DayClock) {
     let every = interval(&clock);
+    let ttl = crate::storage::gc::job_lease_ttl(every);
     loop {
         tokio::time::sleep(every).await;
-        let result = scan_once(&store, &clock, crate::clock::now_ms()).await;
+        // One node of a cluster scans (storage/gc.rs).
+        let scan = scan_once(&store, &clock, crate::clock::now_ms());
+        let Some(result) = store.run_leased("lifecycle", ttl, scan).await else {
+            continue;
+        };
         crate::metrics::job_ran(crate::metrics::Job::Lifecycle, result.is_ok());
         match result {
             Ok(r) if r.total() > 0 => tracing::info!(?r, "lifecycle scan"),

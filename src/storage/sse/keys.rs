@@ -234,6 +234,56 @@ impl SseKeys {
         })
     }
 
+    /// Like [`SseKeys::load`], with the generated master key shared through
+    /// the index (`storage::secrets::SSE_MASTER_KEY`), so every node of a
+    /// cluster unwraps every object's data key (NOTES 16).
+    /// # Behavior
+    /// - The stored key is initialised with the data dir's `sse-master.key`
+    ///   (its active key) when there is one, else with a new random key;
+    ///   a data dir without the file gets it written with the stored key
+    ///   (unless master keys are configured, as before).
+    /// - Keys, in order: configured ones (the first is active), the data
+    ///   dir's file (so a key put first in the file still becomes active,
+    ///   and older keys in it still decrypt), then the stored key.
+    pub async fn open(
+        settings: &SseSettings,
+        data_dir: Option<&Path>,
+        meta: &dyn crate::storage::MetaStore,
+    ) -> Result<SseKeys, String> {
+        let path = data_dir.map(|d| d.join(MASTER_KEY_FILE));
+        let from_file = match &path {
+            Some(p) => read_key_file(p)?,
+            None => Vec::new(),
+        };
+        let init = from_file.first().cloned().unwrap_or_else(KeyBytes::random);
+        let stored = meta
+            .secret_or_init(crate::storage::secrets::SSE_MASTER_KEY, init.0.to_vec())
+            .await
+            .map_err(|e| format!("SSE master key: {e}"))?;
+        let shared = KeyBytes(
+            stored
+                .as_slice()
+                .try_into()
+                .map_err(|_| "SSE master key: the stored key is not 32 bytes".to_string())?,
+        );
+        if let (Some(dir), Some(p)) = (data_dir, &path) {
+            if from_file.is_empty() && settings.master_keys.is_empty() {
+                write_key_file(dir, p, &shared)?;
+            }
+        }
+        let mut keys = settings.master_keys.clone();
+        for k in from_file.into_iter().chain(std::iter::once(shared)) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Ok(SseKeys {
+            masters: keys.into_iter().map(|k| (master_id(&k), k)).collect(),
+            kms: settings.kms_keys.clone(),
+            default_kms: settings.default_kms_key_id.clone(),
+        })
+    }
+
     /// A random master key, no KMS keys (tests, `Store::memory`).
     pub fn ephemeral() -> SseKeys {
         let k = KeyBytes::random();
@@ -453,6 +503,73 @@ mod tests {
             bare.kms_key(Some("other")).unwrap_err(),
             KeyError::KmsKeyNotExist
         );
+    }
+
+    #[tokio::test]
+    async fn open_shares_the_master_key_through_the_index() {
+        use crate::storage::memory::MemoryMeta;
+        use crate::storage::secrets::SSE_MASTER_KEY;
+        use crate::storage::MetaStore;
+        let none = SseSettings::default();
+
+        // Cluster nodes (no data dir) over one index: one key.
+        let meta = MemoryMeta::new();
+        let n1 = SseKeys::open(&none, None, &meta).await.unwrap();
+        let n2 = SseKeys::open(&none, None, &meta).await.unwrap();
+        assert_eq!(n1.active_master(), n2.active_master());
+        let stored = meta.secret_or_init(SSE_MASTER_KEY, vec![]).await.unwrap();
+        assert_eq!(stored, n1.active_master().unwrap().1 .0.to_vec());
+
+        // An embedded data dir with its key file (written before the key
+        // lived in the index): the file's key is stored and stays active.
+        let dir = tempfile::tempdir().unwrap();
+        let old = SseKeys::load(&none, Some(dir.path())).unwrap();
+        let meta = MemoryMeta::new();
+        let now = SseKeys::open(&none, Some(dir.path()), &meta).await.unwrap();
+        assert_eq!(now.active_master(), old.active_master());
+        let stored = meta.secret_or_init(SSE_MASTER_KEY, vec![]).await.unwrap();
+        assert_eq!(stored, old.active_master().unwrap().1 .0.to_vec());
+
+        // A new data dir: the stored key is also written to the file.
+        let dir = tempfile::tempdir().unwrap();
+        let meta = MemoryMeta::new();
+        let fresh = SseKeys::open(&none, Some(dir.path()), &meta).await.unwrap();
+        let file = read_key_file(&dir.path().join(MASTER_KEY_FILE)).unwrap();
+        assert_eq!(file, vec![fresh.active_master().unwrap().1]);
+
+        // The index holds another key than the file: the file's is active
+        // (rotation by editing the file still works), both decrypt.
+        let other = MemoryMeta::new();
+        other
+            .secret_or_init(SSE_MASTER_KEY, vec![7; 32])
+            .await
+            .unwrap();
+        let both = SseKeys::open(&none, Some(dir.path()), &other)
+            .await
+            .unwrap();
+        assert_eq!(both.active_master(), fresh.active_master());
+        let seven = KeyBytes([7; 32]);
+        assert_eq!(both.wrapping_key(&master_id(&seven)).unwrap(), seven);
+
+        // Configured keys come first; no file is written for them.
+        let dir = tempfile::tempdir().unwrap();
+        let configured = SseSettings {
+            master_keys: vec![KeyBytes([5; 32])],
+            ..Default::default()
+        };
+        let k = SseKeys::open(&configured, Some(dir.path()), &MemoryMeta::new())
+            .await
+            .unwrap();
+        assert_eq!(k.active_master().unwrap().1, KeyBytes([5; 32]));
+        assert!(!dir.path().join(MASTER_KEY_FILE).exists());
+
+        // A stored value that is not a key refuses to start.
+        let bad = MemoryMeta::new();
+        bad.secret_or_init(SSE_MASTER_KEY, vec![1, 2, 3])
+            .await
+            .unwrap();
+        let e = SseKeys::open(&none, None, &bad).await.unwrap_err();
+        assert!(e.contains("not 32 bytes"), "{e}");
     }
 
     #[test]
