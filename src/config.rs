@@ -47,11 +47,7 @@ pub struct ServeArgs {
     pub meta_url: Option<String>,
     /// Cluster mode: where blobs live, a directory shared by every node
     /// (NFS, CephFS) or `s3://BUCKET/PREFIX`.
-    #[arg(
-        long,
-        env = "LOCALCOS_BLOB_STORE",
-        value_name = "DIR|s3://BUCKET/PREFIX"
-    )]
+    #[arg(long, env = "LOCALCOS_BLOB_STORE", value_name = "DIR|s3://BUCKET/PREFIX")]
     pub blob_store: Option<String>,
     /// The S3 endpoint of an `s3://` blob store (default: AWS).
     #[arg(long, env = "LOCALCOS_BLOB_ENDPOINT", value_name = "URL")]
@@ -614,10 +610,7 @@ impl Config {
                 return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
             }
             let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
-                return err(
-                    "--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)"
-                        .to_string(),
-                );
+                return err("--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)".to_string());
             };
             let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
                 .map_err(ConfigError)?;
@@ -631,9 +624,7 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("./data")),
             })
         } else if blob_store.is_some() || blob_endpoint.is_some() {
-            return err(
-                "--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string(),
-            );
+            return err("--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string());
         } else if ephemeral {
             StorageMode::Memory
         } else {
@@ -1430,11 +1421,7 @@ access = "read-only"
         ];
         for (flag, file, want) in cases {
             let c = Config::from_parts(&with(*flag), raw(file)).unwrap();
-            assert_eq!(
-                c.gc_grace(),
-                Duration::from_secs(*want),
-                "{flag:?} {file:?}"
-            );
+            assert_eq!(c.gc_grace(), Duration::from_secs(*want), "{flag:?} {file:?}");
         }
         let mut c = Config::from_parts(&args(), RawConfig::default()).unwrap();
         c.storage = StorageMode::Dir("/tmp/x".into());
