@@ -34,6 +34,9 @@ command -v curl >/dev/null || need_apt+=(curl)
 [ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || need_apt+=(chromium)
 # rclone (Tencent COS and plain S3 providers) for tests/clients/python/test_rclone.py.
 command -v rclone >/dev/null || need_apt+=(rclone)
+# PostgreSQL (cluster mode: the behaviour suite against PgMeta, the cluster
+# tests): Debian's binaries live in /usr/lib/postgresql/<ver>/bin (NOTES 19).
+[ -n "${LOCALCOS_PG_BIN:-}" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${need_apt[*]} with apt-get"

@@ -28,6 +28,7 @@ mod multipart_dialects;
 mod object_lock;
 mod objects;
 mod origin;
+mod pg;
 mod oss;
 mod policy;
 mod post_object;

@@ -1,0 +1,257 @@
+//! Cluster mode's PostgreSQL index beyond the behaviour suite (which runs
+//! every case against `PgMeta` too): migrations under concurrent starts,
+//! two nodes on one database, and an unreachable database (fail fast with
+//! 503 COS XML, recover by itself).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use localcos::config::{Config, ServeArgs};
+use localcos::storage::memory::MemoryBlobs;
+use localcos::storage::pg::{migrate::MIGRATIONS, PgMeta};
+use localcos::storage::{
+    BlobStore, BucketRecord, MetaStore, PutOptions, StorageError, Store, WriteCondition,
+};
+use tokio::net::TcpListener;
+
+use crate::common::{self, pg, R};
+
+const B: &str = "examplebucket-1250000000";
+
+async fn sql(url: &str, query: &str) -> Vec<tokio_postgres::Row> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.query(query, &[]).await.unwrap()
+}
+
+fn bucket(name: &str) -> BucketRecord {
+    BucketRecord {
+        name: name.to_string(),
+        region: "ap-guangzhou".into(),
+        created_ms: 1_700_000_000_000,
+        versioning: Default::default(),
+        acl: None,
+        configs: Default::default(),
+        layout: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_migrate_once() {
+    let url = pg::fresh_db().await;
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PgMeta::open(&url, Duration::from_secs(10)).await })
+        })
+        .collect();
+    let mut metas = Vec::new();
+    for o in opens {
+        metas.push(o.await.unwrap().expect("every node starts"));
+    }
+    let rows = sql(&url, "SELECT version FROM schema_migrations ORDER BY version").await;
+    let applied: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    let want: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+    assert_eq!(applied, want);
+    // Every node works on the one schema.
+    metas[0].create_bucket(bucket(B)).await.unwrap();
+    assert!(metas[3].bucket(B).await.unwrap().is_some());
+    // A restart applies nothing again.
+    drop(metas);
+    PgMeta::open(&url, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        sql(&url, "SELECT count(*) FROM schema_migrations").await[0].get::<_, i64>(0),
+        MIGRATIONS.len() as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newer_schema_is_refused() {
+    let url = pg::fresh_db().await;
+    drop(PgMeta::open(&url, Duration::from_secs(5)).await.unwrap());
+    sql(
+        &url,
+        "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (9999, 'future', 0)",
+    )
+    .await;
+    match PgMeta::open(&url, Duration::from_secs(5)).await {
+        Err(StorageError::Format(msg)) => assert!(msg.contains("newer"), "{msg}"),
+        Err(e) => panic!("unexpected error {e:?}"),
+        Ok(_) => panic!("a newer schema must be refused"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_database_fails_fast() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let r = PgMeta::open(
+        &format!("postgres://postgres@127.0.0.1:{port}/none"),
+        Duration::ZERO,
+    )
+    .await;
+    assert!(matches!(r, Err(StorageError::Unavailable(_))), "{:?}", r.err());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Two `Store`s ("nodes") on one database and one blob store.
+async fn two_nodes() -> (Store, Store, Arc<PgMeta>, Arc<PgMeta>) {
+    let url = pg::fresh_db().await;
+    let a = Arc::new(PgMeta::open(&url, Duration::from_secs(10)).await.unwrap());
+    let b = Arc::new(PgMeta::open(&url, Duration::from_secs(10)).await.unwrap());
+    let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::new());
+    let sa = Store::new(a.clone(), blobs.clone());
+    let sb = Store::new(b.clone(), blobs);
+    sa.create_bucket(bucket(B)).await.unwrap();
+    (sa, sb, a, b)
+}
+
+fn body(data: Vec<u8>) -> localcos::storage::ByteStream {
+    Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from(data))]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_create_across_nodes_has_one_winner() {
+    let (sa, sb, _, _) = two_nodes().await;
+    let mut tasks = Vec::new();
+    for i in 0..12u8 {
+        let s = if i % 2 == 0 { sa.clone() } else { sb.clone() };
+        tasks.push(tokio::spawn(async move {
+            let opts = PutOptions {
+                condition: WriteCondition::IfNoneMatch,
+                ..Default::default()
+            };
+            s.put_object(B, "race", body(vec![i; 1000]), opts).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Ok(_) => winners.push(i as u8),
+            Err(StorageError::AlreadyExists) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    // Read-after-write through the other node.
+    let rec = sb.head_object(B, "race").await.unwrap();
+    assert_eq!(rec.size, 1000);
+    let rec_a = sa.head_object(B, "race").await.unwrap();
+    assert_eq!(rec, rec_a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_generation_follows_other_nodes() {
+    let (_sa, _sb, a, b) = two_nodes().await;
+    // The listener connects in the background.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.bucket_generation().is_none() {
+        assert!(Instant::now() < deadline, "listener never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = b.bucket_generation().unwrap();
+    a.update_bucket(B, Box::new(|r| r.region = "ap-beijing".into()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.bucket_generation() == Some(before) {
+        assert!(Instant::now() < deadline, "no notification reached node b");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(b.bucket(B).await.unwrap().unwrap().region, "ap-beijing");
+}
+
+/// A TCP proxy to the test database that can be cut and restored, to play
+/// a database outage without stopping the shared test server.
+struct Proxy {
+    port: u16,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(port: u16, target: u16) -> Proxy {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
+        let t2 = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                t2.lock().unwrap().push(conn);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Proxy { port, tasks }
+    }
+
+    /// Closes the listener and every proxied connection.
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_is_503_then_recovers() {
+    let direct = pg::fresh_db().await;
+    let server = pg::server();
+    let proxy = Proxy::start(0, server.port).await;
+    let url = direct.replace(
+        &format!("127.0.0.1:{}", server.port),
+        &format!("127.0.0.1:{}", proxy.port),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let args = ServeArgs {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(scratch.path().to_path_buf()),
+        meta_url: Some(url),
+        blob_store: Some(blobs.path().display().to_string()),
+        secret_id: Some(common::ID.into()),
+        secret_key: Some(common::KEY.into()),
+        ..Default::default()
+    };
+    let config = Config::from_parts(&args, Default::default()).unwrap();
+    let app = common::app_with(config).await;
+    app.put("k", b"hello").await;
+    assert_eq!(app.send(R::get("k")).await.status, 200);
+
+    proxy.cut();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = app.send(R::get("k")).await;
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(r.text().contains("<Code>ServiceUnavailable</Code>"), "{}", r.text());
+        assert!(r.headers.contains_key("x-cos-request-id"));
+        assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+        let r = app.send(R::put("k2", b"x".to_vec())).await;
+        assert_eq!(r.status, 503, "{}", r.text());
+    }
+
+    // The database is back: the node recovers without a restart.
+    let _back = Proxy::start(proxy.port, server.port).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app.send(R::get("k")).await;
+        if r.status == 200 {
+            assert_eq!(&r.body[..], b"hello");
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.put("k2", b"again").await;
+}
