@@ -26,6 +26,8 @@ use crate::common::{pg, weed};
 
 const ID: &str = "AKIDclusters3test";
 const KEY: &str = "cluster-s3-test-key";
+/// The bucket of the outage test (`--bucket outage` plus the default APPID).
+const BUCKET: &str = "outage-1250000000";
 
 struct Node {
     child: Child,
@@ -37,6 +39,10 @@ impl Node {
     /// A node over `meta_url` with blobs in the SeaweedFS bucket under
     /// `prefix`, reached at `endpoint`.
     fn start(meta_url: &str, prefix: &str, endpoint: &str) -> Node {
+        Node::start_with(meta_url, prefix, endpoint, &[])
+    }
+
+    fn start_with(meta_url: &str, prefix: &str, endpoint: &str, extra: &[&str]) -> Node {
         let data = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -46,6 +52,7 @@ impl Node {
             .arg("--blob-store")
             .arg(format!("s3://{}/{prefix}", weed::BUCKET))
             .args(["--blob-endpoint", endpoint])
+            .args(extra)
             // Credentials for this child only (NOTES 21).
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_PROFILE")
@@ -402,11 +409,11 @@ async fn s3_outage_is_503_and_nodes_recover() {
     let target: SocketAddr = weed.endpoint.trim_start_matches("http://").parse().unwrap();
     let mut proxy = Proxy::start(target).await;
     let prefix = weed::fresh_prefix("outage");
-    let node = Node::start(&meta_url, &prefix, &proxy.url());
+    // `--bucket`: created at start, addressed by COS and S3 requests alike.
+    let node = Node::start_with(&meta_url, &prefix, &proxy.url(), &["--bucket", BUCKET]);
     let s3 = node.client(false);
-    s3.create_bucket().bucket("outage").send().await.unwrap();
     s3.put_object()
-        .bucket("outage")
+        .bucket(BUCKET)
         .key("k")
         .body(ByteStream::from_static(b"survives the outage"))
         .send()
@@ -420,7 +427,7 @@ async fn s3_outage_is_503_and_nodes_recover() {
     let t = Instant::now();
     let err = s3
         .get_object()
-        .bucket("outage")
+        .bucket(BUCKET)
         .key("k")
         .send()
         .await
@@ -437,7 +444,7 @@ async fn s3_outage_is_503_and_nodes_recover() {
     assert!(body.contains("<Code>ServiceUnavailable</Code>"), "{body}");
     let err = s3
         .put_object()
-        .bucket("outage")
+        .bucket(BUCKET)
         .key("k2")
         .body(ByteStream::from_static(b"during the outage"))
         .send()
@@ -457,7 +464,7 @@ async fn s3_outage_is_503_and_nodes_recover() {
     // Metadata-only requests still work (PostgreSQL is up).
     let head = s3
         .head_object()
-        .bucket("outage")
+        .bucket(BUCKET)
         .key("k")
         .send()
         .await
@@ -470,13 +477,13 @@ async fn s3_outage_is_503_and_nodes_recover() {
         assert!(Instant::now() < deadline, "the node did not recover");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(get_bytes(&s3, "outage", "k").await, b"survives the outage");
+    assert_eq!(get_bytes(&s3, BUCKET, "k").await, b"survives the outage");
     s3.put_object()
-        .bucket("outage")
+        .bucket(BUCKET)
         .key("k2")
         .body(ByteStream::from_static(b"after the outage"))
         .send()
         .await
         .unwrap();
-    assert_eq!(get_bytes(&s3, "outage", "k2").await, b"after the outage");
+    assert_eq!(get_bytes(&s3, BUCKET, "k2").await, b"after the outage");
 }
