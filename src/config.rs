@@ -1434,6 +1434,56 @@ access = "read-only"
     }
 
     #[test]
+    fn cluster_mode_flags() {
+        use crate::storage::blobspec::BlobSpec;
+        let with = |url: Option<&str>, blobs: Option<&str>, ep: Option<&str>, eph: bool| ServeArgs {
+            meta_url: url.map(String::from),
+            blob_store: blobs.map(String::from),
+            blob_endpoint: ep.map(String::from),
+            ephemeral: eph,
+            data_dir: Some("/scratch".into()),
+            ..args()
+        };
+        let url = "postgres://u:p@db:5432/localcos";
+        let c = Config::from_parts(&with(Some(url), Some("/shared"), None, false), RawConfig::default())
+            .unwrap();
+        assert_eq!(
+            c.storage,
+            StorageMode::Cluster(ClusterStorage {
+                meta_url: url.into(),
+                blobs: BlobSpec::Dir("/shared".into()),
+                scratch: "/scratch".into(),
+            })
+        );
+        assert_eq!(c.gc_grace(), Duration::from_secs(3600), "cluster default grace");
+        let c = Config::from_parts(
+            &with(Some(url), Some("s3://b/p"), Some("http://s3:8333"), false),
+            RawConfig::default(),
+        )
+        .unwrap();
+        assert!(matches!(c.storage, StorageMode::Cluster(ClusterStorage { blobs: BlobSpec::S3 { .. }, .. })));
+        // From the file too.
+        let raw: RawConfig =
+            toml::from_str("meta_url = \"postgresql://db/x\"\nblob_store = \"/shared\"\n").unwrap();
+        let c = Config::from_parts(&with(None, None, None, false), raw).unwrap();
+        assert!(matches!(c.storage, StorageMode::Cluster(_)));
+        // Refused combinations.
+        for (u, b, e, eph) in [
+            (Some(url), None, None, false),
+            (Some(url), Some("/shared"), None, true),
+            (Some("mysql://db/x"), Some("/shared"), None, false),
+            (None, Some("/shared"), None, false),
+            (None, None, Some("http://s3"), false),
+            (Some(url), Some("/shared"), Some("http://s3"), false),
+        ] {
+            assert!(
+                Config::from_parts(&with(u, b, e, eph), RawConfig::default()).is_err(),
+                "{u:?} {b:?} {e:?} {eph}"
+            );
+        }
+    }
+
+    #[test]
     fn shipped_example_config_parses() {
         let text = include_str!("../config/localcos.toml");
         let raw: RawConfig = toml::from_str(text).unwrap();

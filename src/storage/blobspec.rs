@@ -42,7 +42,9 @@ impl BlobSpec {
         if let Some(rest) = spec.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(format!("--blob-store: `{spec}` names no bucket (s3://BUCKET/PREFIX)"));
+                return Err(format!(
+                    "--blob-store: `{spec}` names no bucket (s3://BUCKET/PREFIX)"
+                ));
             }
             return Ok(BlobSpec::S3 {
                 bucket: bucket.to_string(),
@@ -63,14 +65,23 @@ impl BlobSpec {
     }
 
     /// Opens the blob store.
+    /// # Behavior
+    /// - `Dir`: [`FsBlobs::open_shared`](super::fs::FsBlobs::open_shared)
+    ///   (created if missing): never touches other nodes' writes in flight.
+    /// - `S3`: [`S3Blobs::open`](super::s3::S3Blobs::open), credentials from
+    ///   the AWS environment variables; fails when the bucket cannot be listed.
     pub async fn open(&self) -> Result<Arc<dyn BlobStore>, StorageError> {
         match self {
             BlobSpec::Dir(dir) => {
                 std::fs::create_dir_all(dir)?;
-                Ok(Arc::new(super::fs::FsBlobs::open(dir)?))
+                Ok(Arc::new(super::fs::FsBlobs::open_shared(dir)?))
             }
-            BlobSpec::S3 { .. } => Err(StorageError::Format(
-                "this build has no S3 blob store yet (--blob-store s3://...)".into(),
+            BlobSpec::S3 {
+                bucket,
+                prefix,
+                endpoint,
+            } => Ok(Arc::new(
+                super::s3::S3Blobs::open(bucket, prefix, endpoint.as_deref()).await?,
             )),
         }
     }
@@ -89,7 +100,11 @@ mod tests {
         };
         let ok: &[(&str, Option<&str>, BlobSpec)] = &[
             ("/srv/blobs", None, BlobSpec::Dir("/srv/blobs".into())),
-            ("file:///srv/blobs", None, BlobSpec::Dir("/srv/blobs".into())),
+            (
+                "file:///srv/blobs",
+                None,
+                BlobSpec::Dir("/srv/blobs".into()),
+            ),
             ("rel/dir", None, BlobSpec::Dir("rel/dir".into())),
             ("s3://b", None, s3("b", "", None)),
             ("s3://b/", None, s3("b", "", None)),

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod proxy;
 pub mod weed;
-pub mod pg;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
