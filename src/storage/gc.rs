@@ -51,6 +51,10 @@ pub const JOB_LEASES: &[&str] = &[
 /// Deferred entries handled per index call.
 const BATCH: usize = 500;
 
+/// One orphan sweep in this many looks at every blob; the others only at
+/// blobs whose id is younger than the previous sweep's horizon.
+const FULL_SWEEP_EVERY: u64 = 24;
+
 /// Longest pause between collector rounds.
 const MAX_TICK: Duration = Duration::from_secs(5);
 
@@ -341,6 +345,7 @@ impl Store {
 /// node (the lease picks one); stops when its task is aborted.
 pub async fn run_collector(store: Store, timing: CollectorTiming) {
     let mut last_sweep: Option<(std::time::Instant, i64)> = None;
+    let mut sweeps = 0u64;
     let mut held = false;
     loop {
         // No grace (the embedded default): frees delete at once, so only
@@ -377,7 +382,12 @@ pub async fn run_collector(store: Store, timing: CollectorTiming) {
             if sweep_due && !store.gc_grace().is_zero() {
                 // Blobs created before the last sweep's horizon were looked at
                 // then; a margin of one grace covers clock skew between nodes.
-                let since = last_sweep.map(|(_, h)| h - ms(store.gc_grace()));
+                // Every FULL_SWEEP_EVERY-th sweep looks at every blob: an
+                // upload slower than the grace has an id older than its file.
+                let since = last_sweep
+                    .filter(|_| sweeps % FULL_SWEEP_EVERY != 0)
+                    .map(|(_, h)| h - ms(store.gc_grace()));
+                sweeps += 1;
                 let started = std::time::Instant::now();
                 let result = store.sweep_orphans(now, since).await;
                 crate::metrics::job_ran(crate::metrics::Job::OrphanSweep, result.is_ok());

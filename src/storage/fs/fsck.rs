@@ -292,7 +292,7 @@ pub async fn run(dir: &Path, repair: bool) -> Result<FsckReport, StorageError> {
     let mut to_mark: Vec<(Slot, ObjectRecord, String)> = Vec::new();
     let mut bad_parts: Vec<(String, u32, String)> = Vec::new();
     let mut index_refs: HashMap<String, u64> = HashMap::new();
-    let mut deferred: std::collections::HashSet<String> = Default::default();
+    let deferred: std::collections::HashSet<String>;
 
     {
         let db = meta.database();
