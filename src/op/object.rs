@@ -392,9 +392,12 @@ async fn get_with(
             .map(|r| sendfile::body(queue.clone(), r)),
         _ => None,
     };
-    let encrypted = rec.sse.is_some();
+    // The first piece is read before the response starts when decrypting,
+    // and from a remote blob store (S3), whose first GET may fail: a clean
+    // error (503 when the store is down) rather than a 200 cut short.
+    let check_first = rec.sse.is_some() || !reader.is_local();
     let mut stream = zero_copy.unwrap_or_else(|| reader.stream(body_range));
-    if encrypted {
+    if check_first {
         stream = sse::check_first_piece(stream).await?;
     }
     if let Some(limit) = traffic_limit {

@@ -62,15 +62,19 @@ impl BlobSpec {
         Ok(BlobSpec::Dir(PathBuf::from(path)))
     }
 
-    /// Opens the blob store.
+    /// Opens the blob store (a shared directory: [`super::fs::FsBlobs::open_shared`]).
     pub async fn open(&self) -> Result<Arc<dyn BlobStore>, StorageError> {
         match self {
             BlobSpec::Dir(dir) => {
                 std::fs::create_dir_all(dir)?;
-                Ok(Arc::new(super::fs::FsBlobs::open(dir)?))
+                Ok(Arc::new(super::fs::FsBlobs::open_shared(dir)?))
             }
-            BlobSpec::S3 { .. } => Err(StorageError::Format(
-                "this build has no S3 blob store yet (--blob-store s3://...)".into(),
+            BlobSpec::S3 {
+                bucket,
+                prefix,
+                endpoint,
+            } => Ok(Arc::new(
+                super::s3::S3Blobs::open(bucket, prefix, endpoint.as_deref()).await?,
             )),
         }
     }

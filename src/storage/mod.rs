@@ -21,6 +21,7 @@ pub mod lock;
 pub mod memory;
 pub mod multipart;
 pub mod pg;
+pub mod s3;
 pub mod scrub;
 pub mod secrets;
 pub mod sse;
@@ -130,6 +131,10 @@ pub enum StorageError {
     /// or does not answer in time): 503, the client retries.
     #[error("metadata store unavailable: {0}")]
     Unavailable(String),
+    /// A cluster's shared blob store (S3) cannot be reached or answers
+    /// with a server error: 503, the client retries.
+    #[error("blob store unavailable: {0}")]
+    BlobUnavailable(String),
 }
 
 /// A blob's name: unique forever (UUIDv7 as 32 lowercase hex), never derived

@@ -201,6 +201,12 @@ impl ObjectReader {
         }
     }
 
+    /// Whether every blob of the object is a local file (the embedded or a
+    /// shared-directory store); `false` for remote (S3) and memory blobs.
+    pub fn is_local(&self) -> bool {
+        self.blobs.iter().all(|b| b.local_file().is_some())
+    }
+
     /// The local file regions behind bytes `range`, in order, when every
     /// blob involved is a local file (for zero-copy sends); else `None`.
     /// Always `None` for encrypted objects (they go through decryption).

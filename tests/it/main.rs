@@ -3,6 +3,7 @@ mod acl;
 mod append;
 mod archive;
 mod backend_conformance;
+mod blob_stores;
 mod browser_cors;
 mod bucket_config;
 mod bucket_origin;

@@ -13,6 +13,22 @@
 //! one positioned read; larger ones are read in 1 MiB chunks on blocking
 //! tasks with one chunk of read-ahead. Names are generated ids, never keys,
 //! so nothing is ever written outside the data dir.
+//!
+//! Shared mode ([`FsBlobs::open_shared`]): several nodes use one directory
+//! (NFS, CephFS). Blob names are unique forever, so the rename stays the
+//! commit; what changes is temp files and cached handles:
+//!
+//! ```text
+//! <dir>/blobs/<xx>/<id>        as in the data dir
+//! <dir>/tmp/<node>/<id>.part   this node's writes in flight (<node>: fresh per process)
+//! <dir>/tmp/<node>/ALIVE       touched every HEARTBEAT while the node lives
+//! ```
+//!
+//! No node ever empties `tmp/` on start: a node removes another node's temp
+//! dir only once its `ALIVE` is older than `STALE_NODE` (a killed node's
+//! leftovers), and its own when it shuts down. Cached open handles are
+//! dropped after `SHARED_HANDLE_TTL`, so a blob another node deleted does not
+//! keep its disk space for long.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -20,7 +36,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
@@ -42,10 +58,38 @@ const READ_CHUNK: u64 = 1 << 20;
 /// client sooner; the following ones are full size for throughput.
 const FIRST_READ_CHUNK: u64 = 128 << 10;
 
-/// The data dir's two blob directories.
+/// A shared node heartbeats this often (touches its `ALIVE` file).
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// A node temp dir whose `ALIVE` is older than this belongs to a dead node:
+/// any node removes it. Far above `HEARTBEAT`, so that clock skew between
+/// nodes and a slow shared file system never make a live node look dead.
+const STALE_NODE: Duration = Duration::from_secs(10 * 60);
+/// Plain files directly in a shared `tmp/` (not in a node dir: written by an
+/// embedded-layout process) are removed when untouched for this long.
+const STALE_LOOSE_TMP: Duration = Duration::from_secs(24 * 3600);
+/// How long a cached open handle is trusted in shared mode.
+const SHARED_HANDLE_TTL: Duration = Duration::from_secs(5);
+/// The heartbeat file in a node's temp dir.
+const ALIVE: &str = "ALIVE";
+
+/// The blob directories.
 struct Dirs {
     blobs: PathBuf,
+    /// Where this process writes temp files: `<data>/tmp` (embedded) or
+    /// `<dir>/tmp/<node>` (shared).
     tmp: PathBuf,
+    /// `<dir>/tmp` in shared mode: the parent of every node's temp dir.
+    shared_tmp: Option<PathBuf>,
+}
+
+impl Drop for Dirs {
+    /// A shared node's temp dir goes with the last handle on the store (every
+    /// writer holds one, so no write is in flight by then).
+    fn drop(&mut self) {
+        if self.shared_tmp.is_some() {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
 }
 
 impl Dirs {
@@ -94,11 +138,14 @@ const OPEN_CACHE: usize = 256;
 #[derive(Default)]
 struct OpenBlobs {
     inner: std::sync::Mutex<OpenInner>,
+    /// Shared mode: entries older than this are not used (another node may
+    /// have deleted the blob; its space comes back once the handle closes).
+    ttl: Option<Duration>,
 }
 
 #[derive(Default)]
 struct OpenInner {
-    files: std::collections::HashMap<BlobId, (Arc<File>, u64)>,
+    files: std::collections::HashMap<BlobId, (Arc<File>, u64, Instant)>,
     /// Insertion order for FIFO eviction (may hold ids already removed).
     order: std::collections::VecDeque<BlobId>,
     /// Blobs being deleted right now.
@@ -107,19 +154,43 @@ struct OpenInner {
 
 impl OpenBlobs {
     fn get(&self, id: &BlobId) -> Option<(Arc<File>, u64)> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.files.get(id).cloned()
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (file, len, at) = inner.files.get(id).cloned()?;
+        if self.ttl.is_some_and(|ttl| at.elapsed() > ttl) {
+            inner.files.remove(id);
+            return None;
+        }
+        Some((file, len))
+    }
+
+    /// Shared mode: closes handles older than the TTL, oldest first (the
+    /// insertion order is the age order).
+    fn expire(&self, inner: &mut OpenInner) {
+        let Some(ttl) = self.ttl else { return };
+        while let Some(old) = inner.order.front() {
+            match inner.files.get(old) {
+                Some((_, _, at)) if at.elapsed() <= ttl => break,
+                _ => {
+                    if let Some(old) = inner.order.pop_front() {
+                        inner.files.remove(&old);
+                    }
+                }
+            }
+        }
     }
 
     /// Caches `file` unless `id` is being or has been deleted.
     fn insert(&self, id: &BlobId, file: &Arc<File>, len: u64) {
         use std::os::unix::fs::MetadataExt;
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.expire(&mut inner);
         let unlinked = file.metadata().map(|m| m.nlink() == 0).unwrap_or(true);
         if unlinked || inner.deleting.contains(id) || inner.files.contains_key(id) {
             return;
         }
-        inner.files.insert(id.clone(), (file.clone(), len));
+        inner
+            .files
+            .insert(id.clone(), (file.clone(), len, Instant::now()));
         inner.order.push_back(id.clone());
         while inner.files.len() > OPEN_CACHE {
             match inner.order.pop_front() {
@@ -133,6 +204,7 @@ impl OpenBlobs {
 
     fn start_delete(&self, id: &BlobId) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.expire(&mut inner);
         inner.files.remove(id);
         inner.deleting.insert(id.clone());
     }
@@ -164,6 +236,7 @@ impl FsBlobs {
         let dirs = Dirs {
             blobs: data_dir.join("blobs"),
             tmp: data_dir.join("tmp"),
+            shared_tmp: None,
         };
         std::fs::create_dir_all(&dirs.blobs)?;
         std::fs::create_dir_all(&dirs.tmp)?;
@@ -184,6 +257,136 @@ impl FsBlobs {
             open: Arc::default(),
         })
     }
+
+    /// Opens a blob directory that several nodes share (`--blob-store DIR`
+    /// with `--meta-url`): `<dir>/blobs` as in a data dir, and a temp dir of
+    /// this process's own under `<dir>/tmp` (see the module doc).
+    /// # Behavior
+    /// - Never touches another live node's temp files: removes only the temp
+    ///   dirs of nodes whose heartbeat stopped more than `STALE_NODE` ago
+    ///   (now, and from a background task every `HEARTBEAT` when called
+    ///   inside a tokio runtime, which also keeps this node's heartbeat).
+    /// - Deletes nothing in `blobs/`: orphans are the collector's business
+    ///   (grace period, `list_older_than`).
+    pub fn open_shared(dir: &Path) -> Result<Self, StorageError> {
+        let shared_tmp = dir.join("tmp");
+        let node = format!("node-{}", uuid::Uuid::now_v7().simple());
+        let dirs = Dirs {
+            blobs: dir.join("blobs"),
+            tmp: shared_tmp.join(node),
+            shared_tmp: Some(shared_tmp),
+        };
+        std::fs::create_dir_all(&dirs.blobs)?;
+        std::fs::create_dir_all(&dirs.tmp)?;
+        touch_alive(&dirs.tmp)?;
+        let removed = sweep_shared_tmp(&dirs, SystemTime::now());
+        if removed > 0 {
+            tracing::info!(removed, "removed temp files of dead nodes");
+        }
+        let dirs = Arc::new(dirs);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(heartbeat(Arc::downgrade(&dirs)));
+        }
+        Ok(FsBlobs {
+            dirs,
+            open: Arc::new(OpenBlobs {
+                ttl: Some(SHARED_HANDLE_TTL),
+                ..OpenBlobs::default()
+            }),
+        })
+    }
+
+    /// This process's temp dir (shared mode: `<dir>/tmp/<node>`).
+    pub fn temp_dir(&self) -> &Path {
+        &self.dirs.tmp
+    }
+}
+
+/// Creates or refreshes a node's `ALIVE` file (its modification time is the heartbeat).
+fn touch_alive(node_tmp: &Path) -> io::Result<()> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(node_tmp.join(ALIVE))?;
+    file.set_modified(SystemTime::now())
+}
+
+/// Keeps this node's heartbeat and removes dead nodes' temp dirs until the
+/// store is dropped.
+async fn heartbeat(dirs: std::sync::Weak<Dirs>) {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let Some(dirs) = dirs.upgrade() else { return };
+        let done = tokio::task::spawn_blocking(move || {
+            // A node dir removed by someone who thought us dead (a long
+            // pause): recreate it, so new writes work again.
+            if let Err(e) = std::fs::create_dir_all(&dirs.tmp).and_then(|()| touch_alive(&dirs.tmp)) {
+                tracing::warn!(dir = %dirs.tmp.display(), error = %e, "blob store heartbeat failed");
+            }
+            sweep_shared_tmp(&dirs, SystemTime::now())
+        })
+        .await;
+        if let Ok(removed) = done {
+            if removed > 0 {
+                tracing::info!(removed, "removed temp files of dead nodes");
+            }
+        }
+    }
+}
+
+/// Removes, under a shared `tmp/`, other nodes' dirs whose heartbeat is older
+/// than `STALE_NODE` at `now`, and loose files older than `STALE_LOOSE_TMP`.
+/// Returns how many entries it removed; errors are logged (another node may
+/// be removing the same dir at the same time).
+fn sweep_shared_tmp(dirs: &Dirs, now: SystemTime) -> usize {
+    let Some(root) = &dirs.shared_tmp else {
+        return 0;
+    };
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(dir = %root.display(), error = %e, "could not list shared temp dir");
+            return 0;
+        }
+    };
+    let older = |t: io::Result<SystemTime>, age: Duration| match t {
+        Ok(t) => now.duration_since(t).is_ok_and(|d| d > age),
+        Err(_) => false,
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path == dirs.tmp {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let result = if kind.is_dir() {
+            // No ALIVE yet (a node between mkdir and its first touch): the dir's own time.
+            let beat = std::fs::metadata(path.join(ALIVE))
+                .or_else(|_| entry.metadata())
+                .and_then(|m| m.modified());
+            if !older(beat, STALE_NODE) {
+                continue;
+            }
+            std::fs::remove_dir_all(&path)
+        } else {
+            if !older(entry.metadata().and_then(|m| m.modified()), STALE_LOOSE_TMP) {
+                continue;
+            }
+            std::fs::remove_file(&path)
+        };
+        match result {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove stale temp files")
+            }
+        }
+    }
+    removed
 }
 
 /// The part of a writer that lives on blocking threads between batches.
@@ -197,15 +400,28 @@ impl WriteState {
     fn write_batch(&mut self, tmp: &Path, batch: Vec<Bytes>) -> io::Result<()> {
         let file = match &mut self.file {
             Some(f) => f,
-            None => self
-                .file
-                .insert(OpenOptions::new().write(true).create_new(true).open(tmp)?),
+            None => self.file.insert(create_temp(tmp)?),
         };
         for chunk in &batch {
             self.hasher.update(chunk);
             file.write_all(chunk)?;
         }
         Ok(())
+    }
+}
+
+/// Creates a temp file; its directory is created again if it went away
+/// (a shared node's temp dir after a pause long enough to look dead).
+fn create_temp(tmp: &Path) -> io::Result<File> {
+    let create = || OpenOptions::new().write(true).create_new(true).open(tmp);
+    match create() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = tmp.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            create()
+        }
+        other => other,
     }
 }
 
@@ -548,5 +764,138 @@ mod tests {
         std::fs::remove_file(store.dirs.blob_path(&id2)).unwrap();
         store.open.insert(&id2, &file, 1);
         assert!(store.open.get(&id2).is_none());
+    }
+
+    async fn read_all(store: &FsBlobs, id: &BlobId) -> Vec<u8> {
+        let reader = store.open(id).await.unwrap();
+        let chunks: Vec<Bytes> =
+            futures_util::StreamExt::collect::<Vec<_>>(reader.read(0..reader.len()))
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+        chunks.concat()
+    }
+
+    fn age(path: &Path, by: Duration) {
+        let file = OpenOptions::new().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[tokio::test]
+    async fn shared_nodes_keep_each_others_writes_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = FsBlobs::open_shared(dir.path()).unwrap();
+        let id = BlobId::generate();
+        let mut w = a.create(&id).await.unwrap();
+        // Two full batches: the temp file exists on disk.
+        let batch = Bytes::from(vec![7u8; WRITE_BATCH]);
+        w.write(batch.clone()).await.unwrap();
+        w.write(batch.clone()).await.unwrap();
+        // A second node starting now (and its first sweep) leaves it alone.
+        let b = FsBlobs::open_shared(dir.path()).unwrap();
+        assert_ne!(a.temp_dir(), b.temp_dir(), "each node has its own temp dir");
+        w.write(Bytes::from_static(b"tail")).await.unwrap();
+        let info = w.finish().await.unwrap();
+        assert_eq!(info.len, 2 * WRITE_BATCH as u64 + 4);
+        // The other node sees the committed blob, lists it and can delete it.
+        let got = read_all(&b, &id).await;
+        assert_eq!(got.len() as u64, info.len);
+        assert!(got.ends_with(b"tail"));
+        let listed = b
+            .list_older_than(SystemTime::now() + Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![id.clone()]);
+        b.delete(&id).await.unwrap();
+        assert!(matches!(a.open(&id).await, Err(StorageError::NoSuchKey)));
+    }
+
+    #[tokio::test]
+    async fn shared_open_removes_only_dead_nodes_temp_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        // A node killed long ago, a node alive right now, a node that made its
+        // dir but never beat (recent), and loose files of two ages.
+        for (node, beat) in [
+            ("node-dead", Some(3600)),
+            ("node-live", Some(0)),
+            ("node-new", None),
+        ] {
+            std::fs::create_dir_all(tmp.join(node)).unwrap();
+            std::fs::write(tmp.join(node).join("x.part"), b"partial").unwrap();
+            if let Some(secs) = beat {
+                std::fs::write(tmp.join(node).join(ALIVE), b"").unwrap();
+                age(&tmp.join(node).join(ALIVE), Duration::from_secs(secs));
+            }
+        }
+        std::fs::write(tmp.join("old.part"), b"x").unwrap();
+        age(
+            &tmp.join("old.part"),
+            STALE_LOOSE_TMP + Duration::from_secs(60),
+        );
+        std::fs::write(tmp.join("recent.part"), b"x").unwrap();
+
+        let store = FsBlobs::open_shared(dir.path()).unwrap();
+        assert!(
+            !tmp.join("node-dead").exists(),
+            "a dead node's leftovers go"
+        );
+        assert!(!tmp.join("old.part").exists());
+        for kept in ["node-live/x.part", "node-new/x.part", "recent.part"] {
+            assert!(tmp.join(kept).exists(), "{kept} must stay");
+        }
+        // This node beats, and its dir goes when the store is dropped.
+        let own = store.temp_dir().to_path_buf();
+        assert!(own.join(ALIVE).exists());
+        drop(store);
+        assert!(!own.exists());
+        assert!(tmp.join("node-live").exists());
+    }
+
+    #[tokio::test]
+    async fn shared_writer_recreates_a_removed_temp_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobs::open_shared(dir.path()).unwrap();
+        // Another node thought this one dead (a long pause) and removed its dir.
+        std::fs::remove_dir_all(store.temp_dir()).unwrap();
+        let id = blob(&store, b"after a pause").await;
+        assert_eq!(read_all(&store, &id).await, b"after a pause");
+    }
+
+    #[tokio::test]
+    async fn embedded_open_still_empties_tmp() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        std::fs::write(dir.path().join("tmp/crashed.part"), b"x").unwrap();
+        let _store = FsBlobs::open(dir.path()).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+
+    #[test]
+    fn shared_handle_cache_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let file = Arc::new(File::open(&path).unwrap());
+        let cache = OpenBlobs {
+            ttl: Some(Duration::ZERO),
+            ..OpenBlobs::default()
+        };
+        let id = BlobId::generate();
+        cache.insert(&id, &file, 3);
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(cache.get(&id).is_none(), "an expired handle is not used");
+        // Inserting closes expired handles (oldest first).
+        let id2 = BlobId::generate();
+        cache.insert(&id, &file, 3);
+        std::thread::sleep(Duration::from_millis(2));
+        cache.insert(&id2, &file, 3);
+        let inner = cache.inner.lock().unwrap();
+        assert!(!inner.files.contains_key(&id));
+        assert!(inner.files.contains_key(&id2));
     }
 }

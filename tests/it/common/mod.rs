@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod proxy;
+pub mod weed;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
