@@ -472,25 +472,48 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
+/// The `--config` file (an empty one when none is named).
+fn read_raw(args: &ServeArgs) -> Result<RawConfig, ConfigError> {
+    let Some(path) = &args.config else {
+        return Ok(RawConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str::<RawConfig>(&text)
+        .map_err(|e| ConfigError(format!("invalid config file {}: {e}", path.display())))
+}
+
+/// `--ephemeral` or the data dir (default `./data`).
+fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> StorageMode {
+    if args.ephemeral || raw.ephemeral.unwrap_or(false) {
+        StorageMode::Memory
+    } else {
+        StorageMode::Dir(
+            args.data_dir
+                .clone()
+                .or_else(|| raw.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("./data")),
+        )
+    }
+}
+
 impl Config {
     /// Reads the config file (if any) and validates everything once.
     pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
-        let raw = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
-                })?;
-                toml::from_str::<RawConfig>(&text).map_err(|e| {
-                    ConfigError(format!("invalid config file {}: {e}", path.display()))
-                })?
-            }
-            None => RawConfig::default(),
-        };
-        Config::from_parts(args, raw)
+        Config::from_parts(args, read_raw(args)?)
+    }
+
+    /// Only where the data lives, from the same sources as [`Config::load`]
+    /// (flag > environment > config file > default): for the offline tools
+    /// (`localcos fsck`), which must not write into the data dir (no
+    /// credentials are generated here) nor need the rest to be valid.
+    pub fn storage_of(args: &ServeArgs) -> Result<StorageMode, ConfigError> {
+        Ok(storage_mode(args, &read_raw(args)?))
     }
 
     /// Merges flags/env over the file and validates.
     pub fn from_parts(args: &ServeArgs, raw: RawConfig) -> Result<Config, ConfigError> {
+        let storage = storage_mode(args, &raw);
         let listen_text = args
             .listen
             .clone()
@@ -526,17 +549,6 @@ impl Config {
         if appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_digit()) {
             return err(format!("appid: `{appid}` must be digits, e.g. 1250000000"));
         }
-        let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
-        let storage = if ephemeral {
-            StorageMode::Memory
-        } else {
-            StorageMode::Dir(
-                args.data_dir
-                    .clone()
-                    .or(raw.data_dir)
-                    .unwrap_or_else(|| PathBuf::from("./data")),
-            )
-        };
 
         let parse_bucket = |name: &str, what: &str| -> Result<BucketName, ConfigError> {
             BucketName::parse(name.trim(), &appid, &region)
