@@ -13,7 +13,7 @@ use localcos::config::{Config, ServeArgs};
 use md5::{Digest, Md5};
 
 use crate::common::{sign, window, App, HOST, ID, KEY, R};
-use crate::format::{pattern, run_cli};
+use crate::format::{pattern, run_cli, run_cli_env};
 
 const BUCKET: &str = "examplebucket-1250000000";
 /// SSE blob layout (storage::sse::chunked): header, 64 KiB chunks + tags.
@@ -533,24 +533,6 @@ async fn scrub_marks_one_version() {
     assert_eq!(md5_hex(&latest.body), md5_hex(&pattern(9_000, 21)));
 }
 
-/// `localcos scrub|fsck` with env (`LOCALCOS_*`) instead of flags.
-fn cli_with_env(args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_localcos"));
-    cmd.args(args)
-        .env("LOCALCOS_LOG_LEVEL", "warn")
-        .env_remove("LOCALCOS_DATA_DIR")
-        .env_remove("LOCALCOS_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// scrub and fsck find the data dir (and scrub the SSE-KMS keys) where
 /// `serve` does: `--config` / `LOCALCOS_CONFIG`, `LOCALCOS_DATA_DIR`. An
 /// SSE-KMS object's AES-GCM tags are checked with the configured key (and
@@ -642,7 +624,7 @@ async fn scrub_and_fsck_read_the_config_and_report_sse_c() {
     );
     // A flipped byte in the KMS object's second chunk fails its tag.
     flip_byte(&blob_path(&dir, &kms_blob), SSE_HEADER + SSE_CHUNK + 7);
-    let (code, out, err) = cli_with_env(
+    let (code, out, err) = run_cli_env(
         &[&["scrub", "--dry-run"][..], &owner].concat(),
         &[("LOCALCOS_CONFIG", &file)],
     );
@@ -661,7 +643,7 @@ async fn scrub_and_fsck_read_the_config_and_report_sse_c() {
         (vec!["fsck"], vec![("LOCALCOS_DATA_DIR", dir.as_path())]),
         (vec!["fsck"], vec![("LOCALCOS_CONFIG", file.as_path())]),
     ] {
-        let (code, out, err) = cli_with_env(&args, &env);
+        let (code, out, err) = run_cli_env(&args, &env);
         assert_eq!(code, 0, "{args:?}: {out}\n{err}");
         assert!(out.contains("clean: no problems found"), "{out}");
         assert!(out.contains(dir.to_str().unwrap()), "{out}");

@@ -46,7 +46,8 @@ pub fn request_target(key: &str, params: &[(&str, &str)]) -> (String, String) {
 
 #[test]
 fn request_targets() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         ("k", &[], "/k"),
         ("a/b.txt", &[("uploads", "")], "/a/b.txt?uploads"),
         (
