@@ -1055,6 +1055,41 @@ mod tests {
         assert!(!c.generated_credentials);
     }
 
+    /// `storage_of` (the offline tools) resolves the data dir exactly as
+    /// `load` does: flag/env over the file over `./data`; ephemeral wins.
+    #[test]
+    fn storage_of_follows_flags_then_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "data_dir = \"/from/file\"\n").unwrap();
+        let eph = dir.path().join("e.toml");
+        std::fs::write(&eph, "ephemeral = true\n").unwrap();
+        let dir_of = |p: &str| StorageMode::Dir(PathBuf::from(p));
+        let cases: Vec<(Option<&str>, Option<&Path>, bool, StorageMode)> = vec![
+            (None, None, false, dir_of("./data")),
+            (None, Some(&file), false, dir_of("/from/file")),
+            (Some("/flag"), Some(&file), false, dir_of("/flag")),
+            (Some("/flag"), None, true, StorageMode::Memory),
+            (None, Some(&eph), false, StorageMode::Memory),
+        ];
+        for (data_dir, config, ephemeral, want) in cases {
+            let args = ServeArgs {
+                data_dir: data_dir.map(PathBuf::from),
+                config: config.map(Path::to_path_buf),
+                ephemeral,
+                ..Default::default()
+            };
+            let got = Config::storage_of(&args).unwrap();
+            assert_eq!(got, want, "{data_dir:?} {config:?}");
+        }
+        let bad = ServeArgs {
+            config: Some(dir.path().join("missing.toml")),
+            ..Default::default()
+        };
+        let e = Config::storage_of(&bad).unwrap_err();
+        assert!(e.to_string().contains("cannot read config file"), "{e}");
+    }
+
     #[test]
     fn access_log_and_metrics_switches() {
         let c = Config::from_parts(&args(), RawConfig::default()).unwrap();
