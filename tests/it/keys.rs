@@ -472,7 +472,6 @@ fn serve(dir: &std::path::Path) -> Child {
 }
 
 fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Child {
-    use std::io::BufRead;
     let mut proc = base_env(&mut std::process::Command::new(BIN))
         .args([
             "serve",
@@ -488,17 +487,7 @@ fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Child {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = std::io::BufReader::new(proc.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("banner: {line}"));
-    // Keep draining the banner so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let port = crate::common::binary::banner_addr(&mut proc).port();
     Child { proc, port }
 }
 

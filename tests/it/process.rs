@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,7 +16,7 @@ use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use sha1::Sha1;
 
-use crate::common::binary::{banner_addr, request_target};
+use crate::common::binary::{request_target, serve};
 use crate::common::{sign_with, window};
 
 const ID: &str = "AKIDprocesstest";
@@ -29,19 +29,7 @@ struct Proc {
 }
 
 fn start(data: &Path, extra: &[&str]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--bucket", "proc"])
-        .arg("--data-dir")
-        .arg(data)
-        .args(extra)
-        .env("LOCALCOS_SECRET_ID", ID)
-        .env("LOCALCOS_SECRET_KEY", KEY)
-        .env("LOCALCOS_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn localcos");
-    let addr = banner_addr(&mut child);
+    let (child, addr) = serve(data, "proc", (ID, KEY), extra);
     Proc { child, addr }
 }
 

@@ -1,10 +1,12 @@
 //! Helpers for the tests that run the real `localcos` binary and talk to it
-//! over raw sockets (crash.rs, process.rs, metrics.rs): reading the
-//! listening address from the banner, and building request targets.
+//! over raw sockets (crash.rs, process.rs, metrics.rs, keys.rs): starting
+//! it, reading the listening address from the banner, and building request
+//! targets.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 /// Reads the first banner line of a server spawned with a piped stdout
 /// (`localcos listening on http[s]://ADDR`) and returns ADDR. The rest of
@@ -19,6 +21,32 @@ pub fn banner_addr(child: &mut Child) -> SocketAddr {
     rest.and_then(|r| r.split_once("://"))
         .and_then(|(_, addr)| addr.parse().ok())
         .unwrap_or_else(|| panic!("banner: {line:?}"))
+}
+
+/// Starts `localcos serve` on a free loopback port over the data dir `data`
+/// with `bucket` created, the pair `id`/`key` as its credentials, warnings
+/// only on (a discarded) stderr, and `extra` flags; returns the child and
+/// its address.
+pub fn serve(
+    data: &Path,
+    bucket: &str,
+    (id, key): (&str, &str),
+    extra: &[&str],
+) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--bucket", bucket])
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .env("LOCALCOS_SECRET_ID", id)
+        .env("LOCALCOS_SECRET_KEY", key)
+        .env("LOCALCOS_LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn localcos");
+    let addr = banner_addr(&mut child);
+    (child, addr)
 }
 
 /// `/key` and the request target with `params` as the query (`name` alone
