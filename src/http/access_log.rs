@@ -122,6 +122,47 @@ where
     }
 }
 
+/// An access-log line whose response body is still on its way: emitted when
+/// dropped (the body ended, failed, or the client went away), with
+/// `bytes_out` the body bytes handed to the connection by then (the
+/// connection's body wrapper, `http::limits::Tracked`, adds them up). So an
+/// aborted download logs what was sent, not its `Content-Length`.
+pub struct PendingLine {
+    pub request_id: String,
+    pub method: http::Method,
+    pub operation: &'static str,
+    pub dialect: &'static str,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub status: u16,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub duration: Duration,
+    pub secret_id: Option<String>,
+    pub remote: Option<SocketAddr>,
+    pub error_code: Option<&'static str>,
+}
+
+impl Drop for PendingLine {
+    fn drop(&mut self) {
+        emit(&AccessLine {
+            request_id: &self.request_id,
+            method: &self.method,
+            operation: self.operation,
+            dialect: self.dialect,
+            bucket: self.bucket.as_deref(),
+            key: self.key.as_deref(),
+            status: self.status,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            duration: self.duration,
+            secret_id: self.secret_id.as_deref(),
+            remote: self.remote,
+            error_code: self.error_code,
+        });
+    }
+}
+
 /// Flushes queued log lines when dropped (keep it until the process exits).
 pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 
