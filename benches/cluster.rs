@@ -317,14 +317,19 @@ fn cluster(bin: &Path, cpus: &[usize]) -> Result<Deployment, String> {
     let url = pg.url();
     let blobs = shared.path().to_string_lossy().into_owned();
     let mut nodes = Vec::new();
-    for i in 0..3 {
-        let mut args = vec!["--meta-url", url.as_str(), "--blob-store", blobs.as_str()];
-        // The first node creates the bucket; the others start on the existing schema.
-        if i == 0 {
-            args.extend(["--bucket", "clb"]);
-        }
-        nodes.push(servers::start_localcos_with(
-            bin, SECRET_ID, SECRET_KEY, &args, None, cpus,
+    let extra = ["--meta-url", url.as_str(), "--blob-store", blobs.as_str()];
+    for _ in 0..3 {
+        // Every node is given the bucket; the first creates it, the others find it.
+        nodes.push(servers::launch_localcos(
+            bin,
+            &servers::Launch {
+                secret_id: SECRET_ID,
+                secret_key: SECRET_KEY,
+                bucket: "clb",
+                cpus,
+                extra: &extra,
+                ..servers::Launch::default()
+            },
         )?);
     }
     let upstreams: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
