@@ -42,7 +42,9 @@ impl BlobSpec {
         if let Some(rest) = spec.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(format!("--blob-store: `{spec}` names no bucket (s3://BUCKET/PREFIX)"));
+                return Err(format!(
+                    "--blob-store: `{spec}` names no bucket (s3://BUCKET/PREFIX)"
+                ));
             }
             return Ok(BlobSpec::S3 {
                 bucket: bucket.to_string(),
@@ -93,7 +95,11 @@ mod tests {
         };
         let ok: &[(&str, Option<&str>, BlobSpec)] = &[
             ("/srv/blobs", None, BlobSpec::Dir("/srv/blobs".into())),
-            ("file:///srv/blobs", None, BlobSpec::Dir("/srv/blobs".into())),
+            (
+                "file:///srv/blobs",
+                None,
+                BlobSpec::Dir("/srv/blobs".into()),
+            ),
             ("rel/dir", None, BlobSpec::Dir("rel/dir".into())),
             ("s3://b", None, s3("b", "", None)),
             ("s3://b/", None, s3("b", "", None)),

@@ -50,7 +50,10 @@ async fn apply(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
         .collect();
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if let Some(newer) = done.iter().copied().filter(|v| *v > known).max() {
-        return Err(MigrateError::Newer { found: newer, known });
+        return Err(MigrateError::Newer {
+            found: newer,
+            known,
+        });
     }
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS {
