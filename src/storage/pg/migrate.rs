@@ -33,6 +33,10 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
 }
 
 async fn apply(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
+    // No NOTICE for the table that already exists (every start but the first).
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await?;
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
