@@ -47,7 +47,11 @@ pub struct ServeArgs {
     pub meta_url: Option<String>,
     /// Cluster mode: where blobs live, a directory shared by every node
     /// (NFS, CephFS) or `s3://BUCKET/PREFIX`.
-    #[arg(long, env = "LOCALCOS_BLOB_STORE", value_name = "DIR|s3://BUCKET/PREFIX")]
+    #[arg(
+        long,
+        env = "LOCALCOS_BLOB_STORE",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
     pub blob_store: Option<String>,
     /// The S3 endpoint of an `s3://` blob store (default: AWS).
     #[arg(long, env = "LOCALCOS_BLOB_ENDPOINT", value_name = "URL")]
@@ -632,7 +636,10 @@ impl Config {
                 return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
             }
             let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
-                return err("--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)".to_string());
+                return err(
+                    "--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)"
+                        .to_string(),
+                );
             };
             let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
                 .map_err(ConfigError)?;
@@ -646,7 +653,9 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("./data")),
             })
         } else if blob_store.is_some() || blob_endpoint.is_some() {
-            return err("--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string());
+            return err(
+                "--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string(),
+            );
         } else if ephemeral {
             StorageMode::Memory
         } else {
@@ -1493,17 +1502,21 @@ access = "read-only"
     #[test]
     fn cluster_mode_flags() {
         use crate::storage::blobspec::BlobSpec;
-        let with = |url: Option<&str>, blobs: Option<&str>, ep: Option<&str>, eph: bool| ServeArgs {
-            meta_url: url.map(String::from),
-            blob_store: blobs.map(String::from),
-            blob_endpoint: ep.map(String::from),
-            ephemeral: eph,
-            data_dir: Some("/scratch".into()),
-            ..args()
-        };
+        let with =
+            |url: Option<&str>, blobs: Option<&str>, ep: Option<&str>, eph: bool| ServeArgs {
+                meta_url: url.map(String::from),
+                blob_store: blobs.map(String::from),
+                blob_endpoint: ep.map(String::from),
+                ephemeral: eph,
+                data_dir: Some("/scratch".into()),
+                ..args()
+            };
         let url = "postgres://u:p@db:5432/localcos";
-        let c = Config::from_parts(&with(Some(url), Some("/shared"), None, false), RawConfig::default())
-            .unwrap();
+        let c = Config::from_parts(
+            &with(Some(url), Some("/shared"), None, false),
+            RawConfig::default(),
+        )
+        .unwrap();
         assert_eq!(
             c.storage,
             StorageMode::Cluster(ClusterStorage {
@@ -1512,13 +1525,23 @@ access = "read-only"
                 scratch: "/scratch".into(),
             })
         );
-        assert_eq!(c.gc_grace(), Duration::from_secs(3600), "cluster default grace");
+        assert_eq!(
+            c.gc_grace(),
+            Duration::from_secs(3600),
+            "cluster default grace"
+        );
         let c = Config::from_parts(
             &with(Some(url), Some("s3://b/p"), Some("http://s3:8333"), false),
             RawConfig::default(),
         )
         .unwrap();
-        assert!(matches!(c.storage, StorageMode::Cluster(ClusterStorage { blobs: BlobSpec::S3 { .. }, .. })));
+        assert!(matches!(
+            c.storage,
+            StorageMode::Cluster(ClusterStorage {
+                blobs: BlobSpec::S3 { .. },
+                ..
+            })
+        ));
         // From the file too.
         let raw: RawConfig =
             toml::from_str("meta_url = \"postgresql://db/x\"\nblob_store = \"/shared\"\n").unwrap();

@@ -6,14 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::proxy::Proxy;
+use crate::common::{self, pg, R};
 use localcos::config::{Config, ServeArgs};
 use localcos::storage::memory::MemoryBlobs;
 use localcos::storage::pg::{migrate::MIGRATIONS, PgMeta};
 use localcos::storage::{
     BlobStore, BucketRecord, MetaStore, PutOptions, StorageError, Store, WriteCondition,
 };
-use crate::common::proxy::Proxy;
-use crate::common::{self, pg, R};
 
 const B: &str = "examplebucket-1250000000";
 
@@ -50,7 +50,11 @@ async fn concurrent_starts_migrate_once() {
     for o in opens {
         metas.push(o.await.unwrap().expect("every node starts"));
     }
-    let rows = sql(&url, "SELECT version FROM schema_migrations ORDER BY version").await;
+    let rows = sql(
+        &url,
+        "SELECT version FROM schema_migrations ORDER BY version",
+    )
+    .await;
     let applied: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     let want: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
     assert_eq!(applied, want);
@@ -96,7 +100,11 @@ async fn unreachable_database_fails_fast() {
         Duration::ZERO,
     )
     .await;
-    assert!(matches!(r, Err(StorageError::Unavailable(_))), "{:?}", r.err());
+    assert!(
+        matches!(r, Err(StorageError::Unavailable(_))),
+        "{:?}",
+        r.err()
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -197,9 +205,17 @@ async fn database_outage_is_503_then_recovers() {
         let started = Instant::now();
         let r = app.send(R::get("k")).await;
         assert_eq!(r.status, 503, "{}", r.text());
-        assert!(r.text().contains("<Code>ServiceUnavailable</Code>"), "{}", r.text());
+        assert!(
+            r.text().contains("<Code>ServiceUnavailable</Code>"),
+            "{}",
+            r.text()
+        );
         assert!(r.headers.contains_key("x-cos-request-id"));
-        assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
         let r = app.send(R::put("k2", b"x".to_vec())).await;
         assert_eq!(r.status, 503, "{}", r.text());
     }
