@@ -559,9 +559,40 @@ fn read_raw(args: &ServeArgs) -> Result<RawConfig, ConfigError> {
         .map_err(|e| ConfigError(format!("invalid config file {}: {e}", path.display())))
 }
 
-/// `--ephemeral` or the data dir (default `./data`).
-fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> StorageMode {
-    if args.ephemeral || raw.ephemeral.unwrap_or(false) {
+/// `--ephemeral`, the data dir (default `./data`), or cluster mode
+/// (`--meta-url` with `--blob-store`, the data dir then node-local scratch).
+fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> Result<StorageMode, ConfigError> {
+    let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
+    let meta_url = args.meta_url.clone().or(raw.meta_url.clone());
+    let blob_store = args.blob_store.clone().or(raw.blob_store.clone());
+    let blob_endpoint = args.blob_endpoint.clone().or(raw.blob_endpoint.clone());
+    let storage = if let Some(meta_url) = meta_url.filter(|u| !u.trim().is_empty()) {
+        if ephemeral {
+            return err("--meta-url and --ephemeral exclude each other".to_string());
+        }
+        if !(meta_url.starts_with("postgres://") || meta_url.starts_with("postgresql://")) {
+            return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
+        }
+        let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
+            return err(
+                "--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)"
+                    .to_string(),
+            );
+        };
+        let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
+            .map_err(ConfigError)?;
+        StorageMode::Cluster(ClusterStorage {
+            meta_url,
+            blobs,
+            scratch: args
+                .data_dir
+                .clone()
+                .or(raw.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("./data")),
+        })
+    } else if blob_store.is_some() || blob_endpoint.is_some() {
+        return err("--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string());
+    } else if ephemeral {
         StorageMode::Memory
     } else {
         StorageMode::Dir(
@@ -570,7 +601,8 @@ fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> StorageMode {
                 .or_else(|| raw.data_dir.clone())
                 .unwrap_or_else(|| PathBuf::from("./data")),
         )
-    }
+    };
+    Ok(storage)
 }
 
 impl Config {
@@ -584,11 +616,12 @@ impl Config {
     /// (`localcos fsck`), which must not write into the data dir (no
     /// credentials are generated here) nor need the rest to be valid.
     pub fn storage_of(args: &ServeArgs) -> Result<StorageMode, ConfigError> {
-        Ok(storage_mode(args, &read_raw(args)?))
+        storage_mode(args, &read_raw(args)?)
     }
 
     /// Merges flags/env over the file and validates.
     pub fn from_parts(args: &ServeArgs, raw: RawConfig) -> Result<Config, ConfigError> {
+        let storage = storage_mode(args, &raw)?;
         let listen_text = args
             .listen
             .clone()
@@ -624,48 +657,6 @@ impl Config {
         if appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_digit()) {
             return err(format!("appid: `{appid}` must be digits, e.g. 1250000000"));
         }
-        let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
-        let meta_url = args.meta_url.clone().or(raw.meta_url.clone());
-        let blob_store = args.blob_store.clone().or(raw.blob_store.clone());
-        let blob_endpoint = args.blob_endpoint.clone().or(raw.blob_endpoint.clone());
-        let storage = if let Some(meta_url) = meta_url.filter(|u| !u.trim().is_empty()) {
-            if ephemeral {
-                return err("--meta-url and --ephemeral exclude each other".to_string());
-            }
-            if !(meta_url.starts_with("postgres://") || meta_url.starts_with("postgresql://")) {
-                return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
-            }
-            let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
-                return err(
-                    "--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)"
-                        .to_string(),
-                );
-            };
-            let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
-                .map_err(ConfigError)?;
-            StorageMode::Cluster(ClusterStorage {
-                meta_url,
-                blobs,
-                scratch: args
-                    .data_dir
-                    .clone()
-                    .or(raw.data_dir.clone())
-                    .unwrap_or_else(|| PathBuf::from("./data")),
-            })
-        } else if blob_store.is_some() || blob_endpoint.is_some() {
-            return err(
-                "--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string(),
-            );
-        } else if ephemeral {
-            StorageMode::Memory
-        } else {
-            StorageMode::Dir(
-                args.data_dir
-                    .clone()
-                    .or(raw.data_dir)
-                    .unwrap_or_else(|| PathBuf::from("./data")),
-            )
-        };
 
         let parse_bucket = |name: &str, what: &str| -> Result<BucketName, ConfigError> {
             BucketName::parse(name.trim(), &appid, &region)
