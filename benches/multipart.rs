@@ -30,12 +30,16 @@
 //! Exit status: 0 when every target is met, 1 when one is missed or something failed.
 //! `cargo test --all-targets` runs this binary without `--bench`; it then only prints a line.
 
+#[allow(dead_code)]
+#[path = "load/servers.rs"]
+mod servers;
+
 use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -193,114 +197,6 @@ fn durable_copy(src: &Path, dst: &Path, size: u64) -> Result<f64, String> {
 
 fn mib_per_s(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / MIB as f64 / secs.max(1e-9)
-}
-
-/// The localcos child process; stopped (SIGTERM, then SIGKILL) on drop.
-struct Server {
-    child: Child,
-    host: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().rev().take(20).collect();
-        lines.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-
-    fn start(bin: &Path, dir: &Path) -> Result<Server, String> {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?;
-        let stdout_path = dir.join("server.stdout");
-        let log = dir.join("server.stderr");
-        let stdout = File::create(&stdout_path).map_err(|e| e.to_string())?;
-        let stderr = File::create(&log).map_err(|e| e.to_string())?;
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--bucket")
-            .arg(BUCKET_ARG)
-            .env("LOCALCOS_SECRET_ID", SECRET_ID)
-            .env("LOCALCOS_SECRET_KEY", SECRET_KEY)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let mut server = Server {
-            child,
-            host: addr.to_string(),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
-            if out.contains("localcos listening on http://") {
-                return Ok(server);
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!(
-                    "localcos exited ({status}):\n{}",
-                    server.log_tail()
-                ));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "localcos did not start within 20 s:\n{}",
-                    server.log_tail()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Finds the localcos binary: `LOCALCOS_BIN`, else the one cargo built beside this bench.
-fn localcos_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("LOCALCOS_BIN") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("LOCALCOS_BIN={} does not exist", path.display()))
-        };
-    }
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_localcos"));
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "no localcos binary at {}: run the bench with `cargo bench --bench multipart`, \
-             or set LOCALCOS_BIN",
-            path.display()
-        ))
-    }
 }
 
 /// What `/proc` says about a process or the machine.
@@ -659,7 +555,10 @@ async fn ranged_download(
 
 fn run() -> Result<bool, String> {
     let settings = Settings::from_env()?;
-    let bin = localcos_binary()?;
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = servers::localcos_binary(&target_dir)?;
     if settings.nice != 0 {
         // Before any thread or child exists: they all inherit it.
         // SAFETY: setpriority(2) on the calling thread has no memory-safety preconditions.
@@ -699,15 +598,25 @@ fn run() -> Result<bool, String> {
     let copy_path = dir.path().join("copy.bin");
     let copy_before = durable_copy(&src.path, &copy_path, size)?;
 
-    let server = Server::start(&bin, dir.path())?;
-    let pid = server.pid();
+    // Its data dir in the same temp dir, on the same disk as the copy.
+    let server = servers::launch_localcos(
+        &bin,
+        &servers::Launch {
+            secret_id: SECRET_ID,
+            secret_key: SECRET_KEY,
+            bucket: BUCKET_ARG,
+            parent: Some(dir.path()),
+            ..Default::default()
+        },
+    )?;
+    let pid = server.pid;
     let (idle_rss, _) = procfs::rss_mib(pid);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let client = Client::new(&server.host, settings.parallel)?;
-    let fail = |e: String| format!("{e}\nserver log:\n{}", server.log_tail());
+    let client = Client::new(&server.host(), settings.parallel)?;
+    let fail = |e: String| format!("{e}\nserver log:\n{}", server.logs());
 
     let t0 = CpuMark::now(pid);
     runtime

@@ -24,11 +24,13 @@
 //! Exit status: 0 when every ratio meets the target, 1 otherwise or on failure.
 //! `cargo test --all-targets` runs this binary without `--bench`; it then only prints a line.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+#[allow(dead_code)]
+#[path = "load/servers.rs"]
+mod servers;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -79,14 +81,25 @@ fn run() -> Result<bool, String> {
         .filter_map(|c| c.trim().parse().ok())
         .filter(|c| *c > 0)
         .collect();
-    let bin = localcos_binary()?;
-    let tmp = tempfile::Builder::new()
-        .prefix("localcos-tls-bench-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
-    let plain = Server::start(&bin, &tmp.path().join("plain"), &[])?;
-    let tls = Server::start(&bin, &tmp.path().join("tls"), &["--tls-self-signed"])?;
-    let cert = tmp.path().join("tls/data/tls/cert.pem");
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = servers::localcos_binary(&target_dir)?;
+    let launch = |extra| {
+        servers::launch_localcos(
+            &bin,
+            &servers::Launch {
+                secret_id: SECRET_ID,
+                secret_key: SECRET_KEY,
+                bucket: BUCKET_ARG,
+                extra,
+                ..Default::default()
+            },
+        )
+    };
+    let plain = launch(&[])?;
+    let tls = launch(&["--tls-self-signed"])?;
+    let cert = tls.dir().join("data/tls/cert.pem");
     let root = CertificateDer::from_pem_file(&cert).map_err(|e| format!("{cert:?}: {e}"))?;
     let client = Client::new(root);
 
@@ -109,22 +122,22 @@ fn run() -> Result<bool, String> {
     );
     let mut ok = true;
     rt.block_on(async {
-        for (server, secure) in [(&plain, false), (&tls, true)] {
+        let both = [("plain", &plain, false), ("https", &tls, true)];
+        for (name, server, secure) in both {
             client.put(server.addr, secure, data.clone()).await?;
             let got = client.get_md5(server.addr, secure).await?;
             if got != want_md5 {
                 return Err(format!(
-                    "{}: GET returned other bytes (md5 {got}, want {want_md5})",
-                    server.name
+                    "{name}: GET returned other bytes (md5 {got}, want {want_md5})"
                 ));
             }
         }
         for &n in &conns {
             let mut rates = [0.0; 2];
-            for (i, (server, secure)) in [(&plain, false), (&tls, true)].into_iter().enumerate() {
-                let cpu0 = server.cpu_seconds();
+            for (i, (name, server, secure)) in both.into_iter().enumerate() {
+                let cpu0 = servers::cpu_seconds(server.pid);
                 let (bytes, elapsed) = client.get_for(server.addr, secure, n, seconds).await?;
-                let cpu = server.cpu_seconds() - cpu0;
+                let cpu = servers::cpu_seconds(server.pid) - cpu0;
                 let gib = bytes as f64 / (1u64 << 30) as f64;
                 rates[i] = bytes as f64 / MIB as f64 / elapsed;
                 let ratio = if i == 0 {
@@ -134,7 +147,7 @@ fn run() -> Result<bool, String> {
                 };
                 println!(
                     "{:<6} {:>5} {:>10.0} {:>12.2} {:>8}",
-                    server.name,
+                    name,
                     n,
                     rates[i],
                     cpu / gib.max(1e-9),
@@ -319,102 +332,5 @@ impl Client {
             total += t.await.map_err(|e| e.to_string())??;
         }
         Ok((total, started.elapsed().as_secs_f64()))
-    }
-}
-
-/// A release localcos with its own data dir; SIGTERM and wait on drop.
-struct Server {
-    name: &'static str,
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Result<Server, String> {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let log = dir.join("server.stderr");
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--bucket", BUCKET_ARG])
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .args(extra)
-            .env("LOCALCOS_SECRET_ID", SECRET_ID)
-            .env("LOCALCOS_SECRET_KEY", SECRET_KEY)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&log).map_err(|e| e.to_string())?)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let mut line = String::new();
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        out.read_line(&mut line).map_err(|e| e.to_string())?;
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in out.lines() {});
-        let (name, rest) =
-            if let Some(r) = line.trim().strip_prefix("localcos listening on https://") {
-                ("https", r)
-            } else if let Some(r) = line.trim().strip_prefix("localcos listening on http://") {
-                ("plain", r)
-            } else {
-                let _ = child.kill();
-                return Err(format!(
-                    "localcos did not start: {line:?}\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                ));
-            };
-        let addr = rest.parse().map_err(|e| format!("{rest}: {e}"))?;
-        Ok(Server { name, child, addr })
-    }
-
-    /// utime + stime of the server so far.
-    fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
-        let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // SAFETY: sysconf with a valid name.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        (ticks(11) + ticks(12)) / hz.max(1.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Finds the localcos binary: `LOCALCOS_BIN`, else the one cargo built beside this bench.
-fn localcos_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("LOCALCOS_BIN") {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("LOCALCOS_BIN={} does not exist", path.display()))
-        };
-    }
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_localcos"));
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "no localcos binary at {}: run the bench with `cargo bench --bench tls`, \
-             or set LOCALCOS_BIN",
-            path.display()
-        ))
     }
 }

@@ -544,25 +544,77 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
+/// The `--config` file (an empty one when none is named).
+fn read_raw(args: &ServeArgs) -> Result<RawConfig, ConfigError> {
+    let Some(path) = &args.config else {
+        return Ok(RawConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str::<RawConfig>(&text)
+        .map_err(|e| ConfigError(format!("invalid config file {}: {e}", path.display())))
+}
+
+/// Where the data lives: a cluster (`--meta-url` with `--blob-store`),
+/// `--ephemeral`, or the data dir (default `./data`).
+fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> Result<StorageMode, ConfigError> {
+    let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
+    let meta_url = args.meta_url.clone().or_else(|| raw.meta_url.clone());
+    let blob_store = args.blob_store.clone().or_else(|| raw.blob_store.clone());
+    let blob_endpoint = args.blob_endpoint.clone().or_else(|| raw.blob_endpoint.clone());
+    let storage = if let Some(meta_url) = meta_url.filter(|u| !u.trim().is_empty()) {
+        if ephemeral {
+            return err("--meta-url and --ephemeral exclude each other".to_string());
+        }
+        if !(meta_url.starts_with("postgres://") || meta_url.starts_with("postgresql://")) {
+            return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
+        }
+        let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
+            return err("--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)".to_string());
+        };
+        let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
+            .map_err(ConfigError)?;
+        StorageMode::Cluster(ClusterStorage {
+            meta_url,
+            blobs,
+            scratch: args
+                .data_dir
+                .clone()
+                .or_else(|| raw.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("./data")),
+        })
+    } else if blob_store.is_some() || blob_endpoint.is_some() {
+        return err("--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string());
+    } else if ephemeral {
+        StorageMode::Memory
+    } else {
+        StorageMode::Dir(
+            args.data_dir
+                .clone()
+                .or_else(|| raw.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("./data")),
+        )
+    };
+    Ok(storage)
+}
+
 impl Config {
     /// Reads the config file (if any) and validates everything once.
     pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
-        let raw = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
-                })?;
-                toml::from_str::<RawConfig>(&text).map_err(|e| {
-                    ConfigError(format!("invalid config file {}: {e}", path.display()))
-                })?
-            }
-            None => RawConfig::default(),
-        };
-        Config::from_parts(args, raw)
+        Config::from_parts(args, read_raw(args)?)
+    }
+
+    /// Only where the data lives, from the same sources as [`Config::load`]
+    /// (flag > environment > config file > default): for the offline tools
+    /// (`localcos fsck`), which must not write into the data dir (no
+    /// credentials are generated here) nor need the rest to be valid.
+    pub fn storage_of(args: &ServeArgs) -> Result<StorageMode, ConfigError> {
+        storage_mode(args, &read_raw(args)?)
     }
 
     /// Merges flags/env over the file and validates.
     pub fn from_parts(args: &ServeArgs, raw: RawConfig) -> Result<Config, ConfigError> {
+        let storage = storage_mode(args, &raw)?;
         let listen_text = args
             .listen
             .clone()
@@ -598,43 +650,6 @@ impl Config {
         if appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_digit()) {
             return err(format!("appid: `{appid}` must be digits, e.g. 1250000000"));
         }
-        let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
-        let meta_url = args.meta_url.clone().or(raw.meta_url.clone());
-        let blob_store = args.blob_store.clone().or(raw.blob_store.clone());
-        let blob_endpoint = args.blob_endpoint.clone().or(raw.blob_endpoint.clone());
-        let storage = if let Some(meta_url) = meta_url.filter(|u| !u.trim().is_empty()) {
-            if ephemeral {
-                return err("--meta-url and --ephemeral exclude each other".to_string());
-            }
-            if !(meta_url.starts_with("postgres://") || meta_url.starts_with("postgresql://")) {
-                return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
-            }
-            let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
-                return err("--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)".to_string());
-            };
-            let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
-                .map_err(ConfigError)?;
-            StorageMode::Cluster(ClusterStorage {
-                meta_url,
-                blobs,
-                scratch: args
-                    .data_dir
-                    .clone()
-                    .or(raw.data_dir.clone())
-                    .unwrap_or_else(|| PathBuf::from("./data")),
-            })
-        } else if blob_store.is_some() || blob_endpoint.is_some() {
-            return err("--blob-store and --blob-endpoint need --meta-url (cluster mode)".to_string());
-        } else if ephemeral {
-            StorageMode::Memory
-        } else {
-            StorageMode::Dir(
-                args.data_dir
-                    .clone()
-                    .or(raw.data_dir)
-                    .unwrap_or_else(|| PathBuf::from("./data")),
-            )
-        };
 
         let parse_bucket = |name: &str, what: &str| -> Result<BucketName, ConfigError> {
             BucketName::parse(name.trim(), &appid, &region)
@@ -1142,6 +1157,41 @@ mod tests {
         assert_eq!(c.addressing.region, "ap-guangzhou");
         assert_eq!(c.storage, StorageMode::Memory);
         assert!(!c.generated_credentials);
+    }
+
+    /// `storage_of` (the offline tools) resolves the data dir exactly as
+    /// `load` does: flag/env over the file over `./data`; ephemeral wins.
+    #[test]
+    fn storage_of_follows_flags_then_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "data_dir = \"/from/file\"\n").unwrap();
+        let eph = dir.path().join("e.toml");
+        std::fs::write(&eph, "ephemeral = true\n").unwrap();
+        let dir_of = |p: &str| StorageMode::Dir(PathBuf::from(p));
+        let cases: Vec<(Option<&str>, Option<&Path>, bool, StorageMode)> = vec![
+            (None, None, false, dir_of("./data")),
+            (None, Some(&file), false, dir_of("/from/file")),
+            (Some("/flag"), Some(&file), false, dir_of("/flag")),
+            (Some("/flag"), None, true, StorageMode::Memory),
+            (None, Some(&eph), false, StorageMode::Memory),
+        ];
+        for (data_dir, config, ephemeral, want) in cases {
+            let args = ServeArgs {
+                data_dir: data_dir.map(PathBuf::from),
+                config: config.map(Path::to_path_buf),
+                ephemeral,
+                ..Default::default()
+            };
+            let got = Config::storage_of(&args).unwrap();
+            assert_eq!(got, want, "{data_dir:?} {config:?}");
+        }
+        let bad = ServeArgs {
+            config: Some(dir.path().join("missing.toml")),
+            ..Default::default()
+        };
+        let e = Config::storage_of(&bad).unwrap_err();
+        assert!(e.to_string().contains("cannot read config file"), "{e}");
     }
 
     #[test]

@@ -72,19 +72,16 @@ struct ScrubArgs {
 
 #[derive(clap::Args)]
 struct FsckArgs {
-    /// The data dir to check (the server must be stopped).
-    #[arg(
-        long,
-        env = "LOCALCOS_DATA_DIR",
-        value_name = "DIR",
-        default_value = "./data"
-    )]
-    data_dir: std::path::PathBuf,
     /// Fix what can be fixed: delete orphan blobs and tmp leftovers, mark
     /// records with missing or short blobs corrupt, drop broken upload
     /// parts, rewrite wrong reference counts. Records are never deleted.
     #[arg(long)]
     repair: bool,
+    /// The data dir to check (the server must be stopped) comes from the
+    /// same flags, environment and config file as `serve`: `--data-dir`,
+    /// `LOCALCOS_DATA_DIR`, `--config` / `LOCALCOS_CONFIG` (`data_dir`).
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(clap::Args)]
@@ -361,6 +358,17 @@ fn presign_url(args: &PresignArgs) -> Result<String, String> {
 /// Exit 0: clean; 1: corrupt objects found; 2: could not run.
 fn scrub(args: ScrubArgs) -> ExitCode {
     use localcos::storage::scrub::{run_pass, ScrubOptions, STATS};
+    // A mistyped data dir is refused before the configuration (which may
+    // generate credentials into it) or the store (an empty index) create it.
+    if let Ok(StorageMode::Dir(dir)) = Config::storage_of(&args.serve) {
+        if !dir.join("meta.redb").is_file() {
+            eprintln!(
+                "localcos scrub: {} is not a localcos data dir (no meta.redb)",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let config = match Config::load(&args.serve) {
         Ok(c) => c,
         Err(e) => {
@@ -433,12 +441,27 @@ fn scrub(args: ScrubArgs) -> ExitCode {
 /// `localcos fsck [--repair]`. Exit 0: clean (or, with --repair, every
 /// problem repaired); 1: problems left; 2: could not run.
 fn fsck(args: FsckArgs) -> ExitCode {
+    let dir = match Config::storage_of(&args.serve) {
+        Ok(StorageMode::Dir(dir)) => dir,
+        Ok(StorageMode::Memory) => {
+            eprintln!("localcos fsck: needs a data dir (--data-dir), not --ephemeral");
+            return ExitCode::from(2);
+        }
+        Ok(StorageMode::Cluster(_)) => {
+            eprintln!("localcos fsck: checks an embedded data dir, not a cluster (--meta-url)");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("localcos fsck: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     rt.block_on(async move {
-        match localcos::storage::fs::fsck::run(&args.data_dir, args.repair).await {
+        match localcos::storage::fs::fsck::run(&dir, args.repair).await {
             Ok(report) => {
                 print!("{}", report.render(args.repair));
                 let left = if args.repair {

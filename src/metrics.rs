@@ -277,16 +277,9 @@ impl Metrics {
         InFlight(self.in_flight.clone())
     }
 
-    fn handles(&self, operation: &'static str, family: Family, status: u16) -> Handles {
-        let key = cache_key(operation, family, status);
-        if let Some(h) = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return h.clone();
-        }
+    /// The label handles of one (operation, dialect, status), created once;
+    /// later requests find them under the read lock (no label hashing, no clones).
+    fn create_handles(&self, operation: &'static str, family: Family, status: u16) -> Handles {
         let op = OpLabels { operation };
         let h = Handles {
             requests: self
@@ -304,20 +297,29 @@ impl Metrics {
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, h.clone());
+            .insert(cache_key(operation, family, status), h.clone());
         h
     }
 
     /// Records one answered request.
     pub fn record(&self, o: &Outcome<'_>) {
-        let h = self.handles(o.operation, o.family, o.status);
-        h.requests.inc();
-        h.duration.observe(o.elapsed.as_secs_f64());
-        if o.received > 0 {
-            h.received.inc_by(o.received);
-        }
-        if o.sent > 0 {
-            h.sent.inc_by(o.sent);
+        let apply = |h: &Handles| {
+            h.requests.inc();
+            h.duration.observe(o.elapsed.as_secs_f64());
+            if o.received > 0 {
+                h.received.inc_by(o.received);
+            }
+            if o.sent > 0 {
+                h.sent.inc_by(o.sent);
+            }
+        };
+        let key = cache_key(o.operation, o.family, o.status);
+        let cached = {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            cache.get(&key).map(apply).is_some()
+        };
+        if !cached {
+            apply(&self.create_handles(o.operation, o.family, o.status));
         }
         if let Some(code) = o.error {
             self.errors

@@ -102,10 +102,10 @@ fn connection_service(
         let req = req.map(|b| Lingering::new(conn.body(b), linger));
         async move {
             let resp = match in_flight {
-                Ok(guard) => service
-                    .handle(req)
-                    .await
-                    .map(|b| Tracked::new(b, Some(guard))),
+                Ok(guard) => {
+                    let (resp, line) = service.handle_logged(req).await;
+                    resp.map(|b| Tracked::new(b, Some(guard)).with_line(line))
+                }
                 // Over --max-concurrent-requests: 503 SlowDown.
                 Err(e) => service.refuse(&req, e).map(|b| Tracked::new(b, None)),
             };
@@ -346,6 +346,8 @@ impl Server {
             },
             None => None,
         };
+        // Fired when shutdown starts: TLS handshakes in progress give up.
+        let stopping = tokio_util::sync::CancellationToken::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -382,8 +384,16 @@ impl Server {
                         // HTTPS: handshake off the accept loop, and no
                         // sendfile queue (bodies must go through rustls).
                         let (tls, builder, watcher) = (tls.clone(), builder.clone(), graceful.watcher());
+                        let stopping = stopping.clone();
                         tokio::spawn(async move {
-                            let Some(io) = tls.accept(stream).await else { return };
+                            // A handshake still going when shutdown starts is
+                            // dropped (no request was sent on it yet, as on an
+                            // idle connection): it must not hold the drain.
+                            let io = tokio::select! {
+                                io = tls.accept(stream) => io,
+                                _ = stopping.cancelled() => None,
+                            };
+                            let Some(io) = io else { return };
                             let io = conn.io(io);
                             let svc = connection_service(service, peer, None, conn);
                             let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
@@ -409,6 +419,7 @@ impl Server {
             }
         }
         drop(self.listener);
+        stopping.cancel();
         if let Some(task) = tls_reload {
             task.abort();
         }

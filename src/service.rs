@@ -49,6 +49,15 @@ pub fn request_id() -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{secs:x}_{nonce:08x}_{n:x}"))
 }
 
+/// The response body length announced in the head (0 for HEAD).
+fn announced_len(method: &http::Method, resp: &http::Response<Body>) -> u64 {
+    if method == http::Method::HEAD {
+        0
+    } else {
+        http_body::Body::size_hint(resp.body()).exact().unwrap_or(0)
+    }
+}
+
 impl Service {
     pub fn new(state: Arc<AppState>) -> Service {
         let auth = AuthOptions {
@@ -96,8 +105,28 @@ impl Service {
         resp
     }
 
-    /// Handles one request and always returns a response.
+    /// Handles one request and always returns a response; its access-log
+    /// line counts the response body as announced (in-process callers: the
+    /// server's connections use [`Service::handle_logged`]).
     pub async fn handle<B>(&self, req: Request<B>) -> http::Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::fmt::Display + 'static,
+    {
+        let (resp, line) = self.handle_logged(req).await;
+        if let Some(mut line) = line {
+            line.bytes_out = announced_len(&line.method, &resp);
+        }
+        resp
+    }
+
+    /// Handles one request; the access-log line (when the access log is on)
+    /// comes back unsent: it is emitted when dropped, with the response body
+    /// bytes the connection actually sent counted into it meanwhile.
+    pub async fn handle_logged<B>(
+        &self,
+        req: Request<B>,
+    ) -> (http::Response<Body>, Option<access_log::PendingLine>)
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display + 'static,
@@ -201,11 +230,7 @@ impl Service {
         let elapsed = started.elapsed();
         let status = resp.status().as_u16();
         let bytes_in = received.map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed));
-        let bytes_out = if method == http::Method::HEAD {
-            0
-        } else {
-            http_body::Body::size_hint(resp.body()).exact().unwrap_or(0)
-        };
+        let bytes_out = announced_len(&method, &resp);
         let mut outcome = crate::metrics::Outcome::new(op_name, family, status);
         outcome.error = error_code;
         outcome.received = bytes_in;
@@ -214,24 +239,22 @@ impl Service {
         if self.state.config.metrics {
             self.state.metrics.record(&outcome);
         }
-        if access_log::enabled() {
-            access_log::emit(&access_log::AccessLine {
-                request_id: &id,
-                method: &method,
-                operation: op_name,
-                dialect: crate::metrics::dialect_label(family),
-                bucket: bucket.as_deref(),
-                key: key.as_deref(),
-                status,
-                bytes_in,
-                bytes_out,
-                duration: elapsed,
-                secret_id: secret_id.as_deref(),
-                remote,
-                error_code,
-            });
-        }
-        resp
+        let line = access_log::enabled().then(|| access_log::PendingLine {
+            request_id: id,
+            method,
+            operation: op_name,
+            dialect: crate::metrics::dialect_label(family),
+            bucket,
+            key,
+            status,
+            bytes_in,
+            bytes_out: 0,
+            duration: elapsed,
+            secret_id,
+            remote,
+            error_code,
+        });
+        (resp, line)
     }
 
     #[allow(clippy::type_complexity)]

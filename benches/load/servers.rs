@@ -153,10 +153,44 @@ pub fn start_localcos(
     rust_log: Option<&str>,
     cpus: &[usize],
 ) -> Result<Server, String> {
-    let dir = tempfile::Builder::new()
-        .prefix("localcos-load-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
+    launch_localcos(
+        bin,
+        &Launch {
+            secret_id,
+            secret_key,
+            bucket,
+            rust_log,
+            cpus,
+            ..Launch::default()
+        },
+    )
+}
+
+/// What [`launch_localcos`] varies.
+#[derive(Default)]
+pub struct Launch<'a> {
+    pub secret_id: &'a str,
+    pub secret_key: &'a str,
+    pub bucket: &'a str,
+    /// `RUST_LOG` for the server (default: none, its own default).
+    pub rust_log: Option<&'a str>,
+    pub cpus: &'a [usize],
+    /// More `serve` flags, e.g. `--tls-self-signed`.
+    pub extra: &'a [&'a str],
+    /// Where the server's temp dir (data dir, logs) goes; default: the system's temp dir.
+    pub parent: Option<&'a Path>,
+}
+
+/// `start_localcos` with every option: the data dir is `<server.dir()>/data`; the server may
+/// speak http or https (`--tls-self-signed` keeps its certificate in `<data>/tls/cert.pem`).
+pub fn launch_localcos(bin: &Path, l: &Launch<'_>) -> Result<Server, String> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("localcos-load-");
+    let dir = match l.parent {
+        Some(parent) => builder.tempdir_in(parent),
+        None => builder.tempdir(),
+    }
+    .map_err(|e| e.to_string())?;
     let data_dir = dir.path().join("data");
     let addr = free_port()?;
     let mut cmd = Command::new(bin);
@@ -166,10 +200,12 @@ pub fn start_localcos(
         .arg("--data-dir")
         .arg(&data_dir)
         .arg("--bucket")
-        .arg(bucket)
-        .env("LOCALCOS_SECRET_ID", secret_id)
-        .env("LOCALCOS_SECRET_KEY", secret_key)
+        .arg(l.bucket)
+        .args(l.extra)
+        .env("LOCALCOS_SECRET_ID", l.secret_id)
+        .env("LOCALCOS_SECRET_KEY", l.secret_key)
         .stdin(Stdio::null());
+    let (rust_log, cpus) = (l.rust_log, l.cpus);
     // The server's default logging is what we measure, not the caller's shell setting, unless
     // a filter was asked for.
     match rust_log {
@@ -182,11 +218,7 @@ pub fn start_localcos(
         cmd.env("LOCALCOS_ACCESS_LOG", "off");
     }
     let server = spawn("localcos", cmd, addr, dir, cpus)?;
-    wait_for_line(
-        &server,
-        "localcos listening on http://",
-        Duration::from_secs(20),
-    )?;
+    wait_for_line(&server, "localcos listening on ", Duration::from_secs(20))?;
     Ok(server)
 }
 

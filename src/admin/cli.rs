@@ -23,10 +23,16 @@ use crate::storage::fs::RedbMeta;
 /// Options shared by every `keys` action.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
-    /// Manage the keys of the server at this URL (online). Without it the
-    /// command works offline on the data dir, with the server stopped.
+    /// Manage the keys of the server at this URL (online; http:// or
+    /// https://). Without it the command works offline on the data dir, with
+    /// the server stopped.
     #[arg(long, global = true, env = "LOCALCOS_URL", value_name = "URL")]
     pub url: Option<String>,
+    /// https:// URLs: trust the certificates in this PEM file (e.g. the
+    /// `cert.pem` a `--tls-self-signed` server prints) instead of the
+    /// system's CAs and the data dir's self-signed certificate.
+    #[arg(long, global = true, env = "LOCALCOS_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -266,7 +272,7 @@ async fn execute(args: KeysArgs) -> Result<Output, String> {
     }
     let config = load_config(&args.common)?;
     match &args.common.url {
-        Some(url) => online(url, &config, args.action).await,
+        Some(url) => online(url, args.common.cacert.as_deref(), &config, args.action).await,
         None => offline(&config, args.action).await,
     }
 }
@@ -371,32 +377,40 @@ fn owner(config: &Config) -> &crate::auth::Credential {
         .unwrap_or_else(|| config.default_credential())
 }
 
-async fn online(url: &str, config: &Config, action: Action) -> Result<Output, String> {
+async fn online(
+    url: &str,
+    cacert: Option<&std::path::Path>,
+    config: &Config,
+    action: Action,
+) -> Result<Output, String> {
     let base = url::Url::parse(url).map_err(|e| format!("--url `{url}`: {e}"))?;
-    match base.scheme() {
-        "http" => {}
-        other => {
-            return Err(format!(
-                "--url `{url}`: `{other}` is not supported by `localcos keys` (plain http only); \
-                 use the server's http address on this machine, or offline mode"
-            ))
-        }
-    }
     let host = base
         .host_str()
         .ok_or_else(|| format!("--url `{url}` has no host"))?;
+    let connect_host = host.trim_matches(|c| c == '[' || c == ']').to_string();
+    let tls = match base.scheme() {
+        "http" => None,
+        "https" => Some(super::client_tls::connector(
+            &connect_host,
+            cacert,
+            &config.storage,
+        )?),
+        other => {
+            return Err(format!(
+                "--url `{url}`: `{other}` is not a scheme `localcos keys` speaks (http or https)"
+            ))
+        }
+    };
     let port = base.port_or_known_default().unwrap_or(80);
     let authority = match base.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
     };
     let client = Client {
-        connect: (
-            host.trim_matches(|c| c == '[' || c == ']').to_string(),
-            port,
-        ),
+        connect: (connect_host, port),
         authority,
         cred: owner(config).clone(),
+        tls,
     };
     match action {
         Action::List => {
@@ -459,6 +473,8 @@ struct Client {
     connect: (String, u16),
     authority: String,
     cred: crate::auth::Credential,
+    /// https:// URLs: how to open TLS (admin/client_tls.rs).
+    tls: Option<super::client_tls::Connector>,
 }
 
 impl Client {
@@ -529,24 +545,11 @@ impl Client {
         .await
         .map_err(|_| format!("cannot connect to {target}: timed out"))?
         .map_err(|e| format!("cannot connect to {target}: {e}"))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("{target}: {e}"))?;
-        tokio::spawn(conn);
         let exchange = async {
-            let resp = sender
-                .send_request(req)
-                .await
-                .map_err(|e| format!("{target}: {e}"))?;
-            let status = resp.status();
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| format!("{target}: {e}"))?
-                .to_bytes();
-            Ok::<_, String>((status, bytes))
+            match &self.tls {
+                None => exchange(stream, req, &target).await,
+                Some(tls) => exchange(tls.connect(stream, &target).await?, req, &target).await,
+            }
         };
         let (status, bytes) = tokio::time::timeout(Duration::from_secs(30), exchange)
             .await
@@ -566,4 +569,32 @@ impl Client {
             _ => format!("{target} answered {status}"),
         })
     }
+}
+
+/// One HTTP/1.1 request on `stream` (plain or TLS): the status and the body.
+async fn exchange<S>(
+    stream: S,
+    req: http::Request<Full<Bytes>>,
+    target: &str,
+) -> Result<(http::StatusCode, Bytes), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("{target}: {e}"))?;
+    tokio::spawn(conn);
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("{target}: {e}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("{target}: {e}"))?
+        .to_bytes();
+    Ok((status, bytes))
 }

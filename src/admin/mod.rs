@@ -16,6 +16,7 @@
 //! A JSON body may carry `Content-MD5` (signed by `localcos keys`); it is checked.
 
 pub mod cli;
+pub mod client_tls;
 pub mod keys;
 pub mod seal;
 

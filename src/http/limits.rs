@@ -37,6 +37,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::config::{ConfigError, RawLimits};
 use crate::error::{Error, ErrorCode};
+use crate::http::access_log::PendingLine;
 use crate::storage::StorageError;
 
 /// Flags (and `LOCALCOS_*` variables) of the limits; the `[limits]` table
@@ -702,17 +703,29 @@ where
 
 pin_project_lite::pin_project! {
     /// A response body that holds its request's [`InFlight`] guard until the
-    /// body is done (or dropped).
+    /// body is done (or dropped), and its access-log line, which counts the
+    /// body bytes handed to the connection and is emitted at the same point.
     pub struct Tracked<B> {
         #[pin]
         inner: B,
         guard: Option<InFlight>,
+        line: Option<PendingLine>,
     }
 }
 
 impl<B> Tracked<B> {
     pub fn new(inner: B, guard: Option<InFlight>) -> Self {
-        Tracked { inner, guard }
+        Tracked {
+            inner,
+            guard,
+            line: None,
+        }
+    }
+
+    /// Counts the body into `line` and emits it when the body is done.
+    pub fn with_line(mut self, line: Option<PendingLine>) -> Self {
+        self.line = line;
+        self
     }
 }
 
@@ -726,8 +739,17 @@ impl<B: HttpBody> HttpBody for Tracked<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let r = this.inner.poll_frame(cx);
-        if let Poll::Ready(None) = r {
-            *this.guard = None;
+        match (&r, this.line.as_mut()) {
+            (Poll::Ready(Some(Ok(frame))), Some(line)) => {
+                if let Some(data) = frame.data_ref() {
+                    line.bytes_out += bytes::Buf::remaining(data) as u64;
+                }
+            }
+            (Poll::Ready(None), _) => {
+                *this.guard = None;
+                *this.line = None;
+            }
+            _ => {}
         }
         r
     }

@@ -3,14 +3,15 @@
 //! acknowledged is intact, nothing half-written is ever visible, and start-up
 //! removes leftovers.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
 
+use crate::common::binary::{request_target, serve};
 use crate::common::{sign_with, window};
 
 const ID: &str = "AKIDcrashtest";
@@ -27,34 +28,7 @@ fn start(data: &Path) -> Proc {
 }
 
 fn start_with(data: &Path, extra: &[&str]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--bucket",
-            "crash",
-            "--data-dir",
-        ])
-        .arg(data)
-        .args(extra)
-        .env("LOCALCOS_SECRET_ID", ID)
-        .env("LOCALCOS_SECRET_KEY", KEY)
-        .env("LOCALCOS_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn localcos");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("localcos listening on http://")
-        .unwrap_or_else(|| panic!("banner: {line}"))
-        .parse()
-        .unwrap();
+    let (child, addr) = serve(data, "crash", (ID, KEY), extra);
     Proc { child, addr }
 }
 
@@ -90,23 +64,8 @@ fn request_qs(
     params: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let path = format!("/{key}");
+    let (path, target) = request_target(key, params);
     let auth = sign_with(ID, KEY, method, &path, params, &[("host", HOST)], window());
-    let query: Vec<String> = params
-        .iter()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.to_string()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect();
-    let target = if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", query.join("&"))
-    };
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(s, "{method} {target} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();

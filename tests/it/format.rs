@@ -311,13 +311,20 @@ async fn datadir_v1_fixture_reads_back() {
 
 /// `localcos <args>` → (exit code, stdout, stderr).
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_localcos"))
-        .args(args)
+    run_cli_env(args, &[])
+}
+
+/// `run_cli` with `LOCALCOS_*` variables of the test's own in `env`.
+pub fn run_cli_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_localcos"));
+    cmd.args(args)
         .env("LOCALCOS_LOG_LEVEL", "warn")
         .env_remove("LOCALCOS_DATA_DIR")
-        .env_remove("LOCALCOS_CONFIG")
-        .output()
-        .unwrap();
+        .env_remove("LOCALCOS_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -13,7 +13,7 @@ use localcos::config::{Config, ServeArgs};
 use md5::{Digest, Md5};
 
 use crate::common::{sign, window, App, HOST, ID, KEY, R};
-use crate::format::{pattern, run_cli};
+use crate::format::{pattern, run_cli, run_cli_env};
 
 const BUCKET: &str = "examplebucket-1250000000";
 /// SSE blob layout (storage::sse::chunked): header, 64 KiB chunks + tags.
@@ -531,4 +531,137 @@ async fn scrub_marks_one_version() {
     let latest = app.send(R::get("doc")).await;
     assert_eq!(latest.status, 200);
     assert_eq!(md5_hex(&latest.body), md5_hex(&pattern(9_000, 21)));
+}
+
+/// scrub and fsck find the data dir (and scrub the SSE-KMS keys) where
+/// `serve` does: `--config` / `LOCALCOS_CONFIG`, `LOCALCOS_DATA_DIR`. An
+/// SSE-KMS object's AES-GCM tags are checked with the configured key (and
+/// are unverifiable without it); an SSE-C object, whose key localcos never
+/// keeps, is reported as unverifiable, not silently counted as checked. A
+/// mistyped data dir is refused and not created.
+#[tokio::test]
+async fn scrub_and_fsck_read_the_config_and_report_sse_c() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let toml_text = format!(
+        "data_dir = {:?}\n[sse]\n[[sse.kms_keys]]\nid = \"cmk-scrub\"\nkey = \"{}\"\n",
+        dir.to_str().unwrap(),
+        b64(&[0x33; 32])
+    );
+    let file = work.path().join("localcos.toml");
+    std::fs::write(&file, &toml_text).unwrap();
+    let customer_key = b64(&[0x44; 32]);
+    let kms_blob;
+    {
+        let raw: localcos::config::RawConfig = toml::from_str(&toml_text).unwrap();
+        let app = App {
+            svc: localcos::testing::app(Config::from_parts(&args(&dir), raw).unwrap())
+                .await
+                .unwrap(),
+        };
+        app.put("plain", &pattern(1_000, 1)).await;
+        let cases = [
+            (
+                "cos",
+                vec![("x-cos-server-side-encryption", "AES256".to_string())],
+            ),
+            (
+                "kms",
+                vec![("x-cos-server-side-encryption", "cos/kms".to_string())],
+            ),
+            (
+                "customer",
+                vec![
+                    (
+                        "x-cos-server-side-encryption-customer-algorithm",
+                        "AES256".to_string(),
+                    ),
+                    (
+                        "x-cos-server-side-encryption-customer-key",
+                        customer_key.clone(),
+                    ),
+                    (
+                        "x-cos-server-side-encryption-customer-key-MD5",
+                        b64(&Md5::digest([0x44; 32])),
+                    ),
+                ],
+            ),
+        ];
+        for (key, headers) in cases {
+            let mut r = R::put(key, pattern(100_000, 2));
+            for (name, value) in &headers {
+                r = r.h(name, value);
+            }
+            let put = app.send(r).await;
+            assert_eq!(put.status, 200, "{key}: {}", put.text());
+        }
+        kms_blob = blobs_of(&app, "kms").await.remove(0);
+    }
+    let f = file.to_str().unwrap();
+    let owner = ["--secret-id", ID, "--secret-key", KEY];
+
+    // The config file names the data dir and the KMS key: every tag is
+    // checked, the SSE-C object is named as unverifiable.
+    let (code, out, err) = run_cli(&[&["scrub", "--config", f][..], &owner].concat());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("checked 4 objects (301000 bytes)"), "{out}");
+    assert!(out.contains("0 corrupt, 1 unverifiable"), "{out}");
+    assert!(
+        out.contains(&format!("UNVERIFIED  {BUCKET}/customer: SSE-C")),
+        "{out}"
+    );
+    assert!(out.contains("customer's key"), "{out}");
+    // Without the config the KMS key is missing: unverifiable too, and said so.
+    let (code, out, err) = scrub_cli(&dir, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("0 corrupt, 2 unverifiable"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "UNVERIFIED  {BUCKET}/kms: the data key is not available"
+        )),
+        "{out}"
+    );
+    // A flipped byte in the KMS object's second chunk fails its tag.
+    flip_byte(&blob_path(&dir, &kms_blob), SSE_HEADER + SSE_CHUNK + 7);
+    let (code, out, err) = run_cli_env(
+        &[&["scrub", "--dry-run"][..], &owner].concat(),
+        &[("LOCALCOS_CONFIG", &file)],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("  CORRUPT     {BUCKET}/kms:"))
+                && l.contains("failed authentication")),
+        "{out}"
+    );
+    flip_byte(&blob_path(&dir, &kms_blob), SSE_HEADER + SSE_CHUNK + 7);
+
+    // fsck: the data dir from the config file, from the environment.
+    for (args, env) in [
+        (vec!["fsck", "--config", f], vec![]),
+        (vec!["fsck"], vec![("LOCALCOS_DATA_DIR", dir.as_path())]),
+        (vec!["fsck"], vec![("LOCALCOS_CONFIG", file.as_path())]),
+    ] {
+        let (code, out, err) = run_cli_env(&args, &env);
+        assert_eq!(code, 0, "{args:?}: {out}\n{err}");
+        assert!(out.contains("clean: no problems found"), "{out}");
+        assert!(out.contains(dir.to_str().unwrap()), "{out}");
+    }
+
+    // A data dir that is not one: refused, and nothing is created.
+    let typo = work.path().join("dta");
+    let t = typo.to_str().unwrap();
+    for args in [
+        vec!["fsck", "--data-dir", t],
+        [&["scrub", "--data-dir", t][..], &owner].concat(),
+    ] {
+        let (code, out, err) = run_cli(&args);
+        assert_eq!(code, 2, "{args:?}: {out}\n{err}");
+        assert!(err.contains("not a localcos data dir"), "{err}");
+        assert!(!typo.exists(), "{args:?} created {t}");
+    }
+    let (code, _, err) = run_cli(&["fsck", "--ephemeral"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("needs a data dir"), "{err}");
 }

@@ -468,7 +468,10 @@ fn base_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
 }
 
 fn serve(dir: &std::path::Path) -> Child {
-    use std::io::BufRead;
+    serve_with(dir, &[])
+}
+
+fn serve_with(dir: &std::path::Path, extra: &[&str]) -> Child {
     let mut proc = base_env(&mut std::process::Command::new(BIN))
         .args([
             "serve",
@@ -479,21 +482,12 @@ fn serve(dir: &std::path::Path) -> Child {
             "--data-dir",
         ])
         .arg(dir)
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = std::io::BufReader::new(proc.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("banner: {line}"));
-    // Keep draining the banner so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let port = crate::common::binary::banner_addr(&mut proc).port();
     Child { proc, port }
 }
 
@@ -654,4 +648,76 @@ async fn cli_online_and_offline() {
     let (status, body) = send_to(server.port, get(&off_id, &off_key)).await;
     assert_eq!((status, body.as_str()), (200, "via cli"));
     assert_eq!(send_to(server.port, get(&id, &key)).await.0, 403);
+}
+
+/// `localcos keys` against an HTTPS listener (`--tls-self-signed`): with
+/// `--cacert <its cert.pem>`, or with the server's data dir (whose
+/// self-signed certificate it trusts); refused with a hint when the
+/// certificate is not trusted; a plain http:// URL
+/// gets the server's "speaks HTTPS" error.
+#[tokio::test]
+async fn cli_online_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), &["--tls-self-signed"]);
+    let port = server.port;
+    let cert = dir.path().join("tls/cert.pem");
+    assert!(cert.is_file());
+    let (cert_s, d) = (cert.to_str().unwrap(), dir.path().to_str().unwrap());
+    let url = format!("https://127.0.0.1:{port}");
+    let by_name = format!("https://localhost:{port}");
+
+    let (ok, out, err) = keys_cmd(&["--url", &url, "--cacert", cert_s, "add", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = v["secret_id"].as_str().unwrap().to_string();
+    for args in [
+        vec!["list", "--url", &url, "--cacert", cert_s],
+        vec!["list", "--url", &by_name, "--cacert", cert_s],
+        // The data dir's own self-signed certificate is trusted.
+        vec!["list", "--url", &url, "--data-dir", d],
+    ] {
+        let (ok, out, err) = keys_cmd(&args);
+        assert!(ok, "{args:?}: {err}");
+        assert!(out.contains(&id), "{args:?}: {out}");
+    }
+
+    // Not trusted: no --cacert and another data dir, or another certificate.
+    let other = tempfile::tempdir().unwrap();
+    let other_cert = other.path().join("cert.pem");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    std::fs::write(&other_cert, params.self_signed(&key).unwrap().pem()).unwrap();
+    let o = other.path().to_str().unwrap();
+    for args in [
+        vec!["list", "--url", &url, "--data-dir", o],
+        vec![
+            "list",
+            "--url",
+            &url,
+            "--cacert",
+            other_cert.to_str().unwrap(),
+        ],
+    ] {
+        let (ok, _, err) = keys_cmd(&args);
+        assert!(!ok, "{args:?}");
+        assert!(
+            err.contains("TLS handshake failed") && err.contains("--cacert"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(other.path()).unwrap().count(),
+        1,
+        "online mode wrote nothing into the other data dir"
+    );
+    // Plain HTTP to the HTTPS port: the server's answer, readable.
+    let (ok, _, err) = keys_cmd(&["list", "--url", &format!("http://127.0.0.1:{port}")]);
+    assert!(!ok);
+    assert!(
+        err.contains("400 InvalidRequest") && err.contains("HTTPS"),
+        "{err}"
+    );
+    // A scheme it does not speak.
+    let (ok, _, err) = keys_cmd(&["list", "--url", &format!("ftp://127.0.0.1:{port}")]);
+    assert!(!ok && err.contains("http or https"), "{err}");
 }

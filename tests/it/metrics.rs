@@ -1,7 +1,7 @@
 //! `/-/metrics` (Prometheus text), `/-/health/ready` against failing stores, and
 //! the per-request access log of the real binary (`--log-format json`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -267,15 +267,14 @@ impl Drop for Proc {
 fn start(extra: &[&str]) -> Proc {
     let dir = tempfile::tempdir().unwrap();
     let stderr = dir.path().join("stderr.log");
+    // In memory, unless the test names a data dir (zero-copy GETs).
+    let storage: &[&str] = match extra.contains(&"--data-dir") {
+        true => &[],
+        false => &["--ephemeral"],
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
-        .args([
-            "serve",
-            "--ephemeral",
-            "--listen",
-            "127.0.0.1:0",
-            "--bucket",
-            "accesslog",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--bucket", "accesslog"])
+        .args(storage)
         .args(extra)
         .env("LOCALCOS_SECRET_ID", ID)
         .env("LOCALCOS_SECRET_KEY", KEY)
@@ -287,16 +286,7 @@ fn start(extra: &[&str]) -> Proc {
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .expect("spawn localcos");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("localcos listening on http://")
-        .unwrap_or_else(|| panic!("banner: {line}"))
-        .parse()
-        .unwrap();
+    let addr = crate::common::binary::banner_addr(&mut child);
     Proc {
         child,
         addr,
@@ -427,5 +417,88 @@ fn access_log_off_and_text_format() {
         "bytes_in=2",
     ] {
         assert!(line.contains(want), "{want} not in {line}");
+    }
+}
+
+/// The access log's `bytes_out` is what the connection sent, counted in the
+/// response body as it goes (not the `Content-Length` of the head): a Range
+/// GET counts its range, a whole GET every byte, and a download the client
+/// abandons early counts what had left by then, far less than the object.
+/// In memory and from a data dir (where large GETs go out with sendfile).
+#[test]
+fn access_log_bytes_out_counts_what_was_sent() {
+    const SIZE: usize = 48 << 20;
+    let body: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    for extra in [
+        vec!["--log-format", "json"],
+        vec!["--log-format", "json", "--data-dir", dir],
+    ] {
+        let p = start(&extra);
+        let (status, head, _) = request(p.addr, "PUT", "big.bin", &body);
+        assert_eq!(status, 200, "{head}");
+        // Sends a signed GET with `range`; reads `read` bytes of the answer
+        // (all of it: None), then closes. Returns (request id, bytes read).
+        let get = |range: Option<&str>, read: Option<usize>| -> (String, usize) {
+            let auth = sign_with(
+                ID,
+                KEY,
+                "GET",
+                "/big.bin",
+                &[],
+                &[("host", LOG_HOST)],
+                window(),
+            );
+            let mut s = TcpStream::connect(p.addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
+            write!(
+                s,
+                "GET /big.bin HTTP/1.1\r\nHost: {LOG_HOST}\r\nAuthorization: {auth}\r\n{range}Connection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            while read.is_none_or(|n| got.len() < n) {
+                match s.read(&mut buf).unwrap() {
+                    0 => break,
+                    k => got.extend_from_slice(&buf[..k]),
+                }
+            }
+            let text = String::from_utf8_lossy(&got[..got.len().min(4096)]).into_owned();
+            let head_len = text.find("\r\n\r\n").expect("response head") + 4;
+            // Closed with unread bytes: the server's next writes fail.
+            drop(s);
+            (
+                header(&text[..head_len], "x-cos-request-id").to_string(),
+                got.len() - head_len,
+            )
+        };
+        let (range_id, n) = get(Some("bytes=1000-1999"), None);
+        assert_eq!(n, 1000);
+        let (whole_id, n) = get(None, None);
+        assert_eq!(n, SIZE);
+        let (cut_id, read) = get(None, Some(256 * 1024));
+        let text = wait_for_log(&p, &cut_id);
+        let line_of = |id: &str| -> serde_json::Value {
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|v| v["target"] == "localcos::access" && v["request_id"] == id)
+                .unwrap_or_else(|| panic!("no access line for {id}:\n{text}"))
+        };
+        let range = line_of(&range_id);
+        assert_eq!(
+            (range["status"].as_u64(), range["bytes_out"].as_u64()),
+            (Some(206), Some(1000))
+        );
+        assert_eq!(line_of(&whole_id)["bytes_out"].as_u64(), Some(SIZE as u64));
+        let cut = line_of(&cut_id);
+        let sent = cut["bytes_out"].as_u64().unwrap();
+        assert_eq!(cut["status"], 200);
+        assert!(
+            sent >= read as u64 && sent < (SIZE / 2) as u64,
+            "{extra:?}: an abandoned download logged bytes_out={sent} (client read {read} of {SIZE})"
+        );
     }
 }

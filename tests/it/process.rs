@@ -5,10 +5,10 @@
 //! slowloris heads and bodies, idle keep-alive connections, and request
 //! heads too large for hyper's buffer.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,6 +16,7 @@ use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use sha1::Sha1;
 
+use crate::common::binary::{request_target, serve};
 use crate::common::{sign_with, window};
 
 const ID: &str = "AKIDprocesstest";
@@ -28,29 +29,7 @@ struct Proc {
 }
 
 fn start(data: &Path, extra: &[&str]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_localcos"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--bucket", "proc"])
-        .arg("--data-dir")
-        .arg(data)
-        .args(extra)
-        .env("LOCALCOS_SECRET_ID", ID)
-        .env("LOCALCOS_SECRET_KEY", KEY)
-        .env("LOCALCOS_LOG_LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn localcos");
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    // Keep reading the banner so the server never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let addr = line
-        .trim()
-        .strip_prefix("localcos listening on http://")
-        .unwrap_or_else(|| panic!("banner: {line}"))
-        .parse()
-        .unwrap();
+    let (child, addr) = serve(data, "proc", (ID, KEY), extra);
     Proc { child, addr }
 }
 
@@ -87,22 +66,7 @@ fn auth(method: &str, path: &str, params: &[(&str, &str)]) -> String {
 
 /// A request head with a signature (`query` values URL-safe).
 fn head(method: &str, key: &str, params: &[(&str, &str)], extra: &str) -> String {
-    let path = format!("/{key}");
-    let q: Vec<String> = params
-        .iter()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.to_string()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect();
-    let target = if q.is_empty() {
-        path.clone()
-    } else {
-        format!("{path}?{}", q.join("&"))
-    };
+    let (path, target) = request_target(key, params);
     format!(
         "{method} {target} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {}\r\n{extra}\r\n",
         auth(method, &path, params)
@@ -624,6 +588,42 @@ fn grace_expiry_with_a_body_that_never_finishes() {
     }
     let p = start(dir.path(), &[]);
     assert_eq!(request(p.addr, "GET", "stuck", &[], b"").status, 404);
+}
+
+/// HTTPS: a client stuck in the middle of its TLS handshake (a ClientHello
+/// that never completes, well within the 10 s handshake timeout) must not
+/// hold shutdown past the grace; it sent no request, so it is dropped at
+/// once, like an idle connection, and the server exits well before the grace
+/// ends. An established idle TLS connection is closed at SIGTERM too.
+#[test]
+fn a_tls_handshake_in_progress_does_not_hold_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(dir.path(), &["--tls-self-signed", "--shutdown-grace", "4"]);
+    // A TLS record header announcing a 512-byte handshake message, and only
+    // part of it.
+    let mut stuck = connect(p.addr);
+    stuck
+        .write_all(&[
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ])
+        .unwrap();
+    // The listener really speaks TLS: a plain request gets the 400.
+    let r = request(p.addr, "GET", "", &[], b"");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("HTTPS"), "{}", r.text());
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    p.sigterm();
+    let status = p
+        .wait_exit(Duration::from_secs(15))
+        .expect("the server exits");
+    let took = t.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "shutdown took {took:?} with a 4 s grace: the handshake held it"
+    );
+    drop(stuck);
 }
 
 // ---------------------------------------------------------------------------

@@ -225,6 +225,31 @@ def empty_and_delete_bucket(client: CosS3Client, bucket: str):
         print(f"cleanup of bucket {bucket} failed: {e}", file=sys.stderr)
 
 
+def own_server(log_dir, args, name):
+    """A server of a test module's own, stopped afterwards: `yield from
+    own_server(log_dir, [...], "name")` in a module-scoped fixture."""
+    srv = LocalCos(args, log_dir, name)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def fresh_buckets(client, count, before_delete=None):
+    """`count` new buckets, each emptied and deleted afterwards (after
+    `before_delete(name)`, if given): `yield from` it in a fixture."""
+    names = [unique_bucket_name() for _ in range(count)]
+    for n in names:
+        client.create_bucket(Bucket=n)
+    try:
+        yield names
+    finally:
+        for n in names:
+            if before_delete is not None:
+                before_delete(n)
+            empty_and_delete_bucket(client, n)
+
+
 @pytest.fixture
 def bucket(client):
     """A fresh bucket created with PUT Bucket, emptied and deleted afterwards."""

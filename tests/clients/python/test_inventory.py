@@ -18,10 +18,10 @@ from qcloud_cos import CosServiceError
 
 from conftest import (
     APPID,
-    LocalCos,
     assert_error,
-    empty_and_delete_bucket,
+    fresh_buckets,
     make_client,
+    own_server,
     service_error,
     unique_bucket_name,
 )
@@ -29,9 +29,7 @@ from conftest import (
 
 @pytest.fixture(scope="module")
 def inv_server(log_dir):
-    srv = LocalCos(["--day-seconds", "1"], log_dir, "inventory")
-    yield srv
-    srv.stop()
+    yield from own_server(log_dir, ["--day-seconds", "1"], "inventory")
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +39,7 @@ def inv_client(inv_server):
 
 @pytest.fixture
 def buckets(inv_client):
-    names = [unique_bucket_name(), unique_bucket_name()]
-    for n in names:
-        inv_client.create_bucket(Bucket=n)
-    yield names
-    for n in names:
-        empty_and_delete_bucket(inv_client, n)
+    yield from fresh_buckets(inv_client, 2)
 
 
 def config(dest, prefix="reports", frequency="Daily", enabled="true", versions="Current", fields=None, filt=None):

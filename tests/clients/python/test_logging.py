@@ -11,10 +11,10 @@ import pytest
 from qcloud_cos import CosServiceError
 
 from conftest import (
-    LocalCos,
     assert_error,
-    empty_and_delete_bucket,
+    fresh_buckets,
     make_client,
+    own_server,
     service_error,
     unique_bucket_name,
 )
@@ -22,9 +22,7 @@ from conftest import (
 
 @pytest.fixture(scope="module")
 def log_server(log_dir):
-    srv = LocalCos(["--log-interval-seconds", "1"], log_dir, "logging")
-    yield srv
-    srv.stop()
+    yield from own_server(log_dir, ["--log-interval-seconds", "1"], "logging")
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +32,10 @@ def log_client(log_server):
 
 @pytest.fixture
 def two_buckets(log_client):
-    names = [unique_bucket_name(), unique_bucket_name()]
-    for n in names:
-        log_client.create_bucket(Bucket=n)
-    yield names
-    for n in names:
-        log_client.put_bucket_logging(Bucket=n, BucketLoggingStatus={})
-        empty_and_delete_bucket(log_client, n)
+    def logging_off(name):
+        log_client.put_bucket_logging(Bucket=name, BucketLoggingStatus={})
+
+    yield from fresh_buckets(log_client, 2, before_delete=logging_off)
 
 
 def wait_for_keys(client, bucket, prefix, timeout=8.0):

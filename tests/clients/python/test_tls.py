@@ -8,6 +8,7 @@ HTTPS port gets a readable 400.
 """
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -18,7 +19,17 @@ from botocore.config import Config
 from qcloud_cos import CosClientError
 from qcloud_cos.cos_auth import CosS3Auth
 
-from conftest import FIXED_BUCKET, LocalCos, REGION, bucket_host, make_client
+from conftest import (
+    FIXED_BUCKET,
+    REGION,
+    SECRET_ID,
+    SECRET_KEY,
+    LocalCos,
+    bucket_host,
+    clean_env,
+    localcos_bin,
+    make_client,
+)
 from s3_helpers import AWS_BIN, aws_env, s3_session
 
 SIZE = 9 * 1024 * 1024 + 12345
@@ -199,3 +210,41 @@ def test_certificate_names(tls_server):
         assert handshake(name) in ("TLSv1.2", "TLSv1.3"), name
     with pytest.raises(ssl.SSLCertVerificationError):
         handshake("www.example.com")
+
+
+def test_keys_cli_over_https_with_cacert(tls_server):
+    """`localcos keys --url https://... --cacert <cert>` manages keys through the
+    HTTPS listener; the key it makes works at once with cos-python-sdk-v5 over
+    HTTPS. Without trusting the certificate the command fails and says how."""
+
+    def keys(*args):
+        return subprocess.run(
+            [str(localcos_bin()), "keys", "--url", f"https://127.0.0.1:{tls_server.port}", *args],
+            env=clean_env(LOCALCOS_SECRET_ID=SECRET_ID, LOCALCOS_SECRET_KEY=SECRET_KEY),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    refused = keys("list")
+    assert refused.returncode != 0
+    assert "TLS handshake failed" in refused.stderr and "--cacert" in refused.stderr, refused.stderr
+    made = keys("--cacert", tls_server.cert, "add", "--bucket", FIXED_BUCKET, "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    client = make_client(
+        tls_server,
+        Scheme="https",
+        VerifySSL=tls_server.cert,
+        SecretId=created["secret_id"],
+        SecretKey=created["secret_key"],
+    )
+    client.put_object(Bucket=FIXED_BUCKET, Key="keys/over-https.txt", Body=b"made over https")
+    got = client.get_object(Bucket=FIXED_BUCKET, Key="keys/over-https.txt")["Body"].get_raw_stream().read()
+    assert got == b"made over https"
+    listed = keys("--cacert", tls_server.cert, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    ids = [k["secret_id"] for k in json.loads(listed.stdout)["keys"]]
+    assert created["secret_id"] in ids
+    revoked = keys("--cacert", tls_server.cert, "revoke", created["secret_id"])
+    assert revoked.returncode == 0, revoked.stderr

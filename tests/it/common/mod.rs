@@ -15,6 +15,8 @@ use localcos::config::Config;
 use localcos::service::Service;
 use sha1::{Digest, Sha1};
 
+pub mod binary;
+
 pub const ID: &str = "AKIDlocalcostest";
 pub const KEY: &str = "localcos-test-secret-key";
 pub const HOST: &str = "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com";
