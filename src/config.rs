@@ -47,7 +47,11 @@ pub struct ServeArgs {
     pub meta_url: Option<String>,
     /// Cluster mode: where blobs live, a directory shared by every node
     /// (NFS, CephFS) or `s3://BUCKET/PREFIX`.
-    #[arg(long, env = "LOCALCOS_BLOB_STORE", value_name = "DIR|s3://BUCKET/PREFIX")]
+    #[arg(
+        long,
+        env = "LOCALCOS_BLOB_STORE",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
     pub blob_store: Option<String>,
     /// The S3 endpoint of an `s3://` blob store (default: AWS).
     #[arg(long, env = "LOCALCOS_BLOB_ENDPOINT", value_name = "URL")]
@@ -555,13 +559,13 @@ fn read_raw(args: &ServeArgs) -> Result<RawConfig, ConfigError> {
         .map_err(|e| ConfigError(format!("invalid config file {}: {e}", path.display())))
 }
 
-/// Where the data lives: a cluster (`--meta-url` with `--blob-store`),
-/// `--ephemeral`, or the data dir (default `./data`).
+/// `--ephemeral`, the data dir (default `./data`), or cluster mode
+/// (`--meta-url` with `--blob-store`, the data dir then node-local scratch).
 fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> Result<StorageMode, ConfigError> {
     let ephemeral = args.ephemeral || raw.ephemeral.unwrap_or(false);
-    let meta_url = args.meta_url.clone().or_else(|| raw.meta_url.clone());
-    let blob_store = args.blob_store.clone().or_else(|| raw.blob_store.clone());
-    let blob_endpoint = args.blob_endpoint.clone().or_else(|| raw.blob_endpoint.clone());
+    let meta_url = args.meta_url.clone().or(raw.meta_url.clone());
+    let blob_store = args.blob_store.clone().or(raw.blob_store.clone());
+    let blob_endpoint = args.blob_endpoint.clone().or(raw.blob_endpoint.clone());
     let storage = if let Some(meta_url) = meta_url.filter(|u| !u.trim().is_empty()) {
         if ephemeral {
             return err("--meta-url and --ephemeral exclude each other".to_string());
@@ -570,7 +574,10 @@ fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> Result<StorageMode, Config
             return err("meta-url: must be postgres://USER[:PASS]@HOST:PORT/DB".to_string());
         }
         let Some(spec) = blob_store.filter(|s| !s.trim().is_empty()) else {
-            return err("--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)".to_string());
+            return err(
+                "--meta-url needs --blob-store (a shared directory or s3://BUCKET/PREFIX)"
+                    .to_string(),
+            );
         };
         let blobs = crate::storage::blobspec::BlobSpec::parse(&spec, blob_endpoint.as_deref())
             .map_err(ConfigError)?;
@@ -580,7 +587,7 @@ fn storage_mode(args: &ServeArgs, raw: &RawConfig) -> Result<StorageMode, Config
             scratch: args
                 .data_dir
                 .clone()
-                .or_else(|| raw.data_dir.clone())
+                .or(raw.data_dir.clone())
                 .unwrap_or_else(|| PathBuf::from("./data")),
         })
     } else if blob_store.is_some() || blob_endpoint.is_some() {
@@ -1471,7 +1478,11 @@ access = "read-only"
         ];
         for (flag, file, want) in cases {
             let c = Config::from_parts(&with(*flag), raw(file)).unwrap();
-            assert_eq!(c.gc_grace(), Duration::from_secs(*want), "{flag:?} {file:?}");
+            assert_eq!(
+                c.gc_grace(),
+                Duration::from_secs(*want),
+                "{flag:?} {file:?}"
+            );
         }
         let mut c = Config::from_parts(&args(), RawConfig::default()).unwrap();
         c.storage = StorageMode::Dir("/tmp/x".into());
@@ -1482,17 +1493,21 @@ access = "read-only"
     #[test]
     fn cluster_mode_flags() {
         use crate::storage::blobspec::BlobSpec;
-        let with = |url: Option<&str>, blobs: Option<&str>, ep: Option<&str>, eph: bool| ServeArgs {
-            meta_url: url.map(String::from),
-            blob_store: blobs.map(String::from),
-            blob_endpoint: ep.map(String::from),
-            ephemeral: eph,
-            data_dir: Some("/scratch".into()),
-            ..args()
-        };
+        let with =
+            |url: Option<&str>, blobs: Option<&str>, ep: Option<&str>, eph: bool| ServeArgs {
+                meta_url: url.map(String::from),
+                blob_store: blobs.map(String::from),
+                blob_endpoint: ep.map(String::from),
+                ephemeral: eph,
+                data_dir: Some("/scratch".into()),
+                ..args()
+            };
         let url = "postgres://u:p@db:5432/localcos";
-        let c = Config::from_parts(&with(Some(url), Some("/shared"), None, false), RawConfig::default())
-            .unwrap();
+        let c = Config::from_parts(
+            &with(Some(url), Some("/shared"), None, false),
+            RawConfig::default(),
+        )
+        .unwrap();
         assert_eq!(
             c.storage,
             StorageMode::Cluster(ClusterStorage {
@@ -1501,13 +1516,23 @@ access = "read-only"
                 scratch: "/scratch".into(),
             })
         );
-        assert_eq!(c.gc_grace(), Duration::from_secs(3600), "cluster default grace");
+        assert_eq!(
+            c.gc_grace(),
+            Duration::from_secs(3600),
+            "cluster default grace"
+        );
         let c = Config::from_parts(
             &with(Some(url), Some("s3://b/p"), Some("http://s3:8333"), false),
             RawConfig::default(),
         )
         .unwrap();
-        assert!(matches!(c.storage, StorageMode::Cluster(ClusterStorage { blobs: BlobSpec::S3 { .. }, .. })));
+        assert!(matches!(
+            c.storage,
+            StorageMode::Cluster(ClusterStorage {
+                blobs: BlobSpec::S3 { .. },
+                ..
+            })
+        ));
         // From the file too.
         let raw: RawConfig =
             toml::from_str("meta_url = \"postgresql://db/x\"\nblob_store = \"/shared\"\n").unwrap();

@@ -443,12 +443,10 @@ fn scrub(args: ScrubArgs) -> ExitCode {
 fn fsck(args: FsckArgs) -> ExitCode {
     let dir = match Config::storage_of(&args.serve) {
         Ok(StorageMode::Dir(dir)) => dir,
-        Ok(StorageMode::Memory) => {
-            eprintln!("localcos fsck: needs a data dir (--data-dir), not --ephemeral");
-            return ExitCode::from(2);
-        }
-        Ok(StorageMode::Cluster(_)) => {
-            eprintln!("localcos fsck: checks an embedded data dir, not a cluster (--meta-url)");
+        Ok(StorageMode::Memory | StorageMode::Cluster(_)) => {
+            eprintln!(
+                "localcos fsck: needs a data dir (--data-dir), not --ephemeral or --meta-url"
+            );
             return ExitCode::from(2);
         }
         Err(e) => {

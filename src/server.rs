@@ -121,11 +121,9 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,
         StorageMode::Cluster(c) => {
             std::fs::create_dir_all(&c.scratch).map_err(StorageError::Io)?;
-            let meta = crate::storage::pg::PgMeta::open(
-                &c.meta_url,
-                crate::storage::pg::STARTUP_WAIT,
-            )
-            .await?;
+            let meta =
+                crate::storage::pg::PgMeta::open(&c.meta_url, crate::storage::pg::STARTUP_WAIT)
+                    .await?;
             let blobs = c.blobs.open().await?;
             Store::new(Arc::new(meta), blobs)
         }

@@ -93,7 +93,7 @@ fn roots(cacert: Option<&Path>, storage: &StorageMode) -> Result<rustls::RootCer
     // Unreadable system certificates are skipped, as every client does.
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
-    if let StorageMode::Dir(dir) = storage {
+    if let Some(dir) = storage.local_dir() {
         let own = dir.join("tls").join("cert.pem");
         if own.is_file() {
             if let Ok(certs) = read_pem(&own) {

@@ -64,12 +64,7 @@ impl BlobSpec {
         Ok(BlobSpec::Dir(PathBuf::from(path)))
     }
 
-    /// Opens the blob store.
-    /// # Behavior
-    /// - `Dir`: [`FsBlobs::open_shared`](super::fs::FsBlobs::open_shared)
-    ///   (created if missing): never touches other nodes' writes in flight.
-    /// - `S3`: [`S3Blobs::open`](super::s3::S3Blobs::open), credentials from
-    ///   the AWS environment variables; fails when the bucket cannot be listed.
+    /// Opens the blob store (a shared directory: [`super::fs::FsBlobs::open_shared`]).
     pub async fn open(&self) -> Result<Arc<dyn BlobStore>, StorageError> {
         match self {
             BlobSpec::Dir(dir) => {

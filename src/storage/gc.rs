@@ -51,6 +51,10 @@ pub const JOB_LEASES: &[&str] = &[
 /// Deferred entries handled per index call.
 const BATCH: usize = 500;
 
+/// One orphan sweep in this many looks at every blob; the others only at
+/// blobs whose id is younger than the previous sweep's horizon.
+const FULL_SWEEP_EVERY: u64 = 24;
+
 /// Longest pause between collector rounds.
 const MAX_TICK: Duration = Duration::from_secs(5);
 
@@ -96,10 +100,16 @@ pub struct CollectorTiming {
 }
 
 impl CollectorTiming {
-    /// Derived from the grace: a tick of half the grace (100 ms .. 5 s), a
+    /// Derived from the grace: a tick of half the grace (100 ms .. 5 s; 5 s
+    /// with no grace), a
     /// lease of six ticks (at least 1 s), a sweep every grace (1 s .. 1 h).
     pub fn for_grace(grace: Duration) -> CollectorTiming {
-        let tick = (grace / 2).clamp(Duration::from_millis(100), MAX_TICK);
+        // No grace: nothing is normally deferred; an idle check now and then.
+        let tick = if grace.is_zero() {
+            MAX_TICK
+        } else {
+            (grace / 2).clamp(Duration::from_millis(100), MAX_TICK)
+        };
         CollectorTiming {
             tick,
             lease_ttl: (tick * 6).max(Duration::from_secs(1)),
@@ -335,8 +345,16 @@ impl Store {
 /// node (the lease picks one); stops when its task is aborted.
 pub async fn run_collector(store: Store, timing: CollectorTiming) {
     let mut last_sweep: Option<(std::time::Instant, i64)> = None;
+    let mut sweeps = 0u64;
     let mut held = false;
     loop {
+        // No grace (the embedded default): frees delete at once, so only
+        // leftovers of a run with a grace are ever deferred. A read finds
+        // out; no lease is written (an fsync every tick on the embedded index).
+        if store.gc_grace().is_zero() && !matches!(store.gc_backlog().await, Ok(n) if n > 0) {
+            tokio::time::sleep(timing.tick).await;
+            continue;
+        }
         let now = crate::clock::now_ms();
         let holds = store.hold_lease(GC_LEASE, timing.lease_ttl).await;
         if holds != held {
@@ -344,7 +362,14 @@ pub async fn run_collector(store: Store, timing: CollectorTiming) {
             held = holds;
         }
         if holds {
-            let result = store.collect_due(now).await;
+            // No grace means at once: entries deferred under an earlier
+            // grace are due now too.
+            let due_at = if store.gc_grace().is_zero() {
+                i64::MAX
+            } else {
+                now
+            };
+            let result = store.collect_due(due_at).await;
             crate::metrics::job_ran(crate::metrics::Job::Gc, result.is_ok());
             match result {
                 Ok(r) if r.deleted + r.kept > 0 => {
@@ -357,7 +382,12 @@ pub async fn run_collector(store: Store, timing: CollectorTiming) {
             if sweep_due && !store.gc_grace().is_zero() {
                 // Blobs created before the last sweep's horizon were looked at
                 // then; a margin of one grace covers clock skew between nodes.
-                let since = last_sweep.map(|(_, h)| h - ms(store.gc_grace()));
+                // Every FULL_SWEEP_EVERY-th sweep looks at every blob: an
+                // upload slower than the grace has an id older than its file.
+                let since = last_sweep
+                    .filter(|_| sweeps % FULL_SWEEP_EVERY != 0)
+                    .map(|(_, h)| h - ms(store.gc_grace()));
+                sweeps += 1;
                 let started = std::time::Instant::now();
                 let result = store.sweep_orphans(now, since).await;
                 crate::metrics::job_ran(crate::metrics::Job::OrphanSweep, result.is_ok());
@@ -392,7 +422,7 @@ mod tests {
         let m = Duration::from_millis;
         // grace → (tick, lease, sweep)
         let cases = [
-            (s(0), (m(100), s(1), s(1))),
+            (s(0), (s(5), s(30), s(1))),
             (m(500), (m(250), m(1500), s(1))),
             (s(2), (s(1), s(6), s(2))),
             (s(60), (s(5), s(30), s(60))),

@@ -63,9 +63,12 @@ fn parse_pair(bytes: &[u8]) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
+    /// (stored bytes, the pair read from them)
+    type Case = (&'static [u8], Option<(&'static str, &'static str)>);
+
     #[test]
     fn pair_table() {
-        let cases: &[(&[u8], Option<(&str, &str)>)] = &[
+        let cases: &[Case] = &[
             (b"AKIDx\nsecret\n", Some(("AKIDx", "secret"))),
             (b"AKIDx\nsecret", Some(("AKIDx", "secret"))),
             (b"AKIDx\n", None),

@@ -3,18 +3,17 @@
 //! two nodes on one database, and an unreachable database (fail fast with
 //! 503 COS XML, recover by itself).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::proxy::Proxy;
+use crate::common::{self, pg, R};
 use localcos::config::{Config, ServeArgs};
 use localcos::storage::memory::MemoryBlobs;
 use localcos::storage::pg::{migrate::MIGRATIONS, PgMeta};
 use localcos::storage::{
     BlobStore, BucketRecord, MetaStore, PutOptions, StorageError, Store, WriteCondition,
 };
-use tokio::net::TcpListener;
-
-use crate::common::{self, pg, R};
 
 const B: &str = "examplebucket-1250000000";
 
@@ -51,7 +50,11 @@ async fn concurrent_starts_migrate_once() {
     for o in opens {
         metas.push(o.await.unwrap().expect("every node starts"));
     }
-    let rows = sql(&url, "SELECT version FROM schema_migrations ORDER BY version").await;
+    let rows = sql(
+        &url,
+        "SELECT version FROM schema_migrations ORDER BY version",
+    )
+    .await;
     let applied: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     let want: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
     assert_eq!(applied, want);
@@ -97,7 +100,11 @@ async fn unreachable_database_fails_fast() {
         Duration::ZERO,
     )
     .await;
-    assert!(matches!(r, Err(StorageError::Unavailable(_))), "{:?}", r.err());
+    assert!(
+        matches!(r, Err(StorageError::Unavailable(_))),
+        "{:?}",
+        r.err()
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -168,46 +175,11 @@ async fn bucket_generation_follows_other_nodes() {
     assert_eq!(b.bucket(B).await.unwrap().unwrap().region, "ap-beijing");
 }
 
-/// A TCP proxy to the test database that can be cut and restored, to play
-/// a database outage without stopping the shared test server.
-struct Proxy {
-    port: u16,
-    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(port: u16, target: u16) -> Proxy {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
-        let t2 = tasks.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut out) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                    }
-                });
-                t2.lock().unwrap().push(conn);
-            }
-        });
-        tasks.lock().unwrap().push(accept);
-        Proxy { port, tasks }
-    }
-
-    /// Closes the listener and every proxied connection.
-    fn cut(&self) {
-        for t in self.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_is_503_then_recovers() {
     let direct = pg::fresh_db().await;
     let server = pg::server();
-    let proxy = Proxy::start(0, server.port).await;
+    let mut proxy = Proxy::start(([127, 0, 0, 1], server.port).into()).await;
     let url = direct.replace(
         &format!("127.0.0.1:{}", server.port),
         &format!("127.0.0.1:{}", proxy.port),
@@ -228,20 +200,28 @@ async fn database_outage_is_503_then_recovers() {
     app.put("k", b"hello").await;
     assert_eq!(app.send(R::get("k")).await.status, 200);
 
-    proxy.cut();
+    proxy.cut().await;
     for _ in 0..3 {
         let started = Instant::now();
         let r = app.send(R::get("k")).await;
         assert_eq!(r.status, 503, "{}", r.text());
-        assert!(r.text().contains("<Code>ServiceUnavailable</Code>"), "{}", r.text());
+        assert!(
+            r.text().contains("<Code>ServiceUnavailable</Code>"),
+            "{}",
+            r.text()
+        );
         assert!(r.headers.contains_key("x-cos-request-id"));
-        assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
         let r = app.send(R::put("k2", b"x".to_vec())).await;
         assert_eq!(r.status, 503, "{}", r.text());
     }
 
     // The database is back: the node recovers without a restart.
-    let _back = Proxy::start(proxy.port, server.port).await;
+    proxy.restore().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = app.send(R::get("k")).await;

@@ -292,6 +292,7 @@ pub async fn run(dir: &Path, repair: bool) -> Result<FsckReport, StorageError> {
     let mut to_mark: Vec<(Slot, ObjectRecord, String)> = Vec::new();
     let mut bad_parts: Vec<(String, u32, String)> = Vec::new();
     let mut index_refs: HashMap<String, u64> = HashMap::new();
+    let deferred: std::collections::HashSet<String>;
 
     {
         let db = meta.database();
@@ -430,6 +431,7 @@ pub async fn run(dir: &Path, repair: bool) -> Result<FsckReport, StorageError> {
             let (k, v) = entry.map_err(db_err)?;
             index_refs.insert(k.value().to_string(), v.value());
         }
+        deferred = super::meta::deferred_blob_ids(&txn)?;
     }
     // A broken part still holds its reference in the index until repaired.
     let mut counted = refs.clone();
@@ -458,9 +460,11 @@ pub async fn run(dir: &Path, repair: bool) -> Result<FsckReport, StorageError> {
             ref_fixes.push((id.clone(), after));
         }
     }
+    // A deferred delete (`--gc-grace-seconds`) is not an orphan: the
+    // collector deletes it once due.
     let mut orphans: Vec<String> = blobs
         .keys()
-        .filter(|id| !refs.contains_key(*id))
+        .filter(|id| !refs.contains_key(*id) && !deferred.contains(*id))
         .cloned()
         .collect();
     orphans.sort();

@@ -274,6 +274,23 @@ fn read_key_table(
     })
 }
 
+/// The blobs with a deferred delete (for `fsck`: they are not orphans).
+pub(super) fn deferred_blob_ids(
+    txn: &redb::ReadTransaction,
+) -> Result<std::collections::HashSet<String>, StorageError> {
+    let table = match txn.open_table(GC_DEFERRED) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Default::default()),
+        Err(e) => return Err(db_err(e)),
+    };
+    let mut out = std::collections::HashSet::new();
+    for entry in table.iter().map_err(db_err)? {
+        let (k, _) = entry.map_err(db_err)?;
+        out.insert(k.value().to_string());
+    }
+    Ok(out)
+}
+
 /// Drops one reference from each of `rec`'s blobs; returns those now unreferenced.
 fn release(
     refs: &mut redb::Table<&str, u64>,

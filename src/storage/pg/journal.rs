@@ -163,7 +163,9 @@ impl UploadTxn for KeyState {
     }
 
     fn part(&self, number: u32) -> Result<Option<PartRecord>, StorageError> {
-        if !self.parts_all && self.one_part != Some(number) && !self.parts_dirty.contains_key(&number)
+        if !self.parts_all
+            && self.one_part != Some(number)
+            && !self.parts_dirty.contains_key(&number)
         {
             return self.short();
         }

@@ -33,6 +33,10 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
 }
 
 async fn apply(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
+    // No NOTICE for the table that already exists (every start but the first).
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await?;
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -50,7 +54,10 @@ async fn apply(client: &mut Client) -> Result<Vec<i32>, MigrateError> {
         .collect();
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if let Some(newer) = done.iter().copied().filter(|v| *v > known).max() {
-        return Err(MigrateError::Newer { found: newer, known });
+        return Err(MigrateError::Newer {
+            found: newer,
+            known,
+        });
     }
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS {

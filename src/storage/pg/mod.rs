@@ -50,11 +50,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a request waits for a pooled connection.
 pub const POOL_WAIT: Duration = Duration::from_secs(2);
 /// The longest one metadata call may take (a hung database answers 503).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a starting node waits for the database.
 pub const STARTUP_WAIT: Duration = Duration::from_secs(30);
 /// Default pool size per node.
-pub const POOL_SIZE: usize = 32;
+pub const POOL_SIZE: usize = 16;
 /// Versions loaded with a key before a write (more on demand).
 const TOP_VERSIONS: i64 = 3;
 /// How often a transaction is retried after a deadlock or serialization failure.
@@ -109,11 +109,7 @@ pub fn db_error(e: tokio_postgres::Error) -> StorageError {
         // Class 08: connection exception; 57P0x: shutting down / cannot
         // connect now; 53300: too many connections; 25006/25P0x: read-only
         // (a standby after fail-over).
-        if code.starts_with("08")
-            || code.starts_with("57P")
-            || code == "53300"
-            || code == "25006"
-        {
+        if code.starts_with("08") || code.starts_with("57P") || code == "53300" || code == "25006" {
             return StorageError::Unavailable(format!("PostgreSQL: {db}"));
         }
         return StorageError::Io(std::io::Error::other(format!("PostgreSQL: {db}")));
@@ -226,16 +222,17 @@ enum Parts {
 }
 
 // Statements.
-const LOCK_KEY: &str = "SELECT rec, pg_advisory_xact_lock($2) IS NULL FROM buckets WHERE name = $1 FOR KEY SHARE";
+const LOCK_KEY: &str =
+    "SELECT rec, pg_advisory_xact_lock($2) IS NULL FROM buckets WHERE name = $1 FOR KEY SHARE";
 const LOAD_KEY: &str = "SELECT 1, 0::BIGINT, rec FROM objects WHERE bucket = $1 AND key = $2
      UNION ALL (SELECT 2, seq, rec FROM versions WHERE bucket = $1 AND key = $2 ORDER BY seq LIMIT $3)
      UNION ALL (SELECT 3, seq, rec FROM versions WHERE bucket = $1 AND key = $2 AND is_null)
      UNION ALL (SELECT 4, seq, rec FROM versions WHERE bucket = $1 AND key = $2 AND seq = $4)";
-const LOAD_UPLOAD: &str = "SELECT 0, rec FROM uploads WHERE bucket = $1 AND key = $2 AND upload_id = $3
+const LOAD_UPLOAD: &str =
+    "SELECT 0, rec FROM uploads WHERE bucket = $1 AND key = $2 AND upload_id = $3
      UNION ALL (SELECT part_number, rec FROM parts WHERE bucket = $1 AND upload_id = $3
                 AND ($4::INTEGER IS NULL OR part_number = $4) ORDER BY part_number)";
-const MUST_EXIST: &str =
-    "SELECT blob FROM blob_refs WHERE blob = ANY($1) ORDER BY blob FOR UPDATE";
+const MUST_EXIST: &str = "SELECT blob FROM blob_refs WHERE blob = ANY($1) ORDER BY blob FOR UPDATE";
 const UPSERT_OBJECT: &str = "INSERT INTO objects (bucket, key, plain, rec) VALUES ($1, $2, $3, $4)
      ON CONFLICT (bucket, key) DO UPDATE SET plain = EXCLUDED.plain, rec = EXCLUDED.rec";
 const DELETE_OBJECT: &str = "DELETE FROM objects WHERE bucket = $1 AND key = $2";
@@ -243,7 +240,8 @@ const UPSERT_VERSION: &str =
     "INSERT INTO versions (bucket, key, seq, is_null, rec) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (bucket, key, seq) DO UPDATE SET is_null = EXCLUDED.is_null, rec = EXCLUDED.rec";
 const DELETE_VERSION: &str = "DELETE FROM versions WHERE bucket = $1 AND key = $2 AND seq = $3";
-const UPSERT_PART: &str = "INSERT INTO parts (bucket, upload_id, part_number, rec) VALUES ($1, $2, $3, $4)
+const UPSERT_PART: &str =
+    "INSERT INTO parts (bucket, upload_id, part_number, rec) VALUES ($1, $2, $3, $4)
      ON CONFLICT (bucket, upload_id, part_number) DO UPDATE SET rec = EXCLUDED.rec";
 const DELETE_UPLOAD: &str = "DELETE FROM uploads WHERE bucket = $1 AND key = $2 AND upload_id = $3";
 const DELETE_PARTS: &str = "DELETE FROM parts WHERE bucket = $1 AND upload_id = $2";
@@ -478,11 +476,7 @@ impl PgMeta {
         let deltas: Vec<i64> = changed.iter().map(|c| c.1).collect();
         let st = tx.prepare_cached(ADD_REFS).await?;
         tx.execute(&st, &[&ids, &deltas]).await?;
-        let dropped: Vec<&str> = changed
-            .iter()
-            .filter(|c| c.1 < 0)
-            .map(|c| c.0)
-            .collect();
+        let dropped: Vec<&str> = changed.iter().filter(|c| c.1 < 0).map(|c| c.0).collect();
         if dropped.is_empty() {
             return Ok(Vec::new());
         }
@@ -539,7 +533,10 @@ impl PgMeta {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let st = tx.prepare_cached(LOCK_KEY).await?;
-        let Some(row) = tx.query_opt(&st, &[&bucket, &key_lock(bucket, key)]).await? else {
+        let Some(row) = tx
+            .query_opt(&st, &[&bucket, &key_lock(bucket, key)])
+            .await?
+        else {
             return Err(StorageError::NoSuchBucket.into());
         };
         let brec: BucketRecord = from_json(row.get::<_, &str>(0))?;
@@ -700,7 +697,12 @@ impl MetaStore for PgMeta {
                 .prepare_cached("SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE")
                 .await
                 .map_err(db_error)?;
-            if tx.query_opt(&lock, &[&name]).await.map_err(db_error)?.is_none() {
+            if tx
+                .query_opt(&lock, &[&name])
+                .await
+                .map_err(db_error)?
+                .is_none()
+            {
                 return Err(StorageError::NoSuchBucket);
             }
             let used = tx
@@ -711,7 +713,11 @@ impl MetaStore for PgMeta {
                 )
                 .await
                 .map_err(db_error)?;
-            let busy: bool = tx.query_one(&used, &[&name]).await.map_err(db_error)?.get(0);
+            let busy: bool = tx
+                .query_one(&used, &[&name])
+                .await
+                .map_err(db_error)?
+                .get(0);
             if busy {
                 return Err(StorageError::BucketNotEmpty);
             }
@@ -767,7 +773,9 @@ impl MetaStore for PgMeta {
                     // Every loaded version was... never: lookup reads only
                     // the current record, the newest, the null and the
                     // named version, all loaded.
-                    Err(StorageError::Corrupt("pg: lookup beyond loaded rows".into()))
+                    Err(StorageError::Corrupt(
+                        "pg: lookup beyond loaded rows".into(),
+                    ))
                 }
                 Err(e) => Err(e),
             }
@@ -1071,7 +1079,12 @@ impl MetaStore for PgMeta {
                 .prepare_cached("SELECT 1 FROM buckets WHERE name = $1 FOR KEY SHARE")
                 .await
                 .map_err(db_error)?;
-            if tx.query_opt(&st, &[&bucket]).await.map_err(db_error)?.is_none() {
+            if tx
+                .query_opt(&st, &[&bucket])
+                .await
+                .map_err(db_error)?
+                .is_none()
+            {
                 return Err(StorageError::NoSuchBucket);
             }
             let ins = tx
@@ -1235,7 +1248,9 @@ impl MetaStore for PgMeta {
             if rows.is_empty() && !self.bucket_exists(bucket).await? {
                 return Err(StorageError::NoSuchBucket);
             }
-            rows.iter().map(|r| from_json(r.get::<_, &str>(0))).collect()
+            rows.iter()
+                .map(|r| from_json(r.get::<_, &str>(0)))
+                .collect()
         })
         .await
     }
@@ -1313,11 +1328,7 @@ impl MetaStore for PgMeta {
     // methods): see the trait for their contracts.
 
     /// Hands blobs to the collector: delete at or after `due_ms`.
-    async fn defer_blob_deletes(
-        &self,
-        ids: &[BlobId],
-        due_ms: i64,
-    ) -> Result<(), StorageError> {
+    async fn defer_blob_deletes(&self, ids: &[BlobId], due_ms: i64) -> Result<(), StorageError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -1428,11 +1439,7 @@ impl MetaStore for PgMeta {
     }
 
     /// The shared secret `name`, or `init` stored as it (first writer wins).
-    async fn secret_or_init(
-        &self,
-        name: &str,
-        init: Vec<u8>,
-    ) -> Result<Vec<u8>, StorageError> {
+    async fn secret_or_init(&self, name: &str, init: Vec<u8>) -> Result<Vec<u8>, StorageError> {
         timed(async {
             let client = self.client().await?;
             let ins = client
@@ -1531,7 +1538,16 @@ mod tests {
 
     #[test]
     fn seq_encoding_keeps_order() {
-        let seqs = [0u64, 1, 2, 1 << 62, (1 << 63) - 1, 1 << 63, u64::MAX - 1, u64::MAX];
+        let seqs = [
+            0u64,
+            1,
+            2,
+            1 << 62,
+            (1 << 63) - 1,
+            1 << 63,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
         for w in seqs.windows(2) {
             assert!(enc(w[0]) < enc(w[1]), "{} < {}", w[0], w[1]);
         }

@@ -92,9 +92,16 @@ fn start() -> Result<PgServer, String> {
     }
     let data = dir.join("data");
     let mut c = pg_command(&bin, "initdb");
-    c.arg("-D")
-        .arg(&data)
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]);
+    c.arg("-D").arg(&data).args([
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    ]);
     run(c, "initdb")?;
     let port = free_port();
     let mut c = pg_command(&bin, "pg_ctl");
