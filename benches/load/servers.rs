@@ -253,6 +253,7 @@ pub fn start_nginx(cpus: &[usize]) -> Result<Server, String> {
 /// Starts nginx as a round-robin load balancer over `upstreams`, with the settings S3 traffic
 /// needs (README "Scale-out"): no body limit, no buffering either way, HTTP/1.1 keep-alive
 /// upstream connections, the client's Host, no retry on another node, the URI untouched.
+#[allow(dead_code)] // benches/cluster.rs; the load bench itself serves files
 pub fn start_nginx_balancer(upstreams: &[SocketAddr], cpus: &[usize]) -> Result<Server, String> {
     let bin =
         nginx_binary().ok_or("nginx not found: install it with `apt-get install -y nginx`")?;
