@@ -250,8 +250,9 @@ impl Store {
     /// deletes every due blob that nothing references and forgets its entry.
     /// # Behavior
     /// - A referenced blob is not deleted; its entry is forgotten (`kept`).
-    /// - A blob store error stops the pass with the entry kept (retried next
-    ///   round); a missing blob counts as deleted.
+    /// - A blob that cannot be deleted keeps its entry (retried next round)
+    ///   and the pass goes on with the others; the last such error is
+    ///   returned. A missing blob counts as deleted.
     pub async fn collect_due(&self, now_ms: i64) -> Result<GcRound, StorageError> {
         let mut round = GcRound::default();
         loop {
@@ -272,18 +273,20 @@ impl Store {
                         round.deleted += 1;
                         done.push(id.clone());
                     }
+                    // Kept for the next round; the others go on.
                     Err(e) => {
+                        tracing::warn!(blob = id.as_str(), error = %e, "gc: could not delete");
                         failed = Some(e);
-                        break;
                     }
                 }
             }
             self.meta.forget_blob_deletes(&done).await?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            if due.len() < BATCH {
-                return Ok(round);
+            // A batch that failed whole would come back as it is.
+            if due.len() < BATCH || done.is_empty() {
+                return match failed {
+                    Some(e) => Err(e),
+                    None => Ok(round),
+                };
             }
         }
     }
@@ -356,12 +359,8 @@ pub async fn run_collector(store: Store, timing: CollectorTiming) {
             continue;
         }
         let now = crate::clock::now_ms();
-        let holds = store.hold_lease(GC_LEASE, timing.lease_ttl).await;
-        if holds != held {
-            tracing::info!(node = store.node_id(), holds, "gc lease");
-            held = holds;
-        }
-        if holds {
+        // The work runs under the lease, renewed while a long sweep goes on.
+        let work = async {
             // No grace means at once: entries deferred under an earlier
             // grace are due now too.
             let due_at = if store.gc_grace().is_zero() {
@@ -404,7 +403,16 @@ pub async fn run_collector(store: Store, timing: CollectorTiming) {
                     Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
                 }
             }
-        } else {
+        };
+        let holds = store
+            .run_leased(GC_LEASE, timing.lease_ttl, work)
+            .await
+            .is_some();
+        if holds != held {
+            tracing::info!(node = store.node_id(), holds, "gc lease");
+            held = holds;
+        }
+        if !holds {
             // Another node sweeps; should this one take over, it sweeps all.
             last_sweep = None;
         }

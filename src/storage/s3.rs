@@ -430,8 +430,15 @@ impl BlobWriter for S3Writer {
     async fn finish(mut self: Box<Self>) -> Result<BlobInfo, StorageError> {
         let path = self.inner.path(&self.id);
         match self.upload.take() {
-            Some(upload) => {
-                // `finish` aborts the upload itself when Complete fails.
+            Some(mut upload) => {
+                // A failed part: abort here (`finish` would return without
+                // aborting); it aborts by itself when Complete fails.
+                if let Err(e) = upload.wait_for_capacity(0).await {
+                    if let Err(abort) = upload.abort().await {
+                        tracing::warn!(store = %self.inner.url, error = %abort, "could not abort a blob upload");
+                    }
+                    return Err(self.inner.error(e));
+                }
                 upload.finish().await.map_err(|e| self.inner.error(e))?;
             }
             None => {
@@ -572,6 +579,29 @@ impl BlobStore for S3Blobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_map_to_no_such_key_or_unavailable() {
+        let not_found = object_store::Error::NotFound {
+            path: "p/x".into(),
+            source: "404".into(),
+        };
+        assert!(matches!(
+            s3_error("s3://b/p", not_found),
+            StorageError::NoSuchKey
+        ));
+        let down = object_store::Error::Generic {
+            store: "S3",
+            source: "connection refused".into(),
+        };
+        match s3_error("s3://b/p", down) {
+            StorageError::BlobUnavailable(msg) => {
+                assert!(msg.starts_with("s3://b/p: "), "{msg}");
+                assert!(msg.contains("connection refused"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn prefixes() {

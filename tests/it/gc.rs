@@ -602,3 +602,62 @@ async fn deferred_blobs_are_not_orphans_and_survive_a_grace_change() {
     collector.abort();
     let _ = collector.await;
 }
+
+/// A blob store that refuses to delete one blob.
+struct StuckBlobs {
+    inner: Arc<MemoryBlobs>,
+    stuck: std::sync::Mutex<Option<BlobId>>,
+}
+
+#[async_trait::async_trait]
+impl BlobStore for StuckBlobs {
+    async fn create(&self, id: &BlobId) -> Result<Box<dyn BlobWriter>, StorageError> {
+        self.inner.create(id).await
+    }
+    async fn open(&self, id: &BlobId) -> Result<Box<dyn BlobReader>, StorageError> {
+        self.inner.open(id).await
+    }
+    async fn delete(&self, id: &BlobId) -> Result<(), StorageError> {
+        if self.stuck.lock().unwrap().as_ref() == Some(id) {
+            return Err(StorageError::Io(std::io::Error::other("permission denied")));
+        }
+        self.inner.delete(id).await
+    }
+    async fn list_older_than(&self, t: SystemTime) -> Result<Vec<BlobId>, StorageError> {
+        self.inner.list_older_than(t).await
+    }
+}
+
+/// A blob that cannot be deleted keeps its entry for the next round; the
+/// blobs due after it are still collected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeletable_blob_does_not_block_the_queue() {
+    let blobs = Arc::new(StuckBlobs {
+        inner: Arc::new(MemoryBlobs::new()),
+        stuck: Default::default(),
+    });
+    let s = Store::new(Arc::new(MemoryMeta::new()), blobs.clone())
+        .with_gc_grace(Duration::from_millis(1));
+    s.create_bucket(bucket()).await.unwrap();
+    put(&s, "a", &payload(1, 100)).await;
+    let first = s.head_object(B, "a").await.unwrap().segments[0]
+        .blob
+        .clone();
+    *blobs.stuck.lock().unwrap() = Some(first.clone());
+    s.delete_object(B, "a").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    put(&s, "b", &payload(2, 100)).await;
+    s.delete_object(B, "b").await.unwrap();
+    assert_eq!(s.gc_backlog().await.unwrap(), 2);
+    let later = localcos::clock::now_ms() + 1000;
+    let err = s.collect_due(later).await.unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    assert_eq!(s.gc_backlog().await.unwrap(), 1, "b collected, a kept");
+    assert_eq!(blob_ids(&s).await, vec![first.clone()]);
+    // Once deletable, the next round takes it.
+    *blobs.stuck.lock().unwrap() = None;
+    let round = s.collect_due(later).await.unwrap();
+    assert_eq!(round.deleted, 1);
+    assert_eq!(s.gc_backlog().await.unwrap(), 0);
+    assert!(blob_ids(&s).await.is_empty());
+}

@@ -37,6 +37,7 @@ mod process;
 mod readme;
 mod replication;
 mod s3_auth;
+mod s3_blob_cluster;
 mod s3_rust_sdk;
 mod service;
 mod sse;
