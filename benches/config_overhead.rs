@@ -170,6 +170,7 @@ fn run() -> Result<(), String> {
                 server.check_alive()?;
                 let plan = Arc::new(Plan {
                     addr: server.addr,
+                    spread: Vec::new(),
                     host: server.host(),
                     path_and_query: u.clone(),
                     range: None,

@@ -165,6 +165,7 @@ fn run() -> Result<(), String> {
                 server.check_alive()?;
                 let plan = Arc::new(Plan {
                     addr: server.addr,
+                    spread: Vec::new(),
                     host: server.host(),
                     path_and_query: urls[i].clone(),
                     range: None,

@@ -24,6 +24,9 @@ const MAX_LATENCY_US: u64 = 60_000_000;
 /// One measurement: the same GET, over `connections` connections, for `warmup + duration`.
 pub struct Plan {
     pub addr: SocketAddr,
+    /// When not empty, connection `i` goes to `spread[i % len]` instead of `addr`
+    /// (client-side balancing over several nodes).
+    pub spread: Vec<SocketAddr>,
     pub host: String,
     pub path_and_query: String,
     /// `Range` header value, if any.
@@ -94,9 +97,10 @@ pub async fn run(plan: Arc<Plan>, start: Instant) -> Outcome {
     let issued = Arc::new(AtomicU64::new(0));
 
     let tasks: Vec<_> = (0..plan.connections)
-        .map(|_| {
+        .map(|i| {
             tokio::spawn(connection(
                 plan.clone(),
+                i,
                 measure_from,
                 stop_at,
                 issued.clone(),
@@ -135,6 +139,7 @@ pub async fn run(plan: Arc<Plan>, start: Instant) -> Outcome {
 /// shared request budget is spent.
 async fn connection(
     plan: Arc<Plan>,
+    index: usize,
     measure_from: Instant,
     stop_at: Instant,
     issued: Arc<AtomicU64>,
@@ -150,7 +155,11 @@ async fn connection(
     let mut sender: Option<SendRequest<Empty<Bytes>>> = None;
     loop {
         if sender.is_none() {
-            match connect(plan.addr).await {
+            let addr = match plan.spread.len() {
+                0 => plan.addr,
+                n => plan.spread[index % n],
+            };
+            match connect(addr).await {
                 Ok(new) => sender = Some(new),
                 Err(e) => {
                     tally.fail(format!("connect: {e}")).await;

@@ -367,6 +367,7 @@ fn plan(
     };
     Arc::new(Plan {
         addr: server.addr,
+        spread: Vec::new(),
         host: server.host(),
         path_and_query: url.to_owned(),
         range,
