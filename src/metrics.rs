@@ -23,8 +23,8 @@
 //!   `gc_backlog_blobs` (deferred blob deletes waiting, `storage::gc`; jobs `gc` and
 //!   `orphan_sweep` report their runs like the others);
 //! - `db_pool_connections{state}` / `db_pool_max_connections` when a metadata store with a
-//!   connection pool registers itself ([`Metrics::set_pool`]; cluster mode, which does not exist
-//!   yet: the embedded redb index has no pool and these series are absent);
+//!   connection pool registers itself ([`Metrics::set_pool`]: the PostgreSQL index of cluster
+//!   mode; the embedded redb index has no pool and these series are absent);
 //! - `build_info{version}`, `start_time_seconds`.
 
 use std::collections::HashMap;
@@ -150,7 +150,7 @@ impl Outcome<'_> {
     }
 }
 
-/// Connection-pool use of a metadata store (cluster mode: not built yet).
+/// Connection-pool use of a metadata store (the PostgreSQL index of cluster mode).
 pub trait PoolUsage: Send + Sync + std::fmt::Debug + 'static {
     /// Connections handed out now.
     fn in_use(&self) -> u64;

@@ -116,6 +116,7 @@ fn connection_service(
 
 /// Opens the storage the config names and creates the configured buckets.
 pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
+    let metrics = crate::metrics::Metrics::default();
     let store = match &config.storage {
         StorageMode::Memory => Store::memory(),
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,
@@ -124,6 +125,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
             let meta =
                 crate::storage::pg::PgMeta::open(&c.meta_url, crate::storage::pg::STARTUP_WAIT)
                     .await?;
+            metrics.set_pool(meta.pool_usage());
             let blobs = c.blobs.open().await?;
             Store::new(Arc::new(meta), blobs)
         }
@@ -175,7 +177,7 @@ pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
         domains: Default::default(),
         logs: Default::default(),
         views: Default::default(),
-        metrics: Default::default(),
+        metrics,
     }))
 }
 

@@ -199,6 +199,25 @@ async fn database_outage_is_503_then_recovers() {
     let app = common::app_with(config).await;
     app.put("k", b"hello").await;
     assert_eq!(app.send(R::get("k")).await.status, 200);
+    // The pool's use is on /-/metrics (issue 11: "database pool use in cluster mode").
+    let r = app
+        .send(
+            R::get("")
+                .anonymous()
+                .host("127.0.0.1:9000")
+                .raw_path("/-/metrics"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("localcos_db_pool_max_connections{state=\"max\"} 16"),
+        "{text}"
+    );
+    assert!(
+        text.contains("localcos_db_pool_connections{state=\"idle\"}"),
+        "{text}"
+    );
 
     proxy.cut().await;
     for _ in 0..3 {

@@ -253,7 +253,29 @@ const NOTIFY: &str = "SELECT pg_notify('localcos_buckets', '')";
 
 type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
+/// The pool's use, for `localcos_meta_pool_*` on `/-/metrics`.
+#[derive(Debug)]
+struct PoolGauge(Pool);
+
+impl crate::metrics::PoolUsage for PoolGauge {
+    fn in_use(&self) -> u64 {
+        let s = self.0.status();
+        s.size.saturating_sub(s.available) as u64
+    }
+    fn idle(&self) -> u64 {
+        self.0.status().available as u64
+    }
+    fn max(&self) -> u64 {
+        self.0.status().max_size as u64
+    }
+}
+
 impl PgMeta {
+    /// The connection pool's use (in use, idle, size limit) for the metrics.
+    pub fn pool_usage(&self) -> Arc<dyn crate::metrics::PoolUsage> {
+        Arc::new(PoolGauge(self.pool.clone()))
+    }
+
     /// Connects to `url` (`postgres://user[:pass]@host:port/db`), applies
     /// the schema migrations and starts the bucket-change listener.
     /// # Behavior
