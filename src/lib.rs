@@ -27,6 +27,7 @@ pub mod dialect;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod memcpy_fix;
 pub mod metrics;
 pub mod op;
 pub mod origin;

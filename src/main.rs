@@ -111,6 +111,8 @@ struct PresignArgs {
 }
 
 fn main() -> ExitCode {
+    // Before anything else (no thread may run yet): may re-exec this binary.
+    localcos::memcpy_fix::apply();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Healthcheck { url }) => healthcheck(&url),
