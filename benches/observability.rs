@@ -3,7 +3,7 @@
 //! (`--metrics off --access-log off`), both on with text lines (the default), and both on with
 //! JSON lines. It prints req/s, p99 and the server's CPU microseconds per request for each,
 //! and the ratios to the "off" server (the target: metrics + access log cost < 5%).
-//! The access log goes to the server's stderr, a file here, through the non-blocking writer.
+//! The access log goes to the server's stderr, a file here, through the batching writer.
 //!
 //! Run by hand (release server, like the load bench; the generator is reused from
 //! `benches/load`):

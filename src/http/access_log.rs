@@ -1,7 +1,7 @@
 //! The server's own access log: one structured `tracing` event per request
 //! (target `localcos::access`, level INFO), emitted where `service.rs` has the
 //! final response, plus the logging set-up of the binary (filter, text or
-//! JSON, a non-blocking stderr writer).
+//! JSON, the batching stderr writer of `log_writer.rs`).
 //!
 //! A line names the request id (the `x-cos-request-id` sent), method,
 //! operation, dialect, bucket, key, status, request/response body bytes,
@@ -164,7 +164,7 @@ impl Drop for PendingLine {
 }
 
 /// Flushes queued log lines when dropped (keep it until the process exits).
-pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
+pub use super::log_writer::LogGuard;
 
 /// How the binary logs (from `Config`).
 pub struct LogSetup<'a> {
@@ -175,11 +175,10 @@ pub struct LogSetup<'a> {
 }
 
 /// Installs the global subscriber: stderr (never stdout: the first stdout
-/// line is the machine-readable banner) through a non-blocking writer, so a
-/// request never waits for the write(2) of its line. Lines are buffered and
-/// written in batches by a worker thread; none are dropped (a full queue of
-/// 128k lines makes requests wait instead). Keep the guard until exit: its
-/// drop flushes.
+/// line is the machine-readable banner) through the batching writer of
+/// `log_writer.rs`, so a request never waits for the write(2) of its line.
+/// None are dropped (a full buffer makes requests wait instead). Keep the
+/// guard until exit: its drop flushes.
 ///
 /// Access-log events are written by [`AccessLayer`] (same line shapes as the
 /// `fmt` layer, a fraction of its cost); every other event by the `fmt` layer.
@@ -201,13 +200,7 @@ pub fn init(setup: &LogSetup<'_>) -> LogGuard {
         filter = filter.add_directive("localcos::access=info".parse().expect("static directive"));
     }
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("localcos-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = super::log_writer::BatchWriter::new(std::io::stderr());
     let fmt = if setup.json {
         tracing_subscriber::fmt::layer()
             .json()

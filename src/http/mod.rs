@@ -7,6 +7,7 @@ pub mod form;
 pub mod header;
 pub mod limits;
 pub mod linger;
+pub mod log_writer;
 pub mod payload;
 pub mod query;
 pub mod sendfile;
