@@ -225,25 +225,42 @@ pub fn launch_localcos(bin: &Path, l: &Launch<'_>) -> Result<Server, String> {
 /// Starts nginx in the foreground (`daemon off`, one worker) on a free loopback port, serving
 /// `root`; `root` must be world-readable since workers started by root run as `nobody`.
 pub fn start_nginx(cpus: &[usize]) -> Result<Server, String> {
-    let bin = nginx_binary().ok_or(
-        "nginx not found (looked in /usr/sbin/nginx, /usr/bin/nginx): install it with \
-         `apt-get install -y nginx` (the bench only runs it as a child process on 127.0.0.1)",
-    )?;
+    let (dir, addr) = nginx_dir("nginx-load-")?;
+    fs::create_dir(dir.path().join("root")).map_err(|e| e.to_string())?;
+    let conf = nginx_conf(dir.path(), addr);
+    spawn_nginx(dir, &conf, addr, cpus)
+}
+
+/// A world-readable temp dir for an nginx prefix (workers started by root run as `nobody`)
+/// and a free loopback port for it.
+fn nginx_dir(prefix: &str) -> Result<(TempDir, SocketAddr), String> {
     let dir = tempfile::Builder::new()
-        .prefix("nginx-load-")
+        .prefix(prefix)
         .tempdir()
         .map_err(|e| e.to_string())?;
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
         .map_err(|e| e.to_string())?;
-    fs::create_dir(dir.path().join("root")).map_err(|e| e.to_string())?;
-    let addr = free_port()?;
-    let conf = dir.path().join("nginx.conf");
-    fs::write(&conf, nginx_conf(dir.path(), addr)).map_err(|e| e.to_string())?;
+    Ok((dir, free_port()?))
+}
+
+/// Writes `conf` into `dir` and runs nginx on it in the foreground.
+fn spawn_nginx(
+    dir: TempDir,
+    conf: &str,
+    addr: SocketAddr,
+    cpus: &[usize],
+) -> Result<Server, String> {
+    let bin = nginx_binary().ok_or(
+        "nginx not found (looked in /usr/sbin/nginx, /usr/bin/nginx): install it with \
+         `apt-get install -y nginx` (the bench only runs it as a child process on 127.0.0.1)",
+    )?;
+    let path = dir.path().join("nginx.conf");
+    fs::write(&path, conf).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(bin);
     cmd.arg("-p")
         .arg(dir.path())
         .arg("-c")
-        .arg(&conf)
+        .arg(&path)
         .arg("-e")
         .arg(dir.path().join("error.log"))
         .stdin(Stdio::null());
@@ -255,15 +272,7 @@ pub fn start_nginx(cpus: &[usize]) -> Result<Server, String> {
 /// upstream connections, the client's Host, no retry on another node, the URI untouched.
 #[allow(dead_code)] // benches/cluster.rs; the load bench itself serves files
 pub fn start_nginx_balancer(upstreams: &[SocketAddr], cpus: &[usize]) -> Result<Server, String> {
-    let bin =
-        nginx_binary().ok_or("nginx not found: install it with `apt-get install -y nginx`")?;
-    let dir = tempfile::Builder::new()
-        .prefix("nginx-lb-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
-        .map_err(|e| e.to_string())?;
-    let addr = free_port()?;
+    let (dir, addr) = nginx_dir("nginx-lb-")?;
     let d = dir.path().display();
     let servers: String = upstreams
         .iter()
@@ -305,17 +314,7 @@ http {{
 }}
 "
     );
-    let path = dir.path().join("nginx.conf");
-    fs::write(&path, conf).map_err(|e| e.to_string())?;
-    let mut cmd = Command::new(bin);
-    cmd.arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&path)
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .stdin(Stdio::null());
-    spawn("nginx", cmd, addr, dir, cpus)
+    spawn_nginx(dir, &conf, addr, cpus)
 }
 
 fn nginx_binary() -> Option<&'static Path> {
