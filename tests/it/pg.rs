@@ -154,6 +154,62 @@ async fn conditional_create_across_nodes_has_one_winner() {
     assert_eq!(rec, rec_a);
 }
 
+/// Reads share a few pipelined connections: many concurrent GET lookups on
+/// one node open at most `READ_CONNECTIONS` database sessions (a GET no
+/// longer takes a pool slot of its own), and each still sees the write
+/// acknowledged just before it, made through another node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_share_few_connections() {
+    let url = pg::fresh_db().await;
+    let reader_url = format!("{url}?application_name=localcos_reads");
+    let a = Arc::new(
+        PgMeta::open(&reader_url, Duration::from_secs(10))
+            .await
+            .unwrap(),
+    );
+    let b = Arc::new(PgMeta::open(&url, Duration::from_secs(10)).await.unwrap());
+    let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::new());
+    let sa = Store::new(a.clone(), blobs.clone());
+    let sb = Store::new(b.clone(), blobs);
+    sb.create_bucket(bucket(B)).await.unwrap();
+    for round in 0..5usize {
+        // A write through node b, then 64 concurrent reads through node a.
+        sb.put_object(
+            B,
+            "k",
+            body(vec![round as u8; round + 1]),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+        let reads: Vec<_> = (0..64)
+            .map(|_| {
+                let a = a.clone();
+                tokio::spawn(async move { a.object(B, "k").await })
+            })
+            .collect();
+        for r in reads {
+            let rec = r.await.unwrap().unwrap().expect("the object is there");
+            assert_eq!(rec.size, round as u64 + 1, "read-after-write");
+        }
+    }
+    // A missing key and a missing bucket on the shared path.
+    assert!(sa.meta().object(B, "absent").await.unwrap().is_none());
+    assert!(matches!(
+        a.object("nosuchbucket-1250000000", "k").await,
+        Err(StorageError::NoSuchBucket)
+    ));
+    let sessions: i64 = sql(
+        &url,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'localcos_reads'",
+    )
+    .await[0]
+        .get(0);
+    // Up to four shared read connections plus the bucket-change listener
+    // (the pool would have opened up to 16 for 64 concurrent reads).
+    assert!((1..=5).contains(&sessions), "{sessions} sessions");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_generation_follows_other_nodes() {
     let (_sa, _sb, a, b) = two_nodes().await;

@@ -20,8 +20,9 @@
 //! retried.
 //!
 //! Keys are `BYTEA` (UTF-8 byte order), records JSON text. Reads of the
-//! current record are one statement (the GET fast path). Statements are
-//! prepared once per pooled connection. An unreachable database fails fast
+//! current record are one statement (the GET fast path), pipelined with
+//! other readers' over a few shared connections ([`Readers`]). Statements
+//! are prepared once per pooled connection. An unreachable database fails fast
 //! ([`CONNECT_TIMEOUT`], pool wait) with `StorageError::Unavailable` (503),
 //! and the pool reconnects by itself once the database is back.
 
@@ -55,6 +56,11 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const STARTUP_WAIT: Duration = Duration::from_secs(30);
 /// Default pool size per node.
 pub const POOL_SIZE: usize = 16;
+/// The most pooled connections kept for single-statement reads (a GET's
+/// lookup), each shared by concurrent readers (see [`Readers`]).
+const READ_CONNECTIONS: usize = 4;
+/// Reads queued on one shared connection before the next one is used.
+const PIPELINE_DEPTH: usize = 16;
 /// Versions loaded with a key before a write (more on demand).
 const TOP_VERSIONS: i64 = 3;
 /// How often a transaction is retried after a deadlock or serialization failure.
@@ -65,6 +71,7 @@ pub(crate) const BUCKET_CHANNEL: &str = "localcos_buckets";
 /// The PostgreSQL index.
 pub struct PgMeta {
     pool: Pool,
+    readers: Readers,
     /// Bucket-record writes seen (own commits and other nodes' NOTIFYs).
     generation: Arc<notify::Generation>,
     _listener: notify::ListenerHandle,
@@ -322,6 +329,7 @@ impl PgMeta {
         let generation = Arc::new(notify::Generation::default());
         let listener = notify::spawn(config, generation.clone());
         Ok(PgMeta {
+            readers: Readers::new(pool.clone(), READ_CONNECTIONS, PIPELINE_DEPTH),
             pool,
             generation,
             _listener: listener,
@@ -345,6 +353,11 @@ impl PgMeta {
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StorageError> {
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// A shared connection for one read-only statement.
+    async fn reader(&self) -> Result<Reader<'_>, StorageError> {
+        self.readers.get().await
     }
 
     /// Bumps the local bucket generation after a committed bucket write
@@ -581,7 +594,7 @@ impl PgMeta {
         key: &str,
         seq: Option<Seq>,
     ) -> Result<KeyState, StorageError> {
-        let client = self.client().await?;
+        let client = self.reader().await?;
         let st = client
             .prepare_cached(
                 "SELECT 0, 0::BIGINT, name FROM buckets WHERE name = $1
@@ -633,7 +646,7 @@ impl PgMeta {
     }
 
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, StorageError> {
-        let client = self.client().await?;
+        let client = self.reader().await?;
         let st = client
             .prepare_cached("SELECT 1 FROM buckets WHERE name = $1")
             .await
@@ -644,6 +657,119 @@ impl PgMeta {
             .map_err(db_error)?
             .is_some())
     }
+}
+
+/// A few pooled connections that concurrent single-statement reads share.
+///
+/// tokio-postgres pipelines the queries of every task holding the same
+/// client: the connection task writes all pending ones in one go and the
+/// server backend reads them in one wake-up. Under load that costs the
+/// database one wake-up and context switch per batch instead of per GET
+/// (on a busy CPU the switches, not the index lookups, dominated a GET's
+/// cost), and a GET no longer takes and returns a pool slot. Readers fill
+/// the first connection up to `depth` queued statements before using the
+/// next, so batches stay large at moderate load and a busy node still
+/// spreads over several database backends. Statements are independent
+/// autocommit reads, each with its own snapshot taken after every write
+/// acknowledged before it was sent, so read-after-write holds. Only short
+/// point reads go here: a long statement would hold up those queued behind
+/// it on the same connection.
+struct Readers {
+    pool: Pool,
+    slots: Vec<ReadSlot>,
+    depth: usize,
+}
+
+#[derive(Default)]
+struct ReadSlot {
+    conn: std::sync::Mutex<Option<Arc<deadpool_postgres::Client>>>,
+    /// Held while one reader (re)fills `conn`, so a burst of readers on an
+    /// empty slot opens one connection, not one each.
+    fill: tokio::sync::Mutex<()>,
+    /// Statements in flight on this slot's connection.
+    busy: std::sync::atomic::AtomicUsize,
+}
+
+/// One read's share of a slot's connection (counted while it lives).
+struct Reader<'a> {
+    client: Arc<deadpool_postgres::Client>,
+    busy: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = deadpool_postgres::Client;
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        self.busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Readers {
+    fn new(pool: Pool, n: usize, depth: usize) -> Readers {
+        Readers {
+            pool,
+            slots: (0..n.max(1)).map(|_| ReadSlot::default()).collect(),
+            depth: depth.max(1),
+        }
+    }
+
+    /// A share of the first slot with room (else of the least busy one),
+    /// whose connection is taken from the pool when the slot is empty or
+    /// its connection has closed (the database restarted): an unreachable
+    /// database fails here as fast as a pool checkout does.
+    async fn get(&self) -> Result<Reader<'_>, StorageError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let slot = self
+            .slots
+            .iter()
+            .find(|s| s.busy.load(Relaxed) < self.depth)
+            .or_else(|| self.slots.iter().min_by_key(|s| s.busy.load(Relaxed)))
+            .expect("at least one slot");
+        slot.busy.fetch_add(1, Relaxed);
+        // From here the count is given back on every path (Reader's drop).
+        let guard = SlotCount(&slot.busy);
+        let live = || lock_slot(&slot.conn).clone().filter(|c| !c.is_closed());
+        let client = match live() {
+            Some(c) => c,
+            None => {
+                let _filling = slot.fill.lock().await;
+                match live() {
+                    // Another reader filled it while this one waited.
+                    Some(c) => c,
+                    None => {
+                        let fresh = Arc::new(self.pool.get().await.map_err(pool_error)?);
+                        *lock_slot(&slot.conn) = Some(fresh.clone());
+                        fresh
+                    }
+                }
+            }
+        };
+        std::mem::forget(guard);
+        Ok(Reader {
+            client,
+            busy: &slot.busy,
+        })
+    }
+}
+
+/// Gives a slot's count back if [`Readers::get`] fails before a [`Reader`]
+/// takes it over.
+struct SlotCount<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for SlotCount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn lock_slot<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The slot holds only an Arc: a panic elsewhere cannot leave it torn.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Drop for PgMeta {
@@ -680,7 +806,7 @@ impl MetaStore for PgMeta {
 
     async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StorageError> {
         timed(async {
-            let client = self.client().await?;
+            let client = self.reader().await?;
             let st = client
                 .prepare_cached("SELECT rec FROM buckets WHERE name = $1")
                 .await
@@ -758,23 +884,23 @@ impl MetaStore for PgMeta {
 
     async fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StorageError> {
         timed(async {
-            let client = self.client().await?;
+            let client = self.reader().await?;
+            // The object row alone (the GET fast path): a row means the
+            // bucket exists, since a bucket is deleted only when it has no
+            // objects, under its row lock. Only a miss asks about the bucket.
             let st = client
-                .prepare_cached(
-                    "SELECT o.rec FROM buckets b
-                     LEFT JOIN objects o ON o.bucket = b.name AND o.key = $2
-                     WHERE b.name = $1",
-                )
+                .prepare_cached("SELECT rec FROM objects WHERE bucket = $1 AND key = $2")
                 .await
                 .map_err(db_error)?;
             let row = client
                 .query_opt(&st, &[&bucket, &key.as_bytes()])
                 .await
-                .map_err(db_error)?
-                .ok_or(StorageError::NoSuchBucket)?;
-            match row.get::<_, Option<&str>>(0) {
-                Some(text) => Ok(Some(from_json(text)?)),
-                None => Ok(None),
+                .map_err(db_error)?;
+            drop(client);
+            match row {
+                Some(row) => Ok(Some(from_json(row.get::<_, &str>(0))?)),
+                None if self.bucket_exists(bucket).await? => Ok(None),
+                None => Err(StorageError::NoSuchBucket),
             }
         })
         .await
