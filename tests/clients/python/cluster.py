@@ -427,11 +427,19 @@ class Cluster:
         secret_id: str = SECRET_ID,
         secret_key: str = SECRET_KEY,
         balancer: bool = True,
+        blob_store: str = None,
+        blob_env: dict = None,
     ):
+        """``blob_store`` (``s3://BUCKET/PREFIX``, with ``blob_env`` giving the nodes
+        ``LOCALCOS_BLOB_ENDPOINT`` and the AWS credential variables) replaces the shared
+        blob dir; ``blob_dir`` is then None."""
         self.pg = pg
         self.work = Path(tempfile.mkdtemp(prefix="localcos-cluster-"))
-        self.blob_dir = self.work / "blobs"
-        self.blob_dir.mkdir()
+        if blob_store is None:
+            self.blob_dir = self.work / "blobs"
+            self.blob_dir.mkdir()
+        else:
+            self.blob_dir = None
         self.database = pg.create_database()
         self.meta_url = pg.url(self.database)
         args = []
@@ -446,8 +454,12 @@ class Cluster:
             LOCALCOS_SECRET_ID=secret_id,
             LOCALCOS_SECRET_KEY=secret_key,
             LOCALCOS_META_URL=self.meta_url,
-            LOCALCOS_BLOB_STORE=str(self.blob_dir),
+            LOCALCOS_BLOB_STORE=str(self.blob_dir) if blob_store is None else blob_store,
         )
+        if blob_store is not None:
+            for k in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+                env.pop(k, None)
+            env.update(blob_env or {})
         self.nodes = []
         self.balancer = None
         try:
