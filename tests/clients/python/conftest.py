@@ -332,6 +332,22 @@ def read_body(resp) -> bytes:
     return resp["Body"].get_raw_stream().read()
 
 
+def assert_every_node_serves(lb, nodes, bucket, key, body, meta=None):
+    """GET and HEAD of ``key`` through each node's client give ``body`` (and the
+    ``x-cos-meta-k`` value ``meta``), and a range through ``lb`` its bytes 100-599."""
+    for c in nodes:
+        got = c.get_object(Bucket=bucket, Key=key)
+        assert read_body(got) == body
+        if meta is not None:
+            assert got["x-cos-meta-k"] == meta
+        head = c.head_object(Bucket=bucket, Key=key)
+        assert head["Content-Length"] == str(len(body))
+        assert head["ETag"] == f'"{md5_hex(body)}"'
+    part = lb.get_object(Bucket=bucket, Key=key, Range="bytes=100-599")
+    assert read_body(part) == body[100:600]
+    assert part["Content-Range"] == f"bytes 100-599/{len(body)}"
+
+
 def assert_common_headers(headers):
     """COS spells these exactly so; the SDK returns dict(response.headers) and indexes it."""
     assert headers["x-cos-request-id"]

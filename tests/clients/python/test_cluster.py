@@ -17,6 +17,7 @@ from qcloud_cos import CosServiceError
 from conftest import (
     Raw,
     assert_error,
+    assert_every_node_serves,
     empty_and_delete_bucket,
     make_client,
     md5_hex,
@@ -93,16 +94,7 @@ def test_objects_through_the_balancer(lb, nodes, cbucket):
         assert r["ETag"] == f'"{md5_hex(body)}"'
     for key, body in bodies.items():
         # Every node serves every object: GET, HEAD and a range.
-        for c in nodes:
-            got = c.get_object(Bucket=cbucket, Key=key)
-            assert read_body(got) == body
-            assert got["x-cos-meta-k"] == key[-5:]
-            head = c.head_object(Bucket=cbucket, Key=key)
-            assert head["Content-Length"] == str(len(body))
-            assert head["ETag"] == f'"{md5_hex(body)}"'
-        part = lb.get_object(Bucket=cbucket, Key=key, Range="bytes=100-599")
-        assert read_body(part) == body[100:600]
-        assert part["Content-Range"] == f"bytes 100-599/{len(body)}"
+        assert_every_node_serves(lb, nodes, cbucket, key, body, meta=key[-5:])
     # Copy through one node, read through the others.
     nodes[0].copy_object(
         Bucket=cbucket, Key="copy.bin",

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from cluster import Cluster
-from conftest import make_client, md5_hex, read_body, unique_bucket_name
+from conftest import assert_every_node_serves, make_client, read_body, unique_bucket_name
 from test_cluster_faults import GC_WAIT, delete_everything, wait_until
 from weed import BUCKET, Weed
 
@@ -58,16 +58,8 @@ def test_what_one_node_writes_every_node_serves(s3c, weed):
     bodies = {f"dir/obj-{i}.bin": os.urandom(256 * 1024 * (i + 1) + i) for i in range(3)}
     for i, (key, body) in enumerate(bodies.items()):
         nodes[i].put_object(Bucket=bucket, Key=key, Body=body, Metadata={"x-cos-meta-k": str(i)})
-    for key, body in bodies.items():
-        for c in nodes:
-            got = c.get_object(Bucket=bucket, Key=key)
-            assert read_body(got) == body
-            head = c.head_object(Bucket=bucket, Key=key)
-            assert head["Content-Length"] == str(len(body))
-            assert head["ETag"] == f'"{md5_hex(body)}"'
-        part = lb.get_object(Bucket=bucket, Key=key, Range="bytes=100-599")
-        assert read_body(part) == body[100:600]
-        assert part["Content-Range"] == f"bytes 100-599/{len(body)}"
+    for i, (key, body) in enumerate(bodies.items()):
+        assert_every_node_serves(lb, nodes, bucket, key, body, meta=str(i))
     listed = nodes[2].list_objects(Bucket=bucket, Prefix="dir/")
     assert [c["Key"] for c in listed["Contents"]] == sorted(bodies)
     # One blob object per PUT, named PREFIX/<32 hex digits>.
