@@ -136,6 +136,10 @@ impl Service {
         let id = request_id();
         let method = req.method().clone();
         let remote = req.extensions().get::<authz::RemoteAddr>().map(|a| a.0);
+        let expects_continue = req
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         // Request body bytes, for the metrics and the access log.
         let (req, received) = {
             let (parts, body) = req.into_parts();
@@ -200,6 +204,22 @@ impl Service {
             }
         }
         dialect::translate_response(family, resp.headers_mut(), &id);
+        // An error answered to `Expect: 100-continue` before its body was
+        // read (a failed precondition checked first, NoSuchUpload, ...)
+        // closes the connection: such a client may skip the body and send
+        // its next request at once, so the connection's framing is unknown
+        // (hyper draining the declared length would swallow the start of
+        // that next request and answer it 400; boto3 hit this). Bodies sent
+        // without `Expect` are drained instead (http/linger.rs).
+        if expects_continue
+            && resp.status().as_u16() >= 400
+            && received.as_ref().is_some_and(|c| !c.ended())
+        {
+            resp.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
         apply_header_case(resp.extensions_mut());
         if let (Some(req), Some(bucket)) = (logged, &bucket) {
             let a = &self.state.config.addressing;
@@ -229,7 +249,7 @@ impl Service {
         // The response is final: metrics and the access log (http/access_log.rs).
         let elapsed = started.elapsed();
         let status = resp.status().as_u16();
-        let bytes_in = received.map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed));
+        let bytes_in = received.map_or(0, |c| c.bytes());
         let bytes_out = announced_len(&method, &resp);
         let mut outcome = crate::metrics::Outcome::new(op_name, family, status);
         outcome.error = error_code;

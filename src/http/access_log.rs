@@ -68,20 +68,41 @@ pub fn emit(line: &AccessLine<'_>) {
     );
 }
 
+/// What a [`CountingBody`] has seen: bytes read, and whether it ended.
+#[derive(Debug, Default)]
+pub struct BodyCount {
+    bytes: AtomicU64,
+    ended: std::sync::atomic::AtomicBool,
+}
+
+impl BodyCount {
+    /// Body bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether the body was read to its end.
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Relaxed)
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The request body, counting the bytes read through it (for the access
-    /// log and `localcos_received_bytes_total`). Empty bodies carry no counter.
+    /// log and `localcos_received_bytes_total`) and noting its end (an answer
+    /// given with the body unread closes the connection). Empty bodies carry
+    /// no counter.
     pub struct CountingBody<B> {
         #[pin]
         inner: B,
-        count: Option<Arc<AtomicU64>>,
+        count: Option<Arc<BodyCount>>,
     }
 }
 
 impl<B: http_body::Body<Data = Bytes>> CountingBody<B> {
     /// Wraps `inner`; the counter is returned when the body is not empty.
-    pub fn new(inner: B) -> (Self, Option<Arc<AtomicU64>>) {
-        let count = (!inner.is_end_stream()).then(|| Arc::new(AtomicU64::new(0)));
+    pub fn new(inner: B) -> (Self, Option<Arc<BodyCount>>) {
+        let count = (!inner.is_end_stream()).then(|| Arc::new(BodyCount::default()));
         (
             CountingBody {
                 inner,
@@ -103,11 +124,20 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        if let (Poll::Ready(Some(Ok(frame))), Some(count)) = (&polled, &*this.count) {
-            if let Some(data) = frame.data_ref() {
-                count.fetch_add(data.len() as u64, Ordering::Relaxed);
+        let mut this = self.project();
+        let polled = this.inner.as_mut().poll_frame(cx);
+        if let Some(count) = &*this.count {
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(data) = frame.data_ref() {
+                        count.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
+                    if this.inner.is_end_stream() {
+                        count.ended.store(true, Ordering::Relaxed);
+                    }
+                }
+                Poll::Ready(None) => count.ended.store(true, Ordering::Relaxed),
+                _ => {}
             }
         }
         polled
@@ -421,9 +451,11 @@ mod tests {
         let body = http_body_util::Full::new(Bytes::from_static(b"hello world"));
         let (body, count) = CountingBody::new(body);
         let count = count.expect("non-empty body is counted");
+        assert!(!count.ended());
         let got = body.collect().await.unwrap().to_bytes();
         assert_eq!(&got[..], b"hello world");
-        assert_eq!(count.load(Ordering::Relaxed), 11);
+        assert_eq!(count.bytes(), 11);
+        assert!(count.ended(), "read to its end");
     }
 
     /// A `MakeWriter` into a shared buffer, for [`AccessLayer`] tests.
