@@ -62,12 +62,6 @@ pub enum StartError {
     Keys(String),
 }
 
-/// `Expect: 100-continue`: such a client sends no body after an early answer.
-fn expects_continue(h: &http::HeaderMap) -> bool {
-    h.get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-}
-
 /// One connection's request handler: the peer address, HTTP/1 lingering
 /// and, on plain TCP, the sendfile queue go into each request; each request
 /// takes a `--max-concurrent-requests` slot (503 SlowDown without one) and
@@ -98,7 +92,7 @@ fn connection_service(
         req.extensions_mut().insert(crate::authz::RemoteAddr(peer));
         // A body an early error leaves unread is drained, so the client can
         // read that error (http/linger.rs).
-        let linger = h1 && !expects_continue(req.headers());
+        let linger = h1 && !crate::http::linger::expects_continue(req.headers());
         let req = req.map(|b| Lingering::new(conn.body(b), linger));
         async move {
             let resp = match in_flight {

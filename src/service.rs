@@ -136,10 +136,7 @@ impl Service {
         let id = request_id();
         let method = req.method().clone();
         let remote = req.extensions().get::<authz::RemoteAddr>().map(|a| a.0);
-        let expects_continue = req
-            .headers()
-            .get(http::header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let expects_continue = crate::http::linger::expects_continue(req.headers());
         // Request body bytes, for the metrics and the access log.
         let (req, received) = {
             let (parts, body) = req.into_parts();

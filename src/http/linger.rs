@@ -23,6 +23,15 @@ pub const LINGER_BYTES: u64 = 64 << 20;
 /// ... within this long.
 pub const LINGER_TIME: Duration = Duration::from_secs(30);
 
+/// Whether the request asked for `100 Continue` before sending its body:
+/// such a body is never drained (its client sends no body after an early
+/// final answer), and an error answered with it unread closes the
+/// connection (service.rs).
+pub fn expects_continue(h: &http::HeaderMap) -> bool {
+    h.get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
 /// A request body that drains itself in the background when dropped unread.
 pub struct Lingering<B: Body + Send + Unpin + 'static> {
     inner: Option<B>,

@@ -693,19 +693,13 @@ struct ReadSlot {
 /// One read's share of a slot's connection (counted while it lives).
 struct Reader<'a> {
     client: Arc<deadpool_postgres::Client>,
-    busy: &'a std::sync::atomic::AtomicUsize,
+    _count: SlotCount<'a>,
 }
 
 impl std::ops::Deref for Reader<'_> {
     type Target = deadpool_postgres::Client;
     fn deref(&self) -> &Self::Target {
         &self.client
-    }
-}
-
-impl Drop for Reader<'_> {
-    fn drop(&mut self) {
-        self.busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -731,8 +725,9 @@ impl Readers {
             .or_else(|| self.slots.iter().min_by_key(|s| s.busy.load(Relaxed)))
             .expect("at least one slot");
         slot.busy.fetch_add(1, Relaxed);
-        // From here the count is given back on every path (Reader's drop).
-        let guard = SlotCount(&slot.busy);
+        // From here the count is given back on every path: by this guard,
+        // or by the Reader that takes it over.
+        let count = SlotCount(&slot.busy);
         let live = || lock_slot(&slot.conn).clone().filter(|c| !c.is_closed());
         let client = match live() {
             Some(c) => c,
@@ -749,16 +744,14 @@ impl Readers {
                 }
             }
         };
-        std::mem::forget(guard);
         Ok(Reader {
             client,
-            busy: &slot.busy,
+            _count: count,
         })
     }
 }
 
-/// Gives a slot's count back if [`Readers::get`] fails before a [`Reader`]
-/// takes it over.
+/// One unit of a slot's count of statements in flight, given back on drop.
 struct SlotCount<'a>(&'a std::sync::atomic::AtomicUsize);
 
 impl Drop for SlotCount<'_> {
