@@ -218,6 +218,12 @@ async fn http1_and_http2_by_alpn_with_large_bodies_byte_exact() {
         .await
         .unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // The server's suite order wins: AES-128-GCM, although rustls (like
+    // OpenSSL and Go) offers AES-256-GCM first.
+    assert_eq!(
+        tls.get_ref().1.negotiated_cipher_suite().unwrap().suite(),
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+    );
     let mut h2 = H2::new(tls).await;
     let big = data(20 << 20);
     let (status, _, body) = h2.send(R::put("h2/big.bin", big.clone()).build()).await;
