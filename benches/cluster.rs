@@ -536,18 +536,17 @@ async fn get_load(
     let now = now_secs();
     let sig = presign::sign(creds, "GET", &path, &d.host(), now - 60, now + 86_400);
     let plan = Arc::new(Plan {
-        addr: d.entry,
         spread: if spread { d.nodes.clone() } else { Vec::new() },
-        host: d.host(),
-        path_and_query: format!("{path}?{}", sig.to_query()),
-        range: None,
-        headers: vec![],
-        expect_status: StatusCode::OK,
-        expect_len: len,
-        connections,
-        warmup,
-        duration,
         max_requests: 50_000_000,
+        ..Plan::get(
+            d.entry,
+            d.host(),
+            format!("{path}?{}", sig.to_query()),
+            len,
+            connections,
+            warmup,
+            duration,
+        )
     });
     let out = loadgen::run(plan, Instant::now()).await;
     if out.errors > 0 {

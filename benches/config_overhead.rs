@@ -169,18 +169,16 @@ fn run() -> Result<(), String> {
             for (i, (label, u, headers)) in cases.iter().enumerate() {
                 server.check_alive()?;
                 let plan = Arc::new(Plan {
-                    addr: server.addr,
-                    spread: Vec::new(),
-                    host: server.host(),
-                    path_and_query: u.clone(),
-                    range: None,
                     headers: headers.clone(),
-                    expect_status: StatusCode::OK,
-                    expect_len: 4096,
-                    connections,
-                    warmup: Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
-                    duration: Duration::from_secs_f64(seconds),
-                    max_requests: 5_000_000,
+                    ..Plan::get(
+                        server.addr,
+                        server.host(),
+                        u.clone(),
+                        4096,
+                        connections,
+                        Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
+                        Duration::from_secs_f64(seconds),
+                    )
                 });
                 let pid = server.pid;
                 let start = Instant::now();

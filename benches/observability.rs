@@ -177,20 +177,15 @@ fn run() -> Result<(), String> {
                 .iter()
                 .zip(&urls)
                 .map(|(server, url)| {
-                    Arc::new(Plan {
-                        addr: server.addr,
-                        spread: Vec::new(),
-                        host: server.host(),
-                        path_and_query: url.clone(),
-                        range: None,
-                        headers: vec![],
-                        expect_status: StatusCode::OK,
-                        expect_len: 4096,
+                    Arc::new(Plan::get(
+                        server.addr,
+                        server.host(),
+                        url.clone(),
+                        4096,
                         connections,
-                        warmup: Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
-                        duration: Duration::from_secs_f64(seconds),
-                        max_requests: 5_000_000,
-                    })
+                        Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
+                        Duration::from_secs_f64(seconds),
+                    ))
                 })
                 .collect();
             let pids: Vec<u32> = started.iter().map(|s| s.pid).collect();

@@ -44,6 +44,36 @@ pub struct Plan {
     pub max_requests: u64,
 }
 
+impl Plan {
+    /// A plain GET of `path_and_query` from `addr` answered 200 with
+    /// `expect_len` bytes: no spread, range or extra headers, at most five
+    /// million requests (struct update syntax sets the rest).
+    pub fn get(
+        addr: SocketAddr,
+        host: String,
+        path_and_query: String,
+        expect_len: u64,
+        connections: usize,
+        warmup: Duration,
+        duration: Duration,
+    ) -> Plan {
+        Plan {
+            addr,
+            spread: Vec::new(),
+            host,
+            path_and_query,
+            range: None,
+            headers: Vec::new(),
+            expect_status: StatusCode::OK,
+            expect_len,
+            connections,
+            warmup,
+            duration,
+            max_requests: 5_000_000,
+        }
+    }
+}
+
 /// What one measurement observed.
 pub struct Outcome {
     /// Latency of every measured successful request, in microseconds.

@@ -366,18 +366,18 @@ fn plan(
         None => (None, StatusCode::OK, object.data.len() as u64),
     };
     Arc::new(Plan {
-        addr: server.addr,
-        spread: Vec::new(),
-        host: server.host(),
-        path_and_query: url.to_owned(),
         range,
-        headers: Vec::new(),
         expect_status,
-        expect_len,
-        connections: scenario.connections,
-        warmup: Duration::from_secs_f64(settings.warmup),
-        duration: Duration::from_secs_f64(settings.seconds),
         max_requests: settings.max_requests,
+        ..Plan::get(
+            server.addr,
+            server.host(),
+            url.to_owned(),
+            expect_len,
+            scenario.connections,
+            Duration::from_secs_f64(settings.warmup),
+            Duration::from_secs_f64(settings.seconds),
+        )
     })
 }
 
