@@ -1,29 +1,38 @@
 //! Observability overhead (issue 11, "Speed"): the 4 KiB pre-signed GET of the load bench
-//! against three localcos servers started side by side: metrics and access log off
-//! (`--metrics off --access-log off`), both on with text lines (the default), and both on with
-//! JSON lines. It prints req/s, p99 and the server's CPU microseconds per request for each,
-//! and the ratios to the "off" server (the issue's target: metrics + access log cost < 5%).
-//! The access log goes to the server's stderr, a file here, through the batching writer.
+//! against localcos servers that differ only in their observability switches: metrics and
+//! access log off (`--metrics off --access-log off`), both on with text lines (the default),
+//! both on with JSON lines, and a second "off" server as a control. It prints each server's
+//! req/s, p99 and CPU microseconds per request, and their ratios to the "off" server (the
+//! issue's target: metrics + access log cost < 5%). The access log goes to the server's
+//! stderr, a file here, through the batching writer.
 //!
-//! In each round the three servers are loaded at the same time, each over its own
-//! connections, all three on the same server CPU: on this shared VM the CPU time a request
-//! costs drifts by ±10% from one run to the next (more than the effect measured), and loading
-//! them together makes every drift weigh on all three alike. The figure judged is the median
-//! over rounds of each round's CPU-per-request ratio to the "off" server of that round.
+//! How it is measured, and why:
+//! - Each server is loaded **alone**, as in the load bench (server on CPU 0, generator on
+//!   CPU 1), in short slices that take turns (the one going first rotates from round to
+//!   round), so that the VM's drift (±10% over minutes) weighs on every server alike. A
+//!   round's ratio is a server's CPU per request over the "off" server's in that round.
+//! - CPU time is each server's threads' time on a CPU from `/proc/<pid>/task/*/schedstat`
+//!   (nanoseconds; clock ticks are too coarse for short slices).
+//! - The servers are **restarted every epoch** (in a rotating start order) and the figure
+//!   judged is the median of the round ratios over all epochs. One process of the very same
+//!   build and flags can cost 2–4% more per request than another for its whole life
+//!   (address-space layout, page placement: the control showed it), which is as large as the
+//!   effect measured, so no single process may decide the figure. The control's ratio shows
+//!   how far from 1.000 two identical servers land with this method.
 //!
 //! Run by hand (release server, like the load bench; the generator is reused from
 //! `benches/load`):
 //!
 //! ```text
 //! cargo build --release --bin localcos
-//! cargo bench --bench observability            # ~1.5 min
+//! cargo bench --bench observability            # ~3 min
 //! OBS_QUICK=1 cargo bench --bench observability   # smoke run
 //! ```
 //!
-//! Knobs: `OBS_SECONDS` per run (default 3), `OBS_ROUNDS` alternating rounds (default 7),
-//! `OBS_CONNECTIONS` per server (default 16), `LOAD_PIN=0` (no CPU pinning), `LOCALCOS_BIN`.
-//! The table's req/s, p99 and µs/req are each server's share in its cheapest round. `cargo test --all-targets` runs it without `--bench`: it then only
-//! prints a line.
+//! Knobs: `OBS_EPOCHS` server restarts (default 6), `OBS_ROUNDS` per epoch (default 2),
+//! `OBS_SECONDS` per slice (default 2.5, after 0.5 s of warm-up), `OBS_CONNECTIONS` (default
+//! 16), `LOAD_PIN=0` (no CPU pinning), `LOCALCOS_BIN`. `cargo test --all-targets` runs it
+//! without `--bench`: it then only prints a line.
 
 #[allow(dead_code)]
 #[path = "load/loadgen.rs"]
@@ -35,7 +44,7 @@ mod presign;
 #[path = "load/servers.rs"]
 mod servers;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -52,11 +61,36 @@ const SECRET_KEY: &str = "localcosObsBenchSecretKey0000000";
 const BUCKET: &str = "obs-1250000000";
 const KEY: &str = "obj-4k";
 
-/// (label, LOCALCOS_ACCESS_LOG, LOCALCOS_METRICS, LOCALCOS_LOG_FORMAT)
-const VARIANTS: [(&str, &str, &str, &str); 3] = [
-    ("metrics off, access log off", "off", "off", "text"),
-    ("metrics on, access log on (text)", "on", "on", "text"),
-    ("metrics on, access log on (json)", "on", "on", "json"),
+/// One server's switches.
+struct Variant {
+    label: &'static str,
+    flags: [&'static str; 6],
+    /// Metrics and access log on (else both off).
+    on: bool,
+}
+
+const fn variant(label: &'static str, on: bool, format: &'static str) -> Variant {
+    let switch = if on { "on" } else { "off" };
+    Variant {
+        label,
+        flags: [
+            "--metrics",
+            switch,
+            "--access-log",
+            switch,
+            "--log-format",
+            format,
+        ],
+        on,
+    }
+}
+
+/// The first is the reference; the last is the control (the reference again).
+const VARIANTS: [Variant; 4] = [
+    variant("metrics off, access log off", false, "text"),
+    variant("metrics on, access log on (text)", true, "text"),
+    variant("metrics on, access log on (json)", true, "json"),
+    variant("control: off again, other process", false, "text"),
 ];
 
 fn main() -> ExitCode {
@@ -81,18 +115,34 @@ fn env_num(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
-struct Measured {
+/// One server's slice of a round.
+struct Slice {
     req_per_s: f64,
     p99_ms: f64,
     /// Server CPU microseconds per request.
     cpu_us: f64,
 }
 
+/// What the servers of one epoch serve from: the presigned URL each answers.
+struct Epoch {
+    servers: Vec<Server>,
+    urls: Vec<String>,
+}
+
+struct Settings {
+    bin: PathBuf,
+    server_cpus: Vec<usize>,
+    connections: usize,
+    warmup: Duration,
+    seconds: Duration,
+}
+
 fn run() -> Result<(), String> {
     presign::self_check()?;
     let quick = std::env::var("OBS_QUICK").is_ok_and(|v| v == "1");
-    let seconds = env_num("OBS_SECONDS", if quick { 1.0 } else { 3.0 });
-    let rounds = env_num("OBS_ROUNDS", if quick { 1.0 } else { 7.0 }) as usize;
+    let epochs = env_num("OBS_EPOCHS", if quick { 1.0 } else { 6.0 }) as usize;
+    let rounds = env_num("OBS_ROUNDS", if quick { 1.0 } else { 2.0 }) as usize;
+    let seconds = env_num("OBS_SECONDS", if quick { 0.5 } else { 2.5 });
     let connections = env_num("OBS_CONNECTIONS", 16.0) as usize;
     let pin = std::env::var("LOAD_PIN").map_or(true, |v| v != "0");
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -104,186 +154,194 @@ fn run() -> Result<(), String> {
         client_cpus,
     } = servers::layout(&target_dir, pin)?;
     println!("observability bench: localcos = {}", bin.display());
-    // The servers inherit these from this (still single-threaded) process.
-    let mut started: Vec<Server> = Vec::new();
-    for (_, access, metrics, format) in VARIANTS {
-        std::env::set_var("LOCALCOS_ACCESS_LOG", access);
-        std::env::set_var("LOCALCOS_METRICS", metrics);
-        std::env::set_var("LOCALCOS_LOG_FORMAT", format);
-        started.push(servers::start_localcos(
-            &bin,
-            SECRET_ID,
-            SECRET_KEY,
-            "obs",
-            None,
-            &server_cpus,
-        )?);
-    }
-    for name in [
-        "LOCALCOS_ACCESS_LOG",
-        "LOCALCOS_METRICS",
-        "LOCALCOS_LOG_FORMAT",
-    ] {
-        std::env::remove_var(name);
-    }
+    let settings = Settings {
+        bin,
+        server_cpus: server_cpus.clone(),
+        connections,
+        warmup: Duration::from_secs_f64(if quick { 0.25 } else { 0.5 }),
+        seconds: Duration::from_secs_f64(seconds),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(client_cpus.len().max(1))
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let creds = Credentials {
-        secret_id: SECRET_ID.into(),
-        secret_key: SECRET_KEY.into(),
-    };
     let load_before = servers::load_average();
-    let best = runtime.block_on(async {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|e| e.to_string())?
-            .as_secs();
-        let mut urls = Vec::new();
-        for server in &started {
-            set_up(server, &creds).await?;
-            let path = format!("/{BUCKET}/{KEY}");
-            let sig = presign::sign(&creds, "GET", &path, &server.host(), now - 60, now + 86_400);
-            urls.push(format!("{path}?{}", sig.to_query()));
-        }
-        // The "on" servers log and count; the "off" one does neither.
-        for (i, server) in started.iter().enumerate() {
-            let r = loadgen::fetch(
-                server.addr,
-                Method::GET,
-                "/-/metrics",
-                &[("host", server.host())],
-                Bytes::new(),
-            )
-            .await?;
-            let on = VARIANTS[i].2 == "on";
-            if (r.status == StatusCode::OK) != on {
-                return Err(format!("{}: /-/metrics answered {}", VARIANTS[i].0, r.status));
-            }
-        }
-        let mut best: Vec<Option<Measured>> = VARIANTS.iter().map(|_| None).collect();
-        // Per variant, each round's CPU per request over the same round's "off".
-        let mut ratios: Vec<Vec<f64>> = VARIANTS.iter().map(|_| Vec::new()).collect();
+    let n = VARIANTS.len();
+    // Per variant: every round's slice, and its ratios to that round's reference.
+    let mut slices: Vec<Vec<Slice>> = (0..n).map(|_| Vec::new()).collect();
+    let mut cpu_ratios: Vec<Vec<f64>> = (0..n).map(|_| Vec::new()).collect();
+    let mut rate_ratios: Vec<Vec<f64>> = (0..n).map(|_| Vec::new()).collect();
+    let mut lines = vec![0usize; n];
+    for epoch in 0..epochs {
+        let mut e = runtime.block_on(start_epoch(&settings, epoch))?;
         for round in 0..rounds {
-            for server in started.iter_mut() {
-                server.check_alive()?;
+            let mut measured: Vec<Option<Slice>> = (0..n).map(|_| None).collect();
+            for k in 0..n {
+                let i = (epoch * rounds + round + k) % n;
+                e.servers[i].check_alive()?;
+                let slice = runtime.block_on(load(&settings, &e, i))?;
+                measured[i] = Some(slice);
             }
-            // All three at once, each with its own connections: they share
-            // the server CPU for the same seconds, so whatever else the
-            // machine does then weighs on each alike.
-            let plans: Vec<Arc<Plan>> = started
-                .iter()
-                .zip(&urls)
-                .map(|(server, url)| {
-                    Arc::new(Plan::get(
-                        server.addr,
-                        server.host(),
-                        url.clone(),
-                        4096,
-                        connections,
-                        Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
-                        Duration::from_secs_f64(seconds),
-                    ))
-                })
-                .collect();
-            let pids: Vec<u32> = started.iter().map(|s| s.pid).collect();
-            let start = Instant::now();
-            let measure_from = start + plans[0].warmup;
-            let (outcomes, cpu_before) = tokio::join!(
-                futures_util::future::join_all(
-                    plans.into_iter().map(|plan| loadgen::run(plan, start))
-                ),
-                async {
-                    tokio::time::sleep_until(measure_from.into()).await;
-                    pids.iter()
-                        .map(|&pid| servers::tree_cpu_seconds(pid))
-                        .collect::<Vec<_>>()
-                }
-            );
-            let mut off_cpu = 0.0;
-            for (i, outcome) in outcomes.iter().enumerate() {
-                let label = VARIANTS[i].0;
-                let cpu = servers::tree_cpu_seconds(pids[i]) - cpu_before[i];
-                if outcome.errors > 0 {
-                    return Err(format!(
-                        "{label}: {} errors, first: {:?}",
-                        outcome.errors, outcome.first_error
-                    ));
-                }
-                let m = Measured {
-                    req_per_s: outcome.req_per_s(),
-                    p99_ms: outcome.quantile_ms(0.99),
-                    cpu_us: cpu * 1e6 / outcome.requests.max(1) as f64,
+            let measured: Vec<Slice> = measured.into_iter().map(Option::unwrap).collect();
+            for (i, m) in measured.into_iter().enumerate() {
+                let (cpu_ratio, rate_ratio) = match slices[0].last() {
+                    Some(reference) if i > 0 => (
+                        m.cpu_us / reference.cpu_us,
+                        m.req_per_s / reference.req_per_s,
+                    ),
+                    _ => (1.0, 1.0),
                 };
-                if i == 0 {
-                    off_cpu = m.cpu_us;
-                }
-                ratios[i].push(m.cpu_us / off_cpu);
                 println!(
-                    "  round {round} {label:<34} {:>9.0} req/s  p99 {:>6.2} ms  server {:>6.1} µs/req  ×{:.3}",
-                    m.req_per_s,
-                    m.p99_ms,
-                    m.cpu_us,
-                    m.cpu_us / off_cpu
+                    "  epoch {epoch} round {round} {:<36} {:>8.0} req/s  p99 {:>5.2} ms  server {:>5.1} µs/req  ×{cpu_ratio:.3}",
+                    VARIANTS[i].label, m.req_per_s, m.p99_ms, m.cpu_us
                 );
-                if best[i].as_ref().is_none_or(|b| m.cpu_us < b.cpu_us) {
-                    best[i] = Some(m);
-                }
+                cpu_ratios[i].push(cpu_ratio);
+                rate_ratios[i].push(rate_ratio);
+                slices[i].push(m);
             }
         }
-        let best = best.into_iter().map(Option::unwrap).collect::<Vec<_>>();
-        Ok::<_, String>((best, ratios.into_iter().map(median).collect::<Vec<_>>()))
-    })?;
-    let (best, ratio) = best;
-    // The access log really was written by the "on" servers.
-    let lines: Vec<usize> = started
-        .iter()
-        .map(|s| {
-            std::fs::read_to_string(s.dir().join("stderr.log")).map_or(0, |t| {
-                t.lines().filter(|l| l.contains("localcos::access")).count()
-            })
-        })
-        .collect();
-    if lines[0] != 0 || lines[1] == 0 || lines[2] == 0 {
-        return Err(format!(
-            "access-log lines per server (off, text, json): {lines:?}"
-        ));
+        // The access log really was written by the "on" servers, and only by them.
+        for (i, server) in e.servers.iter().enumerate() {
+            let count = access_lines(server.dir());
+            if (count > 0) != VARIANTS[i].on {
+                return Err(format!("{}: {count} access-log lines", VARIANTS[i].label));
+            }
+            lines[i] += count;
+        }
     }
     let mut text = format!(
-        "observability: 4 KiB pre-signed GET, {connections} connections per server, {rounds} rounds of \
-         {seconds} s with the three servers loaded together\n\
+        "observability: 4 KiB pre-signed GET, {connections} connections, each server loaded alone; \
+         {epochs} epochs (fresh servers) × {rounds} rounds × {seconds} s slices\n\
          server CPUs {server_cpus:?}, generator CPUs {client_cpus:?}, load average {load_before} → {}\n\
-         access-log lines written (off, text, json): {lines:?}\n\n",
+         access-log lines written: {lines:?}\n\n",
         servers::load_average()
     );
     text.push_str(&format!(
-        "{:<34} {:>10} {:>9} {:>14} {:>16}\n",
-        "server (cheapest round)", "req/s", "p99 ms", "server µs/req", "median CPU ratio"
+        "{:<36} {:>9} {:>8} {:>10} {:>12} {:>12}\n",
+        "server (median slice)", "req/s", "p99 ms", "µs/req", "CPU/req ×", "req/s ×"
     ));
-    for (((label, ..), m), r) in VARIANTS.iter().zip(&best).zip(&ratio) {
+    let cpu: Vec<f64> = cpu_ratios.into_iter().map(median).collect();
+    let rate: Vec<f64> = rate_ratios.into_iter().map(median).collect();
+    for (i, v) in VARIANTS.iter().enumerate() {
+        let of = |f: fn(&Slice) -> f64| median(slices[i].iter().map(f).collect());
         text.push_str(&format!(
-            "{label:<34} {:>10.0} {:>9.2} {:>14.2} {:>16.3}\n",
-            m.req_per_s, m.p99_ms, m.cpu_us, r
+            "{:<36} {:>9.0} {:>8.2} {:>10.2} {:>12.3} {:>12.3}\n",
+            v.label,
+            of(|s| s.req_per_s),
+            of(|s| s.p99_ms),
+            of(|s| s.cpu_us),
+            cpu[i],
+            rate[i],
         ));
     }
-    for i in 1..VARIANTS.len() {
+    for i in 1..n - 1 {
         text.push_str(&format!(
-            "\n{} / off: server CPU per request {:.3} (median of {rounds} rounds; \
-             target < 1.05: {})",
-            VARIANTS[i].0,
-            ratio[i],
-            if ratio[i] < 1.05 { "met" } else { "missed" },
+            "\n{} / off: server CPU per request {:.3} (median of {} round ratios; target < 1.05: {})",
+            VARIANTS[i].label,
+            cpu[i],
+            epochs * rounds,
+            if cpu[i] < 1.05 { "met" } else { "missed" },
         ));
     }
+    text.push_str(&format!(
+        "\ncontrol (same switches as off, another process): {:.3}\n",
+        cpu[n - 1]
+    ));
     println!("\n{text}");
     let path = target_dir.join("observability-report.txt");
     if let Err(e) = std::fs::write(&path, &text) {
         eprintln!("cannot write {}: {e}", path.display());
     }
-    drop(started);
     Ok(())
+}
+
+/// Starts one server per variant (in an order rotating with `epoch`), puts the
+/// object into each and checks that `/-/metrics` answers only where it is on.
+async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
+    let n = VARIANTS.len();
+    let mut servers: Vec<Option<Server>> = (0..n).map(|_| None).collect();
+    for k in 0..n {
+        let i = (epoch + k) % n;
+        servers[i] = Some(servers::launch_localcos(
+            &s.bin,
+            &servers::Launch {
+                secret_id: SECRET_ID,
+                secret_key: SECRET_KEY,
+                bucket: "obs",
+                cpus: &s.server_cpus,
+                extra: &VARIANTS[i].flags,
+                ..servers::Launch::default()
+            },
+        )?);
+    }
+    let servers: Vec<Server> = servers.into_iter().map(Option::unwrap).collect();
+    let creds = Credentials {
+        secret_id: SECRET_ID.into(),
+        secret_key: SECRET_KEY.into(),
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let mut urls = Vec::new();
+    for (server, v) in servers.iter().zip(&VARIANTS) {
+        set_up(server, &creds).await?;
+        let path = format!("/{BUCKET}/{KEY}");
+        let sig = presign::sign(&creds, "GET", &path, &server.host(), now - 60, now + 86_400);
+        urls.push(format!("{path}?{}", sig.to_query()));
+        let r = loadgen::fetch(
+            server.addr,
+            Method::GET,
+            "/-/metrics",
+            &[("host", server.host())],
+            Bytes::new(),
+        )
+        .await?;
+        if (r.status == StatusCode::OK) != v.on {
+            return Err(format!("{}: /-/metrics answered {}", v.label, r.status));
+        }
+    }
+    Ok(Epoch { servers, urls })
+}
+
+/// Loads server `i` of the epoch alone for one slice.
+async fn load(s: &Settings, e: &Epoch, i: usize) -> Result<Slice, String> {
+    let server = &e.servers[i];
+    let plan = Arc::new(Plan::get(
+        server.addr,
+        server.host(),
+        e.urls[i].clone(),
+        4096,
+        s.connections,
+        s.warmup,
+        s.seconds,
+    ));
+    let start = Instant::now();
+    let measure_from = start + plan.warmup;
+    let (outcome, cpu_before) = tokio::join!(loadgen::run(plan, start), async {
+        tokio::time::sleep_until(measure_from.into()).await;
+        servers::threads_cpu_seconds(server.pid)
+    });
+    let cpu = servers::threads_cpu_seconds(server.pid) - cpu_before;
+    if outcome.errors > 0 {
+        return Err(format!(
+            "{}: {} errors, first: {:?}",
+            VARIANTS[i].label, outcome.errors, outcome.first_error
+        ));
+    }
+    Ok(Slice {
+        req_per_s: outcome.req_per_s(),
+        p99_ms: outcome.quantile_ms(0.99),
+        cpu_us: cpu * 1e6 / outcome.requests.max(1) as f64,
+    })
+}
+
+/// Access-log lines in a server's stderr.
+fn access_lines(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("stderr.log")).map_or(0, |t| {
+        t.lines().filter(|l| l.contains("localcos::access")).count()
+    })
 }
 
 /// The middle value (the mean of the two middle ones for an even count).

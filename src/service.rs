@@ -126,7 +126,7 @@ impl Service {
     pub async fn handle_logged<B>(
         &self,
         req: Request<B>,
-    ) -> (http::Response<Body>, Option<access_log::PendingLine>)
+    ) -> (http::Response<Body>, Option<Box<access_log::PendingLine>>)
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display + 'static,
@@ -256,20 +256,24 @@ impl Service {
         if self.state.config.metrics {
             self.state.metrics.record(&outcome);
         }
-        let line = access_log::enabled().then(|| access_log::PendingLine {
-            request_id: id,
-            method,
-            operation: op_name,
-            dialect: crate::metrics::dialect_label(family),
-            bucket,
-            key,
-            status,
-            bytes_in,
-            bytes_out: 0,
-            duration: elapsed,
-            secret_id,
-            remote,
-            error_code,
+        // Boxed: it rides along with the response body, which is moved
+        // several times on its way to the connection.
+        let line = access_log::enabled().then(|| {
+            Box::new(access_log::PendingLine {
+                request_id: id,
+                method,
+                operation: op_name,
+                dialect: crate::metrics::dialect_label(family),
+                bucket,
+                key,
+                status,
+                bytes_in,
+                bytes_out: 0,
+                duration: elapsed,
+                secret_id,
+                remote,
+                error_code,
+            })
         });
         (resp, line)
     }

@@ -35,6 +35,8 @@
 mod loadgen;
 mod presign;
 mod report;
+// Shared with the other benches, some of whose helpers this one does not use.
+#[allow(dead_code)]
 mod servers;
 
 use std::ops::Range;

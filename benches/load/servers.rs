@@ -212,11 +212,9 @@ pub fn launch_localcos(bin: &Path, l: &Launch<'_>) -> Result<Server, String> {
         Some(filter) => cmd.env("RUST_LOG", filter),
         None => cmd.env_remove("RUST_LOG"),
     };
-    // Like nginx's `access_log off` here, unless the bench process chose (benches/observability.rs
-    // sets LOCALCOS_ACCESS_LOG per server to compare).
-    if std::env::var_os("LOCALCOS_ACCESS_LOG").is_none() {
-        cmd.env("LOCALCOS_ACCESS_LOG", "off");
-    }
+    // Like nginx's `access_log off` here; an `--access-log` flag in `extra` wins
+    // (benches/observability.rs compares both).
+    cmd.env("LOCALCOS_ACCESS_LOG", "off");
     let server = spawn("localcos", cmd, addr, dir, cpus)?;
     wait_for_line(&server, "localcos listening on ", Duration::from_secs(20))?;
     Ok(server)
@@ -471,6 +469,23 @@ pub fn tree_cpu_seconds(pid: u32) -> f64 {
         .map(|(_, _, cpu)| cpu)
         .sum();
     cpu as f64 / clock_ticks()
+}
+
+/// CPU seconds of `pid`'s live threads, from `/proc/<pid>/task/*/schedstat` (time on a CPU,
+/// in nanoseconds: finer than the clock ticks of `/proc/<pid>/stat`, which short slices need).
+/// A thread that exits between two readings takes its time with it.
+pub fn threads_cpu_seconds(pid: u32) -> f64 {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| {
+            let text = fs::read_to_string(t.path().join("schedstat")).ok()?;
+            text.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
+    ns as f64 / 1e9
 }
 
 /// User + system CPU seconds of the whole machine so far (`/proc/stat`), all processes.

@@ -709,7 +709,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         guard: Option<InFlight>,
-        line: Option<PendingLine>,
+        line: Option<Box<PendingLine>>,
     }
 }
 
@@ -723,7 +723,7 @@ impl<B> Tracked<B> {
     }
 
     /// Counts the body into `line` and emits it when the body is done.
-    pub fn with_line(mut self, line: Option<PendingLine>) -> Self {
+    pub fn with_line(mut self, line: Option<Box<PendingLine>>) -> Self {
         self.line = line;
         self
     }
