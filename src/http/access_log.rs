@@ -57,13 +57,30 @@ pub fn emit(line: &AccessLine<'_>) {
             CURRENT.set(self.0);
         }
     }
-    let _restore = Restore(CURRENT.replace(std::ptr::from_ref(line).cast()));
-    event(line);
+    let line = Dispatching::new(line);
+    let _restore = Restore(CURRENT.replace(std::ptr::from_ref(&line).cast()));
+    event(&line);
 }
 
-/// The access-log event of `line`.
-fn event(line: &AccessLine<'_>) {
-    let remote = line.remote.as_ref().map(AddrText::new);
+/// A line being emitted, with its remote address formatted once (for the
+/// event's field and for the line).
+struct Dispatching<'a, 'b> {
+    line: &'a AccessLine<'b>,
+    remote: Option<AddrText>,
+}
+
+impl<'a, 'b> Dispatching<'a, 'b> {
+    fn new(line: &'a AccessLine<'b>) -> Self {
+        Dispatching {
+            line,
+            remote: line.remote.as_ref().map(AddrText::new),
+        }
+    }
+}
+
+/// The access-log event of a line.
+fn event(d: &Dispatching<'_, '_>) {
+    let line = d.line;
     tracing::info!(
         target: "localcos::access",
         request_id = line.request_id,
@@ -77,14 +94,14 @@ fn event(line: &AccessLine<'_>) {
         bytes_out = line.bytes_out,
         duration_us = line.duration.as_micros() as u64,
         secret_id = line.secret_id.unwrap_or("-"),
-        remote = remote.as_ref().map(AddrText::as_str),
+        remote = d.remote.as_ref().map(AddrText::as_str),
         error_code = line.error_code,
         "request"
     );
 }
 
 thread_local! {
-    /// The [`AccessLine`] whose event this thread is dispatching (null
+    /// The line ([`Dispatching`]) whose event this thread is dispatching (null
     /// otherwise), so that [`AccessLayer`] formats the line from the struct
     /// (fixed field order, literal text between values) instead of visiting
     /// the event's fields one dynamic call at a time: that visit was a third
@@ -96,13 +113,13 @@ thread_local! {
 }
 
 /// Runs `f` on the line [`emit`] is dispatching on this thread, if any.
-fn with_current<R>(f: impl for<'a, 'b> FnOnce(&'a AccessLine<'b>) -> R) -> Option<R> {
-    let ptr = CURRENT.get().cast::<AccessLine<'_>>();
-    // SAFETY: a non-null `CURRENT` was set by `emit` from a reference that
-    // lives for the whole `event` call, during which the subscriber runs
-    // this on the same thread; `emit` puts the previous value back before
-    // it returns (on unwind too). `f` is higher-ranked, so the reference
-    // cannot leave this call.
+fn with_current<R>(f: impl for<'a, 'b, 'c> FnOnce(&'a Dispatching<'b, 'c>) -> R) -> Option<R> {
+    let ptr = CURRENT.get().cast::<Dispatching<'_, '_>>();
+    // SAFETY: a non-null `CURRENT` was set by `emit` to a local of its own
+    // that lives through the whole `event` call, during which the
+    // subscriber runs this on the same thread; the guard that puts the
+    // previous value back is dropped before that local (on unwind too).
+    // `f` is higher-ranked, so the reference cannot leave this call.
     unsafe { ptr.as_ref() }.map(f)
 }
 
@@ -428,9 +445,10 @@ where
     }
 }
 
-/// One access-log line for `line` at `now`, newline included: what
+/// One access-log line for `d` at `now`, newline included: what
 /// [`format_event`] writes for its event, byte for byte (a test checks).
-fn format_line(buf: &mut Vec<u8>, json: bool, line: &AccessLine<'_>, now: std::time::SystemTime) {
+fn format_line(buf: &mut Vec<u8>, json: bool, d: &Dispatching<'_, '_>, now: std::time::SystemTime) {
+    let line = d.line;
     let mut digits = itoa::Buffer::new();
     let mut f = LineFields { buf, json };
     if json {
@@ -472,8 +490,7 @@ fn format_line(buf: &mut Vec<u8>, json: bool, line: &AccessLine<'_>, now: std::t
         .extend_from_slice(digits.format(line.duration.as_micros() as u64).as_bytes());
     sep(&mut f, b" secret_id=", b",\"secret_id\":");
     f.string(line.secret_id.unwrap_or("-"));
-    if let Some(remote) = &line.remote {
-        let text = AddrText::new(remote);
+    if let Some(text) = &d.remote {
         if json {
             f.buf.extend_from_slice(b",\"remote\":");
             f.string(text.as_str());
@@ -857,7 +874,12 @@ mod tests {
                 // Past the timestamp (27 bytes; in JSON after `{"timestamp":"`).
                 let from = if json { 14 + 27 } else { 27 };
                 let mut direct = Vec::new();
-                format_line(&mut direct, json, &line, std::time::SystemTime::now());
+                format_line(
+                    &mut direct,
+                    json,
+                    &Dispatching::new(&line),
+                    std::time::SystemTime::now(),
+                );
                 let mut got = vec![String::from_utf8(direct).unwrap()[from..].to_string()];
                 for direct in [true, false] {
                     let sink = Sink::default();
@@ -870,7 +892,7 @@ mod tests {
                             emit(&line);
                         } else {
                             assert!(CURRENT.get().is_null());
-                            event(&line);
+                            event(&Dispatching::new(&line));
                         }
                     });
                     assert!(CURRENT.get().is_null(), "emit puts the pointer back");
