@@ -404,10 +404,12 @@ where
 /// Writes access-log events (target [`TARGET`]) in the shapes the `fmt`
 /// layer would give them (text: `<time>  INFO localcos::access: request
 /// name=value ...`; JSON: one flat object ending in `"target"`), formatted
-/// by hand into a reused per-thread buffer. The `fmt` layer formats through
-/// `core::fmt` with several allocations per line; this line is written once
-/// per request, and the budget for metrics plus access log is 5% of
-/// a 4 KiB GET, so it is formatted directly.
+/// by hand into a reused per-thread buffer: from the [`AccessLine`] that
+/// [`emit`] is dispatching ([`format_line`]), else by visiting the event's
+/// fields ([`format_event`]). The `fmt` layer formats through `core::fmt`
+/// with several allocations per line; this line is written once per
+/// request, and the budget for metrics plus access log is 5% of a
+/// 4 KiB GET, so it is formatted directly.
 pub struct AccessLayer<W> {
     pub json: bool,
     pub writer: W,
@@ -491,11 +493,11 @@ fn format_line(buf: &mut Vec<u8>, json: bool, d: &Dispatching<'_, '_>, now: std:
     sep(&mut f, b" secret_id=", b",\"secret_id\":");
     f.string(line.secret_id.unwrap_or("-"));
     if let Some(text) = &d.remote {
+        sep(&mut f, b" remote=", b",\"remote\":");
         if json {
-            f.buf.extend_from_slice(b",\"remote\":");
             f.string(text.as_str());
         } else {
-            f.buf.extend_from_slice(b" remote=");
+            // Bare, as the fmt layer prints a Display value.
             f.buf.extend_from_slice(text.as_str().as_bytes());
         }
     }
