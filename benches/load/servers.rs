@@ -461,6 +461,26 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     cpu as f64 / clock_ticks()
 }
 
+/// User and system CPU seconds of `pid` (all its threads), from `/proc/<pid>/stat` fields 14
+/// and 15, in clock ticks: coarse, so for splitting a long measurement, not for timing one.
+pub fn user_system_seconds(pid: u32) -> (f64, f64) {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces) start at field 3.
+    let fields: Vec<&str> = text
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (
+        field(14) as f64 / clock_ticks(),
+        field(15) as f64 / clock_ticks(),
+    )
+}
+
 /// CPU seconds of `pid` and its direct children: nginx's master plus its worker.
 pub fn tree_cpu_seconds(pid: u32) -> f64 {
     let cpu: u64 = proc_stats()
