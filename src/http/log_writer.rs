@@ -33,10 +33,11 @@ const MAX_BUFFERED: usize = 8 << 20;
 
 /// Bytes waiting at which the worker writes without waiting out
 /// [`BATCH_DELAY`], so that a burst does not fill the buffer and stall its
-/// writers. Large, because every write costs: at 64 KiB a server answering
-/// 57,000 4 KiB GETs a second wrote 200 times a second, and the access log
-/// cost 8.7% of a request instead of 5.3% (benches/observability.rs); at
-/// 1 MiB the 50 ms delay decides, about 20 writes a second.
+/// writers. Large, because every write has a cost of its own: at 64 KiB a
+/// server answering 57,000 4 KiB GETs a second wrote 200 times a second,
+/// and metrics plus access log cost 8.7% of a request, against 5.3–6.2% at
+/// 1 MiB, where the 50 ms delay decides: about 20 writes a second
+/// (benches/observability.rs).
 const EARLY_WRITE: usize = 1 << 20;
 
 /// How long the guard waits for the last lines to be written.
