@@ -19,6 +19,15 @@
 //!   (address-space layout, page placement: the control showed it), which is as large as the
 //!   effect measured, so no single process may decide the figure. The control's ratio shows
 //!   how far from 1.000 two identical servers land with this method.
+//! - **Waking the generator's idle CPU is part of the server's cost here.** Each response
+//!   wakes the generator; when its CPU is halted, the wake-up is an inter-processor
+//!   interrupt, which in a VM is an exit to the hypervisor charged to the server's thread
+//!   (`perf`: `_raw_spin_unlock_irqrestore` under `sock_def_readable`, about 9% of the
+//!   server's CPU with both switches off). A slower server leaves the generator idle more often, so it pays
+//!   this more often: on the 2-vCPU VM of the README's figures, about half of what metrics
+//!   plus access log cost per request. `OBS_IDLE_POLL=1` lets idle CPUs poll instead (a
+//!   wake-up is then a flag write), which measures the server's own work; over a network
+//!   the generator's CPU is not the server's to wake.
 //!
 //! Run by hand (release server, like the load bench; the generator is reused from
 //! `benches/load`):
@@ -30,7 +39,10 @@
 //! ```
 //!
 //! Knobs: `OBS_SPLIT=1` adds a server with metrics alone and one with the access log alone
-//! (text lines; instead of the JSON server), `OBS_EPOCHS` server restarts (default 6), `OBS_ROUNDS` per epoch (default 2),
+//! (text lines; instead of the JSON server), `OBS_BIN_B=<binary>` an A/B run of two builds
+//! (off and both on from each; it prints B-on over A-on, round by round's median), `OBS_IDLE_POLL=1`
+//! (root: holds `/dev/cpu_dma_latency` at 0, so idle CPUs poll instead of halting; see below),
+//! `OBS_EPOCHS` server restarts (default 6), `OBS_ROUNDS` per epoch (default 2),
 //! `OBS_SECONDS` per slice (default 2.5, after 0.5 s of warm-up), `OBS_CONNECTIONS` (default
 //! 16), `LOAD_PIN=0` (no CPU pinning), `LOCALCOS_BIN`. `cargo test --all-targets` runs it
 //! without `--bench`: it then only prints a line.
@@ -68,6 +80,8 @@ struct Variant {
     flags: [&'static str; 6],
     metrics: bool,
     access_log: bool,
+    /// Runs the `OBS_BIN_B` build instead of the one under test.
+    build_b: bool,
 }
 
 const fn variant(
@@ -95,7 +109,13 @@ const fn variant(
         ],
         metrics,
         access_log,
+        build_b: false,
     }
+}
+
+/// `variant` run from the `OBS_BIN_B` build.
+const fn build_b(v: Variant) -> Variant {
+    Variant { build_b: true, ..v }
 }
 
 /// The first is the reference; the last is the control (the reference again).
@@ -113,6 +133,24 @@ const SPLIT: [Variant; 5] = [
     variant("metrics off, access log on (text)", false, true, "text"),
     variant("metrics on, access log on (text)", true, true, "text"),
     variant("control: off again, other process", false, false, "text"),
+];
+
+/// `OBS_BIN_B=<binary>`: A/B of two builds in one run, the second being B.
+const AB: [Variant; 4] = [
+    variant("A: metrics off, access log off", false, false, "text"),
+    variant("A: metrics on, access log on (text)", true, true, "text"),
+    build_b(variant(
+        "B: metrics on, access log on (text)",
+        true,
+        true,
+        "text",
+    )),
+    build_b(variant(
+        "B: metrics off, access log off",
+        false,
+        false,
+        "text",
+    )),
 ];
 
 fn main() -> ExitCode {
@@ -156,6 +194,7 @@ struct Epoch {
 struct Settings {
     variants: &'static [Variant],
     bin: PathBuf,
+    bin_b: Option<PathBuf>,
     server_cpus: Vec<usize>,
     connections: usize,
     warmup: Duration,
@@ -179,13 +218,17 @@ fn run() -> Result<(), String> {
         client_cpus,
     } = servers::layout(&target_dir, pin)?;
     println!("observability bench: localcos = {}", bin.display());
+    let bin_b = std::env::var_os("OBS_BIN_B").map(PathBuf::from);
     let settings = Settings {
-        variants: if std::env::var("OBS_SPLIT").is_ok_and(|v| v == "1") {
+        variants: if bin_b.is_some() {
+            &AB
+        } else if std::env::var("OBS_SPLIT").is_ok_and(|v| v == "1") {
             &SPLIT
         } else {
             &VARIANTS
         },
         bin,
+        bin_b,
         server_cpus: server_cpus.clone(),
         connections,
         warmup: Duration::from_secs_f64(if quick { 0.25 } else { 0.5 }),
@@ -196,6 +239,24 @@ fn run() -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    // Held open for the whole run: with a CPU latency limit of 0 an idle CPU
+    // polls instead of halting, so waking it needs no inter-processor
+    // interrupt (a VM exit in a guest). See the README's Benchmarks section.
+    let idle_poll = if std::env::var("OBS_IDLE_POLL").is_ok_and(|v| v == "1") {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/cpu_dma_latency")
+            .map_err(|e| format!("OBS_IDLE_POLL=1 needs /dev/cpu_dma_latency (root): {e}"))?;
+        std::io::Write::write_all(&mut f, &0i32.to_ne_bytes()).map_err(|e| e.to_string())?;
+        Some(f)
+    } else {
+        None
+    };
+    let idle = if idle_poll.is_some() {
+        "idle CPUs poll (OBS_IDLE_POLL=1)"
+    } else {
+        "idle CPUs halt (default)"
+    };
     let load_before = servers::load_average();
     let variants = settings.variants;
     let n = variants.len();
@@ -204,6 +265,8 @@ fn run() -> Result<(), String> {
     let mut cpu_ratios: Vec<Vec<f64>> = (0..n).map(|_| Vec::new()).collect();
     let mut rate_ratios: Vec<Vec<f64>> = (0..n).map(|_| Vec::new()).collect();
     let mut lines = vec![0usize; n];
+    // A/B mode: each round's B-on over A-on.
+    let mut b_over_a = Vec::new();
     for epoch in 0..epochs {
         let mut e = runtime.block_on(start_epoch(&settings, epoch))?;
         for round in 0..rounds {
@@ -215,6 +278,9 @@ fn run() -> Result<(), String> {
                 measured[i] = Some(slice);
             }
             let measured: Vec<Slice> = measured.into_iter().map(Option::unwrap).collect();
+            if settings.bin_b.is_some() {
+                b_over_a.push(measured[2].cpu_us / measured[1].cpu_us);
+            }
             for (i, m) in measured.into_iter().enumerate() {
                 let (cpu_ratio, rate_ratio) = match slices[0].last() {
                     Some(reference) if i > 0 => (
@@ -244,7 +310,7 @@ fn run() -> Result<(), String> {
     let mut text = format!(
         "observability: 4 KiB pre-signed GET, {connections} connections, each server loaded alone; \
          {epochs} epochs (fresh servers) × {rounds} rounds × {seconds} s slices\n\
-         server CPUs {server_cpus:?}, generator CPUs {client_cpus:?}, load average {load_before} → {}\n\
+         server CPUs {server_cpus:?}, generator CPUs {client_cpus:?}, {idle}, load average {load_before} → {}\n\
          access-log lines written: {lines:?}\n\n",
         servers::load_average()
     );
@@ -280,10 +346,19 @@ fn run() -> Result<(), String> {
             epochs * rounds,
         ));
     }
-    text.push_str(&format!(
-        "\ncontrol (same switches as off, another process): {:.3}\n",
-        cpu[n - 1]
-    ));
+    if settings.bin_b.is_some() {
+        text.push_str(&format!(
+            "\nB / A, both on: server CPU per request {:.3}; B / A, both off: {:.3} (OBS_BIN_B = {})\n",
+            median(b_over_a),
+            cpu[n - 1],
+            settings.bin_b.as_deref().unwrap_or(Path::new("")).display()
+        ));
+    } else {
+        text.push_str(&format!(
+            "\ncontrol (same switches as off, another process): {:.3}\n",
+            cpu[n - 1]
+        ));
+    }
     println!("\n{text}");
     let path = target_dir.join("observability-report.txt");
     if let Err(e) = std::fs::write(&path, &text) {
@@ -299,8 +374,12 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
     let mut servers: Vec<Option<Server>> = (0..n).map(|_| None).collect();
     for k in 0..n {
         let i = (epoch + k) % n;
+        let bin = match (&s.bin_b, s.variants[i].build_b) {
+            (Some(b), true) => b,
+            _ => &s.bin,
+        };
         servers[i] = Some(servers::launch_localcos(
-            &s.bin,
+            bin,
             &servers::Launch {
                 secret_id: SECRET_ID,
                 secret_key: SECRET_KEY,
@@ -312,6 +391,9 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
         )?);
     }
     let servers: Vec<Server> = servers.into_iter().map(Option::unwrap).collect();
+    for (server, v) in servers.iter().zip(s.variants) {
+        println!("  epoch {epoch}: pid {} is {}", server.pid, v.label);
+    }
     let creds = Credentials {
         secret_id: SECRET_ID.into(),
         secret_key: SECRET_KEY.into(),
@@ -381,8 +463,11 @@ async fn load(s: &Settings, e: &Epoch, i: usize) -> Result<Slice, String> {
 
 /// Access-log lines in a server's stderr.
 fn access_lines(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("stderr.log")).map_or(0, |t| {
-        t.lines().filter(|l| l.contains("localcos::access")).count()
+    std::fs::read(dir.join("stderr.log")).map_or(0, |t| {
+        String::from_utf8_lossy(&t)
+            .lines()
+            .filter(|l| l.contains("localcos::access"))
+            .count()
     })
 }
 
