@@ -336,7 +336,7 @@ fn subscriber<W>(
     writer: W,
 ) -> impl tracing::Subscriber + Send + Sync
 where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Clone + Send + Sync + 'static,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + LineSink + Clone + Send + Sync + 'static,
 {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer;
@@ -404,9 +404,9 @@ where
 /// Writes access-log events (target [`TARGET`]) in the shapes the `fmt`
 /// layer would give them (text: `<time>  INFO localcos::access: request
 /// name=value ...`; JSON: one flat object ending in `"target"`), formatted
-/// by hand into a reused per-thread buffer: from the [`AccessLine`] that
-/// [`emit`] is dispatching ([`format_line`]), else by visiting the event's
-/// fields ([`format_event`]). The `fmt` layer formats through `core::fmt`
+/// by hand: from the [`AccessLine`] that [`emit`] is dispatching
+/// ([`format_line`]) straight into the writer's buffer, else by visiting
+/// the event's fields ([`format_event`]) into a reused per-thread buffer. The `fmt` layer formats through `core::fmt`
 /// with several allocations per line; this line is written once per
 /// request, and the issue's budget for metrics plus access log is 5% of a
 /// 4 KiB GET, so it is formatted directly.
@@ -415,10 +415,24 @@ pub struct AccessLayer<W> {
     pub writer: W,
 }
 
+/// Where [`AccessLayer`] puts its lines.
+pub trait LineSink {
+    /// Appends what `write` appends to the buffer it is given: one or more
+    /// whole lines. `write` only formats (it logs nothing).
+    fn write_line(&self, write: &mut dyn FnMut(&mut Vec<u8>));
+}
+
+/// Formats straight into the shared buffer, under its lock.
+impl LineSink for super::log_writer::BatchWriter {
+    fn write_line(&self, write: &mut dyn FnMut(&mut Vec<u8>)) {
+        self.append_with(write);
+    }
+}
+
 impl<S, W> tracing_subscriber::Layer<S> for AccessLayer<W>
 where
     S: tracing::Subscriber,
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
+    W: LineSink + 'static,
 {
     fn on_event(
         &self,
@@ -431,13 +445,22 @@ where
         thread_local! {
             static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
         }
+        let now = std::time::SystemTime::now();
+        // From the struct: formatted straight into the writer's buffer.
+        let direct = with_current(|line| {
+            self.writer
+                .write_line(&mut |buf| format_line(buf, self.json, line, now));
+        });
+        if direct.is_some() {
+            return;
+        }
+        // Visiting the event runs its fields' `Debug`, which may log: so
+        // not under the writer's lock, but into a buffer of this thread.
         let write = |buf: &mut Vec<u8>| {
             buf.clear();
-            let now = std::time::SystemTime::now();
-            if with_current(|line| format_line(buf, self.json, line, now)).is_none() {
-                format_event(buf, self.json, event, now);
-            }
-            let _ = std::io::Write::write_all(&mut self.writer.make_writer(), buf);
+            format_event(buf, self.json, event, now);
+            self.writer
+                .write_line(&mut |out| out.extend_from_slice(buf));
         };
         LINE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => write(&mut buf),
@@ -469,11 +492,11 @@ fn format_line(buf: &mut Vec<u8>, json: bool, d: &Dispatching<'_, '_>, now: std:
     };
     f.string(line.request_id);
     sep(&mut f, b" method=", b",\"method\":");
-    f.string(line.method.as_str());
+    f.token(line.method.as_str());
     sep(&mut f, b" operation=", b",\"operation\":");
-    f.string(line.operation);
+    f.token(line.operation);
     sep(&mut f, b" dialect=", b",\"dialect\":");
-    f.string(line.dialect);
+    f.token(line.dialect);
     sep(&mut f, b" bucket=", b",\"bucket\":");
     f.string(line.bucket.unwrap_or("-"));
     sep(&mut f, b" key=", b",\"key\":");
@@ -503,7 +526,7 @@ fn format_line(buf: &mut Vec<u8>, json: bool, d: &Dispatching<'_, '_>, now: std:
     }
     if let Some(code) = line.error_code {
         sep(&mut f, b" error_code=", b",\"error_code\":");
-        f.string(code);
+        f.token(code);
     }
     sep(&mut f, b"\n", b",\"target\":\"localcos::access\"}\n");
 }
@@ -604,6 +627,18 @@ impl LineFields<'_> {
                 self.buf.push(b'=');
             }
         }
+    }
+
+    /// A value that needs no escaping by construction: an HTTP method (a
+    /// token: no control byte, quote, backslash, DEL or non-ASCII; `http`
+    /// checks) or one of this crate's operation, dialect and error-code
+    /// names. Written without [`plain`]'s check, which is for values a
+    /// client chose.
+    fn token(&mut self, s: &str) {
+        debug_assert!(plain(s.as_bytes(), true), "{s:?} is not a token");
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.push(b'"');
     }
 
     fn string(&mut self, s: &str) {
@@ -718,6 +753,12 @@ mod tests {
         type Writer = Sink;
         fn make_writer(&'w self) -> Sink {
             self.clone()
+        }
+    }
+
+    impl LineSink for Sink {
+        fn write_line(&self, write: &mut dyn FnMut(&mut Vec<u8>)) {
+            write(&mut self.0.lock().unwrap());
         }
     }
 

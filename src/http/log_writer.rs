@@ -105,6 +105,14 @@ impl BatchWriter {
     }
 
     fn append(&self, bytes: &[u8]) {
+        self.append_with(|buf| buf.extend_from_slice(bytes));
+    }
+
+    /// Lets `write` append one or more whole lines to the shared buffer,
+    /// under its lock: the access log formats its line there directly, with
+    /// no copy through a buffer of its own. `write` must only append, and
+    /// must not log (the lock is held; the next event would wait on itself).
+    pub fn append_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let mut state = self.shared.lock();
         while state.buf.len() >= MAX_BUFFERED && !state.closed {
             state = self
@@ -114,7 +122,7 @@ impl BatchWriter {
                 .unwrap_or_else(|e| e.into_inner());
         }
         let before = state.buf.len();
-        state.buf.extend_from_slice(bytes);
+        write(&mut state.buf);
         prefetch_for_write(state.buf.spare_capacity_mut());
         // Wake the worker for the first line after a quiet spell, and cut
         // its batching wait short once EARLY_WRITE bytes wait.
