@@ -406,10 +406,11 @@ where
 /// name=value ...`; JSON: one flat object ending in `"target"`), formatted
 /// by hand: from the [`AccessLine`] that [`emit`] is dispatching
 /// ([`format_line`]) straight into the writer's buffer, else by visiting
-/// the event's fields ([`format_event`]) into a reused per-thread buffer. The `fmt` layer formats through `core::fmt`
-/// with several allocations per line; this line is written once per
-/// request, and the budget for metrics plus access log is 5% of a
-/// 4 KiB GET, so it is formatted directly.
+/// the event's fields ([`format_event`]) into a reused per-thread buffer.
+/// The `fmt` layer formats through `core::fmt` with several allocations
+/// per line; this line is written once per request, and the budget
+/// for metrics plus access log is 5% of a 4 KiB GET, so it is formatted
+/// directly.
 pub struct AccessLayer<W> {
     pub json: bool,
     pub writer: W,
