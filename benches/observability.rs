@@ -23,9 +23,9 @@
 //!   wakes the generator; when its CPU is halted, the wake-up is an inter-processor
 //!   interrupt, which in a VM is an exit to the hypervisor charged to the server's thread
 //!   (`perf`: `_raw_spin_unlock_irqrestore` under `sock_def_readable`, about 9% of the
-//!   server's CPU with both switches off). A slower server leaves the generator idle more often, so it pays
-//!   this more often: on the 2-vCPU VM of the README's figures, about half of what metrics
-//!   plus access log cost per request. `OBS_IDLE_POLL=1` lets idle CPUs poll instead (a
+//!   server's CPU with both switches off). A slower server leaves the generator idle more
+//!   often, so it pays this more often: on the 2-vCPU VM of the README's figures, about half
+//!   of what metrics plus access log cost per request. `OBS_IDLE_POLL=1` lets idle CPUs poll instead (a
 //!   wake-up is then a flag write), which measures the server's own work; over a network
 //!   the generator's CPU is not the server's to wake.
 //!
@@ -40,9 +40,10 @@
 //!
 //! Knobs: `OBS_SPLIT=1` adds a server with metrics alone and one with the access log alone
 //! (text lines; instead of the JSON server), `OBS_BIN_B=<binary>` an A/B run of two builds
-//! (off and both on from each; it prints B-on over A-on, round by round's median), `OBS_IDLE_POLL=1`
-//! (root: holds `/dev/cpu_dma_latency` at 0, so idle CPUs poll instead of halting; see below),
-//! `OBS_EPOCHS` server restarts (default 6), `OBS_ROUNDS` per epoch (default 2),
+//! (off and both on from each; it prints the median of the rounds' B-on over A-on),
+//! `OBS_IDLE_POLL=1` (root: holds `/dev/cpu_dma_latency` at 0, so idle CPUs poll instead of
+//! halting; see above), `OBS_EPOCHS` server restarts (default 6), `OBS_ROUNDS` per epoch
+//! (default 2),
 //! `OBS_SECONDS` per slice (default 2.5, after 0.5 s of warm-up), `OBS_CONNECTIONS` (default
 //! 16), `LOAD_PIN=0` (no CPU pinning), `LOCALCOS_BIN`. `cargo test --all-targets` runs it
 //! without `--bench`: it then only prints a line.
@@ -279,6 +280,7 @@ fn run() -> Result<(), String> {
             }
             let measured: Vec<Slice> = measured.into_iter().map(Option::unwrap).collect();
             if settings.bin_b.is_some() {
+                // AB's "both on" servers: A's second, B's third.
                 b_over_a.push(measured[2].cpu_us / measured[1].cpu_us);
             }
             for (i, m) in measured.into_iter().enumerate() {
@@ -346,12 +348,12 @@ fn run() -> Result<(), String> {
             epochs * rounds,
         ));
     }
-    if settings.bin_b.is_some() {
+    if let Some(b) = &settings.bin_b {
         text.push_str(&format!(
             "\nB / A, both on: server CPU per request {:.3}; B / A, both off: {:.3} (OBS_BIN_B = {})\n",
             median(b_over_a),
             cpu[n - 1],
-            settings.bin_b.as_deref().unwrap_or(Path::new("")).display()
+            b.display()
         ));
     } else {
         text.push_str(&format!(
