@@ -456,7 +456,7 @@ where
     }
 }
 
-/// One access-log line for `d` at `now`, newline included: what
+/// One access-log line for `line` at `now`, newline included: what
 /// [`format_event`] writes for its event, byte for byte (a test checks).
 fn format_line(buf: &mut Vec<u8>, json: bool, line: &AccessLine<'_>, now: std::time::SystemTime) {
     if json {
