@@ -740,8 +740,8 @@ mod tests {
         for b in 0..=255u8 {
             let text = (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
             let json = b >= 0x20 && b != b'"' && b != b'\\';
-            // In whole 16-byte chunks and in the padded last one, at
-            // their first, middle and last bytes.
+            // In values shorter and longer than a vector, at their first,
+            // middle and last bytes.
             for len in [1, 5, 15, 16, 17, 31, 32, 33, 100] {
                 for at in [0, len / 2, len - 1] {
                     let mut s = vec![b'k'; len];
