@@ -38,7 +38,8 @@
 //! OBS_QUICK=1 cargo bench --bench observability   # smoke run
 //! ```
 //!
-//! Knobs: `OBS_SPLIT=1` adds a server with metrics alone and one with the access log alone
+//! Knobs: `OBS_SWITCH=1` measures "off" and "on" in the same process, switched at run time
+//! through the admin API before each slice (see `SWITCH`), `OBS_SPLIT=1` adds a server with metrics alone and one with the access log alone
 //! (text lines; instead of the JSON server), `OBS_BIN_B=<binary>` an A/B run of two builds
 //! (off and both on from each; it prints the median of the rounds' B-on over A-on),
 //! `OBS_IDLE_POLL=1` (root: holds `/dev/cpu_dma_latency` at 0, so idle CPUs poll instead of
@@ -83,6 +84,12 @@ struct Variant {
     access_log: bool,
     /// Runs the `OBS_BIN_B` build instead of the one under test.
     build_b: bool,
+    /// `OBS_SWITCH` mode: the variant whose process serves this one's slices
+    /// (switched to `metrics` and `access_log` before each); None: a
+    /// process of its own, started with `flags`.
+    process: Option<usize>,
+    /// The variant a round's ratio is taken against.
+    reference: usize,
 }
 
 const fn variant(
@@ -111,6 +118,26 @@ const fn variant(
         metrics,
         access_log,
         build_b: false,
+        process: None,
+        reference: 0,
+    }
+}
+
+/// `OBS_SWITCH` mode: a slice of the process of variant `process` (started
+/// with both switches on and `format` lines), switched to these switches.
+const fn switched(
+    label: &'static str,
+    process: usize,
+    reference: usize,
+    on: bool,
+    format: &'static str,
+) -> Variant {
+    Variant {
+        process: Some(process),
+        reference,
+        metrics: on,
+        access_log: on,
+        ..variant(label, true, true, format)
     }
 }
 
@@ -134,6 +161,20 @@ const SPLIT: [Variant; 5] = [
     variant("metrics off, access log on (text)", false, true, "text"),
     variant("metrics on, access log on (text)", true, true, "text"),
     variant("control: off again, other process", false, false, "text"),
+];
+
+/// `OBS_SWITCH=1`: off and on in the **same process**, switched at run time
+/// (`PUT /-/admin/observability`) before each slice: one process with text
+/// lines, one with JSON lines, and a control slice of the text process
+/// switched off again. A process's own layout then weighs on "off" and "on"
+/// alike, so the 2–4% that one process can differ from another no longer
+/// enters a ratio.
+const SWITCH: [Variant; 5] = [
+    switched("text process: both off", 0, 0, false, "text"),
+    switched("text process: both on", 0, 0, true, "text"),
+    switched("json process: both off", 2, 2, false, "json"),
+    switched("json process: both on", 2, 2, true, "json"),
+    switched("control: text process, off again", 0, 0, false, "text"),
 ];
 
 /// `OBS_BIN_B=<binary>`: A/B of two builds in one run, the second being B.
@@ -188,8 +229,15 @@ struct Slice {
 
 /// What the servers of one epoch serve from: the presigned URL each answers.
 struct Epoch {
-    servers: Vec<Server>,
+    /// Per variant: its process (None: it is served by another's, `OBS_SWITCH`).
+    servers: Vec<Option<Server>>,
     urls: Vec<String>,
+}
+
+impl Epoch {
+    fn server(&self, i: usize) -> &Server {
+        self.servers[i].as_ref().expect("a started server")
+    }
 }
 
 struct Settings {
@@ -199,6 +247,8 @@ struct Settings {
     server_cpus: Vec<usize>,
     connections: usize,
     warmup: Duration,
+    /// The warm-up of a slice whose process differs from the last slice's.
+    switch_warmup: Duration,
     seconds: Duration,
 }
 
@@ -225,6 +275,8 @@ fn run() -> Result<(), String> {
             &AB
         } else if std::env::var("OBS_SPLIT").is_ok_and(|v| v == "1") {
             &SPLIT
+        } else if std::env::var("OBS_SWITCH").is_ok_and(|v| v == "1") {
+            &SWITCH
         } else {
             &VARIANTS
         },
@@ -233,6 +285,10 @@ fn run() -> Result<(), String> {
         server_cpus: server_cpus.clone(),
         connections,
         warmup: Duration::from_secs_f64(if quick { 0.25 } else { 0.5 }),
+        switch_warmup: Duration::from_secs_f64(env_num(
+            "OBS_SWITCH_WARMUP",
+            if quick { 0.25 } else { 0.5 },
+        )),
         seconds: Duration::from_secs_f64(seconds),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -270,12 +326,21 @@ fn run() -> Result<(), String> {
     let mut b_over_a = Vec::new();
     for epoch in 0..epochs {
         let mut e = runtime.block_on(start_epoch(&settings, epoch))?;
+        let mut last_process = None;
         for round in 0..rounds {
             let mut measured: Vec<Option<Slice>> = (0..n).map(|_| None).collect();
             for k in 0..n {
                 let i = (epoch * rounds + round + k) % n;
-                e.servers[i].check_alive()?;
-                let slice = runtime.block_on(load(&settings, &e, i))?;
+                let p = variants[i].process.unwrap_or(i);
+                let warmup = match last_process.replace(p) {
+                    Some(q) if q != p => settings.switch_warmup,
+                    _ => settings.warmup,
+                };
+                e.servers[p].as_mut().expect("started").check_alive()?;
+                if variants[i].process.is_some() {
+                    runtime.block_on(switch(e.server(p), &variants[i]))?;
+                }
+                let slice = runtime.block_on(load(&settings, &e, i, warmup))?;
                 measured[i] = Some(slice);
             }
             let measured: Vec<Slice> = measured.into_iter().map(Option::unwrap).collect();
@@ -283,14 +348,16 @@ fn run() -> Result<(), String> {
                 // AB's "both on" servers: A's second, B's third.
                 b_over_a.push(measured[2].cpu_us / measured[1].cpu_us);
             }
+            let reference: Vec<(f64, f64)> = variants
+                .iter()
+                .map(|v| {
+                    let r = &measured[v.reference];
+                    (r.cpu_us, r.req_per_s)
+                })
+                .collect();
             for (i, m) in measured.into_iter().enumerate() {
-                let (cpu_ratio, rate_ratio) = match slices[0].last() {
-                    Some(reference) if i > 0 => (
-                        m.cpu_us / reference.cpu_us,
-                        m.req_per_s / reference.req_per_s,
-                    ),
-                    _ => (1.0, 1.0),
-                };
+                let (cpu_ratio, rate_ratio) =
+                    (m.cpu_us / reference[i].0, m.req_per_s / reference[i].1);
                 println!(
                     "  epoch {epoch} round {round} {:<36} {:>8.0} req/s  p99 {:>5.2} ms  server {:>5.1} µs/req ({:>2.0}% system)  ×{cpu_ratio:.3}",
                     variants[i].label, m.req_per_s, m.p99_ms, m.cpu_us, m.system_share * 100.0
@@ -300,10 +367,16 @@ fn run() -> Result<(), String> {
                 slices[i].push(m);
             }
         }
-        // The access log really was written by the "on" servers, and only by them.
+        // The access log really was written by the "on" servers, and only by
+        // them (in switch mode: by each process, whose "on" slices wrote it).
         for (i, server) in e.servers.iter().enumerate() {
+            let Some(server) = server else { continue };
             let count = access_lines(server.dir());
-            if (count > 0) != variants[i].access_log {
+            let wanted = variants
+                .iter()
+                .enumerate()
+                .any(|(j, v)| v.process.unwrap_or(j) == i && v.access_log);
+            if (count > 0) != wanted {
                 return Err(format!("{}: {count} access-log lines", variants[i].label));
             }
             lines[i] += count;
@@ -335,6 +408,9 @@ fn run() -> Result<(), String> {
         ));
     }
     for i in 1..n - 1 {
+        if variants[i].reference == i {
+            continue;
+        }
         // The target is for both switches on; a switch alone gets its ratio only.
         let verdict = match (variants[i].metrics && variants[i].access_log, cpu[i] < 1.05) {
             (true, true) => "; target < 1.05: met",
@@ -342,8 +418,9 @@ fn run() -> Result<(), String> {
             (false, _) => "",
         };
         text.push_str(&format!(
-            "\n{} / off: server CPU per request {:.3} (median of {} round ratios{verdict})",
+            "\n{} / {}: server CPU per request {:.3} (median of {} round ratios{verdict})",
             variants[i].label,
+            variants[variants[i].reference].label,
             cpu[i],
             epochs * rounds,
         ));
@@ -357,7 +434,11 @@ fn run() -> Result<(), String> {
         ));
     } else {
         text.push_str(&format!(
-            "\ncontrol (same switches as off, another process): {:.3}\n",
+            "\ncontrol ({}): {:.3}\n",
+            match variants[n - 1].process {
+                Some(_) => "the same switches as off, the same process",
+                None => "the same switches as off, another process",
+            },
             cpu[n - 1]
         ));
     }
@@ -376,6 +457,9 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
     let mut servers: Vec<Option<Server>> = (0..n).map(|_| None).collect();
     for k in 0..n {
         let i = (epoch + k) % n;
+        if s.variants[i].process.is_some_and(|p| p != i) {
+            continue;
+        }
         let bin = match (&s.bin_b, s.variants[i].build_b) {
             (Some(b), true) => b,
             _ => &s.bin,
@@ -392,9 +476,10 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
             },
         )?);
     }
-    let servers: Vec<Server> = servers.into_iter().map(Option::unwrap).collect();
     for (server, v) in servers.iter().zip(s.variants) {
-        println!("  epoch {epoch}: pid {} is {}", server.pid, v.label);
+        if let Some(server) = server {
+            println!("  epoch {epoch}: pid {} is {}", server.pid, v.label);
+        }
     }
     let creds = Credentials {
         secret_id: SECRET_ID.into(),
@@ -404,12 +489,13 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
         .duration_since(UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_secs();
-    let mut urls = Vec::new();
-    for (server, v) in servers.iter().zip(s.variants) {
+    let mut urls = vec![String::new(); n];
+    for (i, v) in s.variants.iter().enumerate() {
+        let Some(server) = &servers[i] else { continue };
         set_up(server, &creds).await?;
         let path = format!("/{BUCKET}/{KEY}");
         let sig = presign::sign(&creds, "GET", &path, &server.host(), now - 60, now + 86_400);
-        urls.push(format!("{path}?{}", sig.to_query()));
+        urls[i] = format!("{path}?{}", sig.to_query());
         let r = loadgen::fetch(
             server.addr,
             Method::GET,
@@ -418,7 +504,9 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
             Bytes::new(),
         )
         .await?;
-        if (r.status == StatusCode::OK) != v.metrics {
+        // As started: a process switched later starts with both on.
+        let started_on = v.process.is_some() || v.metrics;
+        if (r.status == StatusCode::OK) != started_on {
             return Err(format!("{}: /-/metrics answered {}", v.label, r.status));
         }
     }
@@ -426,15 +514,16 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
 }
 
 /// Loads server `i` of the epoch alone for one slice.
-async fn load(s: &Settings, e: &Epoch, i: usize) -> Result<Slice, String> {
-    let server = &e.servers[i];
+async fn load(s: &Settings, e: &Epoch, i: usize, warmup: Duration) -> Result<Slice, String> {
+    let p = s.variants[i].process.unwrap_or(i);
+    let server = e.server(p);
     let plan = Arc::new(Plan::get(
         server.addr,
         server.host(),
-        e.urls[i].clone(),
+        e.urls[p].clone(),
         4096,
         s.connections,
-        s.warmup,
+        warmup,
         s.seconds,
     ));
     let start = Instant::now();
@@ -461,6 +550,45 @@ async fn load(s: &Settings, e: &Epoch, i: usize) -> Result<Slice, String> {
         cpu_us: cpu * 1e6 / outcome.requests.max(1) as f64,
         system_share: system / (user + system).max(f64::MIN_POSITIVE),
     })
+}
+
+/// Switches `server`'s metrics and access log to `v`'s (the admin API, signed
+/// with the owner key in the query string) and checks the answer.
+async fn switch(server: &Server, v: &Variant) -> Result<(), String> {
+    let creds = Credentials {
+        secret_id: SECRET_ID.into(),
+        secret_key: SECRET_KEY.into(),
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let path = "/-/admin/observability";
+    let sig = presign::sign(&creds, "PUT", path, &server.host(), now - 60, now + 600);
+    let body = format!(
+        r#"{{"access_log": {}, "metrics": {}}}"#,
+        v.access_log, v.metrics
+    );
+    let r = loadgen::fetch(
+        server.addr,
+        Method::PUT,
+        &format!("{path}?{}", sig.to_query()),
+        &[("host", server.host())],
+        Bytes::from(body.clone()),
+    )
+    .await?;
+    let answer = String::from_utf8_lossy(&r.body);
+    let want = |name: &str, on: bool| answer.contains(&format!("\"{name}\": {on}"));
+    if r.status != StatusCode::OK
+        || !want("access_log", v.access_log)
+        || !want("metrics", v.metrics)
+    {
+        return Err(format!(
+            "{}: switching to {body}: {} {answer}",
+            v.label, r.status
+        ));
+    }
+    Ok(())
 }
 
 /// Access-log lines in a server's stderr.

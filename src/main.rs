@@ -48,6 +48,9 @@ enum Command {
     /// Manage stored key pairs: add, list, revoke, rotate (online with
     /// --url, or offline on the data dir with the server stopped).
     Keys(localcos::admin::cli::KeysArgs),
+    /// Show, or switch until the server restarts, a running server's access
+    /// log and metrics (--url; signed with an owner key).
+    Observability(localcos::admin::cli::ObservabilityArgs),
     /// Re-read every stored object and check it against its recorded
     /// CRC-64 / MD5 and AES-GCM tags; mark corrupt ones (exit 1 if any).
     /// Offline: stop the server first (a running server scrubs in the
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Presign(args)) => presign(args),
         Some(Command::Keys(args)) => localcos::admin::cli::run(args),
+        Some(Command::Observability(args)) => localcos::admin::cli::run_observability(args),
         Some(Command::Scrub(args)) => scrub(args),
         Some(Command::Fsck(args)) => fsck(args),
         None => serve(cli.serve),

@@ -192,6 +192,10 @@ pub struct Metrics {
     scrape: Arc<ScrapeState>,
     /// Serialises usage recounts (concurrent scrapes wait for one recount).
     recount: tokio::sync::Mutex<()>,
+    /// Whether requests are recorded and `/-/metrics` answers: `--metrics`
+    /// at start, switched at run time by the admin API
+    /// (`PUT /-/admin/observability`).
+    recording: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Metrics {
@@ -267,7 +271,19 @@ impl Metrics {
             cache: RwLock::new(HandleCache::default()),
             scrape,
             recount: tokio::sync::Mutex::new(()),
+            recording: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Whether requests are recorded and `/-/metrics` answers.
+    pub fn recording(&self) -> bool {
+        self.recording.load(Ordering::Relaxed)
+    }
+
+    /// Starts or stops recording (and serving `/-/metrics`). Series already
+    /// recorded are kept: counters resume where they stopped.
+    pub fn set_recording(&self, on: bool) {
+        self.recording.store(on, Ordering::Relaxed);
     }
 
     /// Counts a request in flight until the returned guard drops (also when

@@ -36,13 +36,21 @@ pub fn admin_router(state: Arc<AppState>) -> axum::Router {
             "/-/health/ready",
             get(move || crate::health::ready(ready_state.clone())),
         );
-    match state.config.metrics {
-        true => router.route(
-            "/-/metrics",
-            get(move || crate::metrics::scrape(state.clone())),
-        ),
-        false => router,
-    }
+    // Always routed: the metrics switch can change at run time
+    // (`PUT /-/admin/observability`); while off, `/-/metrics` is not there.
+    router.route(
+        "/-/metrics",
+        get(move || {
+            let state = state.clone();
+            async move {
+                use axum::response::IntoResponse;
+                match state.metrics.recording() {
+                    true => crate::metrics::scrape(state).await.into_response(),
+                    false => http::StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    )
 }
 
 /// Why the server could not start.
@@ -111,6 +119,7 @@ fn connection_service(
 /// Opens the storage the config names and creates the configured buckets.
 pub async fn build_state(config: Config) -> Result<Arc<AppState>, StartError> {
     let metrics = crate::metrics::Metrics::default();
+    metrics.set_recording(config.metrics);
     let store = match &config.storage {
         StorageMode::Memory => Store::memory(),
         StorageMode::Dir(dir) => Store::open_fs(dir).await?,

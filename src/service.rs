@@ -253,7 +253,7 @@ impl Service {
         outcome.received = bytes_in;
         outcome.sent = bytes_out;
         outcome.elapsed = elapsed;
-        if self.state.config.metrics {
+        if self.state.metrics.recording() {
             self.state.metrics.record(&outcome);
         }
         // Boxed: it rides along with the response body, which is moved
@@ -420,7 +420,7 @@ impl Service {
                     return Ok((resp, "Console", None));
                 }
             }
-            let off = p == "/-/metrics" && !config.metrics;
+            let off = p == "/-/metrics" && !self.state.metrics.recording();
             if off || !crate::server::ADMIN_PATHS.contains(&p.as_str()) {
                 return Err(fail(Error::with_message(
                     ErrorCode::NoSuchResource,

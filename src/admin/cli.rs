@@ -1,4 +1,4 @@
-//! `localcos keys add|list|revoke|rotate`.
+//! `localcos keys add|list|revoke|rotate` and `localcos observability`.
 //!
 //! * Online (`--url http://127.0.0.1:9000`): signed calls to the running
 //!   server's admin API, with the owner key from the same flags, environment
@@ -377,12 +377,8 @@ fn owner(config: &Config) -> &crate::auth::Credential {
         .unwrap_or_else(|| config.default_credential())
 }
 
-async fn online(
-    url: &str,
-    cacert: Option<&std::path::Path>,
-    config: &Config,
-    action: Action,
-) -> Result<Output, String> {
+/// A client signing admin calls to the server at `url` with the owner key.
+fn client(url: &str, cacert: Option<&std::path::Path>, config: &Config) -> Result<Client, String> {
     let base = url::Url::parse(url).map_err(|e| format!("--url `{url}`: {e}"))?;
     let host = base
         .host_str()
@@ -397,7 +393,7 @@ async fn online(
         )?),
         other => {
             return Err(format!(
-                "--url `{url}`: `{other}` is not a scheme `localcos keys` speaks (http or https)"
+                "--url `{url}`: `{other}` is not a scheme localcos speaks (http or https)"
             ))
         }
     };
@@ -406,12 +402,21 @@ async fn online(
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
     };
-    let client = Client {
+    Ok(Client {
         connect: (connect_host, port),
         authority,
         cred: owner(config).clone(),
         tls,
-    };
+    })
+}
+
+async fn online(
+    url: &str,
+    cacert: Option<&std::path::Path>,
+    config: &Config,
+    action: Action,
+) -> Result<Output, String> {
+    let client = client(url, cacert, config)?;
     match action {
         Action::List => {
             #[derive(serde::Deserialize)]
@@ -597,4 +602,77 @@ where
         .map_err(|e| format!("{target}: {e}"))?
         .to_bytes();
     Ok((status, bytes))
+}
+
+/// `localcos observability`: show, or switch until the server restarts, a
+/// running server's access log and metrics (`/-/admin/observability`).
+#[derive(Debug, clap::Args)]
+pub struct ObservabilityArgs {
+    /// Turn the per-request access log on or off.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub access_log: Option<String>,
+    /// Turn metrics recording (and `/-/metrics`) on or off.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub metrics: Option<String>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Runs `localcos observability`; prints the switches as they now are.
+pub fn run_observability(args: ObservabilityArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("localcos observability: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(observability(&args)) {
+        Ok(now) if args.common.json => {
+            println!("{}", serde_json::to_string_pretty(&now).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(now) => {
+            let word = |b: Option<bool>| match b {
+                Some(true) => "on",
+                Some(false) => "off",
+                None => "not switchable",
+            };
+            println!("access log: {}", word(now.access_log));
+            if let Some(note) = &now.access_log_note {
+                println!("  ({note})");
+            }
+            println!("metrics:    {}", word(now.metrics));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("localcos observability: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn observability(args: &ObservabilityArgs) -> Result<super::Switches, String> {
+    let url = args
+        .common
+        .url
+        .as_deref()
+        .ok_or("--url (or LOCALCOS_URL) is needed: the switches belong to a running server")?;
+    let config = load_config(&args.common)?;
+    let client = client(url, args.common.cacert.as_deref(), &config)?;
+    let on = |v: &Option<String>| v.as_deref().map(|v| v == "on");
+    let want = super::Switches {
+        access_log: on(&args.access_log),
+        metrics: on(&args.metrics),
+        access_log_note: None,
+    };
+    const PATH: &str = "/-/admin/observability";
+    if want.access_log.is_none() && want.metrics.is_none() {
+        return client.call("GET", PATH, &[], None).await;
+    }
+    let body = serde_json::to_vec(&want).map_err(|e| e.to_string())?;
+    client.call("PUT", PATH, &[], Some(body)).await
 }

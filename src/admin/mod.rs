@@ -12,6 +12,8 @@
 //! | `GET /-/admin/keys/<SecretId>` | one key |
 //! | `DELETE /-/admin/keys/<SecretId>` | revoke |
 //! | `POST /-/admin/keys/<SecretId>?rotate[&grace-seconds=N]` | rotate |
+//! | `GET /-/admin/observability` | the switches: `{"access_log": true, "metrics": true}` |
+//! | `PUT /-/admin/observability` + JSON [`Switches`] (either field) | turn the access log or the metrics on or off, until the next start |
 //!
 //! A JSON body may carry `Content-MD5` (signed by `localcos keys`); it is checked.
 
@@ -141,6 +143,9 @@ async fn route(
     let meta = state.store.meta().as_ref();
     let installed = |table: &crate::storage::keys::KeyTable| state.keys.install(table);
     let method = req.method().clone();
+    if path == "/-/admin/observability" {
+        return observability(state, req).await;
+    }
     match path.strip_prefix("/-/admin/keys") {
         Some("") | Some("/") => match method {
             Method::GET | Method::HEAD => {
@@ -200,5 +205,84 @@ async fn route(
             ErrorCode::NoSuchResource,
             format!("No such localcos endpoint {path}."),
         )),
+    }
+}
+
+/// The run-time switches of `/-/admin/observability`. In answers,
+/// `access_log` is null when this process cannot switch it (its logging is
+/// not the binary's, or `RUST_LOG` silences the access target) and
+/// `access_log_note` says why.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Switches {
+    #[serde(default)]
+    pub access_log: Option<bool>,
+    #[serde(default)]
+    pub metrics: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log_note: Option<String>,
+}
+
+impl Switches {
+    fn now(state: &AppState) -> Switches {
+        let access = crate::http::access_log::switch();
+        Switches {
+            access_log: access.ok(),
+            metrics: Some(state.metrics.recording()),
+            access_log_note: access.err().map(|e| e.to_string()),
+        }
+    }
+}
+
+/// `GET` and `PUT /-/admin/observability`: the access log and metrics
+/// switches. A change lasts until the process exits (the next start follows
+/// the configuration again) and is logged.
+async fn observability(
+    state: &AppState,
+    req: Request<ByteStream>,
+) -> Result<http::Response<Body>, Error> {
+    match *req.method() {
+        Method::GET | Method::HEAD => Ok(json(StatusCode::OK, &Switches::now(state))),
+        Method::PUT => {
+            let body = read_body(req).await?;
+            let want: Switches = serde_json::from_slice(&body).map_err(|e| {
+                Error::with_message(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "The body must be JSON like {{\"access_log\": false, \"metrics\": true}}: {e}"
+                    ),
+                )
+            })?;
+            if want.access_log_note.is_some() {
+                return Err(Error::with_message(
+                    ErrorCode::InvalidArgument,
+                    "access_log_note is an answer field, not a switch.",
+                ));
+            }
+            if let Some(on) = want.access_log {
+                crate::http::access_log::set_switch(on).map_err(|e| {
+                    Error::with_message(
+                        ErrorCode::InvalidArgument,
+                        format!("The access log cannot be switched: {e}."),
+                    )
+                })?;
+            }
+            if let Some(on) = want.metrics {
+                state.metrics.set_recording(on);
+            }
+            let now = Switches::now(state);
+            let word = |b: Option<bool>| match b {
+                Some(true) => "on",
+                Some(false) => "off",
+                None => "not switchable",
+            };
+            tracing::info!(
+                access_log = word(now.access_log),
+                metrics = word(now.metrics),
+                "observability switched"
+            );
+            Ok(json(StatusCode::OK, &now))
+        }
+        _ => Err(not_allowed()),
     }
 }

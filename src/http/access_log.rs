@@ -24,10 +24,61 @@ use http_body::{Frame, SizeHint};
 /// `RUST_LOG=localcos::access=off` silences them).
 pub const TARGET: &str = "localcos::access";
 
-/// Whether access-log lines are wanted by the subscriber now (cheap: the
-/// callsite's interest is cached).
+/// Whether access-log lines are wanted now: the run-time switch once
+/// [`init`] has installed the binary's subscriber (one atomic load per
+/// request), else whatever the current subscriber says (in-process servers
+/// and tests).
 pub fn enabled() -> bool {
-    tracing::enabled!(target: "localcos::access", tracing::Level::INFO)
+    match SWITCH.load(Ordering::Relaxed) {
+        SWITCH_ON => true,
+        SWITCH_UNSET => tracing::enabled!(target: "localcos::access", tracing::Level::INFO),
+        _ => false,
+    }
+}
+
+/// The access log's run-time switch ([`switch`], [`set_switch`]). Before
+/// [`init`] it is unset and [`enabled`] asks the subscriber: `tracing`'s
+/// `enabled!` runs the whole filter each time (only an event's own
+/// interest is cached), about 35 ns a request.
+static SWITCH: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(SWITCH_UNSET);
+const SWITCH_UNSET: u8 = 0;
+const SWITCH_OFF: u8 = 1;
+const SWITCH_ON: u8 = 2;
+/// The filter (`RUST_LOG`) silences the access target: no switch turns it on.
+const SWITCH_FILTERED: u8 = 3;
+
+/// Why the access log cannot be switched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchError {
+    #[error("this process's logging was not set up by localcos (an in-process server): the access log follows the subscriber")]
+    NotInstalled,
+    #[error("the log filter (RUST_LOG) turns localcos::access off; restart without that directive to switch the access log")]
+    Filtered,
+}
+
+/// The access log's run-time switch: `Ok(on)` in the binary.
+pub fn switch() -> Result<bool, SwitchError> {
+    match SWITCH.load(Ordering::Relaxed) {
+        SWITCH_ON => Ok(true),
+        SWITCH_OFF => Ok(false),
+        SWITCH_FILTERED => Err(SwitchError::Filtered),
+        _ => Err(SwitchError::NotInstalled),
+    }
+}
+
+/// Turns the access log on or off (the admin API's
+/// `PUT /-/admin/observability`); requests already answered still log.
+pub fn set_switch(on: bool) -> Result<(), SwitchError> {
+    let new = if on { SWITCH_ON } else { SWITCH_OFF };
+    SWITCH
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+            matches!(s, SWITCH_ON | SWITCH_OFF).then_some(new)
+        })
+        .map(drop)
+        .map_err(|s| match s {
+            SWITCH_FILTERED => SwitchError::Filtered,
+            _ => SwitchError::NotInstalled,
+        })
 }
 
 /// Everything one access-log line says.
@@ -284,6 +335,7 @@ impl Drop for PendingLine {
 pub use super::log_writer::LogGuard;
 
 /// How the binary logs (from `Config`).
+#[derive(Debug, Clone, Copy)]
 pub struct LogSetup<'a> {
     /// `EnvFilter` directives; `RUST_LOG` wins when set.
     pub level: &'a str,
@@ -308,7 +360,22 @@ pub fn init(setup: &LogSetup<'_>) -> LogGuard {
         .unwrap_or_else(|| setup.level.to_string());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (writer, guard) = super::log_writer::BatchWriter::new(std::io::stderr());
-    subscriber(setup, &spec, ansi, writer).init();
+    // The filter lets access lines through and the switch decides, so that
+    // the admin API can turn them on and off without a restart.
+    let filter_setup = LogSetup {
+        access_log: true,
+        ..*setup
+    };
+    subscriber(&filter_setup, &spec, ansi, writer).init();
+    let passes = tracing::enabled!(target: "localcos::access", tracing::Level::INFO);
+    SWITCH.store(
+        match (passes, setup.access_log) {
+            (false, _) => SWITCH_FILTERED,
+            (true, false) => SWITCH_OFF,
+            (true, true) => SWITCH_ON,
+        },
+        Ordering::Relaxed,
+    );
     guard
 }
 

@@ -265,6 +265,10 @@ impl Drop for Proc {
 }
 
 fn start(extra: &[&str]) -> Proc {
+    start_env(extra, &[])
+}
+
+fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Proc {
     let dir = tempfile::tempdir().unwrap();
     let stderr = dir.path().join("stderr.log");
     // In memory, unless the test names a data dir (zero-copy GETs).
@@ -282,6 +286,7 @@ fn start(extra: &[&str]) -> Proc {
         .env_remove("LOCALCOS_LOG_LEVEL")
         .env_remove("LOCALCOS_ACCESS_LOG")
         .env_remove("LOCALCOS_LOG_FORMAT")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
@@ -297,13 +302,33 @@ fn start(extra: &[&str]) -> Proc {
 
 /// One signed request; (status, head, Authorization sent).
 fn request(addr: SocketAddr, method: &str, key: &str, body: &[u8]) -> (u16, String, String) {
-    let path = format!("/{key}");
-    let auth = sign_with(ID, KEY, method, &path, &[], &[("host", LOG_HOST)], window());
+    let (status, head, _, auth) = send(addr, method, LOG_HOST, &format!("/{key}"), body, true);
+    (status, head, auth)
+}
+
+/// One request to `host` (signed with the owner key, or anonymous);
+/// (status, head, body, Authorization sent).
+fn send(
+    addr: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    body: &[u8],
+    signed: bool,
+) -> (u16, String, String, String) {
+    let auth = match signed {
+        true => sign_with(ID, KEY, method, path, &[], &[("host", host)], window()),
+        false => String::new(),
+    };
+    let auth_line = match signed {
+        true => format!("Authorization: {auth}\r\n"),
+        false => String::new(),
+    };
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {LOG_HOST}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth_line}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -311,8 +336,13 @@ fn request(addr: SocketAddr, method: &str, key: &str, body: &[u8]) -> (u16, Stri
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
-    let head = text.split("\r\n\r\n").next().unwrap().to_string();
-    (head[9..12].parse().unwrap(), head, auth)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (
+        head[9..12].parse().unwrap(),
+        head.to_string(),
+        body.to_string(),
+        auth,
+    )
 }
 
 fn header<'a>(head: &'a str, name: &str) -> &'a str {
@@ -501,4 +531,135 @@ fn access_log_bytes_out_counts_what_was_sent() {
             "{extra:?}: an abandoned download logged bytes_out={sent} (client read {read} of {SIZE})"
         );
     }
+}
+
+/// `localcos observability` against the running binary: what it prints.
+fn observability_cli(p: &Proc, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_localcos"))
+        .arg("observability")
+        .args(["--url", &format!("http://{}", p.addr)])
+        .args(args)
+        .env("LOCALCOS_SECRET_ID", ID)
+        .env("LOCALCOS_SECRET_KEY", KEY)
+        .env_remove("LOCALCOS_CONFIG")
+        .env_remove("LOCALCOS_DATA_DIR")
+        .output()
+        .expect("run localcos observability");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The access log and the metrics switch on and off in a running server
+/// (the admin API, through `localcos observability`): off, a request leaves
+/// no line and no count and `/-/metrics` is gone; on again, both resume.
+#[test]
+fn observability_switches_without_a_restart() {
+    let p = start(&["--log-format", "json"]);
+    let service = p.addr.to_string();
+    let put_count = || {
+        let (status, _, body, _) = send(p.addr, "GET", &service, "/-/metrics", b"", false);
+        assert_eq!(status, 200, "{body}");
+        value(
+            &body,
+            "localcos_requests_total",
+            &[("operation", "PutObject"), ("status", "200")],
+        )
+    };
+    let (status, head, _) = request(p.addr, "PUT", "before", b"1");
+    assert_eq!(status, 200, "{head}");
+    let before = header(&head, "x-cos-request-id").to_string();
+    assert_eq!(put_count(), Some(1.0));
+
+    let (ok, out, err) = observability_cli(&p, &["--json"]);
+    assert!(ok, "{err}");
+    let now: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (now["access_log"].as_bool(), now["metrics"].as_bool()),
+        (Some(true), Some(true)),
+        "{out}"
+    );
+
+    let (ok, out, err) = observability_cli(&p, &["--access-log", "off", "--metrics", "off"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "access log: off\nmetrics:    off\n");
+    let (status, head, _) = request(p.addr, "PUT", "while-off", b"2");
+    assert_eq!(status, 200, "{head}");
+    let quiet = header(&head, "x-cos-request-id").to_string();
+    let (status, _, body, _) = send(p.addr, "GET", &service, "/-/metrics", b"", false);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("<Code>NoSuchResource</Code>"), "{body}");
+
+    let (ok, out, err) = observability_cli(&p, &["--access-log", "on", "--metrics", "on"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "access log: on\nmetrics:    on\n");
+    let (status, head, _) = request(p.addr, "PUT", "after", b"3");
+    assert_eq!(status, 200, "{head}");
+    let after = header(&head, "x-cos-request-id").to_string();
+    let text = wait_for_log(&p, &after);
+    assert!(text.contains(&before), "{text}");
+    assert!(text.contains(&after), "{text}");
+    assert!(
+        !text.contains(&quiet),
+        "a line while the access log was off:\n{text}"
+    );
+    // The PUT made while metrics were off is not counted.
+    assert_eq!(put_count(), Some(2.0));
+    // Each switch is logged.
+    assert_eq!(text.matches("observability switched").count(), 2, "{text}");
+
+    // Bad bodies and other keys are refused.
+    let service_admin = |body: &[u8], signed: bool| {
+        send(
+            p.addr,
+            "PUT",
+            &service,
+            "/-/admin/observability",
+            body,
+            signed,
+        )
+    };
+    let (status, _, body, _) = service_admin(br#"{"access_log": "yes"}"#, true);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("<Code>InvalidArgument</Code>"), "{body}");
+    let (status, _, body, _) = service_admin(br#"{"acces_log": false}"#, true);
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body, _) = service_admin(br#"{"access_log": false}"#, false);
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body, _) = send(
+        p.addr,
+        "POST",
+        &service,
+        "/-/admin/observability",
+        b"{}",
+        true,
+    );
+    assert_eq!(status, 405, "{body}");
+}
+
+/// A filter that silences the access target (`RUST_LOG`) cannot be
+/// overridden by the switch: the command says why, and nothing changes.
+#[test]
+fn observability_switch_respects_a_filter_that_silences_access_lines() {
+    let p = start_env(&[], &[("RUST_LOG", "info,localcos::access=off")]);
+    let (ok, out, err) = observability_cli(&p, &[]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("access log: not switchable\n  (the log filter (RUST_LOG)"),
+        "{out}"
+    );
+    assert!(out.ends_with("metrics:    on\n"), "{out}");
+    let (ok, _, err) = observability_cli(&p, &["--access-log", "on"]);
+    assert!(!ok);
+    assert!(
+        err.contains("400 InvalidArgument: The access log cannot be switched"),
+        "{err}"
+    );
+    let (status, head, _) = request(p.addr, "PUT", "k", b"1");
+    assert_eq!(status, 200, "{head}");
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&p.stderr).unwrap();
+    assert!(!text.contains(header(&head, "x-cos-request-id")), "{text}");
 }
