@@ -179,6 +179,9 @@ pub struct Launch<'a> {
     pub extra: &'a [&'a str],
     /// Where the server's temp dir (data dir, logs) goes; default: the system's temp dir.
     pub parent: Option<&'a Path>,
+    /// Stderr is a pipe (1 MiB) that a thread of the bench copies into `stderr.log`, as
+    /// under Docker or systemd, instead of that file itself.
+    pub stderr_pipe: bool,
 }
 
 /// `start_localcos` with every option: the data dir is `<server.dir()>/data`; the server may
@@ -215,7 +218,14 @@ pub fn launch_localcos(bin: &Path, l: &Launch<'_>) -> Result<Server, String> {
     // Like nginx's `access_log off` here; an `--access-log` flag in `extra` wins
     // (benches/observability.rs compares both).
     cmd.env("LOCALCOS_ACCESS_LOG", "off");
-    let server = spawn("localcos", cmd, addr, dir, cpus)?;
+    let stderr = match l.stderr_pipe {
+        true => {
+            let log = File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?;
+            Some(stderr_pipe(log)?.into())
+        }
+        false => None,
+    };
+    let server = spawn("localcos", cmd, addr, dir, cpus, stderr)?;
     wait_for_line(&server, "localcos listening on ", Duration::from_secs(20))?;
     Ok(server)
 }
@@ -262,7 +272,7 @@ fn spawn_nginx(
         .arg("-e")
         .arg(dir.path().join("error.log"))
         .stdin(Stdio::null());
-    spawn("nginx", cmd, addr, dir, cpus)
+    spawn("nginx", cmd, addr, dir, cpus, None)
 }
 
 /// Starts nginx as a round-robin load balancer over `upstreams`, with the settings S3 traffic
@@ -367,15 +377,46 @@ http {{
     )
 }
 
+/// A pipe for a child's stderr, of 1 MiB (one batch of the log writer fits, so a write
+/// does not wait for the reader), whose reading end a thread copies into `log` until the
+/// child exits.
+fn stderr_pipe(mut log: File) -> Result<File, String> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) fills `fds` with two new descriptors, each owned once below.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the descriptors were just created and nothing else owns them.
+    let (mut reader, writer) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    // SAFETY: fcntl(2) on a pipe descriptor this function owns.
+    if unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 1 << 20) } < 0 {
+        return Err(format!("F_SETPIPE_SZ: {}", std::io::Error::last_os_error()));
+    }
+    std::thread::Builder::new()
+        .name("stderr-drain".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut reader, &mut log);
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(writer)
+}
+
 fn spawn(
     name: &'static str,
     mut cmd: Command,
     addr: SocketAddr,
     dir: TempDir,
     cpus: &[usize],
+    stderr: Option<Stdio>,
 ) -> Result<Server, String> {
     let stdout = File::create(dir.path().join("stdout.log")).map_err(|e| e.to_string())?;
-    let stderr = File::create(dir.path().join("stderr.log")).map_err(|e| e.to_string())?;
+    let stderr = match stderr {
+        Some(s) => s,
+        None => File::create(dir.path().join("stderr.log"))
+            .map_err(|e| e.to_string())?
+            .into(),
+    };
     cmd.stdout(stdout).stderr(stderr);
     if !cpus.is_empty() {
         let cpus = cpus.to_vec();

@@ -407,49 +407,121 @@ where
             .flatten_event(true)
             .with_current_span(false)
             .with_writer(writer.clone())
-            .map_event_format(SkipAccess)
             .boxed()
     } else {
         tracing_subscriber::fmt::layer()
             .with_writer(writer.clone())
             .with_ansi(ansi)
-            .map_event_format(SkipAccess)
             .boxed()
     };
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt)
+        .with(NotAccess(fmt))
         .with(AccessLayer {
             json: setup.json,
             writer,
         })
 }
 
-/// The `fmt` layer's event format without access-log events (written by
-/// [`AccessLayer`]). Not a per-layer filter (`with_filter`): with one, the
-/// layers disagree about the access callsite, so its interest becomes
-/// "sometimes" and every request's [`enabled`] check and line ran the whole
-/// dynamic filter chain (about 1% of a 4 KiB GET, benches/observability.rs).
-/// Here every callsite's interest is static and cached.
-struct SkipAccess<F>(F);
+/// The `fmt` layer without access-log events (written by [`AccessLayer`]):
+/// every `Layer` call is passed on but those events' `on_event`. Not a
+/// per-layer filter (`with_filter`): with one, the layers disagree about the
+/// access callsite, so its interest becomes "sometimes" and every request's
+/// line ran the whole dynamic filter chain (about 1% of a 4 KiB GET,
+/// benches/observability.rs). Here every callsite's interest is static and
+/// cached. (An event format that writes nothing for them, as before, still
+/// cost the `fmt` layer's per-event set-up: its thread-local buffer and
+/// context, 15-25 ns a request.)
+struct NotAccess<L>(L);
 
-impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for SkipAccess<F>
+impl<S, L> tracing_subscriber::Layer<S> for NotAccess<L>
 where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber,
+    L: tracing_subscriber::Layer<S>,
 {
-    fn format_event(
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.0.on_register_dispatch(subscriber);
+    }
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.0.on_layer(subscriber);
+    }
+    fn register_callsite(
         &self,
-        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        writer: tracing_subscriber::fmt::format::Writer<'_>,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        self.0.register_callsite(metadata)
+    }
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.0.enabled(metadata, ctx)
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        self.0.max_level_hint()
+    }
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_new_span(attrs, id, ctx);
+    }
+    fn on_record(
+        &self,
+        span: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_record(span, values, ctx);
+    }
+    fn on_follows_from(
+        &self,
+        span: &tracing::span::Id,
+        follows: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_follows_from(span, follows, ctx);
+    }
+    fn event_enabled(
+        &self,
         event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        if event.metadata().target() == TARGET {
-            // Nothing formatted: the fmt layer then writes nothing.
-            return Ok(());
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.0.event_enabled(event, ctx)
+    }
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != TARGET {
+            self.0.on_event(event, ctx);
         }
-        self.0.format_event(ctx, writer, event)
+    }
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.on_enter(id, ctx);
+    }
+    fn on_exit(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.on_exit(id, ctx);
+    }
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.on_close(id, ctx);
+    }
+    fn on_id_change(
+        &self,
+        old: &tracing::span::Id,
+        new: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.on_id_change(old, new, ctx);
+    }
+    // Passed on too: the `fmt` layer finds its own parts through it.
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            Some(std::ptr::from_ref(self).cast())
+        } else {
+            // SAFETY: the caller's contract is the inner layer's.
+            unsafe { self.0.downcast_raw(id) }
+        }
     }
 }
 
