@@ -1,51 +1,57 @@
 //! Observability overhead (issue 11, "Speed"): the 4 KiB pre-signed GET of the load bench
-//! against localcos servers that differ only in their observability switches: metrics and
-//! access log off (`--metrics off --access-log off`), both on with text lines (the default),
-//! both on with JSON lines, and a second "off" server as a control. It prints each server's
-//! req/s, p99 and CPU microseconds per request, and their ratios to the "off" server (the
-//! issue's target: metrics + access log cost < 5%). The access log goes to the server's
-//! stderr, a file here, through the batching writer.
+//! with metrics and the access log off, and with both on, text lines (the default) and JSON
+//! lines. It prints each slice's req/s, p99 and server CPU microseconds per request, and
+//! their ratios to "off" (the issue's target: metrics + access log cost < 5%). The access
+//! log goes to the server's stderr through the batching writer: a file here, or a pipe
+//! (`OBS_LOG=pipe`, as under Docker or systemd).
 //!
 //! How it is measured, and why:
-//! - Each server is loaded **alone**, as in the load bench (server on CPU 0, generator on
+//! - **"Off" and "on" are the same process**, switched at run time through the admin API
+//!   (`PUT /-/admin/observability`) before each slice: one process with text lines, one
+//!   with JSON lines, each started with both on. One process of the very same build and
+//!   flags can cost 2–4% more per request than another for its whole life (address-space
+//!   layout, page placement), as large as the effect measured; within one process that
+//!   weighs on "off" and "on" alike. The control is a third slice of the text process,
+//!   switched off again: its ratio shows how far from 1.000 two identical slices land.
+//! - Each process is loaded **alone**, as in the load bench (server on CPU 0, generator on
 //!   CPU 1), in short slices that take turns (the one going first rotates from round to
-//!   round), so that the VM's drift (±10% over minutes) weighs on every server alike. A
-//!   round's ratio is a server's CPU per request over the "off" server's in that round.
+//!   round), so that the VM's drift (±10% over minutes) weighs on every slice alike. A
+//!   round's ratio is a slice's CPU per request over its process's "off" slice in that
+//!   round; the figure judged is the median over all rounds, and the processes are
+//!   restarted every epoch.
+//! - A process loaded right after the other one is warmed up for 2.5 s, not 0.5 s: its
+//!   first seconds cost more (with 0.5 s, the control measured 1.029; with 2.5 s, 1.004).
 //! - CPU time is each server's threads' time on a CPU from `/proc/<pid>/task/*/schedstat`
 //!   (nanoseconds; clock ticks are too coarse for short slices).
-//! - The servers are **restarted every epoch** (in a rotating start order) and the figure
-//!   judged is the median of the round ratios over all epochs. One process of the very same
-//!   build and flags can cost 2–4% more per request than another for its whole life
-//!   (address-space layout, page placement: the control showed it), which is as large as the
-//!   effect measured, so no single process may decide the figure. The control's ratio shows
-//!   how far from 1.000 two identical servers land with this method.
 //! - **Waking the generator's idle CPU is part of the server's cost here.** Each response
 //!   wakes the generator; when its CPU is halted, the wake-up is an inter-processor
 //!   interrupt, which in a VM is an exit to the hypervisor charged to the server's thread
 //!   (`perf`: `_raw_spin_unlock_irqrestore` under `sock_def_readable`, about 9% of the
 //!   server's CPU with both switches off). A slower server leaves the generator idle more
-//!   often, so it pays this more often: on the 2-vCPU VM of the README's figures, about half
-//!   of what metrics plus access log cost per request. `OBS_IDLE_POLL=1` lets idle CPUs poll instead (a
-//!   wake-up is then a flag write), which measures the server's own work; over a network
-//!   the generator's CPU is not the server's to wake.
+//!   often, so it pays this more often: on the 2-vCPU VM of the README's figures, a third
+//!   to a half of what metrics plus access log cost per request. `OBS_IDLE_POLL=1` lets
+//!   idle CPUs poll instead (a wake-up is then a flag write), which measures the server's
+//!   own work; over a network the generator's CPU is not the server's to wake.
 //!
 //! Run by hand (release server, like the load bench; the generator is reused from
 //! `benches/load`):
 //!
 //! ```text
 //! cargo build --release --bin localcos
-//! cargo bench --bench observability            # ~3 min
+//! cargo bench --bench observability            # ~4 min
 //! OBS_QUICK=1 cargo bench --bench observability   # smoke run
 //! ```
 //!
-//! Knobs: `OBS_SWITCH=1` measures "off" and "on" in the same process, switched at run time
-//! through the admin API before each slice (see `SWITCH`), `OBS_SPLIT=1` adds a server with metrics alone and one with the access log alone
-//! (text lines; instead of the JSON server), `OBS_BIN_B=<binary>` an A/B run of two builds
-//! (off and both on from each; it prints the median of the rounds' B-on over A-on),
-//! `OBS_IDLE_POLL=1` (root: holds `/dev/cpu_dma_latency` at 0, so idle CPUs poll instead of
-//! halting; see above), `OBS_EPOCHS` server restarts (default 6), `OBS_ROUNDS` per epoch
-//! (default 2),
-//! `OBS_SECONDS` per slice (default 2.5, after 0.5 s of warm-up), `OBS_CONNECTIONS` (default
+//! Knobs: `OBS_SWITCH=0` runs a separate process per variant instead (`--metrics off
+//! --access-log off`, both on with text lines, both on with JSON lines, and a second "off"
+//! process as the control; the method before run-time switches), `OBS_SPLIT=1` (separate
+//! processes) a process with metrics alone and one with the access log alone (text lines;
+//! instead of the JSON one), `OBS_BIN_B=<binary>` an A/B run of two builds (separate
+//! processes: off and both on from each; it prints the median of the rounds' B-on over
+//! A-on), `OBS_LOG=pipe`, `OBS_IDLE_POLL=1` (root: holds `/dev/cpu_dma_latency` at 0, so
+//! idle CPUs poll instead of halting; see above), `OBS_EPOCHS` restarts (default 6),
+//! `OBS_ROUNDS` per epoch (default 2), `OBS_SECONDS` per slice (default 2.5, after 0.5 s of
+//! warm-up), `OBS_SWITCH_WARMUP` (default 2.5 in switch mode), `OBS_CONNECTIONS` (default
 //! 16), `LOAD_PIN=0` (no CPU pinning), `LOCALCOS_BIN`. `cargo test --all-targets` runs it
 //! without `--bench`: it then only prints a line.
 
@@ -84,7 +90,7 @@ struct Variant {
     access_log: bool,
     /// Runs the `OBS_BIN_B` build instead of the one under test.
     build_b: bool,
-    /// `OBS_SWITCH` mode: the variant whose process serves this one's slices
+    /// Switch mode: the variant whose process serves this one's slices
     /// (switched to `metrics` and `access_log` before each); None: a
     /// process of its own, started with `flags`.
     process: Option<usize>,
@@ -123,7 +129,7 @@ const fn variant(
     }
 }
 
-/// `OBS_SWITCH` mode: a slice of the process of variant `process` (started
+/// Switch mode: a slice of the process of variant `process` (started
 /// with both switches on and `format` lines), switched to these switches.
 const fn switched(
     label: &'static str,
@@ -146,7 +152,8 @@ const fn build_b(v: Variant) -> Variant {
     Variant { build_b: true, ..v }
 }
 
-/// The first is the reference; the last is the control (the reference again).
+/// `OBS_SWITCH=0`: a process per variant. The first is the reference; the last is the
+/// control (the reference again, another process).
 const VARIANTS: [Variant; 4] = [
     variant("metrics off, access log off", false, false, "text"),
     variant("metrics on, access log on (text)", true, true, "text"),
@@ -163,10 +170,11 @@ const SPLIT: [Variant; 5] = [
     variant("control: off again, other process", false, false, "text"),
 ];
 
-/// `OBS_SWITCH=1`: off and on in the **same process**, switched at run time
-/// (`PUT /-/admin/observability`) before each slice: one process with text
-/// lines, one with JSON lines, and a control slice of the text process
-/// switched off again. A process's own layout then weighs on "off" and "on"
+/// The default method (`OBS_SWITCH=0` runs [`VARIANTS`] instead): off and on
+/// in the **same process**, switched at run time (`PUT
+/// /-/admin/observability`) before each slice: one process with text lines,
+/// one with JSON lines, and a control slice of the text process switched off
+/// again. A process's own layout then weighs on "off" and "on"
 /// alike, so the 2–4% that one process can differ from another no longer
 /// enters a ratio.
 const SWITCH: [Variant; 5] = [
@@ -229,7 +237,7 @@ struct Slice {
 
 /// What the servers of one epoch serve from: the presigned URL each answers.
 struct Epoch {
-    /// Per variant: its process (None: it is served by another's, `OBS_SWITCH`).
+    /// Per variant: its process (None: it is served by another's, switch mode).
     servers: Vec<Option<Server>>,
     urls: Vec<String>,
 }
@@ -272,11 +280,13 @@ fn run() -> Result<(), String> {
     } = servers::layout(&target_dir, pin)?;
     println!("observability bench: localcos = {}", bin.display());
     let bin_b = std::env::var_os("OBS_BIN_B").map(PathBuf::from);
-    let switch_mode = bin_b.is_none() && std::env::var("OBS_SWITCH").is_ok_and(|v| v == "1");
+    let split = std::env::var("OBS_SPLIT").is_ok_and(|v| v == "1");
+    let switch_mode =
+        bin_b.is_none() && !split && std::env::var("OBS_SWITCH").map_or(true, |v| v != "0");
     let settings = Settings {
         variants: if bin_b.is_some() {
             &AB
-        } else if std::env::var("OBS_SPLIT").is_ok_and(|v| v == "1") {
+        } else if split {
             &SPLIT
         } else if switch_mode {
             &SWITCH

@@ -663,3 +663,56 @@ fn observability_switch_respects_a_filter_that_silences_access_lines() {
     let text = std::fs::read_to_string(&p.stderr).unwrap();
     assert!(!text.contains(header(&head, "x-cos-request-id")), "{text}");
 }
+
+/// In process (tests embedding the server, no logging of localcos's own):
+/// the metrics switch works, and the access log reports that it follows
+/// the subscriber instead of a switch (400 to switch it).
+#[tokio::test]
+async fn observability_switches_in_process() {
+    let app = app().await;
+    let admin = |method: http::Method, body: &str| {
+        R::new(method, "")
+            .host(SERVICE)
+            .raw_path("/-/admin/observability")
+            .with_body(body)
+    };
+    let r = app.send(admin(http::Method::GET, "")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["access_log"], serde_json::Value::Null, "{v}");
+    assert!(
+        v["access_log_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("not set up by localcos")),
+        "{v}"
+    );
+    assert_eq!(v["metrics"], true, "{v}");
+    scrape(&app).await;
+
+    let r = app
+        .send(admin(http::Method::PUT, r#"{"metrics": false}"#))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = app
+        .send(R::get("").anonymous().host(SERVICE).raw_path("/-/metrics"))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = app
+        .send(admin(
+            http::Method::PUT,
+            r#"{"access_log": true, "metrics": true}"#,
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("cannot be switched"), "{}", r.text());
+    // Refused whole: the metrics stayed off.
+    let r = app
+        .send(R::get("").anonymous().host(SERVICE).raw_path("/-/metrics"))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = app
+        .send(admin(http::Method::PUT, r#"{"metrics": true}"#))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    scrape(&app).await;
+}
