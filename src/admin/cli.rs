@@ -245,7 +245,11 @@ fn rotate_note(old: &str, grace: Option<u64>) -> String {
 }
 
 fn load_config(c: &Common) -> Result<Config, String> {
-    let args = ServeArgs {
+    Config::load(&serve_args(c)).map_err(|e| format!("configuration: {e}"))
+}
+
+fn serve_args(c: &Common) -> ServeArgs {
+    ServeArgs {
         data_dir: c.data_dir.clone(),
         config: c.config.clone(),
         secret_id: c.secret_id.clone(),
@@ -254,8 +258,35 @@ fn load_config(c: &Common) -> Result<Config, String> {
         master_key_file: c.master_key_file.clone(),
         appid: c.appid.clone(),
         ..Default::default()
+    }
+}
+
+/// The configuration a command that calls a running server signs with. It
+/// never generates a key pair (as `serve` does into `<data-dir>/credentials`
+/// when none is configured): a client with no owner key is told so, and
+/// leaves no data dir behind.
+fn online_config(args: &ServeArgs) -> Result<Config, String> {
+    let generated_file = match Config::storage_of(args) {
+        Ok(StorageMode::Dir(dir)) => Some(dir.join("credentials")).filter(|f| !f.exists()),
+        _ => None,
     };
-    Config::load(&args).map_err(|e| format!("configuration: {e}"))
+    let config = Config::load(args).map_err(|e| format!("configuration: {e}"))?;
+    if config.generated_credentials {
+        if let Some(file) = generated_file {
+            let _ = std::fs::remove_file(&file);
+            if let Some(dir) = file.parent() {
+                // Only if empty: this command created it.
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(
+                "no owner key to sign with: pass --secret-id and --secret-key \
+                 (or LOCALCOS_SECRET_ID / LOCALCOS_SECRET_KEY), the server's --config, \
+                 or the --data-dir holding its generated credentials"
+                    .to_string(),
+            );
+        }
+    }
+    Ok(config)
 }
 
 async fn execute(args: KeysArgs) -> Result<Output, String> {
@@ -270,10 +301,12 @@ async fn execute(args: KeysArgs) -> Result<Output, String> {
             ));
         }
     }
-    let config = load_config(&args.common)?;
     match &args.common.url {
-        Some(url) => online(url, args.common.cacert.as_deref(), &config, args.action).await,
-        None => offline(&config, args.action).await,
+        Some(url) => {
+            let config = online_config(&serve_args(&args.common))?;
+            online(url, args.common.cacert.as_deref(), &config, args.action).await
+        }
+        None => offline(&load_config(&args.common)?, args.action).await,
     }
 }
 
@@ -614,8 +647,29 @@ pub struct ObservabilityArgs {
     /// Turn metrics recording (and `/-/metrics`) on or off.
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub metrics: Option<String>,
-    #[command(flatten)]
-    pub common: Common,
+    /// The running server (http:// or https://).
+    #[arg(long, env = "LOCALCOS_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// https:// URLs: trust the certificates in this PEM file (e.g. the
+    /// `cert.pem` a `--tls-self-signed` server prints) instead of the
+    /// system's CAs and the data dir's self-signed certificate.
+    #[arg(long, env = "LOCALCOS_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Where a generated owner key is read (`<DIR>/credentials`).
+    #[arg(long, env = "LOCALCOS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The server's TOML configuration file.
+    #[arg(long, short = 'c', env = "LOCALCOS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SecretId of the owner key that signs the call.
+    #[arg(long, env = "LOCALCOS_SECRET_ID", hide_env_values = true)]
+    pub secret_id: Option<String>,
+    /// SecretKey of that owner key.
+    #[arg(long, env = "LOCALCOS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
 }
 
 /// Runs `localcos observability`; prints the switches as they now are.
@@ -631,7 +685,7 @@ pub fn run_observability(args: ObservabilityArgs) -> ExitCode {
         }
     };
     match rt.block_on(observability(&args)) {
-        Ok(now) if args.common.json => {
+        Ok(now) if args.json => {
             println!("{}", serde_json::to_string_pretty(&now).unwrap_or_default());
             ExitCode::SUCCESS
         }
@@ -657,12 +711,17 @@ pub fn run_observability(args: ObservabilityArgs) -> ExitCode {
 
 async fn observability(args: &ObservabilityArgs) -> Result<super::Switches, String> {
     let url = args
-        .common
         .url
         .as_deref()
         .ok_or("--url (or LOCALCOS_URL) is needed: the switches belong to a running server")?;
-    let config = load_config(&args.common)?;
-    let client = client(url, args.common.cacert.as_deref(), &config)?;
+    let config = online_config(&ServeArgs {
+        data_dir: args.data_dir.clone(),
+        config: args.config.clone(),
+        secret_id: args.secret_id.clone(),
+        secret_key: args.secret_key.clone(),
+        ..Default::default()
+    })?;
+    let client = client(url, args.cacert.as_deref(), &config)?;
     let on = |v: &Option<String>| v.as_deref().map(|v| v == "on");
     let want = super::Switches {
         access_log: on(&args.access_log),

@@ -716,3 +716,32 @@ async fn observability_switches_in_process() {
     assert_eq!(r.status, 200, "{}", r.text());
     scrape(&app).await;
 }
+
+/// A client command with no owner key says so, and does not generate one
+/// (as `serve` would) into a `./data` of wherever it ran.
+#[test]
+fn observability_without_an_owner_key_generates_none() {
+    let cwd = tempfile::tempdir().unwrap();
+    for args in [
+        &["observability", "--url", "http://127.0.0.1:9"][..],
+        &["keys", "--url", "http://127.0.0.1:9", "list"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_localcos"))
+            .args(args)
+            .current_dir(cwd.path())
+            .env_remove("LOCALCOS_SECRET_ID")
+            .env_remove("LOCALCOS_SECRET_KEY")
+            .env_remove("LOCALCOS_CONFIG")
+            .env_remove("LOCALCOS_DATA_DIR")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains("no owner key to sign with"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_dir(cwd.path()).unwrap().count(),
+            0,
+            "{args:?} left files"
+        );
+    }
+}
