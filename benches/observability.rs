@@ -513,14 +513,8 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
             println!("  epoch {epoch}: pid {} is {}", server.pid, v.label);
         }
     }
-    let creds = Credentials {
-        secret_id: SECRET_ID.into(),
-        secret_key: SECRET_KEY.into(),
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs();
+    let creds = owner();
+    let now = unix_now()?;
     let mut urls = vec![String::new(); n];
     for (i, v) in s.variants.iter().enumerate() {
         let Some(server) = &servers[i] else { continue };
@@ -584,17 +578,27 @@ async fn load(s: &Settings, e: &Epoch, i: usize, warmup: Duration) -> Result<Sli
     })
 }
 
+/// The servers' owner key.
+fn owner() -> Credentials {
+    Credentials {
+        secret_id: SECRET_ID.into(),
+        secret_key: SECRET_KEY.into(),
+    }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> Result<u64, String> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|e| e.to_string())
+}
+
 /// Switches `server`'s metrics and access log to `v`'s (the admin API, signed
 /// with the owner key in the query string) and checks the answer.
 async fn switch(server: &Server, v: &Variant) -> Result<(), String> {
-    let creds = Credentials {
-        secret_id: SECRET_ID.into(),
-        secret_key: SECRET_KEY.into(),
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs();
+    let creds = owner();
+    let now = unix_now()?;
     let path = "/-/admin/observability";
     let sig = presign::sign(&creds, "PUT", path, &server.host(), now - 60, now + 600);
     let body = format!(
@@ -662,10 +666,7 @@ async fn set_up(server: &Server, creds: &Credentials) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs();
+    let now = unix_now()?;
     let path = format!("/{BUCKET}/{KEY}");
     let auth = presign::sign(creds, "PUT", &path, &host, now - 60, now + 3600).to_header();
     let data: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
