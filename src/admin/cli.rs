@@ -266,16 +266,19 @@ fn serve_args(c: &Common) -> ServeArgs {
 /// when none is configured): a client with no owner key is told so, and
 /// leaves no data dir behind.
 fn online_config(args: &ServeArgs) -> Result<Config, String> {
-    let generated_file = match Config::storage_of(args) {
-        Ok(StorageMode::Dir(dir)) => Some(dir.join("credentials")).filter(|f| !f.exists()),
+    // Where `Config::load` would write a pair it generates, if nothing is
+    // there yet, and whether the data dir itself is new.
+    let generated = match Config::storage_of(args) {
+        Ok(StorageMode::Dir(dir)) => {
+            Some((dir.join("credentials"), !dir.exists())).filter(|(file, _)| !file.exists())
+        }
         _ => None,
     };
     let config = Config::load(args).map_err(|e| format!("configuration: {e}"))?;
     if config.generated_credentials {
-        if let Some(file) = generated_file {
+        if let Some((file, new_dir)) = generated {
             let _ = std::fs::remove_file(&file);
-            if let Some(dir) = file.parent() {
-                // Only if empty: this command created it.
+            if let (true, Some(dir)) = (new_dir, file.parent()) {
                 let _ = std::fs::remove_dir(dir);
             }
             return Err(

@@ -718,13 +718,31 @@ async fn observability_switches_in_process() {
 }
 
 /// A client command with no owner key says so, and does not generate one
-/// (as `serve` would) into a `./data` of wherever it ran.
+/// (as `serve` would) into a `./data` of wherever it ran, nor into a data
+/// dir it was given (which stays).
 #[test]
 fn observability_without_an_owner_key_generates_none() {
     let cwd = tempfile::tempdir().unwrap();
+    let given = cwd.path().join("given");
+    std::fs::create_dir(&given).unwrap();
     for args in [
         &["observability", "--url", "http://127.0.0.1:9"][..],
         &["keys", "--url", "http://127.0.0.1:9", "list"][..],
+        &[
+            "observability",
+            "--url",
+            "http://127.0.0.1:9",
+            "--data-dir",
+            "given",
+        ][..],
+        &[
+            "keys",
+            "--url",
+            "http://127.0.0.1:9",
+            "--data-dir",
+            "given",
+            "list",
+        ][..],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_localcos"))
             .args(args)
@@ -738,10 +756,11 @@ fn observability_without_an_owner_key_generates_none() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success());
         assert!(err.contains("no owner key to sign with"), "{args:?}: {err}");
-        assert_eq!(
-            std::fs::read_dir(cwd.path()).unwrap().count(),
-            0,
-            "{args:?} left files"
-        );
+        let names: Vec<_> = std::fs::read_dir(cwd.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["given"], "{args:?} left files");
+        assert_eq!(std::fs::read_dir(&given).unwrap().count(), 0, "{args:?}");
     }
 }
