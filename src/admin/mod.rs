@@ -212,7 +212,7 @@ async fn route(
 /// `access_log` is null when this process cannot switch it (its logging is
 /// not the binary's, or `RUST_LOG` silences the access target) and
 /// `access_log_note` says why.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Switches {
     #[serde(default)]
