@@ -2,7 +2,8 @@
 //! whole server): the `tracing` event of `http::access_log::emit` through the binary's own
 //! subscriber (filter, fmt layer, access layer, batching writer) into stderr, which this bench
 //! points at /dev/null. It prints nanoseconds of CPU per line (all threads, the log writer's
-//! included) for text and JSON lines.
+//! included) for text and JSON lines, and per request recorded into the metrics
+//! (`Metrics::record`, the other half of that budget).
 //!
 //! ```text
 //! cargo bench --bench access_log
@@ -25,6 +26,13 @@ fn main() -> ExitCode {
     }
     match std::env::var("ACCESS_BENCH_FORMAT") {
         // One subscriber per process: the parent runs a child per format.
+        Ok(format) if format == "metrics" => match measure_metrics() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                println!("access_log bench failed: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(format) => match measure(format == "json") {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -33,7 +41,7 @@ fn main() -> ExitCode {
             }
         },
         Err(_) => {
-            for format in ["text", "json"] {
+            for format in ["text", "json", "metrics"] {
                 let status = Command::new(&args[0])
                     .args(&args[1..])
                     .env("ACCESS_BENCH_FORMAT", format)
@@ -101,6 +109,46 @@ fn measure(json: bool) -> Result<(), String> {
         if json { "json" } else { "text" },
         cpu.as_nanos() as f64 / lines as f64,
         wall.as_nanos() as f64 / lines as f64,
+    );
+    Ok(())
+}
+
+/// CPU per `Metrics::record` of a 4 KiB GET's outcome (a few series, as under load).
+fn measure_metrics() -> Result<(), String> {
+    use localcos::auth::Family;
+    use localcos::metrics::{Metrics, Outcome};
+    let records: u64 = std::env::var("ACCESS_BENCH_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000)
+        * 5;
+    let metrics = Metrics::new();
+    let outcome = |i: u64| {
+        let (operation, status) = match i % 64 {
+            0 => ("HeadObject", 200),
+            1 => ("GetObject", 404),
+            _ => ("GetObject", 200),
+        };
+        let mut o = Outcome::new(operation, Family::Cos, status);
+        o.sent = 4096;
+        o.elapsed = Duration::from_micros(40 + i % 50);
+        o
+    };
+    for i in 0..records / 10 {
+        metrics.record(&outcome(i));
+    }
+    let cpu_before = process_cpu();
+    for i in 0..records {
+        metrics.record(&outcome(i));
+    }
+    let cpu = process_cpu() - cpu_before;
+    let text = metrics.encode();
+    if !text.contains("localcos_requests_total{operation=\"GetObject\"") {
+        return Err(format!("no GetObject series in the exposition:\n{text}"));
+    }
+    println!(
+        "metrics record: {records} requests, {:.1} ns CPU per request",
+        cpu.as_nanos() as f64 / records as f64,
     );
     Ok(())
 }

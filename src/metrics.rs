@@ -3,11 +3,11 @@
 //! `prometheus-client`.
 //!
 //! The request path records through [`Metrics::record`], once per request at
-//! the place in `service.rs` where the response is final. It costs one
-//! read-locked lookup of a cached set of handles (keyed by the operation
-//! name's address, the family and the status, with a trivial hash), then
-//! atomic adds and one histogram observation. Everything else (per-bucket
-//! usage, background-job ages, backlog) is computed at scrape time.
+//! the place in `service.rs` where the response is final, into cells of its
+//! thread's own (`metrics/requests.rs`: a map lookup keyed by the operation
+//! name's address, the family and the status, then plain stores, no locked
+//! instruction); a scrape adds the threads' cells up. Everything else
+//! (per-bucket usage, background-job ages, backlog) is computed at scrape time.
 //!
 //! Series (all prefixed `localcos_`):
 //! - `requests_total{operation,dialect,status}`, `request_duration_seconds{operation}`
@@ -27,18 +27,16 @@
 //!   mode; the embedded redb index has no pool and these series are absent);
 //! - `build_info{version}`, `start_time_seconds`.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family as LabelFamily;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
-use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::auth::Family;
@@ -49,11 +47,7 @@ pub const USAGE_TTL: Duration = Duration::from_secs(30);
 /// At most this many object records are read per recount, all buckets together.
 pub const USAGE_SCAN_LIMIT: usize = 1_000_000;
 
-/// Latency buckets, in seconds: 250 µs … 60 s.
-const LATENCY_BUCKETS: [f64; 16] = [
-    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
-    60.0,
-];
+mod requests;
 
 /// The `dialect` label: the protocol family the request was answered in.
 pub fn dialect_label(f: Family) -> &'static str {
@@ -82,15 +76,6 @@ struct ErrorLabels {
     code: &'static str,
 }
 
-/// The handles one (operation, dialect, status) records into.
-#[derive(Clone)]
-struct Handles {
-    requests: Counter,
-    duration: Histogram,
-    received: Counter,
-    sent: Counter,
-}
-
 /// Hashes the already-mixed `u64` cache key as it is.
 #[derive(Default)]
 struct IdentityHasher(u64);
@@ -108,8 +93,6 @@ impl Hasher for IdentityHasher {
         self.0 = n;
     }
 }
-
-type HandleCache = HashMap<u64, Handles, BuildHasherDefault<IdentityHasher>>;
 
 /// The cache key: the operation name's address (names are `&'static str`;
 /// two copies of one name get two entries holding the same handles), the
@@ -182,13 +165,9 @@ struct ScrapeState {
 /// The server's metrics: one registry per server (in-process tests run several).
 pub struct Metrics {
     registry: Registry,
-    requests: LabelFamily<RequestLabels, Counter>,
-    duration: LabelFamily<OpLabels, Histogram>,
-    received: LabelFamily<OpLabels, Counter>,
-    sent: LabelFamily<OpLabels, Counter>,
+    /// Requests, latency and bytes: recorded per thread (`requests.rs`).
+    requests: Arc<requests::Recorder>,
     errors: LabelFamily<ErrorLabels, Counter>,
-    in_flight: Gauge,
-    cache: RwLock<HandleCache>,
     scrape: Arc<ScrapeState>,
     /// Serialises usage recounts (concurrent scrapes wait for one recount).
     recount: tokio::sync::Mutex<()>,
@@ -213,43 +192,14 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("localcos");
-        let requests = LabelFamily::<RequestLabels, Counter>::default();
-        let duration = LabelFamily::<OpLabels, Histogram>::new_with_constructor(
-            (|| Histogram::new(LATENCY_BUCKETS)) as fn() -> Histogram,
-        );
-        let received = LabelFamily::<OpLabels, Counter>::default();
-        let sent = LabelFamily::<OpLabels, Counter>::default();
+        let requests = Arc::new(requests::Recorder::default());
         let errors = LabelFamily::<ErrorLabels, Counter>::default();
-        let in_flight = Gauge::default();
-        registry.register(
-            "requests",
-            "Requests answered, by operation, dialect (cos, s3, oss) and HTTP status",
-            requests.clone(),
-        );
-        registry.register(
-            "request_duration_seconds",
-            "Time from the request head to the response head, by operation",
-            duration.clone(),
-        );
-        registry.register(
-            "received_bytes",
-            "Request body bytes read, by operation",
-            received.clone(),
-        );
-        registry.register(
-            "sent_bytes",
-            "Response body bytes (as announced by Content-Length), by operation",
-            sent.clone(),
-        );
+        // Requests, latency and bytes (encoded after the registered metrics).
+        registry.register_collector(Box::new(requests::RequestCollector(requests.clone())));
         registry.register(
             "errors",
             "Requests answered with a COS error, by operation and error code",
             errors.clone(),
-        );
-        registry.register(
-            "requests_in_flight",
-            "Requests being handled now",
-            in_flight.clone(),
         );
         let started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -263,12 +213,7 @@ impl Metrics {
         Metrics {
             registry,
             requests,
-            duration,
-            received,
-            sent,
             errors,
-            in_flight,
-            cache: RwLock::new(HandleCache::default()),
             scrape,
             recount: tokio::sync::Mutex::new(()),
             recording: std::sync::atomic::AtomicBool::new(true),
@@ -287,56 +232,19 @@ impl Metrics {
     }
 
     /// Counts a request in flight until the returned guard drops (also when
-    /// the request future is dropped because the client went away).
-    pub fn start(&self) -> InFlight {
-        self.in_flight.inc();
-        InFlight(self.in_flight.clone())
-    }
-
-    /// The label handles of one (operation, dialect, status), created once;
-    /// later requests find them under the read lock (no label hashing, no clones).
-    fn create_handles(&self, operation: &'static str, family: Family, status: u16) -> Handles {
-        let op = OpLabels { operation };
-        let h = Handles {
-            requests: self
-                .requests
-                .get_or_create(&RequestLabels {
-                    operation,
-                    dialect: dialect_label(family),
-                    status,
-                })
-                .clone(),
-            duration: self.duration.get_or_create(&op).clone(),
-            received: self.received.get_or_create(&op).clone(),
-            sent: self.sent.get_or_create(&op).clone(),
-        };
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(cache_key(operation, family, status), h.clone());
-        h
+    /// the request future is dropped because the client went away); not
+    /// while metrics are off.
+    pub fn start(&self) -> InFlight<'_> {
+        if !self.recording() {
+            return InFlight(None);
+        }
+        self.requests.add_in_flight(1);
+        InFlight(Some(&self.requests))
     }
 
     /// Records one answered request.
     pub fn record(&self, o: &Outcome<'_>) {
-        let apply = |h: &Handles| {
-            h.requests.inc();
-            h.duration.observe(o.elapsed.as_secs_f64());
-            if o.received > 0 {
-                h.received.inc_by(o.received);
-            }
-            if o.sent > 0 {
-                h.sent.inc_by(o.sent);
-            }
-        };
-        let key = cache_key(o.operation, o.family, o.status);
-        let cached = {
-            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            cache.get(&key).map(apply).is_some()
-        };
-        if !cached {
-            apply(&self.create_handles(o.operation, o.family, o.status));
-        }
+        self.requests.record(o);
         if let Some(code) = o.error {
             self.errors
                 .get_or_create(&ErrorLabels {
@@ -429,12 +337,15 @@ pub async fn serve_listener(listener: tokio::net::TcpListener, state: Arc<crate:
     }
 }
 
-/// Decrements `requests_in_flight` when dropped.
-pub struct InFlight(Gauge);
+/// Decrements `requests_in_flight` when dropped (nothing when the request
+/// started with metrics off).
+pub struct InFlight<'a>(Option<&'a Arc<requests::Recorder>>);
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.dec();
+        if let Some(recorder) = self.0 {
+            recorder.add_in_flight(-1);
+        }
     }
 }
 
@@ -893,7 +804,18 @@ mod tests {
         let b = m.start();
         assert!(m.encode().contains("localcos_requests_in_flight 2"));
         drop(a);
-        drop(b);
+        // A request may end on another thread than it started on.
+        std::thread::scope(|s| {
+            s.spawn(move || drop(b));
+        });
+        assert!(m.encode().contains("localcos_requests_in_flight 0"));
+        // Started while metrics are off: not counted, also when it ends after
+        // they were switched on again.
+        m.set_recording(false);
+        let c = m.start();
+        m.set_recording(true);
+        assert!(m.encode().contains("localcos_requests_in_flight 0"));
+        drop(c);
         assert!(m.encode().contains("localcos_requests_in_flight 0"));
     }
 
