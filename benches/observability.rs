@@ -7,20 +7,25 @@
 //!
 //! How it is measured, and why:
 //! - **"Off" and "on" are the same process**, switched at run time through the admin API
-//!   (`PUT /-/admin/observability`) before each slice: one process with text lines, one
-//!   with JSON lines, each started with both on. One process of the very same build and
-//!   flags can cost 2–4% more per request than another for its whole life (address-space
-//!   layout, page placement), as large as the effect measured; within one process that
-//!   weighs on "off" and "on" alike. The control is a third slice of the text process,
-//!   switched off again: its ratio shows how far from 1.000 two identical slices land.
+//!   (`PUT /-/admin/observability`): one process with text lines, one with JSON lines,
+//!   each started with both on. One process of the very same build and flags can cost
+//!   2–4% more per request than another for its whole life (address-space layout, page
+//!   placement), as large as the effect measured; within one process that weighs on "off"
+//!   and "on" alike. The control is a third state of the text process, off again: its
+//!   ratio shows how far from 1.000 two identical states land.
 //! - Each process is loaded **alone**, as in the load bench (server on CPU 0, generator on
-//!   CPU 1), in short slices that take turns (the one going first rotates from round to
-//!   round), so that the VM's drift (±10% over minutes) weighs on every slice alike. A
-//!   round's ratio is a slice's CPU per request over its process's "off" slice in that
-//!   round; the figure judged is the median over all rounds, and the processes are
-//!   restarted every epoch.
-//! - A process loaded right after the other one is warmed up for 2.5 s, not 0.5 s: its
-//!   first seconds cost more (with 0.5 s, the control measured 1.029; with 2.5 s, 1.004).
+//!   CPU 1), **without a pause**, and switched from state to state every 0.5 s (a period)
+//!   in the order ABC CBA ABC ... (text: off, on, control; JSON: off, on), so that the VM's
+//!   drift (±10% over seconds to minutes) weighs on every state alike. A period is measured
+//!   from the server's CPU time and the generator's count of answered requests between two
+//!   samples taken right after a switch and 0.5 s later. A cycle's ratio is a state's CPU
+//!   per request over its process's "off" period in that cycle; the figure judged is the
+//!   median over all cycles (8 per process and epoch), and the processes are restarted
+//!   every epoch, the one loaded first taking turns. Each process is warmed up for 2.5 s
+//!   first: a process's first seconds under load cost more (a control measured 1.029 after
+//!   0.5 s of warm-up, 1.004 after 2.5 s).
+//! - `OBS_INTERLEAVE=0` measures slices instead (the method before this one): a separate
+//!   2.5 s load per state after its own warm-up, the states and processes taking turns.
 //! - CPU time is each server's threads' time on a CPU from `/proc/<pid>/task/*/schedstat`
 //!   (nanoseconds; clock ticks are too coarse for short slices).
 //! - **Waking the generator's idle CPU is part of the server's cost here.** Each response
@@ -38,7 +43,7 @@
 //!
 //! ```text
 //! cargo build --release --bin localcos
-//! cargo bench --bench observability            # ~4 min
+//! cargo bench --bench observability            # ~3 min
 //! OBS_QUICK=1 cargo bench --bench observability   # smoke run
 //! ```
 //!
@@ -50,9 +55,11 @@
 //! processes: off and both on from each; it prints the median of the rounds' B-on over
 //! A-on), `OBS_LOG=pipe`, `OBS_IDLE_POLL=1` (root: holds `/dev/cpu_dma_latency` at 0, so
 //! idle CPUs poll instead of halting; see above), `OBS_EPOCHS` restarts (default 6),
-//! `OBS_ROUNDS` per epoch (default 2), `OBS_SECONDS` per slice (default 2.5, after 0.5 s of
-//! warm-up), `OBS_SWITCH_WARMUP` (default 2.5 in switch mode), `OBS_CONNECTIONS` (default
-//! 16), `LOAD_PIN=0` (no CPU pinning), `LOCALCOS_BIN`. `cargo test --all-targets` runs it
+//! `OBS_CYCLES` per process and epoch (default 8), `OBS_PERIOD` seconds per state (default
+//! 0.5), `OBS_INTERLEAVE=0` (slices; then `OBS_ROUNDS` per epoch, default 2, and
+//! `OBS_SECONDS` per slice, default 2.5, after 0.5 s of warm-up), `OBS_SWITCH_WARMUP`
+//! (default 2.5 in switch mode), `OBS_CONNECTIONS` (default 16), `LOAD_PIN=0` (no CPU
+//! pinning), `LOCALCOS_BIN`. `cargo test --all-targets` runs it
 //! without `--bench`: it then only prints a line.
 
 #[allow(dead_code)]
@@ -260,6 +267,9 @@ struct Settings {
     /// `OBS_LOG=pipe`: the servers' stderr is a pipe (as under Docker or systemd).
     stderr_pipe: bool,
     seconds: Duration,
+    /// Cycles per process and epoch, and the period of each state (None:
+    /// `OBS_INTERLEAVE=0`, slices).
+    interleave: Option<(usize, Duration)>,
 }
 
 fn run() -> Result<(), String> {
@@ -316,6 +326,13 @@ fn run() -> Result<(), String> {
             },
         )),
         seconds: Duration::from_secs_f64(seconds),
+        interleave: (switch_mode && std::env::var("OBS_INTERLEAVE").map_or(true, |v| v != "0"))
+            .then(|| {
+                (
+                    env_num("OBS_CYCLES", if quick { 2.0 } else { 8.0 }) as usize,
+                    Duration::from_secs_f64(env_num("OBS_PERIOD", if quick { 0.25 } else { 0.5 })),
+                )
+            }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(client_cpus.len().max(1))
@@ -353,7 +370,48 @@ fn run() -> Result<(), String> {
     for epoch in 0..epochs {
         let mut e = runtime.block_on(start_epoch(&settings, epoch))?;
         let mut last_process = None;
-        for round in 0..rounds {
+        if let Some((cycles, period)) = settings.interleave {
+            // The processes, the one going first rotating with the epoch.
+            let mut processes: Vec<usize> =
+                (0..n).filter(|&i| variants[i].process == Some(i)).collect();
+            let first = epoch % processes.len();
+            processes.rotate_left(first);
+            for p in processes {
+                e.servers[p].as_mut().expect("started").check_alive()?;
+                let states: Vec<usize> =
+                    (0..n).filter(|&i| variants[i].process == Some(p)).collect();
+                let periods =
+                    runtime.block_on(interleave(&settings, &e, p, &states, cycles, period))?;
+                for (c, cycle) in periods.into_iter().enumerate() {
+                    let reference = |i: usize| {
+                        let k = states.iter().position(|&j| j == variants[i].reference);
+                        &cycle[k.expect("a process serves its reference")]
+                    };
+                    let ratios: Vec<(f64, f64)> = states
+                        .iter()
+                        .zip(&cycle)
+                        .map(|(&i, m)| {
+                            let r = reference(i);
+                            (m.cpu_us / r.cpu_us, m.req_per_s / r.req_per_s)
+                        })
+                        .collect();
+                    for ((&i, m), (cpu_ratio, rate_ratio)) in states.iter().zip(cycle).zip(ratios) {
+                        println!(
+                            "  epoch {epoch} cycle {c} {:<36} {:>8.0} req/s  server {:>5.1} µs/req ({:>2.0}% system)  ×{cpu_ratio:.3}",
+                            variants[i].label, m.req_per_s, m.cpu_us, m.system_share * 100.0
+                        );
+                        cpu_ratios[i].push(cpu_ratio);
+                        rate_ratios[i].push(rate_ratio);
+                        slices[i].push(m);
+                    }
+                }
+            }
+        }
+        for round in 0..if settings.interleave.is_some() {
+            0
+        } else {
+            rounds
+        } {
             let mut measured: Vec<Option<Slice>> = (0..n).map(|_| None).collect();
             for k in 0..n {
                 let i = (epoch * rounds + round + k) % n;
@@ -408,9 +466,18 @@ fn run() -> Result<(), String> {
             lines[i] += count;
         }
     }
+    let shape = match settings.interleave {
+        Some((cycles, period)) => format!(
+            "{epochs} epochs (fresh servers) × {cycles} cycles of {} s periods per state, \
+             switched under continuous load",
+            period.as_secs_f64()
+        ),
+        None => format!("{epochs} epochs (fresh servers) × {rounds} rounds × {seconds} s slices"),
+    };
+    let ratios_each = cpu_ratios.iter().map(Vec::len).max().unwrap_or(0);
     let mut text = format!(
         "observability: 4 KiB pre-signed GET, {connections} connections, each server loaded alone; \
-         {epochs} epochs (fresh servers) × {rounds} rounds × {seconds} s slices\n\
+         {shape}\n\
          server CPUs {server_cpus:?}, generator CPUs {client_cpus:?}, {idle}, stderr to {}, load average {load_before} → {}\n\
          access-log lines written: {lines:?}\n\n",
         if settings.stderr_pipe {
@@ -449,11 +516,15 @@ fn run() -> Result<(), String> {
             (false, _) => "",
         };
         text.push_str(&format!(
-            "\n{} / {}: server CPU per request {:.3} (median of {} round ratios{verdict})",
+            "\n{} / {}: server CPU per request {:.3} (median of {ratios_each} {} ratios{verdict})",
             variants[i].label,
             variants[variants[i].reference].label,
             cpu[i],
-            epochs * rounds,
+            if settings.interleave.is_some() {
+                "cycle"
+            } else {
+                "round"
+            },
         ));
     }
     if let Some(b) = &settings.bin_b {
@@ -592,6 +663,91 @@ fn unix_now() -> Result<u64, String> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .map_err(|e| e.to_string())
+}
+
+/// The default (`OBS_INTERLEAVE=0`: slices instead): loads process `p` without a pause while switching it
+/// through `states` (variants it serves), `period` each, `cycles` times in
+/// the order ABC CBA ABC... (so that a drift weighs on every state alike),
+/// and measures each period from the server's CPU time and the generator's
+/// count of answered requests. Returns each cycle's periods, in `states` order.
+async fn interleave(
+    s: &Settings,
+    e: &Epoch,
+    p: usize,
+    states: &[usize],
+    cycles: usize,
+    period: Duration,
+) -> Result<Vec<Vec<Slice>>, String> {
+    let server = e.server(p);
+    switch(server, &s.variants[states[0]]).await?;
+    // Stopped once the periods are measured; the duration is a bound only.
+    let plan = Arc::new(Plan::get(
+        server.addr,
+        server.host(),
+        e.urls[p].clone(),
+        4096,
+        s.connections,
+        s.switch_warmup,
+        period * (2 * cycles * states.len()) as u32 + Duration::from_secs(30),
+    ));
+    let start = Instant::now();
+    let load = tokio::spawn(loadgen::run(plan.clone(), start));
+    tokio::time::sleep_until((start + plan.warmup).into()).await;
+    let sample = || {
+        (
+            Instant::now(),
+            servers::threads_cpu_seconds(server.pid),
+            plan.completed.load(std::sync::atomic::Ordering::Relaxed),
+            servers::user_system_seconds(server.pid),
+        )
+    };
+    let mut measured: Vec<Vec<Option<Slice>>> = Vec::with_capacity(cycles);
+    let mut failed = None;
+    for c in 0..cycles {
+        let mut cycle: Vec<Option<Slice>> = states.iter().map(|_| None).collect();
+        let order: Vec<usize> = if c % 2 == 0 {
+            (0..states.len()).collect()
+        } else {
+            (0..states.len()).rev().collect()
+        };
+        for k in order {
+            if let Err(err) = switch(server, &s.variants[states[k]]).await {
+                failed = Some(err);
+                break;
+            }
+            let (t0, cpu0, done0, split0) = sample();
+            tokio::time::sleep(period).await;
+            let (t1, cpu1, done1, split1) = sample();
+            let requests = done1.saturating_sub(done0).max(1) as f64;
+            let (user, system) = (split1.0 - split0.0, split1.1 - split0.1);
+            cycle[k] = Some(Slice {
+                req_per_s: requests / t1.duration_since(t0).as_secs_f64(),
+                // Not measured per period.
+                p99_ms: f64::NAN,
+                cpu_us: (cpu1 - cpu0) * 1e6 / requests,
+                system_share: system / (user + system).max(f64::MIN_POSITIVE),
+            });
+        }
+        if failed.is_some() {
+            break;
+        }
+        measured.push(cycle);
+    }
+    plan.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let outcome = load.await.map_err(|e| format!("load task: {e}"))?;
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    if outcome.errors > 0 {
+        return Err(format!(
+            "{}: {} errors, first: {:?}",
+            s.variants[p].label, outcome.errors, outcome.first_error
+        ));
+    }
+    Ok(measured
+        .into_iter()
+        .map(|cycle| cycle.into_iter().map(|m| m.expect("measured")).collect())
+        .collect())
 }
 
 /// Switches `server`'s metrics and access log to `v`'s (the admin API, signed

@@ -6,7 +6,7 @@
 //! recorded; the measured window is from the end of the warm-up to the last response.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,11 @@ pub struct Plan {
     pub duration: Duration,
     /// Upper bound on measured requests, whatever the duration.
     pub max_requests: u64,
+    /// Successful requests so far, warm-up included: for a bench that samples
+    /// the load while it runs.
+    pub completed: Arc<AtomicU64>,
+    /// Set to end the run before its duration is out.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Plan {
@@ -70,6 +75,8 @@ impl Plan {
             warmup,
             duration,
             max_requests: 5_000_000,
+            completed: Arc::default(),
+            stop: Arc::default(),
         }
     }
 }
@@ -204,7 +211,7 @@ async fn connection(
             continue;
         };
         let begin = Instant::now();
-        if begin >= stop_at {
+        if begin >= stop_at || plan.stop.load(Ordering::Relaxed) {
             break;
         }
         let measured = begin >= measure_from;
@@ -213,6 +220,9 @@ async fn connection(
         }
         let result = get(conn, &plan).await;
         let end = Instant::now();
+        if result.is_ok() {
+            plan.completed.fetch_add(1, Ordering::Relaxed);
+        }
         match result {
             Ok(len) if measured => {
                 let us = end.duration_since(begin).as_micros() as u64;
