@@ -94,9 +94,9 @@ impl Hasher for IdentityHasher {
     }
 }
 
-/// The cache key: the operation name's address (names are `&'static str`;
-/// two copies of one name get two entries holding the same handles), the
-/// family and the status, mixed (Fibonacci hashing) so that the table spreads.
+/// A series' hash: the operation name's address (names are `&'static str`)
+/// and length, the family and the status, mixed (Fibonacci hashing) so that
+/// the table spreads.
 fn cache_key(operation: &'static str, family: Family, status: u16) -> u64 {
     let raw = (operation.as_ptr() as u64)
         ^ ((operation.len() as u64) << 48)

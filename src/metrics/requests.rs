@@ -94,12 +94,32 @@ impl Cells {
     }
 }
 
-/// What a series is recorded under.
+/// What a series is recorded under; the key of a thread's cells.
 #[derive(Clone, Copy)]
 struct Series {
     operation: &'static str,
     family: Family,
     status: u16,
+}
+
+/// Equal when every part is: the operation name by address and length (two
+/// copies of one name are two series here, added up by name at scrape).
+impl PartialEq for Series {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.operation, other.operation)
+            && self.family == other.family
+            && self.status == other.status
+    }
+}
+
+impl Eq for Series {}
+
+/// One `u64`, already mixed ([`cache_key`]), for the [`IdentityHasher`]; a
+/// collision costs a probe, never a wrong series (equality checks each part).
+impl std::hash::Hash for Series {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(cache_key(self.operation, self.family, self.status));
+    }
 }
 
 /// One writer's series.
@@ -132,13 +152,13 @@ pub(super) struct Recorder {
     /// Shards of threads that exited, for the next thread to take over.
     free: Mutex<Vec<Arc<Shard>>>,
     /// Written under its lock by a thread whose thread-locals are already
-    /// gone (one being torn down), with its cells by [`cache_key`].
+    /// gone (one being torn down), with its cells by series.
     fallback: Mutex<Option<(CellMap, Arc<Shard>)>>,
 }
 
-type CellMap = HashMap<u64, Arc<Cells>, BuildHasherDefault<IdentityHasher>>;
+type CellMap = HashMap<Series, Arc<Cells>, BuildHasherDefault<IdentityHasher>>;
 
-/// This thread's shard of one recorder, and its cells by [`cache_key`].
+/// This thread's shard of one recorder, and its cells by series.
 struct Local {
     recorder: Weak<Recorder>,
     shard: Arc<Shard>,
@@ -201,17 +221,17 @@ impl Recorder {
 
     /// Adds one answered request to this thread's shard.
     pub(super) fn record(self: &Arc<Self>, o: &Outcome<'_>) {
-        let key = cache_key(o.operation, o.family, o.status);
-        self.on_shard(|cells, shard| match cells.get(&key) {
+        let series = Series {
+            operation: o.operation,
+            family: o.family,
+            status: o.status,
+        };
+        self.on_shard(|cells, shard| match cells.get(&series) {
             Some(c) => c.add(o),
             None => {
-                let c = shard.add_series(Series {
-                    operation: o.operation,
-                    family: o.family,
-                    status: o.status,
-                });
+                let c = shard.add_series(series);
                 c.add(o);
-                cells.insert(key, c);
+                cells.insert(series, c);
             }
         });
     }
@@ -237,7 +257,7 @@ impl Recorder {
         });
         let cells = lock(&shard.series)
             .iter()
-            .map(|(s, c)| (cache_key(s.operation, s.family, s.status), c.clone()))
+            .map(|(s, c)| (*s, c.clone()))
             .collect();
         Local {
             recorder: Arc::downgrade(self),
@@ -421,6 +441,21 @@ mod tests {
         assert_eq!(get.buckets[2], 4 * 333 + 1);
         assert_eq!(get.buckets[3], 4 * 333);
         assert_eq!(get.duration_ns, (4 * (333 + 2 * 333) + 1) * 1_000_000);
+    }
+
+    /// Two copies of one operation name are two series in a thread's map,
+    /// and one series at scrape.
+    #[test]
+    fn copies_of_a_name_add_up_by_name() {
+        let r = Arc::new(Recorder::default());
+        let copy: &'static str = Box::leak(String::from("GetObject").into_boxed_str());
+        r.record(&outcome("GetObject", 200, 0, 1));
+        r.record(&outcome(copy, 200, 0, 2));
+        LOCALS.with(|l| assert_eq!(l.borrow()[0].cells.len(), 2));
+        let t = r.totals();
+        assert_eq!(t.requests.len(), 1);
+        assert_eq!(t.requests[&("GetObject", "cos", 200)], 2);
+        assert_eq!(t.by_operation["GetObject"].sent, 3);
     }
 
     /// A recorder dropped while threads still hold its shards: their
