@@ -94,7 +94,7 @@ impl Cells {
     }
 }
 
-/// What a series is recorded under; the key of a thread's cells.
+/// What a series is recorded under.
 #[derive(Clone, Copy)]
 struct Series {
     operation: &'static str,
@@ -114,14 +114,6 @@ impl PartialEq for Series {
 
 impl Eq for Series {}
 
-/// One `u64`, already mixed ([`cache_key`]), for the [`IdentityHasher`]; a
-/// collision costs a probe, never a wrong series (equality checks each part).
-impl std::hash::Hash for Series {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(cache_key(self.operation, self.family, self.status));
-    }
-}
-
 /// One writer's series.
 #[derive(Default)]
 struct Shard {
@@ -137,6 +129,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shard {
+    /// The cells of `s`, found under the lock (the slow way), added if new.
+    fn cells_for(&self, s: Series) -> Arc<Cells> {
+        let found = lock(&self.series)
+            .iter()
+            .find(|(t, _)| *t == s)
+            .map(|(_, c)| c.clone());
+        found.unwrap_or_else(|| self.add_series(s))
+    }
+
     fn add_series(&self, s: Series) -> Arc<Cells> {
         let cells = Arc::new(Cells::default());
         lock(&self.series).push((s, cells.clone()));
@@ -152,13 +153,17 @@ pub(super) struct Recorder {
     /// Shards of threads that exited, for the next thread to take over.
     free: Mutex<Vec<Arc<Shard>>>,
     /// Written under its lock by a thread whose thread-locals are already
-    /// gone (one being torn down), with its cells by series.
+    /// gone (one being torn down), with its cells.
     fallback: Mutex<Option<(CellMap, Arc<Shard>)>>,
 }
 
-type CellMap = HashMap<Series, Arc<Cells>, BuildHasherDefault<IdentityHasher>>;
+/// A thread's cells by [`cache_key`], each with its series: a lookup
+/// checks that the series is the one asked for, so that a collision of two
+/// keys (not seen, but not impossible) goes the slow way instead of into
+/// the wrong series.
+type CellMap = HashMap<u64, (Series, Arc<Cells>), BuildHasherDefault<IdentityHasher>>;
 
-/// This thread's shard of one recorder, and its cells by series.
+/// This thread's shard of one recorder, and its cells.
 struct Local {
     recorder: Weak<Recorder>,
     shard: Arc<Shard>,
@@ -226,12 +231,14 @@ impl Recorder {
             family: o.family,
             status: o.status,
         };
-        self.on_shard(|cells, shard| match cells.get(&series) {
-            Some(c) => c.add(o),
+        let key = cache_key(o.operation, o.family, o.status);
+        self.on_shard(|cells, shard| match cells.get(&key) {
+            Some((s, c)) if *s == series => c.add(o),
+            Some(_) => shard.cells_for(series).add(o),
             None => {
                 let c = shard.add_series(series);
                 c.add(o);
-                cells.insert(series, c);
+                cells.insert(key, (series, c));
             }
         });
     }
@@ -257,7 +264,7 @@ impl Recorder {
         });
         let cells = lock(&shard.series)
             .iter()
-            .map(|(s, c)| (*s, c.clone()))
+            .map(|(s, c)| (cache_key(s.operation, s.family, s.status), (*s, c.clone())))
             .collect();
         Local {
             recorder: Arc::downgrade(self),
@@ -448,14 +455,26 @@ mod tests {
     #[test]
     fn copies_of_a_name_add_up_by_name() {
         let r = Arc::new(Recorder::default());
-        let copy: &'static str = Box::leak(String::from("GetObject").into_boxed_str());
-        r.record(&outcome("GetObject", 200, 0, 1));
+        let (get, put) = ("GetObject", "PutObject");
+        let copy: &'static str = Box::leak(String::from(get).into_boxed_str());
+        r.record(&outcome(get, 200, 0, 1));
         r.record(&outcome(copy, 200, 0, 2));
         LOCALS.with(|l| assert_eq!(l.borrow()[0].cells.len(), 2));
+        // A key taken by another series (a collision) goes the slow way.
+        LOCALS.with(|l| {
+            let mut l = l.borrow_mut();
+            let key = cache_key(get, Family::Cos, 200);
+            let other = cache_key(put, Family::Cos, 200);
+            let moved = l[0].cells.remove(&key).unwrap();
+            l[0].cells.insert(other, moved);
+        });
+        r.record(&outcome(put, 200, 0, 4));
         let t = r.totals();
-        assert_eq!(t.requests.len(), 1);
+        assert_eq!(t.requests.len(), 2);
         assert_eq!(t.requests[&("GetObject", "cos", 200)], 2);
         assert_eq!(t.by_operation["GetObject"].sent, 3);
+        assert_eq!(t.requests[&("PutObject", "cos", 200)], 1);
+        assert_eq!(t.by_operation["PutObject"].sent, 4);
     }
 
     /// A recorder dropped while threads still hold its shards: their
