@@ -610,19 +610,25 @@ async fn start_epoch(s: &Settings, epoch: usize) -> Result<Epoch, String> {
     Ok(Epoch { servers, urls })
 }
 
-/// Loads server `i` of the epoch alone for one slice.
-async fn load(s: &Settings, e: &Epoch, i: usize, warmup: Duration) -> Result<Slice, String> {
-    let p = s.variants[i].process.unwrap_or(i);
+/// The 4 KiB pre-signed GET of process `p` of the epoch.
+fn get_plan(s: &Settings, e: &Epoch, p: usize, warmup: Duration, duration: Duration) -> Arc<Plan> {
     let server = e.server(p);
-    let plan = Arc::new(Plan::get(
+    Arc::new(Plan::get(
         server.addr,
         server.host(),
         e.urls[p].clone(),
         4096,
         s.connections,
         warmup,
-        s.seconds,
-    ));
+        duration,
+    ))
+}
+
+/// Loads server `i` of the epoch alone for one slice.
+async fn load(s: &Settings, e: &Epoch, i: usize, warmup: Duration) -> Result<Slice, String> {
+    let p = s.variants[i].process.unwrap_or(i);
+    let server = e.server(p);
+    let plan = get_plan(s, e, p, warmup, s.seconds);
     let start = Instant::now();
     let measure_from = start + plan.warmup;
     let (outcome, (cpu_before, split_before)) = tokio::join!(loadgen::run(plan, start), async {
@@ -681,15 +687,13 @@ async fn interleave(
     let server = e.server(p);
     switch(server, &s.variants[states[0]]).await?;
     // Stopped once the periods are measured; the duration is a bound only.
-    let plan = Arc::new(Plan::get(
-        server.addr,
-        server.host(),
-        e.urls[p].clone(),
-        4096,
-        s.connections,
+    let plan = get_plan(
+        s,
+        e,
+        p,
         s.switch_warmup,
         period * (2 * cycles * states.len()) as u32 + Duration::from_secs(30),
-    ));
+    );
     let start = Instant::now();
     let load = tokio::spawn(loadgen::run(plan.clone(), start));
     tokio::time::sleep_until((start + plan.warmup).into()).await;
