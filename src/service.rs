@@ -244,7 +244,8 @@ impl Service {
             );
         }
         // The response is final: metrics and the access log (http/access_log.rs).
-        let elapsed = started.elapsed();
+        let ready = Instant::now();
+        let elapsed = ready.saturating_duration_since(started);
         let status = resp.status().as_u16();
         let bytes_in = received.map_or(0, |c| c.bytes());
         let bytes_out = announced_len(&method, &resp);
@@ -273,6 +274,7 @@ impl Service {
                 secret_id,
                 remote,
                 error_code,
+                at: ready,
             })
         });
         (resp, line)
