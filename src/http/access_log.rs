@@ -182,27 +182,26 @@ fn write_addr(buf: &mut Vec<u8>, addr: &SocketAddr) {
             std::cell::RefCell::new([Slot { key: 0, len: 0, text: [0; 21] }; SLOTS])
         };
     }
-    let SocketAddr::V4(a) = addr else {
-        buf.extend_from_slice(AddrText::new(addr).as_bytes());
-        return;
+    let cached = match addr {
+        SocketAddr::V4(a) => V4.with(|cache| {
+            let key = 1 << 63 | u64::from(a.ip().to_bits()) << 16 | u64::from(a.port());
+            let index = ((key ^ key >> 7 ^ key >> 16 ^ key >> 29) as usize) & (SLOTS - 1);
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return false;
+            };
+            let slot = &mut cache[index];
+            if slot.key != key {
+                let t = AddrText::new(addr);
+                let text = t.as_bytes();
+                slot.key = key;
+                slot.len = text.len() as u8;
+                slot.text[..text.len()].copy_from_slice(text);
+            }
+            buf.extend_from_slice(&slot.text[..usize::from(slot.len)]);
+            true
+        }),
+        SocketAddr::V6(_) => false,
     };
-    let key = 1 << 63 | u64::from(a.ip().to_bits()) << 16 | u64::from(a.port());
-    let index = ((key ^ key >> 7 ^ key >> 16 ^ key >> 29) as usize) & (SLOTS - 1);
-    let cached = V4.with(|cache| {
-        let Ok(mut cache) = cache.try_borrow_mut() else {
-            return false;
-        };
-        let slot = &mut cache[index];
-        if slot.key != key {
-            let t = AddrText::new(addr);
-            let text = t.as_bytes();
-            slot.key = key;
-            slot.len = text.len() as u8;
-            slot.text[..text.len()].copy_from_slice(text);
-        }
-        buf.extend_from_slice(&slot.text[..usize::from(slot.len)]);
-        true
-    });
     if !cached {
         buf.extend_from_slice(AddrText::new(addr).as_bytes());
     }
