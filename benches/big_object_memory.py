@@ -10,7 +10,6 @@ server's VmRSS every 50 ms. Target (foundation issue): peak RSS under 100 MiB.
 Standard library only. Needs ~2 GiB free disk for the data dir.
 """
 import hashlib
-import hmac
 import http.client
 import os
 import shutil
@@ -19,7 +18,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
+
+import cos_sign
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("LOCALCOS_BIN") or os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "localcos")
@@ -27,13 +27,7 @@ ID, KEY = "AKIDbigobject", "big-object-key"
 
 
 def auth(method, path, host):
-    """COS q-sign (sha1) for a request that signs only the host header."""
-    t = f"{int(time.time()) - 60};{int(time.time()) + 86400}"
-    sign_key = hmac.new(KEY.encode(), t.encode(), hashlib.sha1).hexdigest()
-    http_string = f"{method}\n{path}\n\nhost={urllib.parse.quote(host, safe='-_.~')}\n"
-    sts = f"sha1\n{t}\n{hashlib.sha1(http_string.encode()).hexdigest()}\n"
-    sig = hmac.new(sign_key.encode(), sts.encode(), hashlib.sha1).hexdigest()
-    return f"q-sign-algorithm=sha1&q-ak={ID}&q-sign-time={t}&q-key-time={t}&q-header-list=host&q-url-param-list=&q-signature={sig}"
+    return cos_sign.header(ID, KEY, method, path, host)
 
 
 def main():

@@ -21,8 +21,6 @@ bench includes; it is the direct cost in user space, for comparing builds.
 Standard library only; about a minute with the defaults (1000 and 3000).
 """
 import collections
-import hashlib
-import hmac
 import http.client
 import os
 import re
@@ -32,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
+
+import cos_sign
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("LOCALCOS_BIN") or os.path.join(
@@ -46,17 +45,6 @@ VARIANTS = [
     ("both on, text lines", ["--metrics", "on", "--access-log", "on", "--log-format", "text"]),
     ("both on, JSON lines", ["--metrics", "on", "--access-log", "on", "--log-format", "json"]),
 ]
-
-
-def signature(method, path):
-    """COS q-sign (sha1) fields for a request that signs only the host header."""
-    t = f"{int(time.time()) - 60};{int(time.time()) + 86400}"
-    sign_key = hmac.new(KEY.encode(), t.encode(), hashlib.sha1).hexdigest()
-    http_string = f"{method.lower()}\n{path}\n\nhost={urllib.parse.quote(HOST, safe='-_.~')}\n"
-    sts = f"sha1\n{t}\n{hashlib.sha1(http_string.encode()).hexdigest()}\n"
-    sig = hmac.new(sign_key.encode(), sts.encode(), hashlib.sha1).hexdigest()
-    return [("q-sign-algorithm", "sha1"), ("q-ak", ID), ("q-sign-time", t), ("q-key-time", t),
-            ("q-header-list", "host"), ("q-url-param-list", ""), ("q-signature", sig)]
 
 
 def free_port():
@@ -91,12 +79,12 @@ def run(flags, requests, out):
                     raise SystemExit(f"server did not start; see {log.name}")
                 time.sleep(0.2)
         path = "/" + OBJECT
-        auth = "&".join(f"{k}={v}" for k, v in signature("PUT", path))
+        auth = cos_sign.header(ID, KEY, "PUT", path, HOST)
         conn.request("PUT", path, body=b"x" * 4096, headers={"Host": HOST, "Authorization": auth})
         resp = conn.getresponse()
         resp.read()
         assert resp.status == 200, f"PUT answered {resp.status}"
-        query = "&".join(f"{k}={urllib.parse.quote(v, safe='-_.~')}" for k, v in signature("GET", path))
+        query = cos_sign.query(ID, KEY, "GET", path, HOST)
         for _ in range(requests):
             conn.request("GET", f"{path}?{query}", headers={"Host": HOST})
             resp = conn.getresponse()
