@@ -25,11 +25,9 @@ import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import cos_sign
 
@@ -47,16 +45,10 @@ VARIANTS = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(flags, requests, out):
-    """Runs one server under callgrind for `requests` GETs; returns its callgrind file."""
+    """Runs one server under callgrind for `requests` GETs; returns its callgrind file and
+    the number of access-log lines it wrote."""
     work = tempfile.mkdtemp(prefix="localcos-instr-")
-    port = free_port()
     env = dict(os.environ, LOCALCOS_SECRET_ID=ID, LOCALCOS_SECRET_KEY=KEY,
                # No re-exec at start-up (src/memcpy_fix.rs): callgrind would lose the process.
                LOCALCOS_KEEP_MEMCPY="1")
@@ -64,20 +56,16 @@ def run(flags, requests, out):
     log = open(os.path.join(work, "stderr"), "wb")
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", BIN, "serve",
-         "--listen", f"127.0.0.1:{port}", "--data-dir", os.path.join(work, "data"),
+         "--listen", "127.0.0.1:0", "--data-dir", os.path.join(work, "data"),
          "--bucket", BUCKET, *flags],
-        env=env, stdout=subprocess.DEVNULL, stderr=log)
+        env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                conn.connect()
-                break
-            except OSError:
-                if server.poll() is not None or time.time() > deadline:
-                    raise SystemExit(f"server did not start; see {log.name}")
-                time.sleep(0.2)
+        # The first stdout line is the banner, ending in the bound address.
+        banner = server.stdout.readline().strip()
+        if not banner:
+            raise SystemExit(f"server did not start; see {log.name}")
+        addr = banner.rsplit("/", 1)[-1]
+        conn = http.client.HTTPConnection(addr, timeout=60)
         path = "/" + OBJECT
         auth = cos_sign.header(ID, KEY, "PUT", path, HOST)
         conn.request("PUT", path, body=b"x" * 4096, headers={"Host": HOST, "Authorization": auth})
