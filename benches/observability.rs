@@ -54,7 +54,9 @@
 //! instead of the JSON one), `OBS_BIN_B=<binary>` an A/B run of two builds (separate
 //! processes: off and both on from each; it prints the median of the rounds' B-on over
 //! A-on), `OBS_LOG=pipe`, `OBS_IDLE_POLL=1` (root: holds `/dev/cpu_dma_latency` at 0, so
-//! idle CPUs poll instead of halting; see above), `OBS_EPOCHS` restarts (default 6),
+//! idle CPUs poll instead of halting; see above), `OBS_HALT_POLL_NS=200000` (root: the
+//! guest's halt-polling window for the run, Linux's default; the CI VM boots with 0, so an
+//! idle CPU halts at once; the header prints the value in force), `OBS_EPOCHS` restarts (default 6),
 //! `OBS_CYCLES` per process and epoch (default 8), `OBS_PERIOD` seconds per state (default
 //! 0.5), `OBS_INTERLEAVE=0` (slices; then `OBS_ROUNDS` per epoch, default 2, and
 //! `OBS_SECONDS` per slice, default 2.5, after 0.5 s of warm-up), `OBS_SWITCH_WARMUP`
@@ -233,6 +235,54 @@ fn env_num(name: &str, default: f64) -> f64 {
 }
 
 /// One server's slice of a round.
+/// The guest halt-polling window for a run (`OBS_HALT_POLL_NS`): set at
+/// the start, the previous value put back when dropped.
+struct HaltPoll {
+    previous: String,
+}
+
+impl HaltPoll {
+    const PARAM: &'static str = "/sys/module/haltpoll/parameters/guest_halt_poll_ns";
+
+    fn current() -> Option<u64> {
+        std::fs::read_to_string(Self::PARAM)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn set(ns: &str) -> Result<HaltPoll, String> {
+        let ns: u64 = ns
+            .trim()
+            .parse()
+            .map_err(|_| format!("OBS_HALT_POLL_NS={ns:?}: nanoseconds expected"))?;
+        let previous = std::fs::read_to_string(Self::PARAM).map_err(|e| {
+            format!(
+                "OBS_HALT_POLL_NS needs {} (the haltpoll driver): {e}",
+                Self::PARAM
+            )
+        })?;
+        std::fs::write(Self::PARAM, ns.to_string())
+            .map_err(|e| format!("OBS_HALT_POLL_NS: writing {} (root): {e}", Self::PARAM))?;
+        Ok(HaltPoll {
+            previous: previous.trim().to_string(),
+        })
+    }
+}
+
+impl Drop for HaltPoll {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::write(Self::PARAM, &self.previous) {
+            eprintln!(
+                "could not restore {} to {}: {e}",
+                Self::PARAM,
+                self.previous
+            );
+        }
+    }
+}
+
 struct Slice {
     req_per_s: f64,
     p99_ms: f64,
@@ -341,7 +391,7 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // Held open for the whole run: with a CPU latency limit of 0 an idle CPU
     // polls instead of halting, so waking it needs no inter-processor
-    // interrupt (a VM exit in a guest). See the README's Benchmarks section.
+    // interrupt (a VM exit in a guest). See docs/benchmarks/observability.md.
     let idle_poll = if std::env::var("OBS_IDLE_POLL").is_ok_and(|v| v == "1") {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -352,10 +402,26 @@ fn run() -> Result<(), String> {
     } else {
         None
     };
+    // The guest's halt-polling window (the `cpuidle-haltpoll` driver: an
+    // idle vCPU polls this long before it halts). Linux's default is
+    // 200000 ns; this project's CI VM boots with 0, so every wake-up of an
+    // idle CPU is an interrupt there. `OBS_HALT_POLL_NS` sets it for the run
+    // (root) and puts the old value back at the end.
+    let halt_poll = match std::env::var("OBS_HALT_POLL_NS") {
+        Ok(ns) => Some(HaltPoll::set(&ns)?),
+        Err(_) => None,
+    };
+    let halt_poll_ns = HaltPoll::current();
     let idle = if idle_poll.is_some() {
-        "idle CPUs poll (OBS_IDLE_POLL=1)"
+        "idle CPUs poll (OBS_IDLE_POLL=1)".to_string()
     } else {
-        "idle CPUs halt (default)"
+        match (&halt_poll, halt_poll_ns) {
+            (Some(_), Some(ns)) => {
+                format!("idle CPUs halt after polling {ns} ns (OBS_HALT_POLL_NS)")
+            }
+            (_, Some(ns)) => format!("idle CPUs halt (default), guest halt-polling {ns} ns"),
+            (_, None) => "idle CPUs halt (default)".to_string(),
+        }
     };
     let load_before = servers::load_average();
     let variants = settings.variants;
