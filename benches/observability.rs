@@ -234,7 +234,6 @@ fn env_num(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
-/// One server's slice of a round.
 /// The guest halt-polling window for a run (`OBS_HALT_POLL_NS`): set at
 /// the start, the previous value put back when dropped.
 struct HaltPoll {
@@ -283,6 +282,7 @@ impl Drop for HaltPoll {
     }
 }
 
+/// One server's slice of a round.
 struct Slice {
     req_per_s: f64,
     p99_ms: f64,
