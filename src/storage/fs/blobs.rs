@@ -33,7 +33,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -545,10 +544,45 @@ struct FsBlobReader {
     len: u64,
 }
 
-/// Reads exactly `len` bytes at `offset` (a shorter file is an error: blobs never shrink).
+/// Reads exactly `len` bytes at `offset` (a shorter file is an error: blobs
+/// never shrink) into a buffer that is not zero-filled first: `pread(2)`
+/// writes straight into its spare capacity, and its length grows only by
+/// what was read. By hand because std's `read_exact_at` wants an initialised
+/// slice (the fill was a `memset` of the whole chunk on every small GET,
+/// about 3% of a 4 KiB GET's instructions under callgrind) and its
+/// `read_buf_at` is unstable.
 fn read_chunk(file: &File, offset: u64, len: usize) -> Result<Bytes, StorageError> {
-    let mut buf = BytesMut::zeroed(len);
-    file.read_exact_at(&mut buf, offset)?;
+    use std::os::fd::AsRawFd;
+    let mut buf = BytesMut::with_capacity(len);
+    while buf.len() < len {
+        let filled = buf.len();
+        let at = libc::off_t::try_from(offset + filled as u64)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let spare = &mut buf.spare_capacity_mut()[..len - filled];
+        // SAFETY: `spare` is writable memory of `spare.len()` bytes, the
+        // most `pread` writes; the descriptor is `file`'s, open for reading.
+        let n =
+            unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), at) };
+        match n {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "blob shorter than its record",
+                )
+                .into())
+            }
+            // SAFETY: `pread` initialised the first `n` bytes of `spare`,
+            // which start at `filled`; `n <= spare.len()` keeps the new
+            // length within the capacity.
+            n if n > 0 => unsafe { buf.set_len(filled + n as usize) },
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e.into());
+                }
+            }
+        }
+    }
     Ok(buf.freeze())
 }
 
@@ -872,6 +906,25 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0
+        );
+    }
+
+    #[test]
+    fn read_chunk_reads_exact_ranges_and_refuses_a_short_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        for (offset, len) in [(0, 1), (0, 4096), (1, 4095), (12_345, 65_536), (199_999, 1)] {
+            let got = read_chunk(&file, offset, len).unwrap();
+            assert_eq!(&got[..], &data[offset as usize..offset as usize + len]);
+        }
+        assert_eq!(&read_chunk(&file, 5, 0).unwrap()[..], b"");
+        let err = read_chunk(&file, 199_000, 4096).unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof),
+            "{err:?}"
         );
     }
 
