@@ -4,21 +4,26 @@
 `cargo bench --bench observability` measures CPU time, which on a shared VM drifts by
 more than the effect from one second to the next. This counts instructions instead,
 which do not drift: the release server runs under valgrind's callgrind, once per
-variant (both off; both on with text lines; both on with JSON lines) and request count,
-and serves that many pre-signed 4 KiB GETs over one keep-alive connection. Two counts
-per variant (`N1` and `N2` requests) cancel start-up and shut-down:
+variant (both off; both on with text lines; both on with JSON lines), and serves
+pre-signed 4 KiB GETs over one keep-alive connection. Only a window is counted: after
+a warm-up of 200 GETs the counts are zeroed (`callgrind_control -z`), N GETs run, and
+the counts are dumped (`callgrind_control -d`), so start-up and shut-down (the index's
+open and close vary by a million instructions from run to run) stay out:
 
-    per request = (instructions at N2 - instructions at N1) / (N2 - N1)
+    per request = instructions in the window / N
 
 It prints each variant's user-space instructions per request, the "on" variants'
 ratio to "off", and the functions that account for the difference. What it does not
 see: the kernel (the log thread's write(2)), caches, and the wake-ups that the CPU-time
-bench includes; it is the direct cost in user space, for comparing builds.
+bench includes; it is the direct cost in user space, for comparing builds. Work that
+runs on a timer (the log thread's batches, background jobs) falls into the window by its
+duration, not per request: the "on" minus "off" difference varies by about 180
+instructions per request from run to run.
 
     apt-get install -y valgrind
-    cargo build --release && python3 benches/observability_instructions.py [N1 N2]
+    cargo build --release && python3 benches/observability_instructions.py [N]
 
-Standard library only; about a minute with the defaults (1000 and 3000).
+Standard library only; about 30 seconds with the default N (2000).
 """
 import collections
 import http.client
@@ -38,6 +43,8 @@ ID, KEY = "AKIDlocalcosObsInstr0000000000000000", "localcosObsInstrSecretKey0000
 BUCKET, OBJECT = "obs-1250000000", "obj-4k"
 HOST = f"{BUCKET}.cos.ap-guangzhou.myqcloud.com"
 
+WARMUP = 200
+
 VARIANTS = [
     ("both off", ["--metrics", "off", "--access-log", "off"]),
     ("both on, text lines", ["--metrics", "on", "--access-log", "on", "--log-format", "text"]),
@@ -45,9 +52,16 @@ VARIANTS = [
 ]
 
 
+def control(option, pid):
+    """Runs `callgrind_control OPTION PID`: -z zeroes the counts, -d dumps them (and zeroes)."""
+    subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True,
+                   timeout=120)
+
+
 def run(flags, requests, out):
-    """Runs one server under callgrind for `requests` GETs; returns its callgrind file and
-    the number of access-log lines it wrote."""
+    """Runs one server under callgrind: a warm-up, then `requests` GETs counted in a dump of
+    their own (the file `out` + ".1"). Returns `out` and the number of access-log lines
+    the server wrote."""
     work = tempfile.mkdtemp(prefix="localcos-instr-")
     env = dict(os.environ, LOCALCOS_SECRET_ID=ID, LOCALCOS_SECRET_KEY=KEY,
                # No re-exec at start-up (src/memcpy_fix.rs): callgrind would lose the process.
@@ -73,11 +87,18 @@ def run(flags, requests, out):
         resp.read()
         assert resp.status == 200, f"PUT answered {resp.status}"
         query = cos_sign.query(ID, KEY, "GET", path, HOST)
-        for _ in range(requests):
-            conn.request("GET", f"{path}?{query}", headers={"Host": HOST})
-            resp = conn.getresponse()
-            body = resp.read()
-            assert resp.status == 200 and len(body) == 4096, (resp.status, body[:200])
+
+        def gets(count):
+            for _ in range(count):
+                conn.request("GET", f"{path}?{query}", headers={"Host": HOST})
+                resp = conn.getresponse()
+                body = resp.read()
+                assert resp.status == 200 and len(body) == 4096, (resp.status, body[:200])
+
+        gets(WARMUP)
+        control("-z", server.pid)  # count from here ...
+        gets(requests)
+        control("-d", server.pid)  # ... to here, into a dump of its own
         conn.close()
     finally:
         server.terminate()
@@ -103,28 +124,27 @@ def totals(path):
             continue
         name = re.sub(r" \[[^]]*\]$", "", name)
         by_fn[name.split(":", 1)[-1]] += count
-    return total, by_fn
+    # A dump taken while the server runs lists the frames still on a thread's stack
+    # (thread start, the runtime's loop) with the whole total as their own cost.
+    return total, {k: v for k, v in by_fn.items() if v < 0.99 * total}
 
 
 def main():
-    n1, n2 = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (1000, 3000)
-    for tool in ("valgrind", "callgrind_annotate"):
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    for tool in ("valgrind", "callgrind_annotate", "callgrind_control"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install -y valgrind")
     if not os.path.exists(BIN):
         raise SystemExit(f"no binary at {BIN}: cargo build --release (or set LOCALCOS_BIN)")
     tmp = tempfile.mkdtemp(prefix="localcos-instr-out-")
     results = {}
-    for label, flags in VARIANTS:
-        counts = []
-        for n in (n1, n2):
-            out, lines = run(flags, n, os.path.join(tmp, f"cg-{len(results)}-{n}.out"))
-            expected = 0 if "off" in label else n + 1
-            assert lines == expected, f"{label}: {lines} access lines for {n} GETs, expected {expected}"
-            counts.append(totals(out))
-        (t1, f1), (t2, f2) = counts
-        per_fn = {k: (f2[k] - f1[k]) / (n2 - n1) for k in set(f1) | set(f2)}
-        results[label] = ((t2 - t1) / (n2 - n1), per_fn)
+    for i, (label, flags) in enumerate(VARIANTS):
+        out, lines = run(flags, n, os.path.join(tmp, f"cg-{i}.out"))
+        expected = 0 if "off" in label else 1 + WARMUP + n
+        assert lines == expected, f"{label}: {lines} access lines for {n} GETs, expected {expected}"
+        # The window's dump is the first numbered file; the unnumbered one is the rest.
+        total, by_fn = totals(out + ".1")
+        results[label] = (total / n, {k: v / n for k, v in by_fn.items()})
         print(f"{label:24} {results[label][0]:10.0f} instructions per request", flush=True)
     off, off_fn = results[VARIANTS[0][0]]
     for label, _ in VARIANTS[1:]:
@@ -136,7 +156,6 @@ def main():
             if abs(d) >= 5:
                 print(f"  {d:+8.0f}  {name[:110]}")
     shutil.rmtree(tmp, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()
