@@ -157,5 +157,6 @@ def main():
                 print(f"  {d:+8.0f}  {name[:110]}")
     shutil.rmtree(tmp, ignore_errors=True)
 
+
 if __name__ == "__main__":
     main()
